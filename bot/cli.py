@@ -1,0 +1,103 @@
+"""The ``crm-bot`` command.
+
+  crm-bot run      [--config PATH]                  the bot against Telegram (token needed)
+  crm-bot console  [--config PATH] [--demo] [--as USER_ID]
+                                                    chat with the bot in this terminal, no token
+  crm-bot sandbox  [--port N]                       a local Bot API server for `run` to use
+  crm-bot check    [--config PATH]                  validate and print the effective configuration
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from bot.config import Config, ConfigError, load_config, render_effective
+from bot.logs import setup_logging
+from storage.base import StoreError
+
+NO_TOKEN = (
+    "crm-bot: no bot token. Set CRM_BOT_TOKEN (or [telegram] token in an untracked "
+    "config.local.toml); to try the bot without a token run: crm-bot console --demo"
+)
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(
+        prog="crm-bot", description="A sales team's CRM as a Telegram bot."
+    )
+    commands = main.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the bot against Telegram (needs a token)")
+    run.add_argument("--config", metavar="PATH", help="configuration file (default: config.toml)")
+
+    console = commands.add_parser(
+        "console", help="chat with the bot in this terminal through a local sandbox (no token)"
+    )
+    console.add_argument("--config", metavar="PATH", help="configuration file")
+    console.add_argument(
+        "--demo", action="store_true",
+        help="start on a throw-away data directory with a demo team and customers",
+    )
+    console.add_argument(
+        "--as", dest="as_user", type=int, metavar="USER_ID",
+        help="chat as this Telegram user id (default: the first admin)",
+    )
+
+    sandbox = commands.add_parser("sandbox", help="serve a local Bot API server for `crm-bot run`")
+    sandbox.add_argument("--port", type=int, default=8081, help="port (default 8081)")
+    sandbox.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+
+    check = commands.add_parser("check", help="validate and print the effective configuration")
+    check.add_argument("--config", metavar="PATH", help="configuration file")
+    return main
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        if args.command == "check":
+            config = load_config(args.config)
+            print(render_effective(config))
+            print("\nconfiguration OK")
+            return 0
+        if args.command == "run":
+            config = load_config(args.config)
+            return _run(config)
+        if args.command == "console":
+            from bot.sandbox.console import run_console
+
+            config = load_config(args.config)
+            setup_logging("WARNING", [config.telegram.token])
+            return asyncio.run(run_console(config, demo=args.demo, as_user=args.as_user))
+        if args.command == "sandbox":
+            from bot.sandbox.server import serve_forever
+
+            setup_logging("INFO", [])
+            asyncio.run(serve_forever(args.port, args.host))
+            return 0
+    except ConfigError as exc:
+        print(f"crm-bot: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except StoreError as exc:
+        print(f"crm-bot: storage error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 2
+
+
+def _run(config: Config) -> int:
+    if not config.telegram.token:
+        print(NO_TOKEN, file=sys.stderr)
+        return 2
+    from bot.runner import run_until_signal
+
+    setup_logging(config.logging.level, [config.telegram.token, config.telegram.webhook_secret])
+    asyncio.run(run_until_signal(config))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,438 @@
+"""The CRM's records as plain dataclasses.
+
+Every record has a string ``id``, timezone-aware UTC ``created_at`` /
+``updated_at`` and a ``version`` the store uses for optimistic concurrency
+(an update must name the version it read; see ``storage.base``).  The
+classes validate their own invariants in ``__post_init__`` so that no
+backend can ever hold a record that breaks them.  Parsing what a user typed
+(phone numbers, dates in zh/en, amounts) is not done here but in the
+validation rules that build these records.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_id() -> str:
+    """A 20-hex-digit id that sorts by creation time (ms) and never collides in practice."""
+    return f"{int(time.time() * 1000):012x}{os.urandom(4).hex()}"
+
+
+class ModelError(ValueError):
+    """A record breaks one of its invariants; ``field`` names the culprit."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+
+
+def _require_aware(name: str, value: datetime | None) -> None:
+    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+        raise ModelError(name, "must be a timezone-aware datetime")
+
+
+def _require_text(name: str, value: str, *, max_length: int, allow_empty: bool = False) -> None:
+    if not allow_empty and not value.strip():
+        raise ModelError(name, "must not be empty")
+    if len(value) > max_length:
+        raise ModelError(name, f"is longer than {max_length} characters")
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    MANAGER = "manager"
+    REP = "rep"
+
+
+class Gender(StrEnum):
+    FEMALE = "female"
+    MALE = "male"
+    OTHER = "other"
+
+
+class CalendarKind(StrEnum):
+    SOLAR = "solar"
+    LUNAR = "lunar"
+
+
+class ValueTier(StrEnum):
+    HIGH = "high"
+    MID = "mid"
+    LOW = "low"
+
+
+class LifecycleStage(StrEnum):
+    PROSPECT = "prospect"
+    NEW = "new"
+    REPEAT = "repeat"
+    AT_RISK = "at_risk"
+    CHURNED = "churned"
+
+
+class NeedsType(StrEnum):
+    PRICE = "price"
+    QUALITY = "quality"
+    SERVICE = "service"
+
+
+class Source(StrEnum):
+    REFERRAL = "referral"
+    EVENT = "event"
+    AD = "ad"
+    COLD_CALL = "cold_call"
+    INBOUND = "inbound"
+    OTHER = "other"
+
+
+class InteractionKind(StrEnum):
+    CALL = "call"
+    VISIT = "visit"
+    MEETING = "meeting"
+    MESSAGE = "message"
+    EMAIL = "email"
+    WECHAT = "wechat"
+
+
+class Direction(StrEnum):
+    OUTBOUND = "outbound"
+    INBOUND = "inbound"
+
+
+class Outcome(StrEnum):
+    REACHED = "reached"
+    NO_ANSWER = "no_answer"
+    INTERESTED = "interested"
+    NOT_INTERESTED = "not_interested"
+    QUOTE_SENT = "quote_sent"
+    DEAL_WON = "deal_won"
+    DEAL_LOST = "deal_lost"
+    OTHER = "other"
+
+
+class FeedbackKind(StrEnum):
+    COMPLAINT = "complaint"
+    SUGGESTION = "suggestion"
+    PRAISE = "praise"
+    QUESTION = "question"
+
+
+class Severity(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class FeedbackStatus(StrEnum):
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    CONFIRMED = "confirmed"
+
+
+class ReminderKind(StrEnum):
+    FOLLOW_UP = "follow_up"
+    BIRTHDAY = "birthday"
+    FESTIVAL = "festival"
+    CHURN_WARNING = "churn_warning"
+    FEEDBACK_OVERDUE = "feedback_overdue"
+    COMPLAINT_ALERT = "complaint_alert"
+    DAILY_AGENDA = "daily_agenda"
+    WEEKLY_REPORT = "weekly_report"
+    MONTHLY_REPORT = "monthly_report"
+
+
+class ReminderStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(kw_only=True)
+class Record:
+    """Fields every stored record has."""
+
+    id: str = field(default_factory=new_id)
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
+    version: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.id or len(self.id) > 64:
+            raise ModelError("id", "must be 1-64 characters")
+        _require_aware("created_at", self.created_at)
+        _require_aware("updated_at", self.updated_at)
+        if self.version < 0:
+            raise ModelError("version", "must not be negative")
+
+
+@dataclass(kw_only=True)
+class StaffUser(Record):
+    """A person allowed to use the bot. ``id`` is the Telegram user id as text."""
+
+    telegram_id: int
+    name: str
+    role: Role = Role.REP
+    teams: list[str] = field(default_factory=list)
+    language: str = "zh"
+    timezone: str = "Asia/Shanghai"
+    active: bool = True
+    username: str | None = None
+    quiet_hours: tuple[int, int] | None = None  # (start hour, end hour), local time
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require_text("name", self.name, max_length=200)
+        if self.language not in ("zh", "en"):
+            raise ModelError("language", "must be zh or en")
+        if self.quiet_hours is not None:
+            start, end = self.quiet_hours
+            if not (0 <= start <= 23 and 0 <= end <= 23):
+                raise ModelError("quiet_hours", "hours must be 0-23")
+
+    @staticmethod
+    def id_for(telegram_id: int) -> str:
+        return str(telegram_id)
+
+
+@dataclass(kw_only=True)
+class Birthday:
+    """A birthday on the solar (Gregorian) or the Chinese lunar calendar; year optional."""
+
+    calendar: CalendarKind
+    month: int
+    day: int
+    year: int | None = None
+    leap_month: bool = False  # lunar only: the intercalary month
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.month <= 12:
+            raise ModelError("birthday", "month must be 1-12")
+        max_day = 30 if self.calendar is CalendarKind.LUNAR else 31
+        if not 1 <= self.day <= max_day:
+            raise ModelError("birthday", f"day must be 1-{max_day}")
+        if self.calendar is CalendarKind.SOLAR:
+            if self.leap_month:
+                raise ModelError("birthday", "only lunar dates have leap months")
+            try:
+                date(self.year or 2000, self.month, self.day)  # 2000 is a leap year
+            except ValueError as exc:
+                raise ModelError("birthday", str(exc)) from None
+        if self.year is not None and not 1900 <= self.year <= 2100:
+            raise ModelError("birthday", "year must be 1900-2100")
+
+
+@dataclass(kw_only=True)
+class Customer(Record):
+    """The customer management card (客户管理卡)."""
+
+    name: str
+    owner_id: str
+    team: str | None = None
+    gender: Gender | None = None
+    birthday: Birthday | None = None
+    title: str | None = None
+    company: str | None = None
+    industry: str | None = None
+    phones: list[str] = field(default_factory=list)  # E.164
+    email: str | None = None
+    handles: dict[str, str] = field(default_factory=dict)  # wechat / telegram / other
+    city: str | None = None
+    address: str | None = None
+    source: Source | None = None
+    referred_by: str | None = None  # customer id
+    needs_type: NeedsType | None = None
+    tags: list[str] = field(default_factory=list)
+    preferences: str | None = None
+    notes: str | None = None
+    value_tier: ValueTier | None = None  # derived
+    value_tier_override: ValueTier | None = None
+    stage: LifecycleStage = LifecycleStage.PROSPECT  # derived
+    stage_override: LifecycleStage | None = None
+    last_contact_at: datetime | None = None
+    next_follow_up_at: datetime | None = None
+    archived: bool = False
+    created_by: str | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require_text("name", self.name, max_length=200)
+        for name in ("title", "company", "industry", "city", "email"):
+            value = getattr(self, name)
+            if value is not None:
+                _require_text(name, value, max_length=200)
+        for name in ("address", "preferences", "notes"):
+            value = getattr(self, name)
+            if value is not None:
+                _require_text(name, value, max_length=4000, allow_empty=True)
+        for phone in self.phones:
+            if not (phone.startswith("+") and phone[1:].isdigit() and 8 <= len(phone) <= 16):
+                raise ModelError("phones", f"{phone!r} is not in E.164 form")
+        for tag in self.tags:
+            _require_text("tags", tag, max_length=50)
+        _require_aware("last_contact_at", self.last_contact_at)
+        _require_aware("next_follow_up_at", self.next_follow_up_at)
+        if self.referred_by is not None and self.referred_by == self.id:
+            raise ModelError("referred_by", "a customer cannot refer themselves")
+
+    @property
+    def effective_tier(self) -> ValueTier | None:
+        return self.value_tier_override or self.value_tier
+
+    @property
+    def effective_stage(self) -> LifecycleStage:
+        return self.stage_override or self.stage
+
+
+@dataclass(kw_only=True)
+class Purchase(Record):
+    customer_id: str
+    owner_id: str
+    product: str
+    amount: Decimal
+    currency: str
+    purchased_on: date
+    quantity: int = 1
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require_text("product", self.product, max_length=200)
+        if not isinstance(self.amount, Decimal) or not self.amount.is_finite():
+            raise ModelError("amount", "must be a finite decimal")
+        if self.amount < 0:
+            raise ModelError("amount", "must not be negative")
+        if len(self.currency) != 3 or not self.currency.isalpha() or not self.currency.isupper():
+            raise ModelError("currency", "must be a three-letter ISO code")
+        if self.quantity < 1:
+            raise ModelError("quantity", "must be at least 1")
+
+
+@dataclass(kw_only=True)
+class Interaction(Record):
+    """A call, visit, meeting or message with a customer."""
+
+    customer_id: str
+    owner_id: str
+    kind: InteractionKind
+    occurred_at: datetime
+    direction: Direction = Direction.OUTBOUND
+    outcome: Outcome | None = None
+    summary: str = ""
+    voice_file_id: str | None = None
+    next_follow_up_at: datetime | None = None
+    deleted: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require_aware("occurred_at", self.occurred_at)
+        _require_aware("next_follow_up_at", self.next_follow_up_at)
+        _require_text("summary", self.summary, max_length=4000, allow_empty=True)
+
+
+@dataclass(kw_only=True)
+class Feedback(Record):
+    """Customer feedback (客户反馈) and where its handling stands."""
+
+    customer_id: str
+    owner_id: str
+    kind: FeedbackKind
+    content: str
+    severity: Severity = Severity.MEDIUM
+    status: FeedbackStatus = FeedbackStatus.OPEN
+    csat: int | None = None  # 1-5
+    nps: int | None = None  # 0-10
+    due_at: datetime | None = None
+    resolution: str | None = None
+    resolved_at: datetime | None = None
+    confirmed_at: datetime | None = None
+    deleted: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require_text("content", self.content, max_length=4000)
+        if self.csat is not None and not 1 <= self.csat <= 5:
+            raise ModelError("csat", "must be 1-5")
+        if self.nps is not None and not 0 <= self.nps <= 10:
+            raise ModelError("nps", "must be 0-10")
+        for name in ("due_at", "resolved_at", "confirmed_at"):
+            _require_aware(name, getattr(self, name))
+
+
+@dataclass(kw_only=True)
+class Reminder(Record):
+    """One message the scheduler owes somebody: a row in the outbox.
+
+    ``dedupe_key`` is unique in the store, so generating the same reminder
+    twice (a rerun job, two replicas) yields one row.
+    """
+
+    kind: ReminderKind
+    recipient_id: str
+    due_at: datetime
+    dedupe_key: str
+    status: ReminderStatus = ReminderStatus.PENDING
+    customer_id: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+    attempts: int = 0
+    last_error: str | None = None
+    sent_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require_aware("due_at", self.due_at)
+        _require_aware("sent_at", self.sent_at)
+        _require_text("dedupe_key", self.dedupe_key, max_length=200)
+        if self.attempts < 0:
+            raise ModelError("attempts", "must not be negative")
+
+
+@dataclass(kw_only=True)
+class AuditEvent(Record):
+    """Who changed what, when: ``changes`` maps a field to ``[before, after]``."""
+
+    actor_id: str
+    action: str  # create / update / archive / restore / reassign / role_change / export / ...
+    entity_type: str
+    entity_id: str
+    at: datetime = field(default_factory=utcnow)
+    changes: dict[str, list[Any]] = field(default_factory=dict)
+    note: str | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require_aware("at", self.at)
+        _require_text("action", self.action, max_length=50)
+
+
+@dataclass(kw_only=True)
+class KeyValue(Record):
+    """Opaque JSON state (python-telegram-bot persistence, scheduler bookmarks).
+
+    ``id`` is ``"<namespace>:<key>"``.
+    """
+
+    namespace: str
+    value: Any = None
+
+
+ALL_RECORD_TYPES: tuple[type[Record], ...] = (
+    StaffUser,
+    Customer,
+    Purchase,
+    Interaction,
+    Feedback,
+    Reminder,
+    AuditEvent,
+    KeyValue,
+)

@@ -1,0 +1,53 @@
+"""Jinja2 rendering of the bot's messages.
+
+Templates live in the ``templates`` package, one folder per language
+(``templates/zh/welcome.html.j2``). Output is Telegram HTML, so every
+variable is HTML-escaped unless a template marks it safe; the gettext
+``_`` and ``ngettext`` of the language are available inside templates too.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from babel.dates import format_datetime
+from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateNotFound
+
+from bot.i18n import translations
+
+
+@cache
+def environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("templates", ""),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+    env.filters["datetime"] = _format_datetime
+    return env
+
+
+def _format_datetime(value: datetime | None, language: str = "en", tz: Any = None) -> str:
+    if value is None:
+        return "—"
+    locale = "zh_CN" if language == "zh" else "en"
+    return format_datetime(value, "medium", tzinfo=tz, locale=locale)
+
+
+def render(language: str, name: str, **context: Any) -> str:
+    """Render ``templates/<language>/<name>.html.j2`` to Telegram HTML."""
+    env = environment()
+    try:
+        template = env.get_template(f"{language}/{name}.html.j2")
+    except TemplateNotFound:
+        raise LookupError(f"no template {name!r} for language {language!r}") from None
+    catalog = translations(language)
+    text = template.render(
+        _=catalog.gettext, ngettext=catalog.ngettext, language=language, **context
+    )
+    return text.strip()

@@ -1,0 +1,89 @@
+"""Running the bot: open the store, start the Application, stop cleanly on a signal.
+
+This is python-telegram-bot's documented "custom event loop" pattern
+rather than ``run_polling``, because the store must be opened in the same
+event loop before PTB loads persisted conversations, and because the
+sandbox console runs the bot and the sandbox server side by side in one
+loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+
+from telegram import Update
+from telegram.ext import Application
+
+from bot.app import build_application, startup
+from bot.clock import Clock, SystemClock
+from bot.config import Config
+from bot.services import Services
+from storage import open_store
+from storage.base import Store
+
+log = logging.getLogger(__name__)
+
+
+def make_store(config: Config) -> Store:
+    return open_store(config.storage.backend, path=config.storage.path, url=config.storage.url)
+
+
+@contextlib.asynccontextmanager
+async def running_bot(
+    config: Config,
+    *,
+    clock: Clock | None = None,
+    store: Store | None = None,
+    token: str | None = None,
+    poll_interval: float = 0.0,
+    poll_timeout: int = 10,
+) -> AsyncIterator[Application]:
+    """The bot, started and polling, for as long as the ``async with`` lasts."""
+    store = store or make_store(config)
+    await store.open()
+    try:
+        services = Services(config=config, store=store, clock=clock or SystemClock())
+        application = build_application(services, token=token)
+        async with application:
+            await startup(application)
+            await application.start()
+            if config.telegram.mode == "webhook":
+                await application.updater.start_webhook(
+                    listen=config.telegram.webhook_listen,
+                    port=config.telegram.webhook_port,
+                    webhook_url=config.telegram.webhook_url,
+                    secret_token=config.telegram.webhook_secret or None,
+                    allowed_updates=Update.ALL_TYPES,
+                )
+            else:
+                await application.updater.start_polling(
+                    poll_interval=poll_interval,
+                    timeout=poll_timeout,
+                    allowed_updates=Update.ALL_TYPES,
+                    drop_pending_updates=False,
+                )
+            try:
+                yield application
+            finally:
+                if application.updater.running:
+                    await application.updater.stop()
+                if application.running:
+                    await application.stop()
+    finally:
+        await store.close()
+
+
+async def run_until_signal(config: Config) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with running_bot(config) as application:
+        me = application.bot
+        log.info("crm-bot is running as @%s (%s mode); Ctrl-C stops it", me.username, config.telegram.mode)
+        await stop.wait()
+        log.info("stopping")

@@ -1,0 +1,42 @@
+"""The gate in front of every handler: only active staff get past it.
+
+Registered in group -1, so it runs before any feature handler. Anyone else
+gets one polite answer with their Telegram id (to give to an admin) and
+nothing more: no menu, no data, no command, no button works.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import ReplyKeyboardRemove, Update
+from telegram.ext import ApplicationHandlerStop, BaseHandler, TypeHandler
+
+from bot.render import render
+from handlers.common import Context, caller, reply_html, services
+
+log = logging.getLogger(__name__)
+
+
+async def gate(update: Update, context: Context) -> None:
+    tg_user = update.effective_user
+    if tg_user is None or update.effective_chat is None:
+        raise ApplicationHandlerStop
+    staff, language = await caller(update, context)
+    if staff is not None:
+        svc = services(context)
+        await svc.staff.remember_profile(
+            staff, name=tg_user.full_name, username=tg_user.username
+        )
+        return
+    log.info("refused update %s from unregistered user %s", update.update_id, tg_user.id)
+    text = render(language, "not_registered", telegram_id=tg_user.id)
+    if update.callback_query is not None:
+        await update.callback_query.answer(text=render(language, "not_available"), show_alert=True)
+    elif update.effective_chat.type == "private":
+        await reply_html(update, context, text, language, reply_markup=ReplyKeyboardRemove())
+    raise ApplicationHandlerStop
+
+
+def handlers() -> list[BaseHandler]:
+    return [TypeHandler(Update, gate)]

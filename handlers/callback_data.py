@@ -1,0 +1,64 @@
+"""Callback data: one small format, parsed in one place, never trusted.
+
+Format: ``<feature>:<action>[:<arg>...]``, ASCII, at most 64 bytes (Telegram's
+limit). ``parse`` accepts only the feature/action pairs declared in
+``ACTIONS`` with the right number of arguments; anything else — stale
+buttons from an older version, forged data — parses to ``None`` and the
+caller answers "not available". A parsed value only says what was pressed:
+every handler still checks that the caller may do it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+MAX_BYTES = 64
+_ARG = re.compile(r"^[A-Za-z0-9_.+-]{1,40}$")
+
+# (feature, action) -> number of arguments
+ACTIONS: dict[tuple[str, str], int] = {
+    ("lang", "set"): 1,
+    ("menu", "help"): 0,
+}
+
+
+@dataclass(frozen=True)
+class CallbackData:
+    feature: str
+    action: str
+    args: tuple[str, ...] = ()
+
+    def encode(self) -> str:
+        data = ":".join((self.feature, self.action, *self.args))
+        if (self.feature, self.action) not in ACTIONS:
+            raise ValueError(f"undeclared callback {self.feature}:{self.action}")
+        if len(self.args) != ACTIONS[(self.feature, self.action)]:
+            raise ValueError(f"wrong argument count for {self.feature}:{self.action}")
+        if not all(_ARG.match(arg) for arg in self.args):
+            raise ValueError(f"callback argument not encodable: {self.args!r}")
+        if len(data.encode()) > MAX_BYTES:
+            raise ValueError(f"callback data longer than {MAX_BYTES} bytes: {data!r}")
+        return data
+
+
+def encode(feature: str, action: str, *args: str) -> str:
+    return CallbackData(feature, action, tuple(args)).encode()
+
+
+def parse(data: str | None) -> CallbackData | None:
+    if not data or len(data.encode()) > MAX_BYTES:
+        return None
+    feature, _, rest = data.partition(":")
+    action, _, tail = rest.partition(":")
+    args = tuple(tail.split(":")) if tail else ()
+    if ACTIONS.get((feature, action)) != len(args):
+        return None
+    if not all(_ARG.match(arg) for arg in args):
+        return None
+    return CallbackData(feature, action, args)
+
+
+def pattern(feature: str) -> re.Pattern[str]:
+    """A CallbackQueryHandler pattern that routes a feature's buttons."""
+    return re.compile(rf"^{re.escape(feature)}:")

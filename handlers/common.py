@@ -1,0 +1,73 @@
+"""What every handler needs: the services, the caller, their language, sending text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import Message, ReplyMarkup, Update
+from telegram.ext import ContextTypes
+
+from bot.domain.models import StaffUser
+from bot.i18n import gettext_for, pick_language
+from bot.services import Services
+from bot.textsplit import split_html
+
+Context = ContextTypes.DEFAULT_TYPE
+SERVICES_KEY = "services"
+
+
+def services(context: Context) -> Services:
+    return context.application.bot_data[SERVICES_KEY]
+
+
+async def caller(update: Update, context: Context) -> tuple[StaffUser | None, str]:
+    """The active staff user behind an update (None if not registered) and their language."""
+    svc = services(context)
+    tg_user = update.effective_user
+    if tg_user is None:
+        return None, svc.config.locale.default_language
+    staff = await svc.staff.active(tg_user.id)
+    language = pick_language(
+        staff.language if staff else None,
+        tg_user.language_code,
+        svc.config.locale.default_language,
+    )
+    return staff, language
+
+
+async def send_html(
+    context: Context,
+    chat_id: int,
+    text: str,
+    language: str,
+    *,
+    reply_markup: ReplyMarkup | None = None,
+    **kwargs: Any,
+) -> list[Message]:
+    """Send Telegram HTML, split into several messages if longer than Telegram allows.
+
+    The keyboard goes with the last part, where the user's eyes are.
+    """
+    _ = gettext_for(language)
+    parts = split_html(text, note=_("(message truncated: too long to show in full)"))
+    sent = []
+    for index, part in enumerate(parts):
+        markup = reply_markup if index == len(parts) - 1 else None
+        sent.append(
+            await context.bot.send_message(chat_id, part, reply_markup=markup, **kwargs)
+        )
+    return sent
+
+
+async def reply_html(
+    update: Update,
+    context: Context,
+    text: str,
+    language: str,
+    *,
+    reply_markup: ReplyMarkup | None = None,
+) -> list[Message]:
+    chat = update.effective_chat
+    if chat is None:
+        return []
+    return await send_html(context, chat.id, text, language, reply_markup=reply_markup)

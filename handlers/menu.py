@@ -1,0 +1,36 @@
+"""The main menu: a reply keyboard with the frequent actions, in the user's language.
+
+Features add their entry to ``MENU`` (an English msgid, translated per user);
+``labels`` lets a MessageHandler recognise a press in either language.
+"""
+
+from __future__ import annotations
+
+from telegram import KeyboardButton, ReplyKeyboardMarkup
+
+from bot.i18n import LANGUAGES, gettext_for
+
+
+def N_(message: str) -> str:
+    """Mark a string for extraction; translated later, per user."""
+    return message
+
+
+HELP = N_("❓ Help")
+LANGUAGE = N_("🌐 Language")
+
+# Rows of the main menu, as msgids.
+MENU: list[list[str]] = [
+    [HELP, LANGUAGE],
+]
+
+
+def main_menu(language: str) -> ReplyKeyboardMarkup:
+    _ = gettext_for(language)
+    rows = [[KeyboardButton(_(label)) for label in row] for row in MENU]
+    return ReplyKeyboardMarkup(rows, resize_keyboard=True, is_persistent=True)
+
+
+def labels(msgid: str) -> list[str]:
+    """The label of one menu entry in every language."""
+    return sorted({gettext_for(language)(msgid) for language in LANGUAGES})

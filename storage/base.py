@@ -1,0 +1,244 @@
+"""The store interface every backend implements.
+
+A store is a set of typed collections, one per record type.  Each
+collection declares, in ``SCHEMA``, which fields can be looked up by
+equality (``indexed``; a list-valued field such as ``phones`` matches when
+the list contains the value) and which can be ranged over and ordered by
+(``ranged``; datetimes and dates).  Asking for anything else raises
+``QueryError``: a look-up the backends cannot serve from an index is a bug
+that would make the TinyDB backend scan the whole data set.
+
+Writes are acknowledged only once durable: when ``insert`` / ``update``
+return, the record survives ``kill -9`` of the process.
+
+Updates are optimistic: ``update(record)`` succeeds only if the stored
+record still has ``record.version``; it then stores ``version + 1`` and
+returns the new record.  A stale update raises ``ConflictError``.  This is
+what lets several bot replicas claim an outbox reminder atomically.
+
+The interface is async so that no backend blocks the event loop that
+serves every user and the scheduler.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Generic, TypeVar
+
+from bot.domain.models import (
+    AuditEvent,
+    Customer,
+    Feedback,
+    Interaction,
+    KeyValue,
+    Purchase,
+    Record,
+    Reminder,
+    StaffUser,
+)
+
+R = TypeVar("R", bound=Record)
+
+
+class StoreError(Exception):
+    """Base of every error a store raises on purpose."""
+
+
+class NotFoundError(StoreError):
+    pass
+
+
+class DuplicateError(StoreError):
+    """A record with that id (or that unique key) already exists."""
+
+
+class ConflictError(StoreError):
+    """The record changed since it was read (its version moved on)."""
+
+
+class QueryError(StoreError):
+    """The query names a field the collection does not index."""
+
+
+class StoreLockedError(StoreError):
+    """Another process has the data directory open."""
+
+
+@dataclass(frozen=True)
+class CollectionSpec:
+    name: str
+    record_type: type[Record]
+    indexed: tuple[str, ...] = ()
+    ranged: tuple[str, ...] = ("created_at",)
+    unique: tuple[str, ...] = ()
+    # Records of this collection are partitioned by this field on backends that partition.
+    partition_by: str | None = None
+
+
+SCHEMA: dict[str, CollectionSpec] = {
+    spec.name: spec
+    for spec in (
+        CollectionSpec(
+            "staff",
+            StaffUser,
+            indexed=("telegram_id", "role", "teams", "active"),
+            unique=("telegram_id",),
+        ),
+        CollectionSpec(
+            "customers",
+            Customer,
+            indexed=("owner_id", "team", "phones", "archived", "referred_by", "tags", "city"),
+            ranged=("created_at", "updated_at", "next_follow_up_at", "last_contact_at"),
+        ),
+        CollectionSpec(
+            "purchases",
+            Purchase,
+            indexed=("customer_id", "owner_id"),
+            ranged=("created_at", "purchased_on"),
+            partition_by="customer_id",
+        ),
+        CollectionSpec(
+            "interactions",
+            Interaction,
+            indexed=("customer_id", "owner_id", "kind", "deleted"),
+            ranged=("created_at", "occurred_at", "next_follow_up_at"),
+            partition_by="customer_id",
+        ),
+        CollectionSpec(
+            "feedback",
+            Feedback,
+            indexed=("customer_id", "owner_id", "status", "kind", "deleted"),
+            ranged=("created_at", "due_at", "resolved_at"),
+            partition_by="customer_id",
+        ),
+        CollectionSpec(
+            "reminders",
+            Reminder,
+            indexed=("recipient_id", "status", "kind", "customer_id", "dedupe_key"),
+            ranged=("created_at", "due_at", "sent_at"),
+            unique=("dedupe_key",),
+        ),
+        CollectionSpec(
+            "audit",
+            AuditEvent,
+            indexed=("entity_id", "entity_type", "actor_id", "action"),
+            ranged=("created_at", "at"),
+            partition_by="entity_id",
+        ),
+        CollectionSpec("kv", KeyValue, indexed=("namespace",)),
+    )
+}
+
+RangeBound = datetime | date | None
+
+
+@dataclass(frozen=True)
+class Range:
+    """``start <= field < end``; either end may be open (None). Null fields never match."""
+
+    field: str
+    start: RangeBound = None
+    end: RangeBound = None
+
+
+class Collection(abc.ABC, Generic[R]):
+    """One record type's table."""
+
+    spec: CollectionSpec
+
+    @abc.abstractmethod
+    async def insert(self, record: R) -> R:
+        """Store a new record. Raises DuplicateError on a taken id or unique key."""
+
+    async def insert_many(self, records: Sequence[R]) -> None:
+        """Store many new records (imports, demo data). Backends may batch the commit."""
+        for record in records:
+            await self.insert(record)
+
+    @abc.abstractmethod
+    async def get(self, record_id: str) -> R | None: ...
+
+    @abc.abstractmethod
+    async def update(self, record: R) -> R:
+        """Replace the record if its version is current; returns it with version + 1.
+
+        Raises NotFoundError if it does not exist, ConflictError if stale.
+        """
+
+    @abc.abstractmethod
+    async def delete(self, record_id: str) -> bool:
+        """Remove a record for good (admin purge). Returns whether it existed."""
+
+    @abc.abstractmethod
+    async def find(
+        self,
+        where: Mapping[str, Any] | None = None,
+        *,
+        within: Range | None = None,
+        order_by: str | None = None,
+        descending: bool = False,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> list[R]:
+        """Records matching every ``where`` equality and ``within``, ordered and paged.
+
+        ``order_by`` must be a ranged field or ``id``; records whose order field
+        is null come last.  Without ``order_by`` the order is by id.
+        """
+
+    @abc.abstractmethod
+    async def count(
+        self, where: Mapping[str, Any] | None = None, *, within: Range | None = None
+    ) -> int: ...
+
+    async def get_by(self, field: str, value: Any) -> R | None:
+        """The one record with this unique field value, if any."""
+        if field not in self.spec.unique:
+            raise QueryError(f"{self.spec.name}.{field} is not a unique field")
+        found = await self.find({field: value}, limit=1)
+        return found[0] if found else None
+
+    def check_query(
+        self, where: Mapping[str, Any] | None, within: Range | None, order_by: str | None
+    ) -> None:
+        for name in where or {}:
+            if name not in self.spec.indexed and name != "id":
+                raise QueryError(f"{self.spec.name}.{name} is not indexed")
+        if within is not None and within.field not in self.spec.ranged:
+            raise QueryError(f"{self.spec.name}.{within.field} is not a ranged field")
+        if order_by is not None and order_by not in self.spec.ranged and order_by != "id":
+            raise QueryError(f"{self.spec.name} cannot be ordered by {order_by}")
+
+
+class Store(abc.ABC):
+    """All collections of one data set. Open with ``await store.open()``; close when done."""
+
+    staff: Collection[StaffUser]
+    customers: Collection[Customer]
+    purchases: Collection[Purchase]
+    interactions: Collection[Interaction]
+    feedback: Collection[Feedback]
+    reminders: Collection[Reminder]
+    audit: Collection[AuditEvent]
+    kv: Collection[KeyValue]
+
+    @abc.abstractmethod
+    async def open(self) -> None: ...
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    def collection(self, name: str) -> Collection[Any]:
+        if name not in SCHEMA:
+            raise KeyError(name)
+        return getattr(self, name)
+
+    async def __aenter__(self) -> Store:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
