@@ -207,7 +207,8 @@ def _parse_env(var: str, hint: Any, text: str) -> Any:
 
 def _type_name(hint: Any) -> str:
     if typing.get_origin(hint) is list:
-        return f"a list of {_type_name(typing.get_args(hint)[0])}s"
+        plural = {int: "integers", float: "numbers", str: "strings"}
+        return f"a list of {plural.get(typing.get_args(hint)[0], 'values')}"
     return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(
         hint, str(hint)
     )
