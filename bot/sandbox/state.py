@@ -1,0 +1,642 @@
+"""The sandbox's world: users, chats, messages, the update queue and events.
+
+Everything here is plain in-process state driven by one asyncio event loop.
+The HTTP layer (:mod:`bot.sandbox.server`) and the Bot API methods
+(:mod:`bot.sandbox.botapi`) mutate it; the control API reads it and waits on
+it. Keeping it free of HTTP makes the waiting logic — the part that lets
+tests run without sleeps — easy to reason about.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from bot.sandbox.errors import ApiError, SandboxError, SandboxTimeout
+from bot.sandbox.files import FileStore, StoredFile
+from bot.sandbox.markup import inline_buttons
+
+log = logging.getLogger(__name__)
+
+EventKind = Literal["new", "edited", "deleted", "callback_answer"]
+"""Kinds of bot→chat events delivered to listeners."""
+
+UPDATE_TYPES = (
+    "message",
+    "edited_message",
+    "channel_post",
+    "edited_channel_post",
+    "business_connection",
+    "business_message",
+    "edited_business_message",
+    "deleted_business_messages",
+    "message_reaction",
+    "message_reaction_count",
+    "inline_query",
+    "chosen_inline_result",
+    "callback_query",
+    "shipping_query",
+    "pre_checkout_query",
+    "purchased_paid_media",
+    "poll",
+    "poll_answer",
+    "my_chat_member",
+    "chat_member",
+    "chat_join_request",
+    "chat_boost",
+    "removed_chat_boost",
+)
+DEFAULT_ALLOWED_UPDATES = frozenset(UPDATE_TYPES) - {
+    "chat_member",
+    "message_reaction",
+    "message_reaction_count",
+}
+"""What Telegram delivers when allowed_updates was never set (or set to [])."""
+
+
+@dataclass
+class TelegramUser:
+    """A Telegram account (the bot itself or a simulated human)."""
+
+    id: int
+    first_name: str
+    last_name: str | None = None
+    username: str | None = None
+    language_code: str | None = None
+    is_bot: bool = False
+
+    def to_api(self) -> dict[str, Any]:
+        """The Bot API ``User`` object."""
+        data: dict[str, Any] = {"id": self.id, "is_bot": self.is_bot, "first_name": self.first_name}
+        if self.last_name:
+            data["last_name"] = self.last_name
+        if self.username:
+            data["username"] = self.username
+        if self.language_code and not self.is_bot:
+            data["language_code"] = self.language_code
+        return data
+
+    def private_chat(self) -> dict[str, Any]:
+        """The Bot API ``Chat`` object of the private chat with this user."""
+        data: dict[str, Any] = {"id": self.id, "type": "private", "first_name": self.first_name}
+        if self.last_name:
+            data["last_name"] = self.last_name
+        if self.username:
+            data["username"] = self.username
+        return data
+
+
+@dataclass(eq=False)
+class SandboxMessage:
+    """One message in a chat, in either direction.
+
+    Edits replace ``text``/``entities``/``reply_markup`` in place and set
+    ``edited``; deletion only sets ``deleted`` so the history stays
+    inspectable. ``html`` keeps the markup exactly as the bot sent it (for
+    display); ``text`` is what the user actually sees.
+    """
+
+    message_id: int
+    chat_id: int
+    from_bot: bool
+    date: int
+    sender: TelegramUser
+    text: str | None = None
+    entities: list[dict[str, Any]] = field(default_factory=list)
+    caption: str | None = None
+    caption_entities: list[dict[str, Any]] = field(default_factory=list)
+    html: str | None = None
+    parse_mode: str | None = None
+    reply_markup: dict[str, Any] | None = None
+    photo: StoredFile | None = None
+    document: StoredFile | None = None
+    contact: dict[str, Any] | None = None
+    reply_to_message_id: int | None = None
+    edited: bool = False
+    edit_date: int | None = None
+    deleted: bool = False
+
+    @property
+    def content(self) -> str:
+        """Text or caption, whichever the message has ("" if neither)."""
+        return self.text if self.text is not None else (self.caption or "")
+
+    @property
+    def inline_keyboard(self) -> list[list[dict[str, Any]]]:
+        """Rows of inline buttons (empty when the message has none)."""
+        return inline_buttons(self.reply_markup)
+
+    @property
+    def inline_markup(self) -> dict[str, Any] | None:
+        """``reply_markup`` if it is an inline keyboard, else ``None``."""
+        if self.reply_markup and "inline_keyboard" in self.reply_markup:
+            return self.reply_markup
+        return None
+
+    def button_labels(self) -> list[list[str]]:
+        """Texts of the inline buttons, row by row."""
+        return [[str(button.get("text", "")) for button in row] for row in self.inline_keyboard]
+
+    def to_api(self, chat: dict[str, Any], reply_to: SandboxMessage | None = None) -> dict[str, Any]:
+        """The Bot API ``Message`` object."""
+        data: dict[str, Any] = {
+            "message_id": self.message_id,
+            "from": self.sender.to_api(),
+            "chat": chat,
+            "date": self.date,
+        }
+        if self.edit_date is not None:
+            data["edit_date"] = self.edit_date
+        if reply_to is not None:
+            data["reply_to_message"] = reply_to.to_api(chat)
+        if self.text is not None:
+            data["text"] = self.text
+            if self.entities:
+                data["entities"] = [dict(e) for e in self.entities]
+        if self.photo is not None:
+            data["photo"] = self.photo.photo_sizes()
+        if self.document is not None:
+            data["document"] = self.document.document_dict()
+        if self.caption:
+            data["caption"] = self.caption
+            if self.caption_entities:
+                data["caption_entities"] = [dict(e) for e in self.caption_entities]
+        if self.contact is not None:
+            data["contact"] = dict(self.contact)
+        if self.inline_markup is not None:
+            data["reply_markup"] = self.inline_markup
+        return data
+
+    def to_json(self) -> dict[str, Any]:
+        """Control API representation (includes sandbox-only fields)."""
+        data: dict[str, Any] = {
+            "message_id": self.message_id,
+            "chat_id": self.chat_id,
+            "from_bot": self.from_bot,
+            "from_user_id": self.sender.id,
+            "date": self.date,
+            "text": self.text,
+            "entities": self.entities,
+            "caption": self.caption,
+            "caption_entities": self.caption_entities,
+            "html": self.html,
+            "parse_mode": self.parse_mode,
+            "reply_markup": self.reply_markup,
+            "photo": self.photo.info() if self.photo else None,
+            "document": self.document.info() if self.document else None,
+            "contact": self.contact,
+            "reply_to_message_id": self.reply_to_message_id,
+            "edited": self.edited,
+            "edit_date": self.edit_date,
+            "deleted": self.deleted,
+        }
+        return data
+
+
+@dataclass
+class CallbackAnswer:
+    """What the bot answered to a button press (answerCallbackQuery)."""
+
+    callback_query_id: str
+    chat_id: int
+    message_id: int | None
+    data: str | None
+    text: str | None
+    show_alert: bool
+    url: str | None
+    cache_time: int
+
+    def to_json(self) -> dict[str, Any]:
+        """Control API representation."""
+        return {
+            "callback_query_id": self.callback_query_id,
+            "chat_id": self.chat_id,
+            "message_id": self.message_id,
+            "data": self.data,
+            "text": self.text,
+            "show_alert": self.show_alert,
+            "url": self.url,
+            "cache_time": self.cache_time,
+        }
+
+
+@dataclass(frozen=True)
+class SandboxEvent:
+    """A bot→chat event, as delivered to listeners.
+
+    ``message`` is the live message object (so an ``edited`` event shows the
+    new content); ``callback_answer`` is set for ``callback_answer`` events.
+    """
+
+    seq: int
+    kind: EventKind
+    chat_id: int
+    message: SandboxMessage | None = None
+    callback_answer: CallbackAnswer | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """Control API representation."""
+        return {
+            "seq": self.seq,
+            "kind": self.kind,
+            "chat_id": self.chat_id,
+            "message": self.message.to_json() if self.message else None,
+            "callback_answer": self.callback_answer.to_json() if self.callback_answer else None,
+        }
+
+
+@dataclass
+class PendingQuery:
+    """A callback query sent to the bot and not yet answered."""
+
+    id: str
+    chat_id: int
+    message_id: int
+    data: str | None
+    answered: bool = False
+
+
+@dataclass
+class Chat:
+    """The private chat between the bot and one simulated user."""
+
+    user: TelegramUser
+    chat_instance: str
+    messages: dict[int, SandboxMessage] = field(default_factory=dict)
+    next_message_id: int = 1
+    reply_keyboard: dict[str, Any] | None = None
+    callback_answers: list[CallbackAnswer] = field(default_factory=list)
+    events: list[SandboxEvent] = field(default_factory=list)
+    last_chat_action: str | None = None
+    last_activity: float = float("-inf")
+    blocked: bool = False
+    phone_number: str | None = None
+
+    @property
+    def id(self) -> int:
+        """Private chats share the user's id."""
+        return self.user.id
+
+    def allocate_message_id(self) -> int:
+        """Message ids increase per chat, shared by both directions."""
+        message_id = self.next_message_id
+        self.next_message_id += 1
+        return message_id
+
+    def events_since(self, seq: int) -> Iterator[SandboxEvent]:
+        """Events of this chat with ``event.seq > seq``, oldest first."""
+        index = len(self.events)
+        while index > 0 and self.events[index - 1].seq > seq:
+            index -= 1
+        yield from self.events[index:]
+
+
+class Pulse:
+    """A re-armable broadcast signal: ``fire()`` wakes every current waiter.
+
+    Waiters must take :attr:`event` *before* checking their condition, so a
+    fire between the check and the wait is never lost.
+    """
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+
+    def fire(self) -> None:
+        """Wake all waiters and arm a fresh event for the next round."""
+        self.event.set()
+        self.event = asyncio.Event()
+
+
+async def wait_event(event: asyncio.Event, timeout: float) -> None:
+    """Wait for ``event`` at most ``timeout`` seconds (no error on timeout)."""
+    if timeout <= 0:
+        return
+    try:
+        await asyncio.wait_for(event.wait(), timeout)
+    except TimeoutError:
+        pass
+
+
+@dataclass
+class QueuedUpdate:
+    """One pending update."""
+
+    update_id: int
+    kind: str
+    payload: dict[str, Any]
+
+
+class UpdateQueue:
+    """Telegram's per-bot update queue with getUpdates semantics.
+
+    An update stays queued until a getUpdates call confirms it with an
+    ``offset`` greater than its id (or a negative offset forgets it). Being
+    returned once does not remove it — a bot that crashes before confirming
+    receives it again, exactly as with Telegram.
+    """
+
+    def __init__(self) -> None:
+        self._items: deque[QueuedUpdate] = deque()
+        self._next_id = 1
+        self.allowed: frozenset[str] = DEFAULT_ALLOWED_UPDATES
+        self.delivered_upto = 0
+        """Highest update_id returned by getUpdates so far."""
+        self.acked_upto = 0
+        """Highest update_id confirmed (or forgotten)."""
+        self.poller_generation = 0
+        self.pulse = Pulse()
+
+    def set_allowed(self, kinds: list[str] | None) -> None:
+        """Apply a getUpdates ``allowed_updates`` value (persists like Telegram)."""
+        if kinds is None:
+            return
+        self.allowed = frozenset(kinds) if kinds else DEFAULT_ALLOWED_UPDATES
+
+    def push(self, kind: str, body: dict[str, Any]) -> int:
+        """Queue an update; returns its update_id."""
+        update_id = self._next_id
+        self._next_id += 1
+        payload = {"update_id": update_id, kind: body}
+        self._items.append(QueuedUpdate(update_id, kind, payload))
+        self.pulse.fire()
+        return update_id
+
+    def confirm(self, offset: int | None) -> None:
+        """Apply the ``offset`` of a getUpdates call."""
+        if not offset:
+            return
+        if offset > 0:
+            while self._items and self._items[0].update_id < offset:
+                self._items.popleft()
+            self.acked_upto = max(self.acked_upto, offset - 1)
+        else:
+            keep = -offset
+            while len(self._items) > keep:
+                dropped = self._items.popleft()
+                self.acked_upto = max(self.acked_upto, dropped.update_id)
+
+    def peek(self, limit: int) -> list[QueuedUpdate]:
+        """The first ``limit`` pending updates."""
+        return [item for _, item in zip(range(limit), self._items, strict=False)]
+
+    def mark_delivered(self, items: list[QueuedUpdate]) -> None:
+        """Record that ``items`` were handed to the bot."""
+        if items:
+            self.delivered_upto = max(self.delivered_upto, items[-1].update_id)
+
+    def drop_all(self) -> None:
+        """deleteWebhook(drop_pending_updates=True)."""
+        if self._items:
+            self.acked_upto = max(self.acked_upto, self._items[-1].update_id)
+        self._items.clear()
+
+    @property
+    def pending_count(self) -> int:
+        """Updates not yet confirmed."""
+        return len(self._items)
+
+    def new_poller(self) -> int:
+        """Register a getUpdates call; an older one still waiting gets 409."""
+        self.poller_generation += 1
+        self.pulse.fire()
+        return self.poller_generation
+
+
+Listener = Callable[[SandboxEvent], Any]
+
+
+class SandboxState:
+    """All mutable state of one sandbox instance."""
+
+    def __init__(
+        self,
+        bot: TelegramUser,
+        *,
+        clock: Callable[[], float] | None = None,
+        files: FileStore | None = None,
+        settle: float = 0.15,
+        event_log_size: int = 10_000,
+    ) -> None:
+        self.bot = bot
+        self.clock: Callable[[], float] = clock or time.time
+        self.files = files or FileStore()
+        self.settle = settle
+        self.chats: dict[int, Chat] = {}
+        self.updates = UpdateQueue()
+        self.queries: dict[str, PendingQuery] = {}
+        self.commands: dict[tuple[str, str], list[dict[str, str]]] = {}
+        self.events: deque[SandboxEvent] = deque(maxlen=event_log_size)
+        self.listeners: list[Listener] = []
+        self.pulse = Pulse()
+        self.last_bot_call = float("-inf")
+        self._seq = 0
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # -- time -------------------------------------------------------------
+
+    def now(self) -> int:
+        """Message date: integer unix time from the injectable clock."""
+        return int(self.clock())
+
+    @staticmethod
+    def monotonic() -> float:
+        """Real time for waits and settle windows."""
+        return time.monotonic()
+
+    # -- users and chats --------------------------------------------------
+
+    def get_or_create_chat(self, user: TelegramUser) -> Chat:
+        """The private chat with ``user`` (created on first use)."""
+        chat = self.chats.get(user.id)
+        if chat is None:
+            chat = Chat(user=user, chat_instance=str(secrets.randbits(63)))
+            self.chats[user.id] = chat
+        return chat
+
+    def chat_for_bot(self, chat_id: int | str) -> Chat:
+        """Resolve a chat_id the bot sent, with Telegram's errors."""
+        chat = self.chats.get(chat_id) if isinstance(chat_id, int) else None
+        if chat is None:
+            raise ApiError("Bad Request: chat not found", 400)
+        if chat.blocked:
+            raise ApiError("Forbidden: bot was blocked by the user", 403)
+        return chat
+
+    # -- messages and events ------------------------------------------------
+
+    def add_message(self, chat: Chat, *, from_bot: bool, **fields: Any) -> SandboxMessage:
+        """Append a message to ``chat`` with the next message id."""
+        message = SandboxMessage(
+            message_id=chat.allocate_message_id(),
+            chat_id=chat.id,
+            from_bot=from_bot,
+            date=self.now(),
+            sender=self.bot if from_bot else chat.user,
+            **fields,
+        )
+        chat.messages[message.message_id] = message
+        return message
+
+    def message_api(self, chat: Chat, message: SandboxMessage) -> dict[str, Any]:
+        """Bot API ``Message`` dict including ``reply_to_message``."""
+        reply_to = None
+        if message.reply_to_message_id is not None:
+            reply_to = chat.messages.get(message.reply_to_message_id)
+        return message.to_api(chat.user.private_chat(), reply_to)
+
+    def record_event(
+        self,
+        chat: Chat,
+        kind: EventKind,
+        message: SandboxMessage | None = None,
+        answer: CallbackAnswer | None = None,
+    ) -> SandboxEvent:
+        """Log a bot→chat event, notify listeners and wake waiters."""
+        self._seq += 1
+        event = SandboxEvent(self._seq, kind, chat.id, message, answer)
+        chat.events.append(event)
+        chat.last_activity = self.monotonic()
+        self.events.append(event)
+        for listener in list(self.listeners):
+            self._call_listener(listener, event)
+        self.pulse.fire()
+        return event
+
+    @property
+    def seq(self) -> int:
+        """Sequence number of the newest event."""
+        return self._seq
+
+    def _call_listener(self, listener: Listener, event: SandboxEvent) -> None:
+        try:
+            result = listener(event)
+        except Exception:  # a broken console must not break the bot's request
+            log.exception("sandbox listener %r failed", listener)
+            return
+        if inspect.isawaitable(result):
+            task = asyncio.ensure_future(result)
+            self._background.add(task)
+            task.add_done_callback(self._listener_done)
+
+    def _listener_done(self, task: asyncio.Task[Any]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("sandbox listener failed", exc_info=task.exception())
+
+    def touch(self) -> None:
+        """Record a bot API call other than getUpdates (for :meth:`wait_idle`)."""
+        self.last_bot_call = self.monotonic()
+        self.pulse.fire()
+
+    def changed(self) -> None:
+        """Wake waiters after a change they may care about (updates fetched, confirmed)."""
+        self.pulse.fire()
+
+    # -- waiting ----------------------------------------------------------
+
+    async def wait_for_chat(
+        self,
+        chat: Chat,
+        *,
+        since_seq: int,
+        what: str,
+        update_id: int | None = None,
+        query_id: str | None = None,
+        timeout: float = 10.0,
+        settle: float | None = None,
+    ) -> list[SandboxMessage]:
+        """Wait until the bot fetched ``update_id``, acted on ``chat`` and went quiet.
+
+        Returns the bot messages sent or edited in ``chat`` after
+        ``since_seq`` that are not deleted, in message order.
+        """
+        settle = self.settle if settle is None else settle
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+
+        def remaining() -> float:
+            return deadline - loop.time()
+
+        stage = "fetch"
+        while True:
+            event = self.pulse.event
+            if stage == "fetch":
+                if update_id is None or self.updates.delivered_upto >= update_id:
+                    stage = "act"
+                elif self.updates.acked_upto >= update_id:
+                    raise SandboxError(
+                        f"update {update_id} ({what}) was dropped before the bot fetched it"
+                    )
+            if stage == "act" and self._has_action(chat, since_seq, query_id):
+                stage = "settle"
+            if stage == "settle":
+                quiet_for = self.monotonic() - chat.last_activity
+                if quiet_for >= settle:
+                    return self._changed_messages(chat, since_seq)
+            left = remaining()
+            if left <= 0:
+                raise SandboxTimeout(_timeout_message(stage, what, chat.id, timeout))
+            if stage == "settle":
+                left = min(left, settle - (self.monotonic() - chat.last_activity))
+            await wait_event(event, max(left, 0.001))
+
+    def _has_action(self, chat: Chat, since_seq: int, query_id: str | None) -> bool:
+        for event in chat.events_since(since_seq):
+            if event.kind != "callback_answer":
+                return True
+            answer = event.callback_answer
+            if query_id is None or (answer is not None and answer.callback_query_id == query_id):
+                return True
+        return False
+
+    def _changed_messages(self, chat: Chat, since_seq: int) -> list[SandboxMessage]:
+        seen: dict[int, SandboxMessage] = {}
+        for event in chat.events_since(since_seq):
+            if event.kind in ("new", "edited") and event.message is not None:
+                seen[event.message.message_id] = event.message
+        return [seen[key] for key in sorted(seen) if not seen[key].deleted]
+
+    async def wait_idle(self, settle: float | None = None, timeout: float = 10.0) -> None:
+        """Wait until every update is confirmed and the bot made no call for ``settle`` s."""
+        settle = self.settle if settle is None else settle
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            event = self.pulse.event
+            pending = self.updates.pending_count
+            quiet_for = self.monotonic() - self.last_bot_call
+            if pending == 0 and quiet_for >= settle:
+                return
+            left = deadline - loop.time()
+            if left <= 0:
+                raise SandboxTimeout(
+                    f"timed out after {timeout:g}s waiting for the bot to become idle "
+                    f"({pending} unconfirmed update(s), last bot call {quiet_for:.2f}s ago)"
+                )
+            if not pending:
+                left = min(left, settle - quiet_for)
+            await wait_event(event, max(left, 0.001))
+
+
+def _timeout_message(stage: str, what: str, chat_id: int, timeout: float) -> str:
+    if stage == "fetch":
+        return (
+            f"timed out after {timeout:g}s waiting for the bot to fetch the update for {what} "
+            "via getUpdates (is the bot polling this sandbox?)"
+        )
+    if stage == "act":
+        return (
+            f"timed out after {timeout:g}s waiting for the bot to respond in chat {chat_id} "
+            f"to {what} (no sendMessage/edit/delete/answerCallbackQuery)"
+        )
+    return (
+        f"timed out after {timeout:g}s waiting for the bot to go quiet in chat {chat_id} "
+        f"after {what}"
+    )
