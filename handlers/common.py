@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from telegram import Message, ReplyMarkup, Update
+from telegram import (
+    ForceReply,
+    InlineKeyboardMarkup,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
 from telegram.ext import ContextTypes
 
 from bot.domain.models import StaffUser
@@ -14,6 +21,7 @@ from bot.textsplit import split_html
 
 Context = ContextTypes.DEFAULT_TYPE
 SERVICES_KEY = "services"
+ReplyMarkup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | ForceReply
 
 
 def services(context: Context) -> Services:

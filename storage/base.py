@@ -26,7 +26,7 @@ import abc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 from bot.domain.models import (
     AuditEvent,
@@ -236,7 +236,7 @@ class Store(abc.ABC):
             raise KeyError(name)
         return getattr(self, name)
 
-    async def __aenter__(self) -> Store:
+    async def __aenter__(self) -> Self:
         await self.open()
         return self
 

@@ -416,6 +416,32 @@ class AuditEvent(Record):
 
 
 @dataclass(kw_only=True)
+class Invitation(Record):
+    """A one-time code that registers whoever redeems it with ``role`` in ``team``.
+
+    ``id`` is the code itself (unguessable; it travels in a t.me deep link).
+    """
+
+    role: Role
+    team: str | None
+    created_by: str
+    expires_at: datetime
+    redeemed_by: str | None = None
+    redeemed_at: datetime | None = None
+    revoked: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require_aware("expires_at", self.expires_at)
+        _require_aware("redeemed_at", self.redeemed_at)
+        if self.team is not None:
+            _require_text("team", self.team, max_length=50)
+
+    def usable(self, now: datetime) -> bool:
+        return not self.revoked and self.redeemed_by is None and now < self.expires_at
+
+
+@dataclass(kw_only=True)
 class KeyValue(Record):
     """Opaque JSON state (python-telegram-bot persistence, scheduler bookmarks).
 
@@ -434,5 +460,6 @@ ALL_RECORD_TYPES: tuple[type[Record], ...] = (
     Feedback,
     Reminder,
     AuditEvent,
+    Invitation,
     KeyValue,
 )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -21,6 +22,8 @@ from bot.sandbox.limits import ApiLimits, FloodController, FloodLimits
 from bot.sandbox.markup import validate_reply_markup
 from bot.sandbox.params import Params, Upload
 from bot.sandbox.state import CallbackAnswer, Chat, SandboxMessage, SandboxState
+
+log = logging.getLogger(__name__)
 
 Method = Callable[[Params], Awaitable[Any]]
 
@@ -108,10 +111,12 @@ class BotApi:
 
     async def call(self, method: str, params: Params) -> Any:
         """Run ``method`` (case-insensitive, like Telegram)."""
-        handler = self.methods.get(method.lower())
+        name = method.lower()
+        handler = self.methods.get(name)
         if handler is None:
+            log.warning("the bot called %s, which the sandbox does not support", method)
             raise bad_request(f"method {method} is not supported by the crm-bot sandbox")
-        if handler != self.get_updates:
+        if name != "getupdates":
             self.state.touch()
         return await handler(params)
 
@@ -206,10 +211,8 @@ class BotApi:
             if not isinstance(name, str) or not isinstance(description, str):
                 raise bad_request("can't parse BotCommand JSON object")
             name = name.removeprefix("/")
-            if (
-                not 1 <= len(name) <= self.limits.max_command_length
-                or not all(ch.isascii() and (ch.islower() or ch.isdigit() or ch == "_")
-                           for ch in name)
+            if not 1 <= len(name) <= self.limits.max_command_length or not all(
+                ch.isascii() and (ch.islower() or ch.isdigit() or ch == "_") for ch in name
             ):
                 raise bad_request("BOT_COMMAND_INVALID")
             if not 1 <= len(description.strip()) <= self.limits.max_command_description_length:
@@ -239,7 +242,9 @@ class BotApi:
         )
         return validate_reply_markup(markup, self.limits, inline_only=inline_only)
 
-    def _format(self, params: Params, field: str, *, caption: bool) -> tuple[FormattedText, str | None]:
+    def _format(
+        self, params: Params, field: str, *, caption: bool
+    ) -> tuple[FormattedText, str | None]:
         raw = params.get_str(field)
         parse_mode = params.get_str("parse_mode")
         entities_field = "caption_entities" if caption else "entities"

@@ -66,3 +66,7 @@ class SandboxError(Exception):
 
 class SandboxTimeout(SandboxError, TimeoutError):
     """The bot did not do what a wait expected before the timeout."""
+
+
+class ButtonNotFound(SandboxError, LookupError):
+    """No button/message matches what the driver asked to press."""

@@ -206,7 +206,9 @@ def parse_html(source: str) -> FormattedText:
 
         # end tag
         if not stack:
-            raise EntityParseError(f"Unexpected end tag at byte offset {_byte_offset(source, begin)}")
+            raise EntityParseError(
+                f"Unexpected end tag at byte offset {_byte_offset(source, begin)}"
+            )
         while char_at(i) not in _HTML_SPACES and char_at(i) != ">":
             i += 1
         end_name = source[begin + 2 : i].lower()
@@ -233,8 +235,14 @@ def parse_html(source: str) -> FormattedText:
     for entity in result:
         entity.pop("_code_language", None)
     order_of = {id(entity): o for o, entity in entities}
-    result.sort(key=lambda e: (e["offset"], -e["length"], _TYPE_PRIORITY.get(e["type"], 50),
-                               order_of[id(e)]))
+    result.sort(
+        key=lambda e: (
+            e["offset"],
+            -e["length"],
+            _TYPE_PRIORITY.get(e["type"], 50),
+            order_of[id(e)],
+        )
+    )
     return FormattedText("".join(out), result)
 
 
@@ -304,7 +312,9 @@ def _parse_attributes(source: str, i: int, tag: str, begin: int) -> tuple[str, b
                 i += 1  # closing quote
             value = "".join(chars)
         if i >= n:
-            raise EntityParseError(f"Unclosed start tag at byte offset {_byte_offset(source, begin)}")
+            raise EntityParseError(
+                f"Unclosed start tag at byte offset {_byte_offset(source, begin)}"
+            )
 
         if tag == "a" and attr_name == "href":
             argument = value
@@ -439,9 +449,7 @@ def trim_formatted(formatted: FormattedText) -> FormattedText:
         stripped = stripped[lead:]
         for entity in clipped:
             entity["offset"] -= lead
-    clipped.sort(
-        key=lambda e: (e["offset"], -e["length"], _TYPE_PRIORITY.get(e["type"], 50))
-    )
+    clipped.sort(key=lambda e: (e["offset"], -e["length"], _TYPE_PRIORITY.get(e["type"], 50)))
     return FormattedText(stripped, clipped)
 
 
@@ -457,8 +465,9 @@ def _checked_entities(entities: Any, text_units: int) -> list[dict[str, Any]]:
             or not isinstance(entity.get("offset"), int)
             or not isinstance(entity.get("length"), int)
         ):
-            raise bad_request("can't parse MessageEntity: field \"type\", \"offset\" and "
-                              "\"length\" are required")
+            raise bad_request(
+                'can\'t parse MessageEntity: field "type", "offset" and "length" are required'
+            )
         if entity["offset"] < 0 or entity["length"] < 0:
             raise bad_request("can't parse entities: entity with negative offset or length")
         if entity["offset"] + entity["length"] > text_units:

@@ -58,13 +58,13 @@ class FloodLimits:
     Telegram documents "about 30 messages per second" overall and "no more
     than one message per second" to a single chat with short bursts allowed.
     The per-chat limit is a token bucket: ``chat_burst`` messages may go out
-    at once, then ``chat_refill_per_second`` more per second.
+    at once, then ``chat_per_second`` more per second.
     """
 
     enabled: bool = True
     global_per_second: int = 30
     chat_burst: int = 20
-    chat_refill_per_second: float = 1.0
+    chat_per_second: float = 1.0
     count_edits: bool = False
     """Whether editMessageText/editMessageReplyMarkup consume flood budget."""
 
@@ -76,7 +76,7 @@ class FloodLimits:
     @classmethod
     def relaxed(cls) -> FloodLimits:
         """Generous limits for e2e tests that drive many actions in one chat."""
-        return cls(global_per_second=10_000, chat_burst=10_000, chat_refill_per_second=1_000.0)
+        return cls(global_per_second=10_000, chat_burst=10_000, chat_per_second=1_000.0)
 
 
 @dataclass
@@ -118,11 +118,11 @@ class FloodController:
         else:
             elapsed = max(0.0, now - bucket.stamp)
             bucket.tokens = min(
-                float(limits.chat_burst), bucket.tokens + elapsed * limits.chat_refill_per_second
+                float(limits.chat_burst), bucket.tokens + elapsed * limits.chat_per_second
             )
             bucket.stamp = now
         if bucket.tokens < 1.0:
-            rate = limits.chat_refill_per_second
+            rate = limits.chat_per_second
             wait = (1.0 - bucket.tokens) / rate if rate > 0 else 3600.0
             raise too_many_requests(_retry_after(wait))
         bucket.tokens -= 1.0
@@ -137,4 +137,3 @@ class FloodController:
 def _retry_after(seconds: float) -> int:
     """Telegram's retry_after is a whole number of seconds, at least 1."""
     return max(1, math.ceil(seconds))
-

@@ -144,7 +144,9 @@ class SandboxMessage:
         """Texts of the inline buttons, row by row."""
         return [[str(button.get("text", "")) for button in row] for row in self.inline_keyboard]
 
-    def to_api(self, chat: dict[str, Any], reply_to: SandboxMessage | None = None) -> dict[str, Any]:
+    def to_api(
+        self, chat: dict[str, Any], reply_to: SandboxMessage | None = None
+    ) -> dict[str, Any]:
         """The Bot API ``Message`` object."""
         data: dict[str, Any] = {
             "message_id": self.message_id,
@@ -213,6 +215,14 @@ class CallbackAnswer:
     url: str | None
     cache_time: int
 
+    def __getitem__(self, key: str) -> Any:
+        """Dict-style access (``answer["text"]``) for tests that prefer it."""
+        return self.to_json()[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Dict-style ``get``."""
+        return self.to_json().get(key, default)
+
     def to_json(self) -> dict[str, Any]:
         """Control API representation."""
         return {
@@ -240,6 +250,13 @@ class SandboxEvent:
     chat_id: int
     message: SandboxMessage | None = None
     callback_answer: CallbackAnswer | None = None
+
+    @property
+    def text(self) -> str | None:
+        """The callback answer's text, or the message's text/caption."""
+        if self.callback_answer is not None:
+            return self.callback_answer.text
+        return self.message.content if self.message is not None else None
 
     def to_json(self) -> dict[str, Any]:
         """Control API representation."""

@@ -1,0 +1,111 @@
+"""Who may see and do what: the one place role rules live.
+
+Least privilege, as DESIGN.md asks: a rep sees their own customers; a
+manager sees everything of their team(s); an admin sees everything. Every
+handler, command, button and inline query asks these functions — with the
+caller loaded from the store, never with anything taken from callback data.
+"""
+
+from __future__ import annotations
+
+from bot.domain.models import Customer, Role, StaffUser
+
+
+def is_active(user: StaffUser | None) -> bool:
+    return user is not None and user.active
+
+
+def can_view_customer(user: StaffUser | None, customer: Customer) -> bool:
+    if not is_active(user):
+        return False
+    assert user is not None
+    if user.role is Role.ADMIN:
+        return True
+    if customer.owner_id == user.id:
+        return True
+    return user.role is Role.MANAGER and customer.team is not None and customer.team in user.teams
+
+
+def can_edit_customer(user: StaffUser | None, customer: Customer) -> bool:
+    """Owners, their managers and admins edit; the same set that can view."""
+    return can_view_customer(user, customer)
+
+
+def can_purge(user: StaffUser | None) -> bool:
+    """Deleting a record for good is for admins only; reps archive."""
+    return is_active(user) and user is not None and user.role is Role.ADMIN
+
+
+def can_read_audit(user: StaffUser | None) -> bool:
+    return is_active(user) and user is not None and user.role in (Role.ADMIN, Role.MANAGER)
+
+
+def can_export_audit(user: StaffUser | None) -> bool:
+    return can_purge(user)
+
+
+def manages(actor: StaffUser | None, target: StaffUser) -> bool:
+    """Whether ``actor`` may manage ``target``: admins anyone, managers the reps of their teams."""
+    if not is_active(actor):
+        return False
+    assert actor is not None
+    if actor.role is Role.ADMIN:
+        return True
+    if actor.role is Role.MANAGER:
+        return target.role is Role.REP and bool(set(target.teams) & set(actor.teams))
+    return False
+
+
+def can_invite(actor: StaffUser | None, role: Role, team: str | None) -> bool:
+    """Admins invite anyone; managers invite reps into their own teams."""
+    if not is_active(actor):
+        return False
+    assert actor is not None
+    if actor.role is Role.ADMIN:
+        return True
+    return actor.role is Role.MANAGER and role is Role.REP and team is not None and team in actor.teams
+
+
+def can_change_role(actor: StaffUser | None, target: StaffUser, new_role: Role) -> bool:
+    """Only admins change roles, and not their own (an admin cannot lock themselves out)."""
+    if not is_active(actor) or actor is None or actor.role is not Role.ADMIN:
+        return False
+    return actor.id != target.id
+
+
+def can_change_team(actor: StaffUser | None, target: StaffUser, new_team: str) -> bool:
+    if not is_active(actor) or actor is None:
+        return False
+    if actor.role is Role.ADMIN:
+        return True
+    return (
+        actor.role is Role.MANAGER
+        and manages(actor, target)
+        and new_team in actor.teams
+    )
+
+
+def can_deactivate(actor: StaffUser | None, target: StaffUser) -> bool:
+    if actor is not None and actor.id == target.id:
+        return False
+    return manages(actor, target)
+
+
+def can_reassign(actor: StaffUser | None, customer: Customer, new_owner: StaffUser) -> bool:
+    """Admins anywhere; managers within their team, to an active rep or manager of that team."""
+    if not is_active(actor) or actor is None or not new_owner.active:
+        return False
+    if actor.role is Role.ADMIN:
+        return True
+    if actor.role is not Role.MANAGER or not can_view_customer(actor, customer):
+        return False
+    return bool(set(new_owner.teams) & set(actor.teams))
+
+
+def visible_teams(user: StaffUser) -> list[str] | None:
+    """Teams whose records the user sees; None means all (admins)."""
+    if user.role is Role.ADMIN:
+        return None
+    if user.role is Role.MANAGER:
+        return list(user.teams)
+    return []

@@ -1,0 +1,223 @@
+"""The data directory's files: names, the manifest, snapshot partitions, atomic writes.
+
+Layout of a data directory::
+
+    LOCK                                  held (flock) by the process that has the store open
+    COMPACT.lock                          held by whoever is folding journals into snapshots
+    MANIFEST.json                         which snapshot files are current, and from which
+                                          journal generation on the journals must be replayed
+    journal-00000007.log                  append-only journal generations (see journal.py)
+    interactions-013.00000007.json        a snapshot partition: a plain TinyDB database file
+
+Every file that is ever *replaced* is written under a temporary name, flushed,
+fsynced and renamed over the old one, and the directory is fsynced, so a
+crash leaves either the old or the new file, never half of one.  Snapshot
+partitions are never replaced at all: each compaction writes new files whose
+names carry the new journal generation and then switches ``MANIFEST.json`` to
+them in one atomic rename.  Anything the manifest does not name (a temporary
+file, a partition a crashed compaction wrote) is garbage and is deleted when
+the store opens; it is never read as data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tinydb import TinyDB
+from tinydb.storages import JSONStorage
+
+from storage.base import SCHEMA, StoreError
+
+FORMAT = "crm-bot-tinydb/1"
+MANIFEST = "MANIFEST.json"
+LOCK = "LOCK"
+COMPACT_LOCK = "COMPACT.lock"
+
+_JOURNAL_RE = re.compile(r"^journal-(\d{8})\.log$")
+_PARTITION_RE = re.compile(r"^([a-z_]+)-(\d{3})\.(\d{8})\.json$")
+
+# Hash buckets per collection.  Collections with ``partition_by`` grow with the
+# history (calls, purchases, audit) and get many buckets so that a compaction
+# rewrites small files; the others get a few (customers, the reminder outbox)
+# or one.  The numbers are written into a new directory's manifest, so changing
+# them here never re-buckets an existing data set.
+DEFAULT_BUCKETS: dict[str, int] = {
+    name: (32 if spec.partition_by else 8 if name in ("customers", "reminders") else 1)
+    for name, spec in SCHEMA.items()
+}
+
+
+class StoreCorruptError(StoreError):
+    """A data file is unreadable in a way a crash cannot explain (disk damage, foreign files)."""
+
+
+def journal_name(gen: int) -> str:
+    return f"journal-{gen:08d}.log"
+
+
+def journal_gens(directory: Path) -> list[int]:
+    """Generations of the journal files present, ascending."""
+    gens = []
+    for entry in os.scandir(directory):
+        match = _JOURNAL_RE.match(entry.name)
+        if match:
+            gens.append(int(match.group(1)))
+    return sorted(gens)
+
+
+def partition_name(collection: str, bucket: int, gen: int) -> str:
+    return f"{collection}-{bucket:03d}.{gen:08d}.json"
+
+
+def bucket_of(value: Any, buckets: int) -> int:
+    """The partition a record goes to: a stable hash of its partition key (never ``hash()``)."""
+    if buckets == 1:
+        return 0
+    return zlib.crc32(str(value).encode("utf-8")) % buckets
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make renames and new files in ``directory`` durable (no-op where unsupported)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _tmp_path(final: Path) -> Path:
+    return final.with_name(f".{final.name}.{os.getpid()}.tmp")
+
+
+def atomic_write_bytes(final: Path, data: bytes) -> None:
+    """Write, flush, fsync, rename over ``final``, fsync the directory."""
+    tmp = _tmp_path(final)
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, final)
+    fsync_dir(final.parent)
+
+
+@dataclass
+class Manifest:
+    """What the current durable state is made of."""
+
+    snapshot_seq: int = 0
+    journal_gen: int = 1  # journals from this generation on are replayed over the snapshots
+    buckets: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_BUCKETS))
+    # collection -> bucket (as text) -> partition file name
+    partitions: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def to_json(self) -> bytes:
+        body = {
+            "format": FORMAT,
+            "snapshot_seq": self.snapshot_seq,
+            "journal_gen": self.journal_gen,
+            "buckets": self.buckets,
+            "partitions": self.partitions,
+        }
+        return json.dumps(body, indent=1, sort_keys=True).encode("utf-8")
+
+    def files(self) -> set[str]:
+        return {name for parts in self.partitions.values() for name in parts.values()}
+
+
+def read_manifest(directory: Path) -> Manifest | None:
+    path = directory / MANIFEST
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        # The manifest is only ever replaced atomically, so this is not a crash.
+        raise StoreCorruptError(f"{path} is not valid JSON: {exc}") from None
+    if body.get("format") != FORMAT:
+        raise StoreCorruptError(f"{path} has format {body.get('format')!r}, expected {FORMAT!r}")
+    buckets = dict(DEFAULT_BUCKETS)
+    buckets.update(body["buckets"])
+    return Manifest(
+        snapshot_seq=int(body["snapshot_seq"]),
+        journal_gen=int(body["journal_gen"]),
+        buckets=buckets,
+        partitions={c: dict(p) for c, p in body["partitions"].items()},
+    )
+
+
+def write_manifest(directory: Path, manifest: Manifest) -> None:
+    atomic_write_bytes(directory / MANIFEST, manifest.to_json())
+
+
+def read_partition(path: Path, collection: str) -> list[dict[str, Any]]:
+    """The records in a snapshot partition, read with TinyDB's own JSON storage."""
+    storage = JSONStorage(str(path), access_mode="r", encoding="utf-8")
+    try:
+        tables = storage.read()
+    except ValueError as exc:
+        raise StoreCorruptError(f"snapshot {path} is not valid JSON: {exc}") from None
+    finally:
+        storage.close()
+    if not tables:
+        return []
+    return list(tables.get(collection, {}).values())
+
+
+def write_partition(path: Path, collection: str, docs: Iterable[dict[str, Any]]) -> None:
+    """Write a snapshot partition as a TinyDB database, atomically.
+
+    The file is built through TinyDB itself (its ``JSONStorage`` flushes and
+    fsyncs on write) under a temporary name and renamed into place, so the
+    result opens with a plain ``tinydb.TinyDB(path)`` and the record's table
+    is named after its collection.  The caller fsyncs the directory once for
+    all the partitions of a compaction.
+    """
+    tmp = _tmp_path(path)
+    tmp.unlink(missing_ok=True)
+    db = TinyDB(str(tmp), storage=JSONStorage, encoding="utf-8")
+    try:
+        db.table(collection, cache_size=0).insert_multiple(docs)
+    finally:
+        db.close()
+    os.replace(tmp, path)
+
+
+def collect_garbage(directory: Path, manifest: Manifest) -> list[str]:
+    """Delete files a crash left behind that the manifest does not reference.
+
+    Only called while holding both the store lock and the compaction lock, so
+    nobody is writing any of them.
+    """
+    keep = manifest.files()
+    removed = []
+    for entry in os.scandir(directory):
+        name = entry.name
+        stale = False
+        if name.endswith(".tmp"):
+            stale = True
+        elif _PARTITION_RE.match(name):
+            stale = name not in keep
+        else:
+            match = _JOURNAL_RE.match(name)
+            stale = bool(match) and int(match.group(1)) < manifest.journal_gen
+        if stale:
+            try:
+                os.unlink(entry.path)
+                removed.append(name)
+            except FileNotFoundError:
+                pass
+    return removed

@@ -1,0 +1,528 @@
+"""``TinyDBStore``: the embedded store, durable and with flat per-operation cost.
+
+Why not plain TinyDB: its ``JSONStorage`` rewrites the whole file on every
+insert (330-540 ms at 10k customers + 100k interactions), re-reads it on
+every search, rewrites it in place (a crash corrupts it) and blocks the
+event loop.  This backend keeps TinyDB as the *file format* and changes how
+the files are used:
+
+* **Memory** holds every record as its encoded dict plus indexes
+  (``memtable.py``): reads never touch the disk and cost O(log n + answer).
+* **Writes** are checked and applied in memory, then appended to a journal
+  (``journal.py``) whose writer thread batches all pending entries into one
+  write + fdatasync (group commit).  ``await insert(...)`` returns only when
+  its line is on disk; the event loop never waits for the disk.
+* **Reads** return what memory holds and then wait for any write still in
+  flight to become durable, so nobody acts on a write that a crash could
+  still take back.
+* **Compaction** (``compactor.py``), after ``max(compact_every,
+  compact_ratio * records)`` journal ops, folds the closed journals into
+  snapshot partitions -- TinyDB database files, one per collection and hash
+  bucket -- in a separate process, rewriting only the partitions that
+  changed, each atomically, then switches ``MANIFEST.json``.  Tying the
+  trigger to the data size bounds the amortised rewrite work per write.
+* **Opening** loads the partitions named by the manifest and replays the
+  journals written since, ignoring a torn tail (CRC per line); files a crash
+  left half-written are never named by the manifest and are deleted.
+* A **lock** on the directory (``LOCK``) keeps a second process out.
+
+What a write costs therefore depends on the size of the record, not on how
+many records there are; what a look-up costs depends on the size of its
+answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from filelock import FileLock, Timeout
+
+from bot.domain.codec import _encode as encode_value
+from bot.domain.codec import from_dict, to_dict
+from storage.base import (
+    SCHEMA,
+    Collection,
+    CollectionSpec,
+    ConflictError,
+    DuplicateError,
+    NotFoundError,
+    QueryError,
+    R,
+    Range,
+    Store,
+    StoreError,
+    StoreLockedError,
+)
+from storage.tinydb_store.compactor import compaction_lock, merge
+from storage.tinydb_store.files import (
+    LOCK,
+    Manifest,
+    StoreCorruptError,
+    bucket_of,
+    collect_garbage,
+    journal_gens,
+    journal_name,
+    read_manifest,
+    read_partition,
+    write_manifest,
+)
+from storage.tinydb_store.journal import JournalWriter, Op, encode_entry, read_journal
+from storage.tinydb_store.memtable import MemTable
+
+log = logging.getLogger(__name__)
+
+_Doc = dict[str, Any]
+
+
+class TinyDBCollection(Collection[R]):
+    """One collection of a ``TinyDBStore``."""
+
+    def __init__(self, store: TinyDBStore, spec: CollectionSpec) -> None:
+        self._store = store
+        self.spec = spec
+
+    # -- helpers -----------------------------------------------------------
+
+    def _table(self) -> MemTable:
+        return self._store._table(self.spec.name)
+
+    def _encode(self, record: R) -> _Doc:
+        if not isinstance(record, self.spec.record_type):
+            raise TypeError(
+                f"{self.spec.name} holds {self.spec.record_type.__name__}, "
+                f"not {type(record).__name__}"
+            )
+        return to_dict(record)
+
+    def _decode(self, doc: _Doc) -> R:
+        return from_dict(self.spec.record_type, doc)  # type: ignore[return-value]
+
+    def _bucket(self, doc: _Doc) -> int:
+        key = doc.get(self.spec.partition_by) if self.spec.partition_by else doc["id"]
+        return bucket_of(key, self._store._buckets[self.spec.name])
+
+    def _check_unique(self, table: MemTable, doc: _Doc, taken: dict[str, set[Any]] | None) -> None:
+        rid = doc["id"]
+        for name in self.spec.unique:
+            value = doc.get(name)
+            if value is None:
+                continue
+            holder = table.holder(name, value)
+            if (holder is not None and holder != rid) or (
+                taken is not None and value in taken[name]
+            ):
+                raise DuplicateError(f"{self.spec.name}.{name} {value!r} is already taken")
+            if taken is not None:
+                taken[name].add(value)
+
+    def _where(self, where: Mapping[str, Any] | None) -> dict[str, Any]:
+        encoded = {}
+        for name, value in (where or {}).items():
+            key = encode_value(value)
+            if isinstance(key, (list, dict)):
+                raise QueryError(
+                    f"{self.spec.name}.{name}: compare with one value, not {value!r}"
+                    " (a list-valued field matches when it contains the value)"
+                )
+            encoded[name] = key
+        return encoded
+
+    # -- writes ------------------------------------------------------------
+
+    async def insert(self, record: R) -> R:
+        table = self._store._writable(self.spec.name)
+        doc = self._encode(record)
+        rid = doc["id"]
+        if rid in table.docs:
+            raise DuplicateError(f"{self.spec.name} {rid!r} already exists")
+        self._check_unique(table, doc, None)
+        op = [self.spec.name, self._bucket(doc), rid, doc]
+        await self._store._commit([op], lambda: table.put(doc))
+        return record
+
+    async def insert_many(self, records: Sequence[R]) -> None:
+        """All records in one journal entry: one fsync, and all or nothing."""
+        table = self._store._writable(self.spec.name)
+        docs = [self._encode(record) for record in records]
+        if not docs:
+            return
+        seen: set[str] = set()
+        taken: dict[str, set[Any]] = {name: set() for name in self.spec.unique}
+        ops: list[Op] = []
+        for doc in docs:
+            rid = doc["id"]
+            if rid in table.docs or rid in seen:
+                raise DuplicateError(f"{self.spec.name} {rid!r} already exists")
+            seen.add(rid)
+            self._check_unique(table, doc, taken)
+            ops.append([self.spec.name, self._bucket(doc), rid, doc])
+
+        def apply() -> None:
+            for doc in docs:
+                table.put(doc)
+
+        await self._store._commit(ops, apply)
+
+    async def update(self, record: R) -> R:
+        table = self._store._writable(self.spec.name)
+        self._encode(record)  # type check
+        rid = record.id
+        old = table.docs.get(rid)
+        if old is None:
+            raise NotFoundError(f"{self.spec.name} {rid!r} does not exist")
+        if old["version"] != record.version:
+            raise ConflictError(
+                f"{self.spec.name} {rid!r} changed: stored version {old['version']}, "
+                f"the update was made from version {record.version}"
+            )
+        new = dataclasses.replace(record, version=record.version + 1)  # type: ignore[type-var]
+        doc = to_dict(new)
+        self._check_unique(table, doc, None)
+        bucket, old_bucket = self._bucket(doc), self._bucket(old)
+        ops: list[Op] = [[self.spec.name, bucket, rid, doc]]
+        if old_bucket != bucket:  # the partition key changed: the record moves
+            ops.insert(0, [self.spec.name, old_bucket, rid, None])
+        await self._store._commit(ops, lambda: table.put(doc))
+        return new
+
+    async def delete(self, record_id: str) -> bool:
+        table = self._store._writable(self.spec.name)
+        old = table.docs.get(record_id)
+        if old is None:
+            return False
+        op = [self.spec.name, self._bucket(old), record_id, None]
+        await self._store._commit([op], lambda: table.remove(record_id))
+        return True
+
+    # -- reads -------------------------------------------------------------
+
+    async def get(self, record_id: str) -> R | None:
+        doc = self._table().docs.get(record_id)
+        record = None if doc is None else self._decode(doc)
+        await self._store._settle()
+        return record
+
+    async def find(
+        self,
+        where: Mapping[str, Any] | None = None,
+        *,
+        within: Range | None = None,
+        order_by: str | None = None,
+        descending: bool = False,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> list[R]:
+        self.check_query(where, within, order_by)
+        table = self._table()
+        ids = table.select(self._where(where), within, order_by or "id", descending, offset, limit)
+        docs = table.docs
+        records = [self._decode(docs[rid]) for rid in ids]
+        await self._store._settle()
+        return records
+
+    async def count(
+        self, where: Mapping[str, Any] | None = None, *, within: Range | None = None
+    ) -> int:
+        self.check_query(where, within, None)
+        found = self._table().count(self._where(where), within)
+        await self._store._settle()
+        return found
+
+
+@dataclasses.dataclass
+class _Loaded:
+    lock: FileLock
+    manifest: Manifest
+    tables: dict[str, MemTable]
+    seq: int
+    backlog: int  # ops replayed from journals not yet in the snapshots
+    gen: int  # the journal generation this session writes
+
+
+class TinyDBStore(Store):
+    """The embedded store in a data directory (see the module docstring).
+
+    ``fsync=False`` skips the fdatasync of journal writes (a crash of the
+    process still loses nothing; a power cut may): for tests and throw-away
+    demo data.  ``compactor="thread"`` compacts in a thread instead of a
+    child process (no process start-up, but the work then competes with the
+    event loop for the GIL).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        fsync: bool = True,
+        compact_every: int = 10_000,
+        compact_ratio: float = 0.125,
+        compact_on_close: bool = True,
+        compactor: Literal["process", "thread"] = "process",
+        lock_wait: float = 300.0,
+    ) -> None:
+        self.path = Path(path)
+        self.fsync = fsync
+        self.compact_every = compact_every
+        self.compact_ratio = compact_ratio
+        self.compact_on_close = compact_on_close
+        self.compactor = compactor
+        self.lock_wait = lock_wait
+        self._state: Literal["new", "opening", "open", "closing", "closed"] = "new"
+        self._tables: dict[str, MemTable] = {}
+        self._buckets: dict[str, int] = {}
+        self._journal: JournalWriter | None = None
+        self._lock: FileLock | None = None
+        self._seq = 0
+        self._backlog = 0
+        self._since_rotation = 0
+        self._merged_through = 0
+        self._compaction: asyncio.Task[None] | None = None
+        self._compact_mutex: asyncio.Lock | None = None
+        self.compactions = 0  # completed, for tests and the benchmark
+        for name, spec in SCHEMA.items():
+            setattr(self, name, TinyDBCollection(self, spec))
+
+    def __repr__(self) -> str:
+        return f"TinyDBStore({str(self.path)!r}, {self._state})"
+
+    # -- opening -------------------------------------------------------------
+
+    async def open(self) -> None:
+        if self._state in ("opening", "open", "closing"):
+            raise StoreError(f"{self!r} is already open")
+        self._state = "opening"
+        try:
+            loaded = await asyncio.to_thread(self._load)
+        except BaseException:
+            self._state = "closed"
+            raise
+        self._lock = loaded.lock
+        self._tables = loaded.tables
+        self._buckets = dict(loaded.manifest.buckets)
+        self._seq = loaded.seq
+        self._backlog = loaded.backlog
+        self._since_rotation = 0
+        self._merged_through = loaded.manifest.journal_gen - 1
+        self._compact_mutex = asyncio.Lock()
+        try:
+            self._journal = JournalWriter(self.path, loaded.gen, fsync=self.fsync)
+        except BaseException:
+            loaded.lock.release()
+            self._state = "closed"
+            raise
+        self._state = "open"
+        self._maybe_compact()
+
+    def _load(self) -> _Loaded:
+        """Lock the directory, read the snapshots, replay the journals (in a thread)."""
+        directory = self.path
+        directory.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(directory / LOCK), timeout=0, thread_local=False)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise StoreLockedError(
+                f"the data directory {directory} is in use by another process "
+                f"(it holds {directory / LOCK}); stop that process or use another directory"
+            ) from None
+        try:
+            return self._load_locked(directory, lock)
+        except BaseException:
+            lock.release()
+            raise
+
+    def _load_locked(self, directory: Path, lock: FileLock) -> _Loaded:
+        compact_lock = compaction_lock(directory, self.lock_wait)
+        try:
+            compact_lock.acquire()  # a compactor left by a killed process finishes first
+        except Timeout:
+            raise StoreLockedError(
+                f"a compaction process is still working on {directory} "
+                f"after {self.lock_wait:.0f} s ({directory / 'COMPACT.lock'})"
+            ) from None
+        try:
+            manifest = read_manifest(directory)
+            if manifest is None:
+                leftovers = [e.name for e in os.scandir(directory) if e.name.endswith(".json")]
+                if leftovers or journal_gens(directory):
+                    raise StoreCorruptError(
+                        f"{directory} has data files but no MANIFEST.json; refusing to guess"
+                    )
+                manifest = Manifest()
+                write_manifest(directory, manifest)
+            collect_garbage(directory, manifest)
+            docs: dict[str, dict[str, _Doc]] = {name: {} for name in SCHEMA}
+            for collection, parts in manifest.partitions.items():
+                if collection not in docs:
+                    raise StoreCorruptError(f"{directory}: unknown collection {collection!r}")
+                target = docs[collection]
+                for name in parts.values():
+                    for doc in read_partition(directory / name, collection):
+                        target[doc["id"]] = doc
+            seq, backlog = manifest.snapshot_seq, 0
+            gens = [g for g in journal_gens(directory) if g >= manifest.journal_gen]
+            for gen in gens:
+                for entry_seq, ops in read_journal(directory / journal_name(gen)):
+                    seq = max(seq, entry_seq)
+                    for collection, _bucket, rid, doc in ops:
+                        target = docs.get(collection)
+                        if target is None:
+                            raise StoreCorruptError(
+                                f"{journal_name(gen)}: unknown collection {collection!r}"
+                            )
+                        if doc is None:
+                            target.pop(rid, None)
+                        else:
+                            target[rid] = doc
+                        backlog += 1
+        finally:
+            compact_lock.release()
+        tables = {}
+        for name, spec in SCHEMA.items():
+            table = MemTable(spec)
+            table.load(docs.pop(name))
+            tables[name] = table
+        gen = max(gens[-1] if gens else 0, manifest.journal_gen - 1) + 1
+        return _Loaded(lock, manifest, tables, seq, backlog, gen)
+
+    # -- the write path ------------------------------------------------------
+
+    def _table(self, name: str) -> MemTable:
+        if self._state != "open":
+            raise StoreError(f"{self!r} is not open")
+        return self._tables[name]
+
+    def _writable(self, name: str) -> MemTable:
+        table = self._table(name)
+        journal = self._journal
+        assert journal is not None
+        if journal.failed is not None:
+            raise StoreError(
+                f"{self.path}: a journal write failed earlier ({journal.failed}); "
+                "the store must be reopened"
+            )
+        return table
+
+    async def _commit(self, ops: list[Op], apply: Callable[[], Any]) -> None:
+        """Journal ``ops``, apply them in memory, and wait until they are durable."""
+        journal = self._journal
+        assert journal is not None
+        line = encode_entry(self._seq + 1, ops)  # fails (nothing changed) on a non-JSON value
+        self._seq += 1
+        apply()
+        future = journal.append(line)
+        self._since_rotation += len(ops)
+        self._maybe_compact()
+        await asyncio.shield(future)
+
+    async def _settle(self) -> None:
+        """Wait until every write applied so far is durable (reads call it)."""
+        journal = self._journal
+        tail = journal.tail if journal is not None else None
+        if tail is not None and not tail.done():
+            await asyncio.shield(tail)
+
+    # -- compaction ----------------------------------------------------------
+
+    def _maybe_compact(self) -> None:
+        if self._compaction is not None or self._state != "open":
+            return
+        records = sum(len(table.docs) for table in self._tables.values())
+        threshold = max(self.compact_every, int(records * self.compact_ratio))
+        if self._since_rotation + self._backlog >= threshold:
+            self._compaction = asyncio.create_task(self._background_compaction())
+
+    async def _background_compaction(self) -> None:
+        try:
+            await self._compact(self.compactor)
+        except Exception:
+            log.exception("compaction of %s failed; the journals keep the data", self.path)
+        finally:
+            self._compaction = None
+
+    async def compact(self) -> None:
+        """Fold the journal into the snapshot files now, and wait for it."""
+        self._table("kv")  # raises unless open
+        await self._compact(self.compactor)
+
+    async def _compact(self, how: str) -> None:
+        assert self._compact_mutex is not None and self._journal is not None
+        async with self._compact_mutex:
+            upto = self._journal.gen
+            rotated = self._since_rotation
+            self._since_rotation = 0
+            try:
+                await asyncio.shield(self._journal.rotate(upto + 1))
+                if how == "process":
+                    await self._merge_in_process_child(upto)
+                else:
+                    await asyncio.to_thread(merge, self.path, upto, lock_timeout=self.lock_wait)
+            except BaseException:
+                self._backlog += rotated
+                raise
+            self._backlog = 0
+            self._merged_through = upto
+            self.compactions += 1
+
+    async def _merge_in_process_child(self, upto: int) -> None:
+        root = str(Path(__file__).resolve().parents[2])  # the directory holding storage/
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        code = "import sys; from storage.tinydb_store.compactor import main; sys.exit(main())"
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", code, str(self.path), str(upto), str(os.getpid()),
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        _, errors = await child.communicate()
+        message = errors.decode("utf-8", "replace").strip()
+        if child.returncode != 0:
+            raise StoreError(
+                f"compaction process for {self.path} exited {child.returncode}: {message}"
+            )
+        if message:
+            log.warning("compaction of %s: %s", self.path, message)
+
+    # -- closing -------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Flush the journal, fold it into the snapshots (``compact_on_close``), unlock."""
+        if self._state != "open":
+            return
+        self._state = "closing"
+        journal, lock = self._journal, self._lock
+        assert journal is not None and lock is not None
+        try:
+            if self._compaction is not None:
+                await asyncio.gather(self._compaction, return_exceptions=True)
+            await journal.close()
+            unmerged = self._since_rotation > 0 or self._merged_through < journal.gen - 1
+            if self.compact_on_close and unmerged and journal.failed is None:
+                try:
+                    await asyncio.to_thread(
+                        merge, self.path, journal.gen, lock_timeout=self.lock_wait
+                    )
+                    self.compactions += 1
+                except Exception:
+                    log.exception(
+                        "compaction of %s on close failed; the journals keep the data", self.path
+                    )
+            elif not unmerged:
+                current = self.path / journal_name(journal.gen)
+                if current.exists() and current.stat().st_size == 0:
+                    current.unlink()
+        finally:
+            lock.release()
+            self._tables = {}
+            self._journal = None
+            self._lock = None
+            self._state = "closed"

@@ -1,0 +1,62 @@
+"""Fixtures that run the storage contract against every backend.
+
+The backends are listed in ``storage_backends.BACKENDS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+from storage_backends import BACKENDS
+
+from storage import Store
+
+StoreFactory = Callable[[], Store]
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def make_store(backend: str, tmp_path: Path) -> StoreFactory:
+    """Builds unopened stores over this test's data."""
+    return lambda: BACKENDS[backend](tmp_path)
+
+
+class Reopener:
+    """Closes a store and opens a new one over the same data; closes all at the end."""
+
+    def __init__(self, factory: StoreFactory) -> None:
+        self.factory = factory
+        self.opened: list[Store] = []
+
+    async def open(self) -> Store:
+        store = self.factory()
+        await store.open()
+        self.opened.append(store)
+        return store
+
+    async def __call__(self, store: Store) -> Store:
+        await store.close()
+        return await self.open()
+
+    async def close_all(self) -> None:
+        for store in self.opened:
+            await store.close()
+
+
+@pytest.fixture
+async def reopen(make_store: StoreFactory) -> AsyncIterator[Reopener]:
+    reopener = Reopener(make_store)
+    yield reopener
+    await reopener.close_all()
+
+
+@pytest.fixture
+async def store(reopen: Reopener) -> Store:
+    """An open, empty store (closed at the end of the test)."""
+    return await reopen.open()
