@@ -39,13 +39,13 @@ def _format_datetime(value: datetime | None, language: str = "en", tz: Any = Non
     return format_datetime(value, "medium", tzinfo=tz, locale=locale)
 
 
-def render(language: str, name: str, **context: Any) -> str:
-    """Render ``templates/<language>/<name>.html.j2`` to Telegram HTML."""
+def render(language: str, template_name: str, /, **context: Any) -> str:
+    """Render ``templates/<language>/<template_name>.html.j2`` to Telegram HTML."""
     env = environment()
     try:
-        template = env.get_template(f"{language}/{name}.html.j2")
+        template = env.get_template(f"{language}/{template_name}.html.j2")
     except TemplateNotFound:
-        raise LookupError(f"no template {name!r} for language {language!r}") from None
+        raise LookupError(f"no template {template_name!r} for language {language!r}") from None
     catalog = translations(language)
     text = template.render(
         _=catalog.gettext, ngettext=catalog.ngettext, language=language, **context

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from telegram import Update
 from telegram.ext import Application
@@ -41,13 +41,20 @@ async def running_bot(
     token: str | None = None,
     poll_interval: float = 0.0,
     poll_timeout: int = 10,
+    configure: Callable[[Application], None] | None = None,
 ) -> AsyncIterator[Application]:
-    """The bot, started and polling, for as long as the ``async with`` lasts."""
+    """The bot, started and polling, for as long as the ``async with`` lasts.
+
+    ``configure`` sees the Application after its handlers are registered and
+    before it is initialised (tests add handlers there).
+    """
     store = store or make_store(config)
     await store.open()
     try:
         services = Services(config=config, store=store, clock=clock or SystemClock())
         application = build_application(services, token=token)
+        if configure is not None:
+            configure(application)
         async with application:
             await startup(application)
             await application.start()

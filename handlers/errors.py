@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
-from telegram.error import NetworkError, RetryAfter, TimedOut
+from telegram.error import NetworkError, RetryAfter, TelegramError, TimedOut
 
 from bot.i18n import pick_language
 from bot.render import render
@@ -31,9 +31,12 @@ async def on_error(update: object, context: Context) -> None:
         tg_user.language_code if tg_user else None,
         config.locale.default_language,
     )
-    try:
-        if update.callback_query is not None:
+    if update.callback_query is not None:
+        try:
             await update.callback_query.answer()
+        except TelegramError:
+            pass  # already answered before the error, or too old: the message below still goes
+    try:
         await context.bot.send_message(update.effective_chat.id, render(language, "error"))
     except Exception:  # noqa: BLE001 - telling the user is best effort; the error is logged
         log.warning("could not tell the user about the error", exc_info=True)

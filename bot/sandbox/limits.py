@@ -99,6 +99,7 @@ class FloodController:
         self._now = monotonic
         self._recent: deque[float] = deque()
         self._buckets: dict[int | str, _Bucket] = {}
+        self.refusals = 0  # how many 429s were answered (tests check the bot met some)
 
     def check(self, chat_id: int | str) -> None:
         """Account one message to ``chat_id`` or raise 429."""
@@ -110,6 +111,7 @@ class FloodController:
             self._recent.popleft()
         if len(self._recent) >= limits.global_per_second:
             wait = 1.0 - (now - self._recent[0])
+            self.refusals += 1
             raise too_many_requests(_retry_after(wait))
 
         bucket = self._buckets.get(chat_id)
@@ -124,6 +126,7 @@ class FloodController:
         if bucket.tokens < 1.0:
             rate = limits.chat_per_second
             wait = (1.0 - bucket.tokens) / rate if rate > 0 else 3600.0
+            self.refusals += 1
             raise too_many_requests(_retry_after(wait))
         bucket.tokens -= 1.0
         self._recent.append(now)
