@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from bot.domain.models import (
     Customer,
@@ -31,22 +31,78 @@ from bot.domain.models import (
     ValueTier,
 )
 
-NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
 SPAN = timedelta(days=730)
 REPS = 50
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉萍红娥玲芬燕彬鑫婷雪慧琳晨浩宇欣怡子涵梓萱一诺"
-FIRST = (
-    "James Mary John Patricia Robert Jennifer Michael Linda David Elizabeth William Susan "
-    "Richard Jessica Joseph Sarah Thomas Karen Daniel Lisa Kevin Emily Grace Lucas Chloe"
-).split()
-LAST = (
-    "Smith Johnson Williams Brown Jones Garcia Miller Davis Wilson Anderson Taylor Thomas "
-    "Moore Martin Lee Walker Hall Young King Wright Chan Wong Lim Tan Ng"
-).split()
+FIRST = [
+    "James",
+    "Mary",
+    "John",
+    "Patricia",
+    "Robert",
+    "Jennifer",
+    "Michael",
+    "Linda",
+    "David",
+    "Elizabeth",
+    "William",
+    "Susan",
+    "Richard",
+    "Jessica",
+    "Joseph",
+    "Sarah",
+    "Thomas",
+    "Karen",
+    "Daniel",
+    "Lisa",
+    "Kevin",
+    "Emily",
+    "Grace",
+    "Lucas",
+    "Chloe",
+]
+LAST = [
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Wilson",
+    "Anderson",
+    "Taylor",
+    "Thomas",
+    "Moore",
+    "Martin",
+    "Lee",
+    "Walker",
+    "Hall",
+    "Young",
+    "King",
+    "Wright",
+    "Chan",
+    "Wong",
+    "Lim",
+    "Tan",
+    "Ng",
+]
 CITIES = ("上海", "北京", "深圳", "广州", "杭州", "成都", "南京", "武汉", "Hong Kong", "Singapore")
-COMPANIES = ("华润", "万科", "ACME", "腾飞科技", "Golden Tea", "蓝海贸易", "Sunrise Ltd", None, None)
+COMPANIES = (
+    "华润",
+    "万科",
+    "ACME",
+    "腾飞科技",
+    "Golden Tea",
+    "蓝海贸易",
+    "Sunrise Ltd",
+    None,
+    None,
+)
 TAGS = ("vip", "wholesale", "老客户", "price-sensitive", "tea", "gift", "企业", "referral")
 SUMMARIES = (
     "电话回访，客户对上次的茶叶很满意，考虑追加订购。",
@@ -157,7 +213,9 @@ class DataSet:
                 updated_at=occurred,
             )
 
-    def new_interaction(self, rnd: random.Random, keys: list[tuple[str, str, list[str]]]) -> Interaction:
+    def new_interaction(
+        self, rnd: random.Random, keys: list[tuple[str, str, list[str]]]
+    ) -> Interaction:
         """A fresh interaction (for timing inserts), logged now for a random customer."""
         cid, owner, _ = keys[rnd.randrange(len(keys))]
         return Interaction(

@@ -46,12 +46,12 @@ from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tinydb import Query, TinyDB  # noqa: E402
+from tinydb import Query, TinyDB
 
-from bench.datagen import DataSet  # noqa: E402
-from bot.domain.codec import from_dict, to_dict  # noqa: E402
-from bot.domain.models import Customer, Interaction  # noqa: E402
-from storage import Range, TinyDBStore  # noqa: E402
+from bench.datagen import DataSet
+from bot.domain.codec import from_dict, to_dict
+from bot.domain.models import Customer, Interaction
+from storage import Range, TinyDBStore
 
 T = TypeVar("T")
 OUT = Path(__file__).resolve().parent / "out"
@@ -82,7 +82,7 @@ def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
 
 def pct(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def ms(ns: int) -> float:
@@ -119,18 +119,34 @@ def sql_connect(path: Path) -> sqlite3.Connection:
 def sql_insert_customers(db: sqlite3.Connection, docs: list[dict[str, Any]]) -> None:
     db.executemany(
         "INSERT INTO customers VALUES (?, ?, ?, ?)",
-        [(d["id"], d["owner_id"], d["updated_at"], json.dumps(d, ensure_ascii=False)) for d in docs],
+        [
+            (d["id"], d["owner_id"], d["updated_at"], json.dumps(d, ensure_ascii=False))
+            for d in docs
+        ],
     )
     db.executemany(
-        "INSERT INTO customer_phones VALUES (?, ?)", [(p, d["id"]) for d in docs for p in d["phones"]]
+        "INSERT INTO customer_phones VALUES (?, ?)",
+        [(p, d["id"]) for d in docs for p in d["phones"]],
     )
 
 
 def sql_insert_interaction_rows(docs: list[dict[str, Any]]) -> list[tuple[str, ...]]:
     return [
-        (d["id"], d["customer_id"], d["owner_id"], d["occurred_at"], json.dumps(d, ensure_ascii=False))
+        (
+            d["id"],
+            d["customer_id"],
+            d["owner_id"],
+            d["occurred_at"],
+            json.dumps(d, ensure_ascii=False),
+        )
         for d in docs
     ]
+
+
+def write_naive(path: Path, tables: dict[str, dict[str, Any]]) -> None:
+    """The naive data set: one TinyDB ``JSONStorage`` file, as ``TinyDB(path)`` writes it."""
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(tables, handle)
 
 
 async def build(dataset: DataSet, where: Path, *, naive: bool) -> list[tuple[str, str, list[str]]]:
@@ -161,7 +177,9 @@ async def build(dataset: DataSet, where: Path, *, naive: bool) -> list[tuple[str
         await store.interactions.insert_many(chunk)
         docs = [to_dict(i) for i in chunk]
         sql.execute("BEGIN")
-        sql.executemany("INSERT INTO interactions VALUES (?, ?, ?, ?, ?)", sql_insert_interaction_rows(docs))
+        sql.executemany(
+            "INSERT INTO interactions VALUES (?, ?, ?, ?, ?)", sql_insert_interaction_rows(docs)
+        )
         sql.execute("COMMIT")
         if naive:
             table = naive_tables["interactions"]
@@ -173,8 +191,7 @@ async def build(dataset: DataSet, where: Path, *, naive: bool) -> list[tuple[str
     log(f"compacting the crm-bot journal into snapshots ({time.perf_counter() - started:.0f} s)")
     await store.close()
     if naive:
-        with open(where / "naive.json", "w", encoding="utf-8") as handle:
-            json.dump(naive_tables, handle)
+        write_naive(where / "naive.json", naive_tables)
     log(f"built in {time.perf_counter() - started:.0f} s")
     (where / "keys.json").write_text(json.dumps(keys))
     return keys
@@ -211,7 +228,9 @@ class Probes:
     new: list[Interaction]
 
 
-def probes(dataset: DataSet, keys: list[tuple[str, str, list[str]]], n: int, inserts: int) -> Probes:
+def probes(
+    dataset: DataSet, keys: list[tuple[str, str, list[str]]], n: int, inserts: int
+) -> Probes:
     rnd = random.Random(7)
     picked = [keys[rnd.randrange(len(keys))] for _ in range(n)]
     fresh = random.Random(time.time_ns())  # new ids each run, so a kept data set can be reused
@@ -326,10 +345,18 @@ def measure_sqlite(where: Path, p: Probes) -> Figures:
         sql = "SELECT doc FROM interactions WHERE owner_id = ? ORDER BY occurred_at DESC, id DESC LIMIT 20"
         return [from_dict(Interaction, json.loads(d)) for d in rows(sql, rep)]
 
-    figures.values["owner page"] = statistics.median(time_sync([lambda r=r: owner_page(r) for r in p.reps]))
-    figures.values["by customer"] = statistics.median(time_sync([lambda x=x: by_customer(x) for x in p.customers]))
-    figures.values["by phone"] = statistics.median(time_sync([lambda x=x: by_phone(x) for x in p.phones]))
-    figures.values["rep's interactions page"] = statistics.median(time_sync([lambda r=r: rep_page(r) for r in p.reps]))
+    figures.values["owner page"] = statistics.median(
+        time_sync([lambda r=r: owner_page(r) for r in p.reps])
+    )
+    figures.values["by customer"] = statistics.median(
+        time_sync([lambda x=x: by_customer(x) for x in p.customers])
+    )
+    figures.values["by phone"] = statistics.median(
+        time_sync([lambda x=x: by_phone(x) for x in p.phones])
+    )
+    figures.values["rep's interactions page"] = statistics.median(
+        time_sync([lambda r=r: rep_page(r) for r in p.reps])
+    )
 
     def insert(item: Interaction) -> None:
         (row,) = sql_insert_interaction_rows([to_dict(item)])
@@ -353,20 +380,32 @@ def measure_naive(where: Path, p: Probes, samples: int) -> Figures:
     q = Query()
 
     def owner_page(rep: str) -> list[Customer]:
-        found = sorted(customers.search(q.owner_id == rep), key=lambda d: (d["updated_at"], d["id"]), reverse=True)
+        found = sorted(
+            customers.search(q.owner_id == rep),
+            key=lambda d: (d["updated_at"], d["id"]),
+            reverse=True,
+        )
         return [from_dict(Customer, d) for d in found[:20]]
 
     def by_customer(cid: str) -> list[Interaction]:
-        found = sorted(interactions.search(q.customer_id == cid), key=lambda d: (d["occurred_at"], d["id"]))
+        found = sorted(
+            interactions.search(q.customer_id == cid), key=lambda d: (d["occurred_at"], d["id"])
+        )
         return [from_dict(Interaction, d) for d in found]
 
     def by_phone(phone: str) -> list[Customer]:
         return [from_dict(Customer, d) for d in customers.search(q.phones.any([phone]))]
 
     n = max(3, samples // 4)
-    figures.values["owner page"] = statistics.median(time_sync([lambda r=r: owner_page(r) for r in p.reps[:n]]))
-    figures.values["by customer"] = statistics.median(time_sync([lambda x=x: by_customer(x) for x in p.customers[:n]]))
-    figures.values["by phone"] = statistics.median(time_sync([lambda x=x: by_phone(x) for x in p.phones[:n]]))
+    figures.values["owner page"] = statistics.median(
+        time_sync([lambda r=r: owner_page(r) for r in p.reps[:n]])
+    )
+    figures.values["by customer"] = statistics.median(
+        time_sync([lambda x=x: by_customer(x) for x in p.customers[:n]])
+    )
+    figures.values["by phone"] = statistics.median(
+        time_sync([lambda x=x: by_phone(x) for x in p.phones[:n]])
+    )
     inserts = time_sync([lambda x=x: interactions.insert(to_dict(x)) for x in p.new[:samples]])
     figures.values["insert p50"] = statistics.median(inserts)
     figures.values["insert p99"] = max(inserts)  # too few samples for a real p99: the worst
@@ -399,7 +438,13 @@ def fmt(value: float | None) -> str:
     return f"{value:.3f} ms" if value < 1 else f"{value:.2f} ms"
 
 
-def table(title: str, crm: Figures, naive: Figures | None, sql: Figures, allowance: float) -> tuple[str, bool]:
+def ratio(value: float) -> str:
+    return f"{value:,.0f}x" if value >= 100 else f"{value:.2f}x"
+
+
+def table(
+    title: str, crm: Figures, naive: Figures | None, sql: Figures, allowance: float
+) -> tuple[str, bool]:
     lines = [title, ""]
     head = f"| {'operation':<34} | {'crm-bot TinyDB':>14} | {'naive TinyDB':>13} | {'SQLite WAL':>11} | {'target':>8} | {'':4} | {'naive/crm':>9} | {'crm/SQLite':>10} |"
     lines += [head, "|" + "|".join("-" * (len(c)) for c in head.split("|")[1:-1]) + "|"]
@@ -418,9 +463,11 @@ def table(title: str, crm: Figures, naive: Figures | None, sql: Figures, allowan
             if key != "open" or allowance == 1:
                 verdict = "PASS" if value <= limit else "MISS"
                 ok &= verdict == "PASS"
-        vs_naive = f"{naive_value / value:,.0f}x" if naive_value else "—"
-        vs_sql = f"{value / sql_value:.2f}x" if sql_value else "—"
-        naive_text = fmt(naive_value) + (f" ({naive.notes[key]})" if naive and key in naive.notes else "")
+        vs_naive = ratio(naive_value / value) if naive_value else "—"
+        vs_sql = ratio(value / sql_value) if sql_value else "—"
+        naive_text = fmt(naive_value) + (
+            f" ({naive.notes[key]})" if naive and key in naive.notes else ""
+        )
         lines.append(
             f"| {label:<34} | {fmt(value):>14} | {naive_text:>13} | {fmt(sql_value):>11} | {target_text:>8} | {verdict:4} | {vs_naive:>9} | {vs_sql:>10} |"
         )
@@ -442,7 +489,11 @@ async def run(args: argparse.Namespace) -> int:
         where = OUT / f"store-{customers}-{interactions}"
         with_naive = n == 0 and not args.no_naive
         log(f"building {customers:,} customers + {interactions:,} interactions in {where}")
-        if args.reuse and (where / "keys.json").exists() and (not with_naive or (where / "naive.json").exists()):
+        if (
+            args.reuse
+            and (where / "keys.json").exists()
+            and (not with_naive or (where / "naive.json").exists())
+        ):
             keys = [tuple(k) for k in json.loads((where / "keys.json").read_text())]
         else:
             keys = await build(dataset, where, naive=with_naive)
@@ -462,7 +513,9 @@ async def run(args: argparse.Namespace) -> int:
         all_ok &= ok
         print(text)
         if n > 0:
-            print("naive TinyDB: skipped at this size (one insert rewrites the whole file: ~10x the base figure)")
+            print(
+                "naive TinyDB: skipped at this size (one insert rewrites the whole file: ~10x the base figure)"
+            )
         for name, value in extra.items():
             print(f"crm-bot, {name}: {value}")
         print()
@@ -471,7 +524,9 @@ async def run(args: argparse.Namespace) -> int:
             shutil.rmtree(where, ignore_errors=True)
     if len(results) == 2:
         base, big = results[0][1], results[1][1]
-        print(f"## crm-bot: {args.scale}x the data vs the base size (flat cost means ~1x; the target allows 2x)\n")
+        print(
+            f"## crm-bot: {args.scale}x the data vs the base size (flat cost means ~1x; the target allows 2x)\n"
+        )
         for key, label in ROWS:
             if key == "open" or base.values.get(key) is None or big.values.get(key) is None:
                 continue
@@ -484,12 +539,20 @@ async def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--customers", type=int, default=10_000)
     parser.add_argument("--interactions", type=int, default=100_000)
-    parser.add_argument("--scale", type=int, default=10, help="also run at this multiple (1 = base size only)")
-    parser.add_argument("--samples", type=int, default=2000, help="timed inserts per phase (crm-bot, SQLite)")
-    parser.add_argument("--naive-samples", type=int, default=20, help="timed inserts for naive TinyDB")
+    parser.add_argument(
+        "--scale", type=int, default=10, help="also run at this multiple (1 = base size only)"
+    )
+    parser.add_argument(
+        "--samples", type=int, default=2000, help="timed inserts per phase (crm-bot, SQLite)"
+    )
+    parser.add_argument(
+        "--naive-samples", type=int, default=20, help="timed inserts for naive TinyDB"
+    )
     parser.add_argument("--lookups", type=int, default=1000, help="timed look-ups of each kind")
     parser.add_argument("--seed", type=int, default=20260101)
     parser.add_argument("--no-naive", action="store_true", help="skip naive TinyDB altogether")

@@ -10,20 +10,27 @@ is registered separately.
 from __future__ import annotations
 
 import logging
+import warnings
 from datetime import timedelta
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats
 from telegram.constants import ParseMode
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+from telegram.warnings import PTBUserWarning
 
+from bot.domain.models import Role
 from bot.i18n import LANGUAGES, gettext_for
 from bot.persistence import StorePersistence
 from bot.scheduler import Scheduler
 from bot.services import Services
-from handlers import access, errors, start
+from handlers import access, commands, errors, invitations, staff, start
 from handlers.common import SERVICES_KEY
 
 log = logging.getLogger(__name__)
+
+# Wizards are tracked per user and chat, and their buttons belong to the wizard's own
+# messages, so PTB's advice to track callback queries per message does not apply.
+warnings.filterwarnings("ignore", message="If 'per_message=False'", category=PTBUserWarning)
 
 SCHEDULER_KEY = "scheduler"
 TICK_SECONDS = 20
@@ -52,14 +59,16 @@ def build_application(services: Services, *, token: str | None = None) -> Applic
     )
     application.bot_data[SERVICES_KEY] = services
     application.bot_data[SCHEDULER_KEY] = Scheduler(services.clock)
-    register_handlers(application)
+    register_handlers(application, timedelta(minutes=config.conversation.timeout_minutes))
     return application
 
 
-def register_handlers(application: Application) -> None:
+def register_handlers(application: Application, conversation_timeout: timedelta) -> None:
     # Order matters: the gate first, in its own group, so nothing reaches a feature unchecked.
     application.add_handlers(access.handlers(), group=-1)
     application.add_handlers(start.handlers())
+    application.add_handlers(invitations.handlers(conversation_timeout))
+    application.add_handlers(staff.handlers(conversation_timeout))
     # Last in group 0: whatever no feature handled.
     application.add_handlers(start.fallback_handlers())
     application.add_error_handler(errors.on_error)
@@ -77,12 +86,17 @@ async def startup(application: Application) -> None:
 
 
 async def publish_commands(application: Application, default_language: str) -> None:
+    """Everyone's commands per language; managers and admins get theirs in their own chat."""
     for language in (*LANGUAGES, None):
         _ = gettext_for(language or default_language)
-        commands = [BotCommand(name, _(description)) for name, description in start.COMMANDS]
+        published = [BotCommand(name, _(description)) for name, description in commands.COMMANDS]
         await application.bot.set_my_commands(
-            commands, scope=BotCommandScopeAllPrivateChats(), language_code=language
+            published, scope=BotCommandScopeAllPrivateChats(), language_code=language
         )
+    services: Services = application.bot_data[SERVICES_KEY]
+    for user in await services.store.staff.find({"active": True}):
+        if user.role is not Role.REP:
+            await commands.publish_user_commands(application.bot, user)
 
 
 async def _tick(context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -8,7 +8,7 @@ chooses — never with sleeps.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
@@ -20,17 +20,17 @@ class Clock(Protocol):
 
 class SystemClock:
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 class SimulatedClock:
     """A clock that moves only when told to (``advance`` / ``set``)."""
 
     def __init__(self, start: datetime | None = None) -> None:
-        start = start or datetime.now(timezone.utc).replace(microsecond=0)
+        start = start or datetime.now(UTC).replace(microsecond=0)
         if start.tzinfo is None:
             raise ValueError("SimulatedClock needs a timezone-aware start")
-        self._now = start.astimezone(timezone.utc)
+        self._now = start.astimezone(UTC)
 
     def now(self) -> datetime:
         return self._now
@@ -44,7 +44,7 @@ class SimulatedClock:
     def set(self, moment: datetime) -> datetime:
         if moment.tzinfo is None:
             raise ValueError("set() needs a timezone-aware datetime")
-        moment = moment.astimezone(timezone.utc)
+        moment = moment.astimezone(UTC)
         if moment < self._now:
             raise ValueError("the clock only moves forward")
         self._now = moment

@@ -23,6 +23,8 @@ async def gate(update: Update, context: Context) -> None:
     if tg_user is None or update.effective_chat is None:
         raise ApplicationHandlerStop
     staff, language = await caller(update, context)
+    if staff is None and _is_invitation(update):
+        return  # /start <code>: the invitation handler decides
     if staff is not None:
         svc = services(context)
         await svc.staff.remember_profile(
@@ -36,6 +38,14 @@ async def gate(update: Update, context: Context) -> None:
     elif update.effective_chat.type == "private":
         await reply_html(update, context, text, language, reply_markup=ReplyKeyboardRemove())
     raise ApplicationHandlerStop
+
+
+def _is_invitation(update: Update) -> bool:
+    message = update.message
+    if message is None or message.chat.type != "private" or not message.text:
+        return False
+    command, _, payload = message.text.partition(" ")
+    return command == "/start" and bool(payload.strip())
 
 
 def handlers() -> list[BaseHandler]:

@@ -19,7 +19,26 @@ _ARG = re.compile(r"^[A-Za-z0-9_.+-]{1,40}$")
 # (feature, action) -> number of arguments
 ACTIONS: dict[tuple[str, str], int] = {
     ("lang", "set"): 1,
-    ("menu", "help"): 0,
+    # invitations
+    ("inv", "role"): 1,
+    ("inv", "team"): 1,
+    ("inv", "days"): 1,
+    ("inv", "cancel"): 0,
+    ("inv", "revoke"): 1,
+    # staff management
+    ("staff", "list"): 0,
+    ("staff", "view"): 1,
+    ("staff", "role"): 1,
+    ("staff", "setrole"): 2,
+    ("staff", "team"): 1,
+    ("staff", "setteam"): 2,
+    ("staff", "newteam"): 1,
+    ("staff", "deact"): 1,
+    ("staff", "deact_ok"): 1,
+    ("staff", "react"): 1,
+    ("staff", "move"): 1,
+    ("staff", "moveto"): 2,
+    ("staff", "move_ok"): 2,
 }
 
 

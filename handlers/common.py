@@ -14,10 +14,17 @@ from telegram import (
 )
 from telegram.ext import ContextTypes
 
+import logging
+
 from bot.domain.models import StaffUser
 from bot.i18n import gettext_for, pick_language
 from bot.services import Services
+from bot.render import render
 from bot.textsplit import split_html
+from handlers import callback_data
+from handlers.callback_data import CallbackData
+
+log = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
 SERVICES_KEY = "services"
@@ -79,3 +86,26 @@ async def reply_html(
     if chat is None:
         return []
     return await send_html(context, chat.id, text, language, reply_markup=reply_markup)
+
+
+async def deny(update: Update, context: Context, language: str, what: str) -> None:
+    """Answer "not available" — to a button as an alert, to a message as text — and log it."""
+    user = update.effective_user
+    log.warning("refused %s to user %s", what, user.id if user else None)
+    text = render(language, "not_available")
+    if update.callback_query is not None:
+        await update.callback_query.answer(text, show_alert=True)
+    elif update.effective_chat is not None:
+        await context.bot.send_message(update.effective_chat.id, text)
+
+
+async def pressed(
+    update: Update, context: Context
+) -> tuple[StaffUser, str, CallbackData] | None:
+    """The caller and the parsed button of a callback query; None (already answered) if refused."""
+    staff, language = await caller(update, context)
+    parsed = callback_data.parse(update.callback_query.data if update.callback_query else None)
+    if staff is None or parsed is None:
+        await deny(update, context, language, f"button {update.callback_query.data!r}")
+        return None
+    return staff, language, parsed

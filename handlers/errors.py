@@ -38,5 +38,5 @@ async def on_error(update: object, context: Context) -> None:
             pass  # already answered before the error, or too old: the message below still goes
     try:
         await context.bot.send_message(update.effective_chat.id, render(language, "error"))
-    except Exception:  # noqa: BLE001 - telling the user is best effort; the error is logged
+    except Exception:
         log.warning("could not tell the user about the error", exc_info=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from telegram import KeyboardButton, ReplyKeyboardMarkup
 
+from bot.domain.models import Role
 from bot.i18n import LANGUAGES, gettext_for
 
 
@@ -18,17 +19,27 @@ def N_(message: str) -> str:
 
 HELP = N_("❓ Help")
 LANGUAGE = N_("🌐 Language")
+STAFF = N_("👥 Staff")
+INVITE = N_("➕ Invite")
 
-# Rows of the main menu, as msgids.
-MENU: list[list[str]] = [
-    [HELP, LANGUAGE],
+EVERYONE = frozenset(Role)
+MANAGERS = frozenset({Role.MANAGER, Role.ADMIN})
+
+# Rows of the main menu: (msgid, roles that see it).
+MENU: list[list[tuple[str, frozenset[Role]]]] = [
+    [(STAFF, MANAGERS), (INVITE, MANAGERS)],
+    [(HELP, EVERYONE), (LANGUAGE, EVERYONE)],
 ]
 
 
-def main_menu(language: str) -> ReplyKeyboardMarkup:
+def main_menu(language: str, role: Role = Role.REP) -> ReplyKeyboardMarkup:
     _ = gettext_for(language)
-    rows = [[KeyboardButton(_(label)) for label in row] for row in MENU]
-    return ReplyKeyboardMarkup(rows, resize_keyboard=True, is_persistent=True)
+    rows = [
+        [KeyboardButton(_(label)) for label, roles in row if role in roles] for row in MENU
+    ]
+    return ReplyKeyboardMarkup(
+        [row for row in rows if row], resize_keyboard=True, is_persistent=True
+    )
 
 
 def labels(msgid: str) -> list[str]:

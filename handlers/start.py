@@ -7,35 +7,32 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, Mess
 
 from bot.i18n import gettext_for
 from bot.render import render
-from handlers import callback_data
-from handlers.common import Context, caller, reply_html, services
-from handlers.menu import HELP, LANGUAGE, N_, labels, main_menu
-
-# (command, description msgid) as published with setMyCommands, in menu order.
-COMMANDS: list[tuple[str, str]] = [
-    ("start", N_("Main menu")),
-    ("help", N_("What I can do")),
-    ("language", N_("Change language")),
-    ("cancel", N_("Cancel what you are doing")),
-]
+from handlers import callback_data, invitations
+from handlers.common import Context, caller, deny, reply_html, services
+from handlers.commands import commands_for
+from handlers.menu import HELP, LANGUAGE, labels, main_menu
 
 LANGUAGE_NAMES = {"zh": "中文", "en": "English"}
 
 
 async def start(update: Update, context: Context) -> None:
     staff, language = await caller(update, context)
-    assert staff is not None  # the access gate let only staff through
+    if staff is None:  # the gate lets strangers through only with an invitation code
+        await invitations.redeem(update, context, context.args[0] if context.args else "")
+        return
+    if context.args:
+        await reply_html(update, context, render(language, "invitation_refused", reason="registered"), language)
     text = render(language, "welcome", user=staff)
-    await reply_html(update, context, text, language, reply_markup=main_menu(language))
+    await reply_html(update, context, text, language, reply_markup=main_menu(language, staff.role))
 
 
 async def help_command(update: Update, context: Context) -> None:
     staff, language = await caller(update, context)
     assert staff is not None
     _ = gettext_for(language)
-    commands = [(command, _(description)) for command, description in COMMANDS]
+    commands = [(command, _(description)) for command, description in commands_for(staff.role)]
     text = render(language, "help", user=staff, commands=commands)
-    await reply_html(update, context, text, language, reply_markup=main_menu(language))
+    await reply_html(update, context, text, language, reply_markup=main_menu(language, staff.role))
 
 
 async def language_command(update: Update, context: Context) -> None:
@@ -53,7 +50,7 @@ async def language_chosen(update: Update, context: Context) -> None:
     staff, language = await caller(update, context)
     parsed = callback_data.parse(query.data)
     if staff is None or parsed is None or parsed.args[0] not in LANGUAGE_NAMES:
-        await query.answer(render(language, "not_available"), show_alert=True)
+        await deny(update, context, language, f"language button {query.data!r}")
         return
     staff = await services(context).staff.set_language(staff, parsed.args[0])
     language = staff.language
@@ -61,25 +58,31 @@ async def language_chosen(update: Update, context: Context) -> None:
     await query.edit_message_text(render(language, "language_set", name=LANGUAGE_NAMES[language]))
     await reply_html(
         update, context, render(language, "welcome", user=staff), language,
-        reply_markup=main_menu(language),
+        reply_markup=main_menu(language, staff.role),
     )
 
 
 async def cancel_outside_conversation(update: Update, context: Context) -> None:
-    _, language = await caller(update, context)
+    staff, language = await caller(update, context)
     await reply_html(
         update, context, render(language, "nothing_to_cancel"), language,
-        reply_markup=main_menu(language),
+        reply_markup=main_menu(language, staff.role),
     )
 
 
 async def unknown(update: Update, context: Context) -> None:
     """Anything no feature understood: say so and show the menu instead of staying silent."""
-    _, language = await caller(update, context)
+    staff, language = await caller(update, context)
     await reply_html(
         update, context, render(language, "unknown_input"), language,
-        reply_markup=main_menu(language),
+        reply_markup=main_menu(language, staff.role),
     )
+
+
+async def stale_button(update: Update, context: Context) -> None:
+    """A button no handler took: from an old message, a finished wizard, or forged."""
+    _, language = await caller(update, context)
+    await deny(update, context, language, f"unhandled button {update.callback_query.data!r}")
 
 
 def handlers() -> list[BaseHandler]:
@@ -96,4 +99,7 @@ def handlers() -> list[BaseHandler]:
 
 def fallback_handlers() -> list[BaseHandler]:
     """Registered last: whatever nothing else handled."""
-    return [MessageHandler(filters.ALL & ~filters.StatusUpdate.ALL, unknown)]
+    return [
+        MessageHandler(filters.ALL & ~filters.StatusUpdate.ALL, unknown),
+        CallbackQueryHandler(stale_button),
+    ]

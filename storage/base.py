@@ -33,6 +33,7 @@ from bot.domain.models import (
     Customer,
     Feedback,
     Interaction,
+    Invitation,
     KeyValue,
     Purchase,
     Record,
@@ -127,6 +128,12 @@ SCHEMA: dict[str, CollectionSpec] = {
             indexed=("entity_id", "entity_type", "actor_id", "action"),
             ranged=("created_at", "at"),
             partition_by="entity_id",
+        ),
+        CollectionSpec(
+            "invitations",
+            Invitation,
+            indexed=("created_by", "revoked", "redeemed_by", "team"),
+            ranged=("created_at", "expires_at"),
         ),
         CollectionSpec("kv", KeyValue, indexed=("namespace",)),
     )
@@ -223,6 +230,7 @@ class Store(abc.ABC):
     feedback: Collection[Feedback]
     reminders: Collection[Reminder]
     audit: Collection[AuditEvent]
+    invitations: Collection[Invitation]
     kv: Collection[KeyValue]
 
     @abc.abstractmethod

@@ -30,7 +30,7 @@ import tempfile
 from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, ClassVar, TextIO
 
 from bot.app import SCHEDULER_KEY
 from bot.clock import SimulatedClock
@@ -45,7 +45,7 @@ DEFAULT_CONSOLE_USER = 1
 class _TerminalHTML(HTMLParser):
     """Telegram HTML to terminal text: bold/italic as ANSI when colours are on."""
 
-    STYLES = {"b": "1", "strong": "1", "i": "3", "em": "3", "u": "4", "ins": "4",
+    STYLES: ClassVar[dict[str, str]] = {"b": "1", "strong": "1", "i": "3", "em": "3", "u": "4", "ins": "4",
               "s": "9", "strike": "9", "del": "9", "code": "36", "pre": "36"}
 
     def __init__(self, colour: bool) -> None:

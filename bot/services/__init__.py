@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 
 from bot.clock import Clock
 from bot.config import Config
+from bot.services.audit import AuditService
+from bot.services.customers import CustomerService
+from bot.services.invitations import InvitationService
 from bot.services.staff import StaffService
 from storage.base import Store
 
@@ -20,7 +23,13 @@ class Services:
     config: Config
     store: Store
     clock: Clock
+    audit: AuditService = field(init=False)
     staff: StaffService = field(init=False)
+    invitations: InvitationService = field(init=False)
+    customers: CustomerService = field(init=False)
 
     def __post_init__(self) -> None:
-        self.staff = StaffService(self.store, self.clock, self.config)
+        self.audit = AuditService(self.store, self.clock)
+        self.staff = StaffService(self.store, self.clock, self.config, self.audit)
+        self.invitations = InvitationService(self.store, self.clock, self.config, self.audit)
+        self.customers = CustomerService(self.store, self.clock, self.config, self.audit)

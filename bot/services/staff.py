@@ -1,4 +1,4 @@
-"""Staff users: who may use the bot, in which language and time zone."""
+"""Staff users: who may use the bot, their roles and teams, and the people who manage them."""
 
 from __future__ import annotations
 
@@ -6,17 +6,22 @@ import dataclasses
 
 from bot.clock import Clock
 from bot.config import Config
-from bot.domain.models import AuditEvent, Role, StaffUser
+from bot.domain import access
+from bot.domain.models import ReminderStatus, Role, StaffUser
+from bot.services.audit import AuditService
+from bot.services.errors import AccessDenied
 from storage.base import ConflictError, Store
 
 SYSTEM_ACTOR = "system"
+MAX_TEAM_LENGTH = 50
 
 
 class StaffService:
-    def __init__(self, store: Store, clock: Clock, config: Config) -> None:
+    def __init__(self, store: Store, clock: Clock, config: Config, audit: AuditService) -> None:
         self.store = store
         self.clock = clock
         self.config = config
+        self.audit = audit
 
     async def get(self, telegram_id: int) -> StaffUser | None:
         return await self.store.staff.get(StaffUser.id_for(telegram_id))
@@ -43,15 +48,12 @@ class StaffService:
                     updated_at=now,
                 )
                 await self.store.staff.insert(user)
-                await self._audit("create", user.id, {"role": [None, Role.ADMIN.value]})
+                await self.audit.record_change(SYSTEM_ACTOR, "create", "staff", None, user)
             elif existing.role is not Role.ADMIN or not existing.active:
-                changes = {"role": [existing.role.value, Role.ADMIN.value]}
-                if not existing.active:
-                    changes["active"] = [False, True]
-                await self.store.staff.update(
+                updated = await self.store.staff.update(
                     dataclasses.replace(existing, role=Role.ADMIN, active=True, updated_at=now)
                 )
-                await self._audit("role_change", existing.id, changes)
+                await self.audit.record_change(SYSTEM_ACTOR, "role_change", "staff", existing, updated)
 
     async def remember_profile(
         self, user: StaffUser, *, name: str, username: str | None
@@ -77,21 +79,89 @@ class StaffService:
             return user
         updated = dataclasses.replace(user, language=language, updated_at=self.clock.now())
         saved = await self.store.staff.update(updated)
-        await self._audit("update", user.id, {"language": [user.language, language]}, actor=user.id)
+        await self.audit.record_change(user.id, "update", "staff", user, saved)
         return saved
 
-    async def _audit(
-        self, action: str, staff_id: str, changes: dict, *, actor: str = SYSTEM_ACTOR
-    ) -> None:
-        await self.store.audit.insert(
-            AuditEvent(
-                actor_id=actor,
-                action=action,
-                entity_type="staff",
-                entity_id=staff_id,
-                at=self.clock.now(),
-                changes=changes,
-                created_at=self.clock.now(),
-                updated_at=self.clock.now(),
-            )
-        )
+    # ---- staff management ---------------------------------------------------------------
+    async def visible(self, actor: StaffUser) -> list[StaffUser]:
+        """Staff the actor may see in the staff list: admins all, managers their teams."""
+        if not access.is_active(actor):
+            raise AccessDenied("staff list")
+        if actor.role is Role.ADMIN:
+            users = await self.store.staff.find()
+        elif actor.role is Role.MANAGER:
+            found: dict[str, StaffUser] = {actor.id: actor}
+            for team in actor.teams:
+                for user in await self.store.staff.find({"teams": team}):
+                    found[user.id] = user
+            users = list(found.values())
+        else:
+            raise AccessDenied("staff list")
+        return sorted(users, key=lambda u: (not u.active, u.role.value, u.name.lower()))
+
+    async def manageable(self, actor: StaffUser, staff_id: str) -> StaffUser:
+        """A staff user the actor may open and manage; AccessDenied for anyone else."""
+        target = await self.store.staff.get(staff_id)
+        if target is None or not (access.manages(actor, target) or target.id == actor.id):
+            raise AccessDenied(f"staff {staff_id}")
+        if actor.role is Role.REP:
+            raise AccessDenied(f"staff {staff_id}")
+        return target
+
+    async def known_teams(self, actor: StaffUser) -> list[str]:
+        """Teams the actor may assign people to: all existing ones for admins, their own for managers."""
+        if actor.role is Role.ADMIN:
+            teams = {team for user in await self.store.staff.find() for team in user.teams}
+            return sorted(teams | set(actor.teams))
+        if actor.role is Role.MANAGER:
+            return sorted(actor.teams)
+        return []
+
+    async def change_role(self, actor: StaffUser, staff_id: str, role: Role) -> StaffUser:
+        target = await self.manageable(actor, staff_id)
+        if not access.can_change_role(actor, target, role):
+            raise AccessDenied(f"role of {staff_id}")
+        return await self._save(actor, "role_change", target, dataclasses.replace(target, role=role))
+
+    async def change_team(self, actor: StaffUser, staff_id: str, team: str) -> StaffUser:
+        team = " ".join(team.split())
+        if not team or len(team) > MAX_TEAM_LENGTH:
+            raise ValueError("team.invalid")
+        target = await self.manageable(actor, staff_id)
+        if not access.can_change_team(actor, target, team):
+            raise AccessDenied(f"team of {staff_id}")
+        return await self._save(actor, "update", target, dataclasses.replace(target, teams=[team]))
+
+    async def deactivate(self, actor: StaffUser, staff_id: str) -> StaffUser:
+        """Access ends at once; their data stays; their pending reminders are cancelled."""
+        target = await self.manageable(actor, staff_id)
+        if not access.can_deactivate(actor, target):
+            raise AccessDenied(f"deactivate {staff_id}")
+        saved = await self._save(actor, "deactivate", target, dataclasses.replace(target, active=False))
+        for reminder in await self.store.reminders.find(
+            {"recipient_id": target.id, "status": ReminderStatus.PENDING.value}
+        ):
+            reminder.status = ReminderStatus.CANCELLED
+            reminder.last_error = "recipient deactivated"
+            reminder.updated_at = self.clock.now()
+            try:
+                await self.store.reminders.update(reminder)
+            except ConflictError:
+                continue  # being delivered right now; the delivery job re-checks the recipient
+        return saved
+
+    async def reactivate(self, actor: StaffUser, staff_id: str) -> StaffUser:
+        target = await self.manageable(actor, staff_id)
+        if not access.can_deactivate(actor, target):
+            raise AccessDenied(f"reactivate {staff_id}")
+        return await self._save(actor, "reactivate", target, dataclasses.replace(target, active=True))
+
+    async def _save(
+        self, actor: StaffUser, action: str, before: StaffUser, after: StaffUser
+    ) -> StaffUser:
+        if before == after:
+            return before
+        after.updated_at = self.clock.now()
+        saved = await self.store.staff.update(after)
+        await self.audit.record_change(actor.id, action, "staff", before, saved)
+        return saved

@@ -151,6 +151,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     directory, upto_gen, parent_pid = Path(args[0]), int(args[1]), int(args[2])
     try:
+        os.nice(10)  # background work: the bot's own process comes first for the CPU
+    except (AttributeError, OSError):
+        pass
+    try:
         result = merge(directory, upto_gen, parent_pid=parent_pid)
     except StoreCorruptError as exc:
         print(f"compaction of {directory} failed: {exc}", file=sys.stderr)

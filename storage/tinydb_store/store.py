@@ -45,7 +45,7 @@ from typing import Any, Literal
 from filelock import FileLock, Timeout
 
 from bot.domain.codec import _encode as encode_value
-from bot.domain.codec import from_dict, to_dict
+from bot.domain.codec import to_dict
 from storage.base import (
     SCHEMA,
     Collection,
@@ -61,6 +61,7 @@ from storage.base import (
     StoreLockedError,
 )
 from storage.tinydb_store.compactor import compaction_lock, merge
+from storage.tinydb_store.decode import decoder
 from storage.tinydb_store.files import (
     LOCK,
     Manifest,
@@ -87,6 +88,7 @@ class TinyDBCollection(Collection[R]):
     def __init__(self, store: TinyDBStore, spec: CollectionSpec) -> None:
         self._store = store
         self.spec = spec
+        self._decoder = decoder(spec.record_type)
 
     # -- helpers -----------------------------------------------------------
 
@@ -102,7 +104,7 @@ class TinyDBCollection(Collection[R]):
         return to_dict(record)
 
     def _decode(self, doc: _Doc) -> R:
-        return from_dict(self.spec.record_type, doc)  # type: ignore[return-value]
+        return self._decoder(doc)  # type: ignore[no-any-return]
 
     def _bucket(self, doc: _Doc) -> int:
         key = doc.get(self.spec.partition_by) if self.spec.partition_by else doc["id"]
@@ -267,6 +269,10 @@ class TinyDBStore(Store):
         compactor: Literal["process", "thread"] = "process",
         lock_wait: float = 300.0,
     ) -> None:
+        if compact_every < 1 or compact_ratio < 0:
+            raise ValueError("compact_every must be at least 1 and compact_ratio not negative")
+        if compactor not in ("process", "thread"):
+            raise ValueError(f"compactor must be 'process' or 'thread', not {compactor!r}")
         self.path = Path(path)
         self.fsync = fsync
         self.compact_every = compact_every

@@ -104,7 +104,7 @@ def test_token_is_masked_in_effective_config() -> None:
 
 
 def run_cli(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
+    return subprocess.run(  # noqa: PLW1510 - the test checks returncode itself
         [sys.executable, "-m", "bot.cli", *args],
         cwd=cwd,
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), **(env or {})},

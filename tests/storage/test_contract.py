@@ -396,6 +396,24 @@ async def test_find_returns_copies(store: Store) -> None:
     assert await store.customers.get(customers[2].id) == customers[2]
 
 
+async def test_returned_records_share_nothing_with_the_store(store: Store) -> None:
+    reminder = sample("reminders", 1)
+    audit = dataclasses.replace(sample("audit", 1), changes={"tags": [["a"], ["a", "b"]]})
+    kv = dataclasses.replace(sample("kv", 1), value={"deep": {"list": [1, 2]}})
+    await store.reminders.insert(reminder)
+    await store.audit.insert(audit)
+    await store.kv.insert(kv)
+    got = await store.reminders.get(reminder.id)
+    got.payload["nested"]["list"].append("mutated")
+    got_audit = await store.audit.get(audit.id)
+    got_audit.changes["tags"][0].append("mutated")
+    got_kv = (await store.kv.find({"namespace": kv.namespace}))[0]
+    got_kv.value["deep"]["list"].append("mutated")
+    assert await store.reminders.get(reminder.id) == reminder
+    assert await store.audit.get(audit.id) == audit
+    assert await store.kv.get(kv.id) == kv
+
+
 # -- find: ranges ------------------------------------------------------------------
 
 

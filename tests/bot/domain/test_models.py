@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+import itertools
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -23,7 +24,7 @@ from bot.domain.models import (
     new_id,
 )
 
-NOW = datetime(2026, 11, 22, 9, 30, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
 BEIJING = timezone(timedelta(hours=8))
 
 
@@ -78,11 +79,11 @@ def test_datetimes_are_stored_in_utc() -> None:
         (lambda: Birthday(calendar=CalendarKind.SOLAR, month=2, day=30), "birthday"),
         (lambda: Birthday(calendar=CalendarKind.SOLAR, month=5, day=3, leap_month=True), "birthday"),
         (lambda: Birthday(calendar=CalendarKind.LUNAR, month=13, day=1), "birthday"),
-        (lambda: Purchase(customer_id="c", owner_id="1", product="p", amount=Decimal("-1"),
+        (lambda: Purchase(customer_id="c", owner_id="1", product="p", amount=Decimal(-1),
                           currency="CNY", purchased_on=date(2026, 1, 1)), "amount"),
         (lambda: Purchase(customer_id="c", owner_id="1", product="p", amount=Decimal("NaN"),
                           currency="CNY", purchased_on=date(2026, 1, 1)), "amount"),
-        (lambda: Purchase(customer_id="c", owner_id="1", product="p", amount=Decimal("1"),
+        (lambda: Purchase(customer_id="c", owner_id="1", product="p", amount=Decimal(1),
                           currency="yuan", purchased_on=date(2026, 1, 1)), "currency"),
         (lambda: Feedback(customer_id="c", owner_id="1", kind=FeedbackKind.PRAISE, content="ok", csat=6), "csat"),
         (lambda: Feedback(customer_id="c", owner_id="1", kind=FeedbackKind.PRAISE, content="ok", nps=11), "nps"),
@@ -99,7 +100,7 @@ def test_invariants_are_enforced(factory, field) -> None:
 def test_ids_sort_by_creation_and_are_unique() -> None:
     ids = [new_id() for _ in range(1000)]
     assert len(set(ids)) == 1000
-    assert ids == sorted(ids) or all(a[:12] <= b[:12] for a, b in zip(ids, ids[1:]))
+    assert all(a[:12] <= b[:12] for a, b in itertools.pairwise(ids))
 
 
 def test_overrides_win_over_derived_classification() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def test_piped_console_prints_welcome_and_help_and_exits_0(tmp_path: Path) -> None:
-    result = subprocess.run(
+    result = subprocess.run(  # noqa: PLW1510 - the test checks returncode itself
         [sys.executable, "-m", "bot.cli", "console", "--demo"],
         input="/start\n/help\n",
         cwd=tmp_path,
@@ -30,7 +30,7 @@ def test_piped_console_prints_welcome_and_help_and_exits_0(tmp_path: Path) -> No
     assert result.returncode == 0, result.stderr
     assert "你好，Admin Zhou 周！" in result.stdout
     assert "/language — 切换语言" in result.stdout
-    assert "menu: ❓ 帮助 | 🌐 语言" in result.stdout
+    assert "menu: 👥 员工 | ➕ 邀请 | ❓ 帮助 | 🌐 语言" in result.stdout
     assert "Traceback" not in result.stderr
 
 
@@ -68,12 +68,12 @@ async def test_clock_moves_forward_only(tmp_path: Path) -> None:
 
 
 def test_clock_arguments() -> None:
-    now = datetime(2026, 2, 15, 1, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 2, 15, 1, 0, tzinfo=UTC)
     tz = ZoneInfo("Asia/Shanghai")
     assert parse_clock_argument("+2h", now, tz) == now + timedelta(hours=2)
     assert parse_clock_argument("+1d", now, tz) == now + timedelta(days=1)
     assert parse_clock_argument("+30m", now, tz) == now + timedelta(minutes=30)
-    assert parse_clock_argument("2026-02-16 09:00", now, tz) == datetime(2026, 2, 16, 1, 0, tzinfo=timezone.utc)
+    assert parse_clock_argument("2026-02-16 09:00", now, tz) == datetime(2026, 2, 16, 1, 0, tzinfo=UTC)
     with pytest.raises(ValueError):
         parse_clock_argument("tomorrow", now, tz)
 

@@ -1,0 +1,50 @@
+"""The bot's command menu: which commands each role sees, published with setMyCommands."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Bot, BotCommand, BotCommandScopeChat
+from telegram.error import TelegramError
+
+from bot.domain.models import Role, StaffUser
+from bot.i18n import gettext_for
+from handlers.menu import N_
+
+log = logging.getLogger(__name__)
+
+# (command, description msgid) as published with setMyCommands, in menu order.
+COMMANDS: list[tuple[str, str]] = [
+    ("start", N_("Main menu")),
+    ("help", N_("What I can do")),
+    ("language", N_("Change language")),
+    ("whoami", N_("Who am I")),
+    ("cancel", N_("Cancel what you are doing")),
+]
+
+# Published only to managers and admins (see bot.app.publish_commands).
+MANAGER_COMMANDS: list[tuple[str, str]] = [
+    ("staff", N_("Staff and teams")),
+    ("invite", N_("Invite a new colleague")),
+    ("invitations", N_("Open invitations")),
+]
+ADMIN_COMMANDS: list[tuple[str, str]] = [
+    ("audit", N_("Export the audit log")),
+]
+
+
+def commands_for(role: Role) -> list[tuple[str, str]]:
+    """The (command, description msgid) list a role sees in Telegram's command menu."""
+    extra = {Role.ADMIN: MANAGER_COMMANDS + ADMIN_COMMANDS, Role.MANAGER: MANAGER_COMMANDS}
+    return COMMANDS + extra.get(role, [])
+
+
+async def publish_user_commands(bot: Bot, user: StaffUser) -> None:
+    """A staff user's command menu, by role and language (call again after a role change)."""
+    _ = gettext_for(user.language)
+    commands = [BotCommand(name, _(description)) for name, description in commands_for(user.role)]
+    scope = BotCommandScopeChat(chat_id=user.telegram_id)
+    try:
+        await bot.set_my_commands(commands, scope=scope)
+    except TelegramError as error:  # e.g. the user never opened the chat with the bot
+        log.info("could not publish commands for %s: %s", user.id, error)
