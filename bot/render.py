@@ -11,8 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from functools import cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
+from babel.dates import format_skeleton
 from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateNotFound
 
 from bot.i18n import translations
@@ -36,7 +37,10 @@ def _format_datetime(value: datetime | None, language: str = "en", tz: Any = Non
     if value is None:
         return "—"
     locale = "zh_CN" if language == "zh" else "en"
-    return format_datetime(value, "medium", tzinfo=tz, locale=locale)
+    if tz is not None and isinstance(tz, str):
+        tz = ZoneInfo(tz)
+    day = format_skeleton("yMMMd", value, tzinfo=tz, locale=locale)
+    return f"{day} {format_skeleton('Hm', value, tzinfo=tz, locale=locale)}"
 
 
 def render(language: str, template_name: str, /, **context: Any) -> str:

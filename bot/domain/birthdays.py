@@ -47,7 +47,9 @@ def next_birthday(birthday: Birthday, on_or_after: date) -> date:
     """The first birthday on or after ``on_or_after`` (the birth year is ignored)."""
     if birthday.calendar is CalendarKind.SOLAR:
         this_year = anniversary(birthday, on_or_after.year)
-        return this_year if this_year >= on_or_after else anniversary(birthday, on_or_after.year + 1)
+        return (
+            this_year if this_year >= on_or_after else anniversary(birthday, on_or_after.year + 1)
+        )
     # Lunar year Y spans roughly 21 Jan–20 Feb of Y to the same of Y+1, so the
     # birthday of lunar year Y-1 may still be ahead in January/February of Y,
     # and that of lunar year Y+1 is always after any day of Gregorian Y.

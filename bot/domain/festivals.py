@@ -254,7 +254,9 @@ def due_greetings(
 def calendar_lines(festivals: Sequence[Festival], year: int, language: str) -> list[str]:
     """``"YYYY-MM-DD name"`` for every festival in ``year``, by date: ``crm-bot calendar``."""
     start, end = date(year, 1, 1), date(year, 12, 31)
-    return [f"{day.isoformat()} {f.name(language)}" for day, f in occurrences(festivals, start, end)]
+    return [
+        f"{day.isoformat()} {f.name(language)}" for day, f in occurrences(festivals, start, end)
+    ]
 
 
 # ---------------------------------------------------------------------------
@@ -269,7 +271,15 @@ class FestivalConfigError(ValueError):
 _KEY_RE = re.compile(r"^[a-z0-9_]{1,50}$")
 _TEMPLATE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 _ENTRY_FIELDS = {
-    "key", "name", "calendar", "rule", "month", "day", "lead_days", "applies_to", "template",
+    "key",
+    "name",
+    "calendar",
+    "rule",
+    "month",
+    "day",
+    "lead_days",
+    "applies_to",
+    "template",
 }
 _AUDIENCE_FIELDS = {"tags", "gender", "industries"}
 REQUIRED_LANGUAGES = ("zh", "en")
@@ -286,7 +296,7 @@ def parse_festivals(data: Mapping[str, Any], source: str = "festivals") -> tuple
     unknown = set(data) - {"festival"}
     if unknown:
         raise FestivalConfigError(
-            f"{source}: unknown top-level key {sorted(unknown)[0]!r} (expected [[festival]] tables)"
+            f"{source}: unknown top-level key {min(unknown)!r} (expected [[festival]] tables)"
         )
     entries = data.get("festival", [])
     if not isinstance(entries, list):
@@ -316,7 +326,7 @@ def _parse_entry(entry: Any, where: str) -> Festival:
 
     unknown = set(entry) - _ENTRY_FIELDS
     if unknown:
-        raise fail(sorted(unknown)[0], "unknown field")
+        raise fail(min(unknown), "unknown field")
     if not isinstance(key, str) or not _KEY_RE.match(key):
         raise fail("key", "required; lower-case letters, digits and _ (at most 50)")
 
@@ -398,7 +408,7 @@ def _parse_applies_to(value: Any, fail: Any) -> tuple[Audience, ...]:
             raise fail("applies_to", '"all", a table { tags / gender / industries }, or a list')
         unknown = set(table) - _AUDIENCE_FIELDS
         if unknown:
-            raise fail(f"applies_to.{sorted(unknown)[0]}", "unknown field")
+            raise fail(f"applies_to.{min(unknown)}", "unknown field")
         if not table:
             raise fail("applies_to", 'an empty table; write "all" for everybody')
         tags = _text_list(table.get("tags", []), "applies_to.tags", fail)
