@@ -29,7 +29,8 @@ open complaint (15)).  All numbers are :class:`ChurnRules` fields, meant to
 be configuration keys.
 
 Contact recency is measured from the latest **non-deleted interaction** —
-calls, visits, messages, inbound or outbound — and never from a cached
+calls, visits, messages, inbound or outbound; unanswered calls too unless
+``unanswered_counts_as_contact`` is off — and never from a cached
 ``Customer.last_contact_at``: logging a contact must reset the clock at once
 (Monica users report reminders that keep nagging after they logged the
 call), and deleting a mistaken entry must un-reset it.  A customer nobody
@@ -44,12 +45,13 @@ Archived customers are never at risk.  Pure functions: time is passed in.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from fractions import Fraction
 from itertools import pairwise
 from typing import Any
 
@@ -59,6 +61,7 @@ from bot.domain.models import (
     FeedbackKind,
     FeedbackStatus,
     Interaction,
+    Outcome,
     Purchase,
     ValueTier,
 )
@@ -116,11 +119,19 @@ class ChurnRules:
     # A purchase rhythm shorter than this is taken as this (same-week re-orders
     # should not make a customer "overdue" after three days).
     min_purchase_gap_days: int = 7
+    # Whether a logged attempt that did not reach the customer (outcome
+    # "no_answer") resets the contact clock.  True: the rep did their part and
+    # is not nagged again; False: only reaching the customer counts (what
+    # ``classification.last_contact`` does).
+    unanswered_counts_as_contact: bool = True
 
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name == "frequency_falling_ratio":
+            if f.name == "unanswered_counts_as_contact":
+                if not isinstance(value, bool):
+                    raise ValueError(f"churn.{f.name}: must be true or false")
+            elif f.name == "frequency_falling_ratio":
                 if not isinstance(value, int | float) or not 0 < value <= 1:
                     raise ValueError(f"churn.{f.name}: must be more than 0 and at most 1")
             elif not isinstance(value, int) or isinstance(value, bool) or value < 0:
@@ -184,9 +195,6 @@ class ChurnAssessment:
     reasons: list[Reason] = field(default_factory=list, hash=False)
 
 
-NOT_AT_RISK = ChurnAssessment(score=0, at_risk=False, reasons=[])
-
-
 def score(
     customer: Customer,
     purchases: Iterable[Purchase],
@@ -204,7 +212,7 @@ def score(
         raise ValueError("now must be a timezone-aware datetime")
     rules = rules or ChurnRules()
     if customer.archived:
-        return NOT_AT_RISK
+        return ChurnAssessment(score=0, at_risk=False, reasons=[])
     today = now.date()
     own_purchases = [p for p in purchases if p.customer_id == customer.id]
     own_interactions = [i for i in interactions if i.customer_id == customer.id and not i.deleted]
@@ -224,16 +232,20 @@ def score(
     return ChurnAssessment(score=total, at_risk=total >= rules.threshold, reasons=reasons)
 
 
-def _points(weight: int, strength: float) -> int:
-    """``weight × strength`` rounded half up, at least 1 (0 only when the weight is 0)."""
+def _points(weight: int, strength: Fraction) -> int:
+    """``weight × strength`` (strength clamped to 0–1) rounded half up, at least 1.
+
+    Exact fractions, so that the points are what a person computes by hand
+    (40 × 1/16 = 2.5 → 3), never a float artefact.  0 only when the weight is 0.
+    """
     if weight <= 0:
         return 0
-    exact = Decimal(weight) * Decimal(str(min(1.0, max(0.0, strength))))
-    return max(1, int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP)))
+    exact = weight * min(Fraction(1), max(Fraction(0), strength))
+    return max(1, math.floor(exact + Fraction(1, 2)))
 
 
 def _reason(
-    code: ReasonCode, params: dict[str, int], weight: int, strength: float
+    code: ReasonCode, params: dict[str, int], weight: int, strength: Fraction
 ) -> Reason | None:
     points = _points(weight, strength)
     return Reason(code, params, points) if points else None
@@ -246,7 +258,12 @@ def _local_day(moment: datetime, now: datetime) -> date:
 def _no_contact(
     customer: Customer, interactions: list[Interaction], now: datetime, rules: ChurnRules
 ) -> Reason | None:
-    past = [i.occurred_at for i in interactions if i.occurred_at <= now]
+    past = [
+        i.occurred_at
+        for i in interactions
+        if i.occurred_at <= now
+        and (rules.unanswered_counts_as_contact or i.outcome is not Outcome.NO_ANSWER)
+    ]
     since = max(past) if past else customer.created_at
     days = (now.date() - _local_day(since, now)).days
     usual = rules.cadence_days(customer.effective_tier)
@@ -256,7 +273,7 @@ def _no_contact(
         ReasonCode.NO_CONTACT,
         {"days": days, "usual": usual},
         rules.weight_no_contact,
-        (days - usual) / usual,
+        Fraction(days - usual, usual),
     )
 
 
@@ -272,8 +289,8 @@ def _purchase_reasons(
     reasons: list[Reason | None] = []
     if len(days) >= 2:
         gaps = [(later - earlier).days for earlier, later in pairwise(days)]
-        median = Decimal(str(statistics.median(gaps))).quantize(Decimal(1), rounding=ROUND_HALF_UP)
-        usual = max(rules.min_purchase_gap_days, int(median))
+        median = statistics.median(Fraction(gap) for gap in gaps)  # x.5 for an even count
+        usual = max(rules.min_purchase_gap_days, math.floor(median + Fraction(1, 2)))
         since = (today - days[-1]).days
         if since > usual:
             reasons.append(
@@ -281,7 +298,7 @@ def _purchase_reasons(
                     ReasonCode.PURCHASE_OVERDUE,
                     {"days": since, "usual": usual},
                     rules.weight_purchase_overdue,
-                    (since - usual) / usual,
+                    Fraction(since - usual, usual),
                 )
             )
     window = rules.frequency_window_days
@@ -294,7 +311,7 @@ def _purchase_reasons(
                 ReasonCode.PURCHASE_FREQUENCY_FALLING,
                 {"recent": recent, "before": before, "days": window},
                 rules.weight_purchase_frequency_falling,
-                (before - recent) / before,
+                Fraction(before - recent, before),
             )
         )
     return reasons
@@ -313,7 +330,7 @@ def _open_complaints(feedback: list[Feedback], rules: ChurnRules) -> Reason | No
         ReasonCode.OPEN_COMPLAINTS,
         {"count": count},
         rules.weight_open_complaints,
-        count / rules.complaints_for_full_weight,
+        Fraction(count, rules.complaints_for_full_weight),
     )
 
 
@@ -331,11 +348,15 @@ def _rating_reasons(
     reasons: list[Reason | None] = []
     csat = [f.csat for f in recent if f.csat is not None]
     if csat and csat[-1] <= rules.low_csat_max:
-        reasons.append(_reason(ReasonCode.LOW_CSAT, {"csat": csat[-1]}, rules.weight_low_csat, 1))
+        reasons.append(
+            _reason(ReasonCode.LOW_CSAT, {"csat": csat[-1]}, rules.weight_low_csat, Fraction(1))
+        )
     nps = [f.nps for f in recent if f.nps is not None]
     if nps and nps[-1] <= rules.nps_detractor_max:
         reasons.append(
-            _reason(ReasonCode.NPS_DETRACTOR, {"nps": nps[-1]}, rules.weight_nps_detractor, 1)
+            _reason(
+                ReasonCode.NPS_DETRACTOR, {"nps": nps[-1]}, rules.weight_nps_detractor, Fraction(1)
+            )
         )
     return reasons
 

@@ -103,6 +103,7 @@ class BotApi:
             "editmessagereplymarkup": self.edit_message_reply_markup,
             "deletemessage": self.delete_message,
             "answercallbackquery": self.answer_callback_query,
+            "answerinlinequery": self.answer_inline_query,
             "sendchataction": self.send_chat_action,
             "sendphoto": self.send_photo,
             "senddocument": self.send_document,
@@ -497,6 +498,52 @@ class BotApi:
         chat.callback_answers.append(answer)
         self.state.record_event(chat, "callback_answer", answer=answer)
         return True
+
+    async def answer_inline_query(self, params: Params) -> bool:
+        """answerInlineQuery: up to 50 results, each checked as Telegram checks it."""
+        query_id = params.get_str("inline_query_id", required=QUERY_TOO_OLD)
+        if query_id not in self.state.inline_answers or self.state.inline_answers[query_id]:
+            raise bad_request(QUERY_TOO_OLD)
+        results = params.get_json("results", error="can't parse inline query results JSON object")
+        if not isinstance(results, list):
+            raise bad_request("RESULTS_INVALID")
+        if len(results) > 50:
+            raise bad_request("RESULTS_TOO_MUCH")
+        seen: set[str] = set()
+        for result in results:
+            self._check_inline_result(result, seen)
+        next_offset = params.get_str("next_offset") or ""
+        if len(next_offset.encode()) > 64:
+            raise bad_request("NEXT_OFFSET_INVALID")
+        self.state.inline_answers[query_id] = {
+            "results": results,
+            "next_offset": next_offset,
+            "cache_time": params.get_int("cache_time"),
+            "is_personal": params.get_bool("is_personal"),
+        }
+        self.state.pulse.fire()
+        return True
+
+    def _check_inline_result(self, result: Any, seen: set[str]) -> None:
+        if not isinstance(result, dict) or result.get("type") != "article":
+            raise bad_request("RESULT_TYPE_INVALID")  # the sandbox emulates article results only
+        result_id = result.get("id")
+        if not isinstance(result_id, str) or not 1 <= len(result_id.encode()) <= 64:
+            raise bad_request("RESULT_ID_INVALID")
+        if result_id in seen:
+            raise bad_request("RESULT_ID_DUPLICATE")
+        seen.add(result_id)
+        if not isinstance(result.get("title"), str) or not result["title"].strip():
+            raise bad_request("RESULT_TITLE_EMPTY")
+        content = result.get("input_message_content")
+        if not isinstance(content, dict) or "message_text" not in content:
+            raise bad_request("MESSAGE_EMPTY")
+        format_text(
+            content["message_text"], content.get("parse_mode"), content.get("entities"),
+            max_length=self.limits.max_text_length,
+        )
+        if result.get("reply_markup") is not None:
+            validate_reply_markup(result["reply_markup"], self.limits, inline_only=True)
 
     async def get_file(self, params: Params) -> dict[str, Any]:
         """getFile: the File object with a relative file_path."""

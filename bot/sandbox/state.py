@@ -118,6 +118,7 @@ class SandboxMessage:
     photo: StoredFile | None = None
     document: StoredFile | None = None
     contact: dict[str, Any] | None = None
+    via_bot: TelegramUser | None = None  # set when a user sent an inline query result
     reply_to_message_id: int | None = None
     edited: bool = False
     edit_date: int | None = None
@@ -158,6 +159,8 @@ class SandboxMessage:
             data["edit_date"] = self.edit_date
         if reply_to is not None:
             data["reply_to_message"] = reply_to.to_api(chat)
+        if self.via_bot is not None:
+            data["via_bot"] = self.via_bot.to_api()
         if self.text is not None:
             data["text"] = self.text
             if self.entities:
@@ -448,6 +451,8 @@ class SandboxState:
         self.chats: dict[int, Chat] = {}
         self.updates = UpdateQueue()
         self.queries: dict[str, PendingQuery] = {}
+        # inline query id -> the bot's answerInlineQuery parameters (None until answered)
+        self.inline_answers: dict[str, dict[str, Any] | None] = {}
         self.commands: dict[tuple[str, str], list[dict[str, str]]] = {}
         self.events: deque[SandboxEvent] = deque(maxlen=event_log_size)
         self.listeners: list[Listener] = []

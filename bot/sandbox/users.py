@@ -11,11 +11,13 @@ makes end-to-end tests deterministic without sleeps.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 from typing import Any
 
-from bot.sandbox.errors import ButtonNotFound, SandboxError
+from bot.sandbox.errors import ButtonNotFound, SandboxError, SandboxTimeout
+from bot.sandbox.html_check import format_text
 from bot.sandbox.limits import ApiLimits
 from bot.sandbox.state import (
     CallbackAnswer,
@@ -24,6 +26,7 @@ from bot.sandbox.state import (
     SandboxMessage,
     SandboxState,
     TelegramUser,
+    wait_event,
 )
 
 _COMMAND = re.compile(r"/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?(?![A-Za-z0-9_/<>])")
@@ -247,6 +250,57 @@ class SandboxUser:
         }
         return await self._dispatch(
             "callback_query", body, what, wait=wait, timeout=timeout, query_id=query_id
+        )
+
+    async def inline_query(
+        self, query: str, *, offset: str = "", timeout: float = 10.0
+    ) -> dict[str, Any]:
+        """Type ``@bot query`` in a chat: returns the bot's answerInlineQuery (results, next_offset)."""
+        self._ensure_active()
+        if len(query) > 256:
+            raise SandboxError("an inline query is at most 256 characters")
+        query_id = str(secrets.randbits(63))
+        self._state.inline_answers[query_id] = None
+        body = {
+            "id": query_id,
+            "from": self._chat.user.to_api(),
+            "query": query,
+            "offset": offset,
+            "chat_type": "sender",
+        }
+        if "inline_query" not in self._state.updates.allowed:
+            raise SandboxError("the bot's allowed_updates exclude 'inline_query'")
+        self._state.updates.push("inline_query", body)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            event = self._state.pulse.event
+            answer = self._state.inline_answers.get(query_id)
+            if answer is not None:
+                return answer
+            left = deadline - loop.time()
+            if left <= 0:
+                raise SandboxTimeout(
+                    f"timed out after {timeout:g}s waiting for answerInlineQuery to {query!r}"
+                )
+            await wait_event(event, left)
+
+    async def choose_inline_result(
+        self, result: dict[str, Any], *, wait: bool = True, timeout: float = 10.0
+    ) -> list[SandboxMessage]:
+        """Tap an inline result in this chat: the app sends its content "via @bot"."""
+        content = result["input_message_content"]
+        formatted = format_text(
+            content["message_text"], content.get("parse_mode"), content.get("entities"),
+            max_length=self._limits.max_text_length,
+        )
+        message = self._state.add_message(
+            self._chat, from_bot=False, text=formatted.text, entities=formatted.entities,
+            via_bot=self._state.bot, reply_markup=result.get("reply_markup"),
+        )
+        return await self._dispatch(
+            "message", self._api(message), f"inline result {result.get('id')!r}",
+            wait=wait, timeout=timeout,
         )
 
     async def share_contact(

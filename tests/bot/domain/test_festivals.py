@@ -31,24 +31,26 @@ D = date
 # Hong Kong Observatory's Gregorian–lunar calendar conversion tables as the author
 # knows them (not downloaded), then checked row by row: all 84 dates agree with both
 # lunardate 0.3.0 and lunar-python 1.4.8.  They are literals, not computed: they are
-# what the code under test must reproduce.  2025–2029, 2031 and 2032 have a 29-day
-# 12th month (除夕 is 腊月廿九); 2033's leap month is the 11th (the "2033 problem"),
+# what the code under test must reproduce.  除夕 is 腊月廿九 (a 29-day 12th month) in
+# 2025–2029, 2031 and 2032, 年三十 otherwise; 2033's leap month is the 11th (the "2033 problem"),
 # which keeps 中秋 on 8 Sep 2033 and 春节 2034 on 19 Feb.
 #      year: (除夕,            春节,            元宵,            端午,            七夕,            中秋,            重阳)
+# fmt: off
 REFERENCE = {
-    2024: (D(2024, 2, 9), D(2024, 2, 10), D(2024, 2, 24), D(2024, 6, 10), D(2024, 8, 10), D(2024, 9, 17), D(2024, 10, 11)),  # noqa: E501
-    2025: (D(2025, 1, 28), D(2025, 1, 29), D(2025, 2, 12), D(2025, 5, 31), D(2025, 8, 29), D(2025, 10, 6), D(2025, 10, 29)),  # noqa: E501
-    2026: (D(2026, 2, 16), D(2026, 2, 17), D(2026, 3, 3), D(2026, 6, 19), D(2026, 8, 19), D(2026, 9, 25), D(2026, 10, 18)),  # noqa: E501
-    2027: (D(2027, 2, 5), D(2027, 2, 6), D(2027, 2, 20), D(2027, 6, 9), D(2027, 8, 8), D(2027, 9, 15), D(2027, 10, 8)),  # noqa: E501
-    2028: (D(2028, 1, 25), D(2028, 1, 26), D(2028, 2, 9), D(2028, 5, 28), D(2028, 8, 26), D(2028, 10, 3), D(2028, 10, 26)),  # noqa: E501
-    2029: (D(2029, 2, 12), D(2029, 2, 13), D(2029, 2, 27), D(2029, 6, 16), D(2029, 8, 16), D(2029, 9, 22), D(2029, 10, 16)),  # noqa: E501
-    2030: (D(2030, 2, 2), D(2030, 2, 3), D(2030, 2, 17), D(2030, 6, 5), D(2030, 8, 5), D(2030, 9, 12), D(2030, 10, 5)),  # noqa: E501
-    2031: (D(2031, 1, 22), D(2031, 1, 23), D(2031, 2, 6), D(2031, 6, 24), D(2031, 8, 24), D(2031, 10, 1), D(2031, 10, 24)),  # noqa: E501
-    2032: (D(2032, 2, 10), D(2032, 2, 11), D(2032, 2, 25), D(2032, 6, 12), D(2032, 8, 12), D(2032, 9, 19), D(2032, 10, 12)),  # noqa: E501
-    2033: (D(2033, 1, 30), D(2033, 1, 31), D(2033, 2, 14), D(2033, 6, 1), D(2033, 8, 1), D(2033, 9, 8), D(2033, 10, 1)),  # noqa: E501
-    2034: (D(2034, 2, 18), D(2034, 2, 19), D(2034, 3, 5), D(2034, 6, 20), D(2034, 8, 20), D(2034, 9, 27), D(2034, 10, 20)),  # noqa: E501
-    2035: (D(2035, 2, 7), D(2035, 2, 8), D(2035, 2, 22), D(2035, 6, 10), D(2035, 8, 10), D(2035, 9, 16), D(2035, 10, 9)),  # noqa: E501
+    2024: (D(2024, 2, 9), D(2024, 2, 10), D(2024, 2, 24), D(2024, 6, 10), D(2024, 8, 10), D(2024, 9, 17), D(2024, 10, 11)),
+    2025: (D(2025, 1, 28), D(2025, 1, 29), D(2025, 2, 12), D(2025, 5, 31), D(2025, 8, 29), D(2025, 10, 6), D(2025, 10, 29)),
+    2026: (D(2026, 2, 16), D(2026, 2, 17), D(2026, 3, 3), D(2026, 6, 19), D(2026, 8, 19), D(2026, 9, 25), D(2026, 10, 18)),
+    2027: (D(2027, 2, 5), D(2027, 2, 6), D(2027, 2, 20), D(2027, 6, 9), D(2027, 8, 8), D(2027, 9, 15), D(2027, 10, 8)),
+    2028: (D(2028, 1, 25), D(2028, 1, 26), D(2028, 2, 9), D(2028, 5, 28), D(2028, 8, 26), D(2028, 10, 3), D(2028, 10, 26)),
+    2029: (D(2029, 2, 12), D(2029, 2, 13), D(2029, 2, 27), D(2029, 6, 16), D(2029, 8, 16), D(2029, 9, 22), D(2029, 10, 16)),
+    2030: (D(2030, 2, 2), D(2030, 2, 3), D(2030, 2, 17), D(2030, 6, 5), D(2030, 8, 5), D(2030, 9, 12), D(2030, 10, 5)),
+    2031: (D(2031, 1, 22), D(2031, 1, 23), D(2031, 2, 6), D(2031, 6, 24), D(2031, 8, 24), D(2031, 10, 1), D(2031, 10, 24)),
+    2032: (D(2032, 2, 10), D(2032, 2, 11), D(2032, 2, 25), D(2032, 6, 12), D(2032, 8, 12), D(2032, 9, 19), D(2032, 10, 12)),
+    2033: (D(2033, 1, 30), D(2033, 1, 31), D(2033, 2, 14), D(2033, 6, 1), D(2033, 8, 1), D(2033, 9, 8), D(2033, 10, 1)),
+    2034: (D(2034, 2, 18), D(2034, 2, 19), D(2034, 3, 5), D(2034, 6, 20), D(2034, 8, 20), D(2034, 9, 27), D(2034, 10, 20)),
+    2035: (D(2035, 2, 7), D(2035, 2, 8), D(2035, 2, 22), D(2035, 6, 10), D(2035, 8, 10), D(2035, 9, 16), D(2035, 10, 9)),
 }
+# fmt: on
 REFERENCE_KEYS = (
     "lunar_new_years_eve",
     "spring_festival",
@@ -236,12 +238,12 @@ def test_occurrences_are_inclusive_sorted_and_cross_years() -> None:
 def test_due_greetings_lead_one_day_before() -> None:
     people = [customer(id="c1"), customer(id="c2", archived=True), customer(id="c3")]
     # 2026: 除夕 16 Feb, 春节 17 Feb; both have lead_days = 1.
-    assert [(f.key, d, ids) for f, d, ids in due_greetings(DEFAULTS, people, date(2026, 2, 15))] == [
-        ("lunar_new_years_eve", date(2026, 2, 16), ["c1", "c3"])
-    ]
-    assert [(f.key, d, ids) for f, d, ids in due_greetings(DEFAULTS, people, date(2026, 2, 16))] == [
-        ("spring_festival", date(2026, 2, 17), ["c1", "c3"])
-    ]
+    assert [
+        (f.key, d, ids) for f, d, ids in due_greetings(DEFAULTS, people, date(2026, 2, 15))
+    ] == [("lunar_new_years_eve", date(2026, 2, 16), ["c1", "c3"])]
+    assert [
+        (f.key, d, ids) for f, d, ids in due_greetings(DEFAULTS, people, date(2026, 2, 16))
+    ] == [("spring_festival", date(2026, 2, 17), ["c1", "c3"])]
     assert due_greetings(DEFAULTS, people, date(2026, 2, 17)) == []
 
 
@@ -369,7 +371,7 @@ GOOD = {
         ({"key": "Bad Key"}, "festival #1 'Bad Key': key: required"),
         ({"name": {"zh": "节"}}, "festival #1 'x': name: missing the 'en' name"),
         ({"name": {"zh": "节", "en": ""}}, "festival #1 'x': name.en: must be non-empty"),
-        ({"calendar": "julian"}, "festival #1 'x': calendar: must be \"solar\" or \"lunar\""),
+        ({"calendar": "julian"}, 'festival #1 \'x\': calendar: must be "solar" or "lunar"'),
         ({"month": 13}, "festival #1 'x': month: required integer 1-12"),
         ({"month": True}, "festival #1 'x': month: required integer 1-12"),
         ({"day": 31}, "festival #1 'x': day: required integer 1-30 for a lunar date"),
@@ -382,7 +384,7 @@ GOOD = {
         ({"rule": "lunar_new_years_eve"}, "festival #1 'x': month: not allowed with rule"),
         (
             {"rule": "lunar_new_years_eve", "calendar": "solar", "month": None, "day": None},
-            "festival #1 'x': calendar: rule \"lunar_new_years_eve\" needs calendar = \"lunar\"",
+            'festival #1 \'x\': calendar: rule "lunar_new_years_eve" needs calendar = "lunar"',
         ),
         ({"applies_to": "some"}, "festival #1 'x': applies_to: \"all\", a table"),
         ({"applies_to": {}}, "festival #1 'x': applies_to: an empty table"),

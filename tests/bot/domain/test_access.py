@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import pytest
+
+from bot.domain import access
+from bot.domain.models import Customer, Role, StaffUser
+
+
+def staff(uid: int, role: Role, teams: list[str], active: bool = True) -> StaffUser:
+    return StaffUser(id=str(uid), telegram_id=uid, name=f"u{uid}", role=role, teams=teams, active=active)
+
+
+ADMIN = staff(1, Role.ADMIN, [])
+MANAGER_EAST = staff(2, Role.MANAGER, ["east"])
+MANAGER_BOTH = staff(3, Role.MANAGER, ["east", "west"])
+REP_EAST = staff(4, Role.REP, ["east"])
+REP_WEST = staff(5, Role.REP, ["west"])
+GONE = staff(6, Role.REP, ["east"], active=False)
+CUSTOMER = Customer(name="张伟", owner_id="4", team="east")
+
+
+@pytest.mark.parametrize(
+    ("user", "expected"),
+    [(ADMIN, True), (MANAGER_EAST, True), (MANAGER_BOTH, True), (REP_EAST, True),
+     (REP_WEST, False), (GONE, False), (None, False)],
+)
+def test_who_sees_a_customer(user, expected) -> None:
+    assert access.can_view_customer(user, CUSTOMER) is expected
+
+
+def test_a_deactivated_owner_loses_their_own_customers() -> None:
+    customer = Customer(name="x", owner_id="6", team="east")
+    assert not access.can_view_customer(GONE, customer)
+
+
+def test_managers_manage_reps_of_their_teams_only() -> None:
+    assert access.manages(MANAGER_EAST, REP_EAST)
+    assert not access.manages(MANAGER_EAST, REP_WEST)
+    assert not access.manages(MANAGER_EAST, MANAGER_BOTH)
+    assert not access.manages(REP_EAST, REP_EAST)
+    assert access.manages(ADMIN, MANAGER_EAST)
+
+
+def test_invitations() -> None:
+    assert access.can_invite(ADMIN, Role.ADMIN, None)
+    assert access.can_invite(MANAGER_EAST, Role.REP, "east")
+    assert not access.can_invite(MANAGER_EAST, Role.REP, "west")
+    assert not access.can_invite(MANAGER_EAST, Role.MANAGER, "east")
+    assert not access.can_invite(REP_EAST, Role.REP, "east")
+
+
+def test_roles_change_only_by_admins_and_never_their_own() -> None:
+    assert access.can_change_role(ADMIN, MANAGER_EAST, Role.REP)
+    assert not access.can_change_role(ADMIN, ADMIN, Role.REP)
+    assert not access.can_change_role(MANAGER_EAST, REP_EAST, Role.MANAGER)
+
+
+def test_reassignment_stays_within_the_managers_teams() -> None:
+    assert access.can_reassign(MANAGER_EAST, CUSTOMER, staff(7, Role.REP, ["east"]))
+    assert not access.can_reassign(MANAGER_EAST, CUSTOMER, REP_WEST)
+    assert not access.can_reassign(MANAGER_EAST, CUSTOMER, GONE)
+    assert access.can_reassign(ADMIN, CUSTOMER, REP_WEST)
+    assert not access.can_reassign(REP_EAST, CUSTOMER, staff(7, Role.REP, ["east"]))
+
+
+def test_deactivation_and_audit_rights() -> None:
+    assert access.can_deactivate(MANAGER_EAST, REP_EAST)
+    assert not access.can_deactivate(ADMIN, ADMIN)
+    assert access.can_read_audit(MANAGER_EAST) and not access.can_read_audit(REP_EAST)
+    assert access.can_export_audit(ADMIN) and not access.can_export_audit(MANAGER_EAST)
+    assert access.visible_teams(ADMIN) is None
+    assert access.visible_teams(MANAGER_BOTH) == ["east", "west"]
