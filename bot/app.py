@@ -23,7 +23,7 @@ from bot.i18n import LANGUAGES, gettext_for
 from bot.persistence import StorePersistence
 from bot.scheduler import Scheduler
 from bot.services import Services
-from handlers import access, commands, errors, invitations, staff, start
+from handlers import access, commands, customers, errors, invitations, purchases, search, staff, start
 from handlers.common import SERVICES_KEY
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,12 @@ def build_application(services: Services, *, token: str | None = None) -> Applic
 def register_handlers(application: Application, conversation_timeout: timedelta) -> None:
     # Order matters: the gate first, in its own group, so nothing reaches a feature unchecked.
     application.add_handlers(access.handlers(), group=-1)
+    # Before the wizards: a reply to the search prompt is a search, not a field value.
+    application.add_handlers(search.early_handlers())
     application.add_handlers(start.handlers())
+    application.add_handlers(customers.handlers(conversation_timeout))
+    application.add_handlers(purchases.handlers(conversation_timeout))
+    application.add_handlers(search.handlers())
     application.add_handlers(invitations.handlers(conversation_timeout))
     application.add_handlers(staff.handlers(conversation_timeout))
     # Last in group 0: whatever no feature handled.

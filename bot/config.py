@@ -66,6 +66,23 @@ class LocaleConfig:
 
 
 @dataclass
+class ClassificationConfig:
+    """Thresholds of the value tier and lifecycle stage (see bot/domain/classification.py)."""
+
+    window_days: int = 365
+    high_revenue: float = 100_000
+    mid_revenue: float = 20_000
+    high_frequency: int = 6
+    mid_frequency: int = 3
+    new_days: int = 30
+    at_risk_factor: float = 2.0
+    default_gap_days: int = 90
+    min_gap_days: int = 14
+    at_risk_days: int = 60
+    churned_days: int = 180
+
+
+@dataclass
 class ConversationConfig:
     timeout_minutes: int = 60
     persistence_interval_seconds: float = 2.0
@@ -82,6 +99,7 @@ class Config:
     storage: StorageConfig = field(default_factory=StorageConfig)
     access: AccessConfig = field(default_factory=AccessConfig)
     locale: LocaleConfig = field(default_factory=LocaleConfig)
+    classification: ClassificationConfig = field(default_factory=ClassificationConfig)
     conversation: ConversationConfig = field(default_factory=ConversationConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     source: str | None = None  # the file it was read from, if any
@@ -273,6 +291,18 @@ def validate(config: Config) -> None:
         raise ConfigError(f"[locale] currency: unknown ISO 4217 code {loc.currency!r}")
     if loc.phone_region != loc.phone_region.upper() or len(loc.phone_region) != 2:
         raise ConfigError(f"[locale] phone_region must be a two-letter region code, got {loc.phone_region!r}")
+    c = config.classification
+    if c.mid_revenue > c.high_revenue or c.mid_revenue < 0:
+        raise ConfigError("[classification] mid_revenue must be between 0 and high_revenue")
+    if c.mid_frequency > c.high_frequency or c.mid_frequency < 1:
+        raise ConfigError("[classification] mid_frequency must be between 1 and high_frequency")
+    if not 0 < c.at_risk_days <= c.churned_days:
+        raise ConfigError("[classification] at_risk_days must be positive and at most churned_days")
+    for name in ("window_days", "new_days", "default_gap_days", "min_gap_days"):
+        if getattr(c, name) <= 0:
+            raise ConfigError(f"[classification] {name} must be positive")
+    if c.at_risk_factor <= 0:
+        raise ConfigError("[classification] at_risk_factor must be positive")
     if config.conversation.timeout_minutes <= 0:
         raise ConfigError("[conversation] timeout_minutes must be positive")
     if config.conversation.persistence_interval_seconds <= 0:

@@ -20,8 +20,10 @@ log = logging.getLogger(__name__)
 
 async def gate(update: Update, context: Context) -> None:
     tg_user = update.effective_user
-    if tg_user is None or update.effective_chat is None:
+    if tg_user is None:
         raise ApplicationHandlerStop
+    if update.effective_chat is None and update.inline_query is None:
+        raise ApplicationHandlerStop  # nothing else without a chat is handled
     staff, language = await caller(update, context)
     if staff is None and _is_invitation(update):
         return  # /start <code>: the invitation handler decides
@@ -33,7 +35,9 @@ async def gate(update: Update, context: Context) -> None:
         return
     log.info("refused update %s from unregistered user %s", update.update_id, tg_user.id)
     text = render(language, "not_registered", telegram_id=tg_user.id)
-    if update.callback_query is not None:
+    if update.inline_query is not None:
+        await update.inline_query.answer([], cache_time=0, is_personal=True)
+    elif update.callback_query is not None:
         await update.callback_query.answer(text=render(language, "not_available"), show_alert=True)
     elif update.effective_chat.type == "private":
         await reply_html(update, context, text, language, reply_markup=ReplyKeyboardRemove())

@@ -39,6 +39,43 @@ ACTIONS: dict[tuple[str, str], int] = {
     ("staff", "move"): 1,
     ("staff", "moveto"): 2,
     ("staff", "move_ok"): 2,
+    # the add / edit customer wizard
+    ("add", "field"): 1,
+    ("add", "set"): 2,
+    ("add", "ref"): 1,
+    ("add", "save"): 0,
+    ("add", "force"): 0,
+    ("add", "skip"): 0,
+    ("add", "back"): 0,
+    ("add", "cancel"): 0,
+    # the customer card
+    ("cust", "view"): 1,
+    ("cust", "edit"): 1,
+    ("cust", "archive"): 1,
+    ("cust", "restore"): 1,
+    ("cust", "purge"): 1,
+    ("cust", "purge_ok"): 1,
+    ("cust", "history"): 2,
+    ("cust", "audit"): 1,
+    ("cust", "reassign"): 1,
+    ("cust", "reassign_to"): 2,
+    ("cust", "class"): 1,
+    ("cust", "tier"): 2,
+    ("cust", "stage"): 2,
+    # search and lists
+    ("find", "page"): 1,
+    ("list", "page"): 1,
+    ("list", "tier"): 1,
+    ("list", "stage"): 1,
+    ("list", "owner"): 1,
+    ("list", "archived"): 1,
+    ("list", "clear"): 0,
+    # purchases
+    ("buy", "add"): 1,
+    ("buy", "qty"): 1,
+    ("buy", "day"): 1,
+    ("buy", "save"): 0,
+    ("buy", "cancel"): 0,
 }
 
 

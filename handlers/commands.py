@@ -16,6 +16,9 @@ log = logging.getLogger(__name__)
 # (command, description msgid) as published with setMyCommands, in menu order.
 COMMANDS: list[tuple[str, str]] = [
     ("start", N_("Main menu")),
+    ("add", N_("Add a customer (or /add name phone company)")),
+    ("find", N_("Find a customer")),
+    ("list", N_("My customers, with filters")),
     ("help", N_("What I can do")),
     ("language", N_("Change language")),
     ("whoami", N_("Who am I")),

@@ -21,12 +21,16 @@ HELP = N_("❓ Help")
 LANGUAGE = N_("🌐 Language")
 STAFF = N_("👥 Staff")
 INVITE = N_("➕ Invite")
+ADD_CUSTOMER = N_("➕ New customer")
+FIND = N_("🔍 Find")
+LIST = N_("📋 My customers")
 
 EVERYONE = frozenset(Role)
 MANAGERS = frozenset({Role.MANAGER, Role.ADMIN})
 
 # Rows of the main menu: (msgid, roles that see it).
 MENU: list[list[tuple[str, frozenset[Role]]]] = [
+    [(ADD_CUSTOMER, EVERYONE), (FIND, EVERYONE), (LIST, EVERYONE)],
     [(STAFF, MANAGERS), (INVITE, MANAGERS)],
     [(HELP, EVERYONE), (LANGUAGE, EVERYONE)],
 ]
@@ -45,3 +49,8 @@ def main_menu(language: str, role: Role = Role.REP) -> ReplyKeyboardMarkup:
 def labels(msgid: str) -> list[str]:
     """The label of one menu entry in every language."""
     return sorted({gettext_for(language)(msgid) for language in LANGUAGES})
+
+
+def all_menu_labels() -> list[str]:
+    """Every menu label in every language: never taken as a field value in a wizard."""
+    return sorted({label for row in MENU for msgid, _roles in row for label in labels(msgid)})

@@ -10,6 +10,7 @@ from bot.render import render
 from handlers import callback_data, invitations
 from handlers.common import Context, caller, deny, reply_html, services
 from handlers.commands import commands_for
+from handlers.search import CARD_PREFIX, open_card
 from handlers.menu import HELP, LANGUAGE, labels, main_menu
 
 LANGUAGE_NAMES = {"zh": "中文", "en": "English"}
@@ -19,6 +20,9 @@ async def start(update: Update, context: Context) -> None:
     staff, language = await caller(update, context)
     if staff is None:  # the gate lets strangers through only with an invitation code
         await invitations.redeem(update, context, context.args[0] if context.args else "")
+        return
+    if context.args and context.args[0].startswith(CARD_PREFIX):
+        await open_card(update, context, context.args[0][len(CARD_PREFIX):])
         return
     if context.args:
         await reply_html(update, context, render(language, "invitation_refused", reason="registered"), language)

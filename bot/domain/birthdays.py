@@ -38,14 +38,14 @@ def anniversary(birthday: Birthday, year: int) -> date:
     For a lunar birthday ``year`` is the lunar year, so a 12th-month birthday
     of lunar year 2024 falls in January 2025.
     """
-    if birthday.calendar is CalendarKind.SOLAR:
+    if birthday.calendar == CalendarKind.SOLAR:
         return solar_anniversary(year, birthday.month, birthday.day)
     return lunar_to_solar(year, birthday.month, birthday.day, leap=birthday.leap_month)
 
 
 def next_birthday(birthday: Birthday, on_or_after: date) -> date:
     """The first birthday on or after ``on_or_after`` (the birth year is ignored)."""
-    if birthday.calendar is CalendarKind.SOLAR:
+    if birthday.calendar == CalendarKind.SOLAR:
         this_year = anniversary(birthday, on_or_after.year)
         return (
             this_year if this_year >= on_or_after else anniversary(birthday, on_or_after.year + 1)
@@ -93,7 +93,7 @@ def age_on(birthday: Birthday, day: date) -> int | None:
         return None
     if day < anniversary(birthday, birthday.year):
         return None
-    if birthday.calendar is CalendarKind.SOLAR:
+    if birthday.calendar == CalendarKind.SOLAR:
         passed = anniversary(birthday, day.year) <= day
         return day.year - birthday.year - (0 if passed else 1)
     # The latest lunar year whose anniversary is on or before ``day``: lunar

@@ -262,7 +262,7 @@ def _no_contact(
         i.occurred_at
         for i in interactions
         if i.occurred_at <= now
-        and (rules.unanswered_counts_as_contact or i.outcome is not Outcome.NO_ANSWER)
+        and (rules.unanswered_counts_as_contact or i.outcome != Outcome.NO_ANSWER)
     ]
     since = max(past) if past else customer.created_at
     days = (now.date() - _local_day(since, now)).days
@@ -321,7 +321,7 @@ def _open_complaints(feedback: list[Feedback], rules: ChurnRules) -> Reason | No
     count = sum(
         1
         for f in feedback
-        if f.kind is FeedbackKind.COMPLAINT
+        if f.kind == FeedbackKind.COMPLAINT
         and f.status in (FeedbackStatus.OPEN, FeedbackStatus.IN_PROGRESS)
     )
     if not count:

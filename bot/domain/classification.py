@@ -46,6 +46,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from itertools import pairwise
 from statistics import median
 from typing import Any
 
@@ -167,7 +168,7 @@ def usual_gap_days(purchase_days: Sequence[date], rules: ClassificationRules) ->
     days = sorted(set(purchase_days))
     if len(days) < 2:
         return rules.default_gap_days
-    gaps = [_days(b, a) for a, b in zip(days, days[1:], strict=False)]
+    gaps = [_days(b, a) for a, b in pairwise(days)]
     return max(rules.min_gap_days, round(median(gaps)))
 
 

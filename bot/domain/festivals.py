@@ -187,10 +187,10 @@ def festival_dates(festival: Festival, year: int) -> list[date]:
     1 January, so a Gregorian year may hold two of them or none (lunar 12/1 was
     on 11 Jan 2024 *and* 31 Dec 2024, and not at all in 2025).
     """
-    if festival.rule is FestivalRule.LUNAR_NEW_YEARS_EVE:
+    if festival.rule == FestivalRule.LUNAR_NEW_YEARS_EVE:
         return [spring_festival(year) - timedelta(days=1)]  # 春节 is 21 Jan–20 Feb
     assert festival.month is not None and festival.day is not None
-    if festival.calendar is CalendarKind.SOLAR:
+    if festival.calendar == CalendarKind.SOLAR:
         return [solar_anniversary(year, festival.month, festival.day)]
     candidates = (lunar_to_solar(y, festival.month, festival.day) for y in (year - 1, year))
     return [d for d in candidates if d.year == year]

@@ -28,7 +28,8 @@ fuzzy           ≤ 50   typo tolerance: 50 × rapidfuzz ratio / 100 for a
 Field bonus: name +3, phone +3, company +2, others (tag, city, email) +0.
 A query of several words ("张伟 上海", "john acme") that matches no field as
 a whole still matches when every word matches some field; it scores as its
-weakest word, minus 1.  Equal scores are ordered by name, then id.
+weakest word, minus 1.  Equal scores are ordered by name — Chinese names by
+their pinyin, as Chinese contact lists sort (王芳 among the "w") — then id.
 
 Speed: everything derived from a customer (normalised text, pinyin
 variants, initials, phone digit forms, one concatenated "haystack") is
@@ -73,6 +74,14 @@ PHONE_MIN_DIGITS = 3
 FIELD_BONUS = {"name": 3.0, "phone": 3.0, "company": 2.0}
 _MAX_PINYIN_VARIANTS = 6
 _MAX_QUERY_LENGTH = 100
+# Surnames whose reading differs from the character's everyday one, which is
+# what pypinyin (having no surname mode) returns: 曾 is "ceng" in 曾经 but the
+# surname Zeng.  Used first, for ranking order and duplicate checks alike.
+SURNAME_READINGS = {
+    "曾": "zeng", "单": "shan", "解": "xie", "仇": "qiu", "区": "ou", "查": "zha", "朴": "piao",
+    "盖": "ge", "缪": "miao", "乐": "yue", "覃": "qin", "翟": "zhai", "秘": "bi", "尉": "yu",
+    "折": "she", "种": "chong", "召": "shao", "繁": "po", "句": "gou", "员": "yun", "厍": "she",
+}
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _NOT_WORD = re.compile(r"[\W_]+")
@@ -96,7 +105,8 @@ def pinyin_variants(text: str, *, surname: bool = False) -> tuple[tuple[str, ...
     """Plausible toneless pinyin readings of ``text``, each as a tuple of syllables.
 
     The first is pypinyin's phrase-aware reading; with ``surname`` the first
-    character's other readings are added (曾 zeng/ceng, 单 shan/dan), and ü is
+    character's other readings are added (曾 zeng/ceng, 单 shan/dan) — the
+    surname reading first where :data:`SURNAME_READINGS` knows it — and ü is
     also offered as "u" (吕 lv/lu) because that is how it gets typed.  Empty
     when ``text`` holds no Chinese characters.
     """
@@ -104,9 +114,12 @@ def pinyin_variants(text: str, *, surname: bool = False) -> tuple[tuple[str, ...
         return ()
     main = [s for s in (compact(part) for part in lazy_pinyin(text, errors="default")) if s]
     variants = [tuple(main)]
-    if surname and main and _CJK.match(text.strip()):
-        first_readings = pinyin(text.strip()[0], style=Style.NORMAL, heteronym=True)[0]
-        variants += [(r, *main[1:]) for r in first_readings if r != main[0]]
+    first = text.strip()[:1]
+    if surname and main and _CJK.match(first):
+        rest = main[1:]
+        usual = [(SURNAME_READINGS[first], *rest)] if first in SURNAME_READINGS else []
+        others = [(r, *rest) for r in pinyin(first, style=Style.NORMAL, heteronym=True)[0]]
+        variants = usual + variants + others
     with_u = [tuple(s.replace("v", "u") for s in v) for v in variants if any("v" in s for s in v)]
     unique = list(dict.fromkeys(variants + with_u))
     return tuple(unique[:_MAX_PINYIN_VARIANTS])
@@ -174,7 +187,7 @@ class SearchKeys:
     text_haystack: str
     phone_haystack: str
     haystack: str
-    order: tuple[str, str]
+    order: tuple[str, str, str]
     fuzzy_keys: tuple[tuple[str, ...], tuple[str, ...]]
     fuzzy_fields: tuple[tuple[str, ...], tuple[str, ...]]
 
@@ -217,7 +230,7 @@ class SearchDoc:
         object.__setattr__(self, "keys", SearchKeys(
             fields=tuple(fields), phones=phones, text_haystack=text_haystack,
             phone_haystack=phone_haystack, haystack=text_haystack + phone_haystack,
-            order=(normalise(self.name), self.id),
+            order=(" ".join(fields[0].pinyin[:1]) or fields[0].text, fields[0].text, self.id),
             fuzzy_keys=(tuple(k for k, _ in other), tuple(k for k, _ in latin)),
             fuzzy_fields=(tuple(f for _, f in other), tuple(f for _, f in latin)),
         ))
@@ -374,7 +387,9 @@ class SearchIndex:
                 if all(h[0] for h in hits):
                     weakest = min(hits)
                     found[index] = (weakest[0] - 1.0, weakest[1], weakest[2])
-        if len(q.compact) >= 3 and not q.compact.isdigit():
+        # Fuzzy hits score below every other kind, so with ``limit`` hits in
+        # hand they could not reach the result: skip the costliest step.
+        if len(q.compact) >= 3 and not q.compact.isdigit() and len(found) < limit:
             self._add_fuzzy(q, found)
         return self._top(found, limit)
 

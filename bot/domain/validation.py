@@ -113,7 +113,8 @@ def _drop_controls(text: str, *, keep_newlines: bool) -> str:
 
 
 def _one_line(text: str) -> str:
-    return _WHITESPACE.sub(" ", _drop_controls(text, keep_newlines=False)).strip()
+    return _WHITESPACE.sub(" ", _drop_controls(_WHITESPACE.sub(" ", text),
+                                               keep_newlines=False)).strip()
 
 
 def _check_length(field_name: str, text: str, max_length: int) -> None:
@@ -273,6 +274,8 @@ def cn_number(text: str) -> int | None:
         return value
     total, pending, last_unit = 0, None, 10_000
     for ch in text:
+        if ch in "零〇○" and pending is None:
+            continue
         if ch in _CN_DIGITS:
             if pending is not None:
                 return None

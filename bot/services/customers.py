@@ -1,16 +1,77 @@
-"""Customers: the use cases around the customer card (客户管理卡)."""
+"""Customers: the use cases around the customer card (客户管理卡).
+
+Every method takes the acting staff user and checks what they may see or
+change with ``bot.domain.access`` — whatever ids a handler passes in came
+from a button and are not trusted.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
 
 from bot.clock import Clock
 from bot.config import Config
-from bot.domain import access
-from bot.domain.models import Customer, ReminderStatus, StaffUser
+from bot.domain import access, card
+from bot.domain.classification import Classification, ClassificationRules, classify
+from bot.domain.models import (
+    Customer,
+    Feedback,
+    FeedbackStatus,
+    Interaction,
+    LifecycleStage,
+    Purchase,
+    ReminderStatus,
+    Role,
+    StaffUser,
+    ValueTier,
+)
+from bot.domain.search import SearchDoc, SearchIndex, search_doc
 from bot.services.audit import AuditService
 from bot.services.errors import AccessDenied
 from storage.base import ConflictError, Store
+
+DUPLICATE_NAME_SCORE = 90
+
+
+@dataclass(frozen=True)
+class Duplicates:
+    """Existing customers a new one may duplicate: the ones the rep may open, and how many others."""
+
+    visible: list[tuple[Customer, str]]  # (customer, reason: phone | name_company)
+    hidden: int
+
+
+@dataclass(frozen=True)
+class CardView:
+    customer: Customer
+    classification: Classification
+    owner: StaffUser | None
+    referrer: Customer | None
+    recent_purchases: list[Purchase]
+    open_feedback: list[Feedback]
+    revenue_12m: Decimal
+    last_contact: datetime | None
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    at: datetime
+    kind: str  # interaction | feedback | purchase
+    record: Interaction | Feedback | Purchase
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    owner_id: str | None = None
+    tier: str | None = None
+    stage: str | None = None
+    tag: str | None = None
+    city: str | None = None
+    archived: bool = False
 
 
 class CustomerService:
@@ -19,7 +80,26 @@ class CustomerService:
         self.clock = clock
         self.config = config
         self.audit = audit
+        self._docs: dict[str, tuple[int, SearchDoc]] = {}
 
+    @property
+    def rules(self) -> ClassificationRules:
+        c = self.config.classification
+        return ClassificationRules(
+            window_days=c.window_days, high_revenue=Decimal(str(c.high_revenue)),
+            mid_revenue=Decimal(str(c.mid_revenue)), high_frequency=c.high_frequency,
+            mid_frequency=c.mid_frequency, new_days=c.new_days, at_risk_factor=c.at_risk_factor,
+            default_gap_days=c.default_gap_days, min_gap_days=c.min_gap_days,
+            at_risk_days=c.at_risk_days, churned_days=c.churned_days,
+        )
+
+    def input_context(self) -> card.InputContext:
+        return card.InputContext(
+            phone_region=self.config.locale.phone_region,
+            today=self.clock.now().astimezone(self.config.tz).date(),
+        )
+
+    # ---- reading -------------------------------------------------------------------------
     async def visible(self, actor: StaffUser, customer_id: str) -> Customer:
         """The customer, if the actor may see it; AccessDenied otherwise (also when it does not exist)."""
         customer = await self.store.customers.get(customer_id) if len(customer_id) <= 64 else None
@@ -27,9 +107,240 @@ class CustomerService:
             raise AccessDenied(f"customer {customer_id}")
         return customer
 
+    async def all_visible(self, actor: StaffUser, *, archived: bool | None = False) -> list[Customer]:
+        """Every customer the actor may see: their own, their teams', or all (admins)."""
+        if not access.is_active(actor):
+            raise AccessDenied("customers")
+        where: dict[str, Any] = {} if archived is None else {"archived": archived}
+        if actor.role is Role.ADMIN:
+            found = await self.store.customers.find(where)
+        else:
+            by_id = {c.id: c for c in await self.store.customers.find({**where, "owner_id": actor.id})}
+            if actor.role is Role.MANAGER:
+                for team in actor.teams:
+                    by_id.update({c.id: c for c in await self.store.customers.find({**where, "team": team})})
+            found = list(by_id.values())
+        return [c for c in found if access.can_view_customer(actor, c)]
+
     async def count_owned(self, owner_id: str) -> int:
         return await self.store.customers.count({"owner_id": owner_id})
 
+    async def card(self, actor: StaffUser, customer_id: str) -> CardView:
+        customer = await self.visible(actor, customer_id)
+        purchases = await self.store.purchases.find({"customer_id": customer.id}, order_by="purchased_on",
+                                                    descending=True)
+        interactions = await self.store.interactions.find({"customer_id": customer.id, "deleted": False})
+        feedback = await self.store.feedback.find({"customer_id": customer.id, "deleted": False})
+        now = self.clock.now().astimezone(self.config.tz)
+        result = classify(customer, purchases, interactions, now, self.rules)
+        since = now.date() - timedelta(days=self.rules.window_days)
+        revenue = sum((p.amount for p in purchases if p.purchased_on > since), Decimal(0))
+        referrer = None
+        if customer.referred_by:
+            ref = await self.store.customers.get(customer.referred_by)
+            referrer = ref if ref is not None and access.can_view_customer(actor, ref) else None
+        contacts = [i.occurred_at for i in interactions]
+        if customer.last_contact_at:
+            contacts.append(customer.last_contact_at)
+        return CardView(
+            customer=customer,
+            classification=result,
+            owner=await self.store.staff.get(customer.owner_id),
+            referrer=referrer,
+            recent_purchases=purchases[:3],
+            open_feedback=[f for f in feedback if f.status in (FeedbackStatus.OPEN, FeedbackStatus.IN_PROGRESS)],
+            revenue_12m=revenue,
+            last_contact=max(contacts) if contacts else None,
+        )
+
+    async def search(self, actor: StaffUser, query: str, limit: int = 50) -> list[Customer]:
+        """Customers the actor may see, best match first (names, pinyin, phone digits, tags…)."""
+        customers = await self.all_visible(actor, archived=None)
+        by_id = {c.id: c for c in customers}
+        index = SearchIndex(self._doc(c) for c in customers)
+        return [by_id[m.id] for m in index.rank(query, limit)]
+
+    def _doc(self, customer: Customer) -> SearchDoc:
+        cached = self._docs.get(customer.id)
+        if cached is not None and cached[0] == customer.version:
+            return cached[1]
+        doc = search_doc(customer)
+        self._docs[customer.id] = (customer.version, doc)
+        return doc
+
+    async def listing(self, actor: StaffUser, filters: ListFilter) -> list[Customer]:
+        customers = await self.all_visible(actor, archived=filters.archived)
+        result = []
+        for c in customers:
+            if filters.owner_id and c.owner_id != filters.owner_id:
+                continue
+            if filters.tier and (c.effective_tier.value if c.effective_tier else "none") != filters.tier:
+                continue
+            if filters.stage and c.effective_stage.value != filters.stage:
+                continue
+            if filters.tag and filters.tag not in c.tags:
+                continue
+            if filters.city and (c.city or "") != filters.city:
+                continue
+            result.append(c)
+        return sorted(result, key=lambda c: (c.name.lower(), c.id))
+
+    async def history(self, actor: StaffUser, customer_id: str) -> list[TimelineItem]:
+        customer = await self.visible(actor, customer_id)
+        items = [TimelineItem(i.occurred_at, "interaction", i)
+                 for i in await self.store.interactions.find({"customer_id": customer.id, "deleted": False})]
+        items += [TimelineItem(f.created_at, "feedback", f)
+                  for f in await self.store.feedback.find({"customer_id": customer.id, "deleted": False})]
+        tz = self.config.tz
+        items += [TimelineItem(datetime.combine(p.purchased_on, datetime.min.time(), tz), "purchase", p)
+                  for p in await self.store.purchases.find({"customer_id": customer.id})]
+        return sorted(items, key=lambda item: item.at, reverse=True)
+
+    # ---- creating ------------------------------------------------------------------------
+    async def duplicates(self, actor: StaffUser, draft: dict[str, Any]) -> Duplicates:
+        """Same phone anywhere, or a very similar name in the same company (Zoho/Fxiaoke-style 查重)."""
+        from bot.domain.duplicates import find_duplicates
+
+        candidates: dict[str, Customer] = {}
+        for phone in draft.get("phones", []):
+            for c in await self.store.customers.find({"phones": phone}):
+                candidates[c.id] = c
+        company = draft.get("company")
+        if company:
+            for c in await self.all_visible(actor, archived=None):
+                candidates.setdefault(c.id, c)
+        new = card.customer_from_draft(draft, owner_id=actor.id, team=None, created_by=actor.id,
+                                       now=self.clock.now())
+        found = find_duplicates(new, list(candidates.values()))
+        visible, hidden = [], 0
+        for duplicate in found:
+            customer = candidates[duplicate.customer_id]
+            if access.can_view_customer(actor, customer):
+                visible.append((customer, duplicate.reason))
+            else:
+                hidden += 1
+        return Duplicates(visible, hidden)
+
+    async def create(self, actor: StaffUser, draft: dict[str, Any]) -> Customer:
+        if not access.is_active(actor):
+            raise AccessDenied("create customer")
+        now = self.clock.now()
+        team = actor.teams[0] if actor.teams else None
+        customer = card.customer_from_draft(draft, owner_id=actor.id, team=team, created_by=actor.id, now=now)
+        await self._check_referrer(actor, customer)
+        customer = await self._classified(customer, [], [])
+        saved = await self.store.customers.insert(customer)
+        await self.audit.record_change(actor.id, "create", "customer", None, saved)
+        return saved
+
+    async def _check_referrer(self, actor: StaffUser, customer: Customer) -> None:
+        if customer.referred_by:
+            await self.visible(actor, customer.referred_by)
+
+    # ---- changing ------------------------------------------------------------------------
+    async def update_card(self, actor: StaffUser, customer_id: str, draft: dict[str, Any]) -> Customer:
+        """Save the edited card fields (the draft holds every card field the customer should have)."""
+        customer = await self.visible(actor, customer_id)
+        if not access.can_edit_customer(actor, customer):
+            raise AccessDenied(f"edit {customer_id}")
+        updated = card.apply_draft(customer, draft, self.clock.now())
+        await self._check_referrer(actor, updated)
+        return await self._save(actor, "update", customer, updated)
+
+    async def set_override(
+        self, actor: StaffUser, customer_id: str, *, tier: str | None = None, stage: str | None = None,
+        clear_tier: bool = False, clear_stage: bool = False,
+    ) -> Customer:
+        customer = await self.visible(actor, customer_id)
+        changes: dict[str, Any] = {}
+        if tier is not None or clear_tier:
+            changes["value_tier_override"] = None if clear_tier else ValueTier(tier)
+        if stage is not None or clear_stage:
+            changes["stage_override"] = None if clear_stage else LifecycleStage(stage)
+        updated = dataclasses.replace(customer, **changes, updated_at=self.clock.now())
+        return await self._save(actor, "update", customer, updated)
+
+    async def archive(self, actor: StaffUser, customer_id: str, archived: bool = True) -> Customer:
+        customer = await self.visible(actor, customer_id)
+        if customer.archived == archived:
+            return customer
+        updated = dataclasses.replace(customer, archived=archived, updated_at=self.clock.now())
+        saved = await self._save(actor, "archive" if archived else "restore", customer, updated)
+        if archived:
+            for reminder in await self.store.reminders.find(
+                {"customer_id": customer.id, "status": ReminderStatus.PENDING.value}
+            ):
+                reminder.status = ReminderStatus.CANCELLED
+                reminder.last_error = "customer archived"
+                reminder.updated_at = self.clock.now()
+                try:
+                    await self.store.reminders.update(reminder)
+                except ConflictError:
+                    continue
+        return saved
+
+    async def purge(self, actor: StaffUser, customer_id: str) -> None:
+        """Delete a customer and everything recorded about them, for good (admins only)."""
+        customer = await self.visible(actor, customer_id)
+        if not access.can_purge(actor):
+            raise AccessDenied(f"purge {customer_id}")
+        for collection in (self.store.purchases, self.store.interactions, self.store.feedback):
+            for record in await collection.find({"customer_id": customer.id}):
+                await collection.delete(record.id)
+        for reminder in await self.store.reminders.find({"customer_id": customer.id}):
+            await self.store.reminders.delete(reminder.id)
+        await self.store.customers.delete(customer.id)
+        self._docs.pop(customer.id, None)
+        await self.audit.record(actor.id, "purge", "customer", customer.id,
+                                {"name": [customer.name, None]}, note="deleted for good")
+
+    async def add_purchase(
+        self, actor: StaffUser, customer_id: str, *, product: str, amount: Decimal,
+        quantity: int, purchased_on: date, currency: str | None = None,
+    ) -> tuple[Purchase, Customer]:
+        customer = await self.visible(actor, customer_id)
+        now = self.clock.now()
+        purchase = Purchase(
+            customer_id=customer.id, owner_id=customer.owner_id, product=product, amount=amount,
+            currency=currency or self.config.locale.currency, quantity=quantity,
+            purchased_on=purchased_on, created_at=now, updated_at=now,
+        )
+        saved = await self.store.purchases.insert(purchase)
+        await self.audit.record_change(actor.id, "create", "purchase", None, saved)
+        return saved, await self.reclassify(customer.id)
+
+    async def reclassify(self, customer_id: str) -> Customer:
+        """Recompute the derived tier and stage after the customer's history changed."""
+        for _attempt in range(3):
+            customer = await self.store.customers.get(customer_id)
+            if customer is None:
+                raise AccessDenied(f"customer {customer_id}")
+            purchases = await self.store.purchases.find({"customer_id": customer_id})
+            interactions = await self.store.interactions.find({"customer_id": customer_id, "deleted": False})
+            updated = await self._classified(customer, purchases, interactions)
+            if (updated.value_tier, updated.stage) == (customer.value_tier, customer.stage):
+                return customer
+            try:
+                return await self.store.customers.update(updated)
+            except ConflictError:
+                continue
+        return customer
+
+    async def _classified(
+        self, customer: Customer, purchases: list[Purchase], interactions: list[Interaction]
+    ) -> Customer:
+        now = self.clock.now().astimezone(self.config.tz)
+        result = classify(customer, purchases, interactions, now, self.rules)
+        return dataclasses.replace(customer, value_tier=result.derived_tier, stage=result.derived_stage)
+
+    async def _save(self, actor: StaffUser, action: str, before: Customer, after: Customer) -> Customer:
+        if before == dataclasses.replace(after, updated_at=before.updated_at):
+            return before
+        saved = await self.store.customers.update(after)
+        await self.audit.record_change(actor.id, action, "customer", before, saved)
+        return saved
+
+    # ---- reassignment --------------------------------------------------------------------
     async def reassign(self, actor: StaffUser, customer_id: str, new_owner_id: str) -> Customer:
         """Give one customer to another rep; their pending reminders follow the customer."""
         customer = await self.visible(actor, customer_id)

@@ -32,7 +32,9 @@ from __future__ import annotations
 import heapq
 import itertools
 import typing
+from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -75,31 +77,33 @@ class MemTable:
     # -- loading and writing ----------------------------------------------
 
     def load(self, docs: dict[str, _Doc]) -> None:
-        """Take ``docs`` (not copied) and build every index in bulk (one sort beats n inserts)."""
+        """Take ``docs`` (not copied) and build every index in bulk.
+
+        One sort per index instead of n inserts; sorting ids by a key (a plain
+        string comparison) rather than ``(value, id)`` tuples, and stably over
+        ids already in order, so ties stay in id order.
+        """
         self.docs = docs
+        ids = list(docs)  # in the dicts' own order: sequential in memory, unlike sorted(ids)
+        records = list(docs.values())
         for name in self.spec.indexed:
-            index: dict[Hashable, set[str]] = {}
+            index: defaultdict[Hashable, set[str]] = defaultdict(set)
             if name in self.listy:
-                for rid, doc in self.docs.items():
+                for rid, doc in zip(ids, records, strict=True):
                     for value in doc.get(name) or ():
-                        index.setdefault(value, set()).add(rid)
+                        index[value].add(rid)
             else:
-                for rid, doc in self.docs.items():
-                    index.setdefault(doc.get(name), set()).add(rid)
-            self.eq[name] = index
+                for rid, doc in zip(ids, records, strict=True):
+                    index[doc.get(name)].add(rid)
+            self.eq[name] = dict(index)
+        by_id = sorted(range(len(ids)), key=ids.__getitem__)
         for name in self.spec.ranged:
-            pairs = []
-            nulls = set()
-            for rid, doc in self.docs.items():
-                value = doc.get(name)
-                if value is None:
-                    nulls.add(rid)
-                else:
-                    pairs.append((value, rid))
-            pairs.sort()
-            self.order[name] = SortedList(pairs)
-            self.nulls[name] = nulls
-        self.ids = SortedList(self.docs)
+            values = [doc.get(name) for doc in records]
+            present = [k for k in by_id if values[k] is not None]
+            present.sort(key=values.__getitem__)  # stable: equal values stay in id order
+            self.order[name] = SortedList([(values[k], ids[k]) for k in present])
+            self.nulls[name] = {ids[k] for k, value in enumerate(values) if value is None}
+        self.ids = SortedList([ids[k] for k in by_id])
 
     def put(self, doc: _Doc) -> _Doc | None:
         """Insert or replace a record; returns the previous one."""
@@ -193,47 +197,60 @@ class MemTable:
             raise QueryError(f"{where} is a date; bound {bound!r} must be a date")
         return bound.isoformat()
 
-    def _equal(self, where: Mapping[str, Any]) -> set[str] | None:
-        """Ids matching every equality (a live index set when only one: do not mutate)."""
-        if not where:
-            return None
-        sets: list[set[str]] = []
-        for name, value in where.items():
-            if name == "id":
-                found = {value} if value in self.docs else set()
-            else:
-                try:
-                    found = self.eq[name].get(value, set())
-                except TypeError:
-                    raise QueryError(
-                        f"{self.spec.name}.{name}: {value!r} is not a single comparable value"
-                    ) from None
-            if not found:
-                return set()
-            sets.append(found)
-        sets.sort(key=len)
-        return sets[0] if len(sets) == 1 else sets[0].intersection(*sets[1:])
+    def _plan(self, where: Mapping[str, Any], within: Range | None) -> _Plan | None:
+        """Index sets and range slice for a query; None when it cannot match anything."""
+        plan = _Plan()
+        if where:
+            sets: list[set[str]] = []
+            for name, value in where.items():
+                if name == "id":
+                    found = {value} if value in self.docs else set()
+                else:
+                    try:
+                        found = self.eq[name].get(value, _EMPTY)
+                    except TypeError:
+                        raise QueryError(
+                            f"{self.spec.name}.{name}: {value!r} is not a single comparable value"
+                        ) from None
+                if not found:
+                    return None
+                sets.append(found)
+            sets.sort(key=len)
+            plan.primary, plan.filters = sets[0], sets[1:]
+        if within is not None:
+            plan.within = within.field
+            plan.lo = self.encode_bound(within, within.start)
+            plan.hi = self.encode_bound(within, within.end)
+            index = self.order[within.field]
+            plan.start = 0 if plan.lo is None else index.bisect_left((plan.lo,))
+            plan.stop = len(index) if plan.hi is None else index.bisect_left((plan.hi,))
+            if plan.stop <= plan.start:
+                return None
+        return plan
 
-    def _range_slice(self, name: str, lo: str | None, hi: str | None) -> tuple[int, int]:
-        index = self.order[name]
-        start = 0 if lo is None else index.bisect_left((lo,))
-        stop = len(index) if hi is None else index.bisect_left((hi,))
-        return start, max(start, stop)
+    def _matched(self, plan: _Plan) -> set[str]:
+        """Every id that passes the equalities (live index set when only one: do not mutate)."""
+        assert plan.primary is not None
+        return plan.primary.intersection(*plan.filters) if plan.filters else plan.primary
 
     def count(self, where: Mapping[str, Any], within: Range | None) -> int:
-        matched = self._equal(where)
-        if within is None:
-            return len(self.docs) if matched is None else len(matched)
-        lo, hi = self.encode_bound(within, within.start), self.encode_bound(within, within.end)
-        start, stop = self._range_slice(within.field, lo, hi)
-        if matched is None:
-            return stop - start
-        if stop - start < len(matched):
-            slice_ = self.order[within.field].islice(start, stop)
-            return sum(1 for _, rid in slice_ if rid in matched)
-        name, docs = within.field, self.docs
-        low, high = lo or "", hi or "\uffff"  # every stored date/datetime string lies between
-        return sum(1 for rid in matched if (v := docs[rid].get(name)) is not None and low <= v < high)
+        plan = self._plan(where, within)
+        if plan is None:
+            return 0
+        if plan.primary is None:
+            return len(self.docs) if plan.within is None else plan.stop - plan.start
+        if plan.within is None:
+            return len(self._matched(plan))
+        if plan.stop - plan.start < len(plan.primary):
+            pairs = self.order[plan.within].islice(plan.start, plan.stop)
+            return sum(1 for _, rid in pairs if plan.admits(rid))
+        name, docs = plan.within, self.docs
+        low, high = plan.lo or "", plan.hi or "\uffff"  # every stored date string lies between
+        return sum(
+            1
+            for rid in self._matched(plan)
+            if (v := docs[rid].get(name)) is not None and low <= v < high
+        )
 
     def select(
         self,
@@ -247,97 +264,57 @@ class MemTable:
         """Ids of the matching records, ordered and paged (see the module docstring)."""
         if limit is not None and limit <= 0:
             return []
-        offset = max(offset, 0)
-        want = None if limit is None else offset + limit
-        matched = self._equal(where)
-        if matched is not None and not matched:
+        plan = self._plan(where, within)
+        if plan is None:
             return []
-        lo = hi = None
-        start = stop = 0
-        if within is not None:
-            lo, hi = self.encode_bound(within, within.start), self.encode_bound(within, within.end)
-            start, stop = self._range_slice(within.field, lo, hi)
-            if start == stop:
-                return []
-
-        ordered_range = within is not None and within.field == order_by
-        # How many records match at most, and how long the walk along order_by would be.
-        estimate = len(self.docs)
-        if matched is not None:
-            estimate = len(matched)
-        if within is not None:
-            estimate = min(estimate, stop - start)
-        if ordered_range:
-            walk_length = stop - start
-        elif order_by == "id":
-            walk_length = len(self.ids)
-        else:
-            walk_length = len(self.order[order_by])
-
-        if want is not None:
-            walk_cost = want * walk_length / max(estimate, 1)
+        offset = max(offset, 0)
+        if limit is not None:
+            # How many records match at most, and how long a walk along order_by would be.
+            estimate = len(self.docs) if plan.primary is None else len(plan.primary)
+            if plan.within is not None:
+                estimate = min(estimate, plan.stop - plan.start)
+            if plan.within == order_by:
+                walk_length = plan.stop - plan.start
+            elif order_by == "id":
+                walk_length = len(self.ids)
+            else:
+                walk_length = len(self.order[order_by])
+            walk_cost = (offset + limit) * walk_length / max(estimate, 1)
             if walk_cost <= 2 * estimate + 64:
-                found = self._walk(
-                    matched,
-                    within,
-                    lo,
-                    hi,
-                    start,
-                    stop,
-                    order_by,
-                    descending,
-                    offset,
-                    limit,
-                    budget=int(4 * walk_cost) + 256,
-                )
+                budget = int(4 * walk_cost) + 256
+                found = self._walk(plan, order_by, descending, offset, limit, budget)
                 if found is not None:
                     return found
-        return self._materialise(
-            matched, within, lo, hi, start, stop, order_by, descending, offset, want
-        )
+        return self._materialise(plan, order_by, descending, offset, limit)
 
     def _walk(
-        self,
-        matched: set[str] | None,
-        within: Range | None,
-        lo: str | None,
-        hi: str | None,
-        start: int,
-        stop: int,
-        order_by: str,
-        descending: bool,
-        offset: int,
-        limit: int | None,
-        budget: int,
+        self, plan: _Plan, order_by: str, descending: bool, offset: int, limit: int, budget: int
     ) -> list[str] | None:
-        """Walk the order index; None when the walk is too long or runs into the nulls."""
-        assert limit is not None
-        ordered_range = within is not None and within.field == order_by
+        """Walk the order index; None when the walk runs too long or into the nulls."""
+        no_nulls = plan.within == order_by or order_by == "id"
+        ids: Iterator[str]
         if order_by == "id":
-            ids: Iterator[str] = iter(self.ids.islice(reverse=descending))
+            ids = iter(self.ids.islice(reverse=descending))
         else:
             index = self.order[order_by]
-            pairs = (
-                index.islice(start, stop, reverse=descending)
-                if ordered_range
-                else index.islice(reverse=descending)
-            )
+            if plan.within == order_by:
+                pairs = index.islice(plan.start, plan.stop, reverse=descending)
+            else:
+                pairs = index.islice(reverse=descending)
             ids = (rid for _, rid in pairs)
-        test = None if within is None or ordered_range else _in_range(within.field, lo, hi)
+        test = None
+        if plan.within is not None and plan.within != order_by:
+            test = _in_range(plan.within, plan.lo, plan.hi)
         docs = self.docs
-        if matched is None and test is None:
+        if plan.primary is None and test is None:
             page = list(itertools.islice(ids, offset, offset + limit))
-            if len(page) == limit or ordered_range or order_by == "id":
-                return page
-            return None  # the page reaches the records whose order field is null
+            return page if len(page) == limit or no_nulls else None
         page = []
         skip = offset
         for steps, rid in enumerate(ids):
             if steps > budget:
                 return None
-            if matched is not None and rid not in matched:
-                continue
-            if test is not None and not test(docs[rid]):
+            if not plan.admits(rid) or (test is not None and not test(docs[rid])):
                 continue
             if skip:
                 skip -= 1
@@ -345,37 +322,26 @@ class MemTable:
             page.append(rid)
             if len(page) == limit:
                 return page
-        if ordered_range or order_by == "id":
-            return page  # no nulls can follow
-        return None
+        return page if no_nulls else None
 
     def _materialise(
-        self,
-        matched: set[str] | None,
-        within: Range | None,
-        lo: str | None,
-        hi: str | None,
-        start: int,
-        stop: int,
-        order_by: str,
-        descending: bool,
-        offset: int,
-        want: int | None,
+        self, plan: _Plan, order_by: str, descending: bool, offset: int, limit: int | None
     ) -> list[str]:
         docs = self.docs
-        # 1. the matching ids
+        want = None if limit is None else offset + limit
+        # 1. the matching ids, from the smaller of the equality sets and the range
         candidates: Iterable[str]
-        if within is None:
-            candidates = matched if matched is not None else docs.keys()
-        elif matched is None or stop - start < len(matched):
-            pairs = self.order[within.field].islice(start, stop)
-            if matched is None:
+        if plan.within is None:
+            candidates = docs.keys() if plan.primary is None else self._matched(plan)
+        elif plan.primary is None or plan.stop - plan.start < len(plan.primary):
+            pairs = self.order[plan.within].islice(plan.start, plan.stop)
+            if plan.primary is None:
                 candidates = [rid for _, rid in pairs]
             else:
-                candidates = [rid for _, rid in pairs if rid in matched]
+                candidates = [rid for _, rid in pairs if plan.admits(rid)]
         else:
-            test = _in_range(within.field, lo, hi)
-            candidates = [rid for rid in matched if test(docs[rid])]
+            test = _in_range(plan.within, plan.lo, plan.hi)
+            candidates = [rid for rid in self._matched(plan) if test(docs[rid])]
         # 2. ordered, nulls last; ties by id in the same direction
         if order_by == "id":
             ordered = _top(candidates, want, descending)
@@ -393,6 +359,28 @@ class MemTable:
                 more = None if want is None else want - len(ordered)
                 ordered.extend(_top(nulls, more, descending))
         return ordered[offset:] if want is None else ordered[offset:want]
+
+
+_EMPTY: frozenset[str] = frozenset()
+
+
+@dataclass
+class _Plan:
+    """What a query narrows to: equality sets (smallest first) and a range slice."""
+
+    primary: set[str] | None = None  # the smallest equality set: candidates come from it
+    filters: list[set[str]] = field(default_factory=list)  # the other sets: membership tests
+    within: str | None = None
+    lo: str | None = None
+    hi: str | None = None
+    start: int = 0
+    stop: int = 0
+
+    def admits(self, rid: str) -> bool:
+        """Whether ``rid`` passes every equality."""
+        if self.primary is not None and rid not in self.primary:
+            return False
+        return all(rid in other for other in self.filters)
 
 
 def _top(items: Iterable[Any], want: int | None, descending: bool) -> list[Any]:

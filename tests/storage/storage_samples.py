@@ -28,6 +28,7 @@ from bot.domain.models import (
     Gender,
     Interaction,
     InteractionKind,
+    Invitation,
     KeyValue,
     LifecycleStage,
     NeedsType,
@@ -218,6 +219,21 @@ def _audit(i: int) -> AuditEvent:
     )
 
 
+def _invitation(i: int) -> Invitation:
+    return Invitation(
+        id=f"inv-{i:04d}-9f8e7d",
+        role=pick(tuple(Role), i),
+        team=pick(TEAMS, i),
+        created_by=pick(OWNERS, i),
+        expires_at=at(i, hours=48),
+        redeemed_by=maybe(i, pick(OWNERS, i + 1), every=2),
+        redeemed_at=maybe(i, at(i, hours=5), every=2),
+        revoked=i % 5 == 0,
+        created_at=at(i),
+        updated_at=at(i),
+    )
+
+
 def _kv(i: int) -> KeyValue:
     namespace = pick(("ptb.user_data", "ptb.conversations", "scheduler"), i)
     return KeyValue(
@@ -237,6 +253,7 @@ SAMPLES: dict[str, Callable[[int], Record]] = {
     "feedback": _feedback,
     "reminders": _reminder,
     "audit": _audit,
+    "invitations": _invitation,
     "kv": _kv,
 }
 

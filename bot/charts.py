@@ -1,0 +1,251 @@
+"""The report chart: one PNG a manager reads on a phone in five seconds.
+
+Portrait 1080×1350 px (the 4:5 shape Telegram shows full-width without
+cropping) with large type: a title with the period and the headline figures,
+activity per rep as horizontal bars (the top 15; the rest folded into one
+"others" bar showing their *average*, since their sum would dwarf every named
+bar), and the customer mix by value tier and by lifecycle stage.
+
+Rendering rules:
+
+- matplotlib's Agg backend, selected explicitly, and ``matplotlib.figure.Figure``
+  used directly: pyplot keeps every figure in a global registry (a leak in a
+  long-running bot) and is not thread-safe, while a bare ``Figure`` is an
+  ordinary object — safe to render in a worker thread
+  (``asyncio.to_thread(report_chart, …)``) so the event loop is not blocked.
+  No ``rcParams`` are changed: fonts are passed to each text.
+- Chinese must render as text, not boxes.  matplotlib's bundled DejaVu Sans has
+  no CJK glyphs, and a server rarely has a CJK font installed, so the font
+  comes from PyPI with the project: ``pylopdf-fonts-zh-cn`` ships Noto Sans SC
+  (SIL OFL) inside its wheel.  It is registered with
+  ``fontManager.addfont`` once.  Without it the chart falls back to any CJK
+  font the system has, and failing that draws with the default font after a
+  logged warning (Chinese labels then show as boxes, English ones are fine).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # before anything draws; the bot never opens a window
+
+from matplotlib import font_manager
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from bot.domain.reports import Report, label
+
+log = logging.getLogger(__name__)
+
+WIDTH_PX, HEIGHT_PX, DPI = 1080, 1350, 100
+TOP_REPS = 15
+NAME_CHARS = 10
+
+# Families a system may already have, tried when the bundled font is missing.
+SYSTEM_CJK_FAMILIES = (
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "Source Han Sans CN",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "Droid Sans Fallback",
+    "AR PL UMing CN",
+    "SimHei",
+    "Microsoft YaHei",
+    "PingFang SC",
+)
+
+COLOURS = {
+    "bar": "#2f6fb0",
+    "others": "#9aa5b1",
+    "tier": ("#1b7f5a", "#55b38a", "#a8dbc3", "#d0d5da"),
+    "stage": ("#9aa5b1", "#4f8fd6", "#2f6fb0", "#e59a2f", "#c8453c"),
+    "text": "#1f2933",
+    "muted": "#52606d",
+    "up": "#1b7f5a",
+    "down": "#c8453c",
+}
+
+TEXTS = {
+    "en": {
+        "title": "Team report",
+        "activity": "Interactions per rep",
+        "tiers": "Customers by value tier",
+        "stages": "Customers by stage",
+        "others": "Others ({n}, avg.)",
+        "no_activity": "No interactions in this period",
+        "inactive": "{n} rep(s) with no activity",
+    },
+    "zh": {
+        "title": "团队报表",
+        "activity": "各销售跟进次数",
+        "tiers": "客户价值分级",
+        "stages": "客户生命周期",
+        "others": "其他 {n} 人（平均）",
+        "no_activity": "本期没有跟进记录",
+        "inactive": "{n} 名销售本期无活动",
+    },
+}
+
+
+@cache
+def cjk_font() -> tuple[str, str] | None:
+    """``(family, file)`` of the CJK font charts use, registered once; ``None`` if there is none."""
+    try:
+        import pylopdf_fonts_zh_cn  # the font wheel named in the requirements
+    except ImportError:
+        bundled = None
+    else:
+        bundled = Path(pylopdf_fonts_zh_cn.sans_path())
+    if bundled is not None and bundled.is_file():
+        font_manager.fontManager.addfont(str(bundled))
+        family = font_manager.FontProperties(fname=str(bundled)).get_name()
+        return family, str(bundled)
+    available = {f.name: f.fname for f in font_manager.fontManager.ttflist}
+    for family in SYSTEM_CJK_FAMILIES:
+        if family in available:
+            log.warning("charts: bundled CJK font missing, using the system's %s", family)
+            return family, available[family]
+    log.warning(
+        "charts: no CJK font found (install pylopdf-fonts-zh-cn); Chinese text will show as boxes"
+    )
+    return None
+
+
+def _family() -> list[str]:
+    found = cjk_font()
+    return [found[0], "DejaVu Sans"] if found else ["DejaVu Sans"]
+
+
+def _short(name: str) -> str:
+    return name if len(name) <= NAME_CHARS else name[: NAME_CHARS - 1] + "…"
+
+
+def report_chart(report: Report, language: str) -> bytes:
+    """The report as a PNG (1080×1350), labels in ``language`` ("zh" or "en")."""
+    texts = TEXTS.get(language, TEXTS["en"])
+    family = _family()
+    fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, facecolor="white")
+    FigureCanvasAgg(fig)
+    grid = fig.add_gridspec(
+        2, 2, height_ratios=(2.2, 1), left=0.25, right=0.95, top=0.83, bottom=0.05,
+        hspace=0.3, wspace=0.75,
+    )
+
+    _header(fig, report, language, texts, family)
+    _activity(fig.add_subplot(grid[0, :]), report, texts, family)
+    tier_keys = list(report.tiers)
+    _mix(
+        fig.add_subplot(grid[1, 0]), texts["tiers"], report.tiers, report.tier_movement,
+        [label(k, language) for k in tier_keys], COLOURS["tier"], family,
+    )
+    stage_keys = list(report.stages)
+    _mix(
+        fig.add_subplot(grid[1, 1]), texts["stages"], report.stages, report.stage_movement,
+        [label(k, language) for k in stage_keys], COLOURS["stage"], family,
+    )
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, facecolor="white")
+    return buffer.getvalue()
+
+
+def _header(fig: Figure, report: Report, language: str, texts: dict[str, str],
+            family: list[str]) -> None:
+    fig.text(0.05, 0.965, f"{texts['title']}  {report.period.label()}", fontsize=30,
+             fontweight="bold", family=family, color=COLOURS["text"], va="top")
+    keys = ["interactions", "new_customers", *[f"revenue:{c}" for c in report.revenue]][:4]
+    y = 0.92
+    for key in keys:
+        comparison = report.comparison(key)
+        if comparison is None:
+            continue
+        value = comparison.current
+        text = f"{label(key, language)}: {_number(value)}"
+        colour = COLOURS["text"]
+        if comparison.direction:
+            text += f"  {comparison.direction}{_signed(comparison.delta)}"
+            if comparison.improved is not None:
+                colour = COLOURS["up"] if comparison.improved else COLOURS["down"]
+        fig.text(0.05, y, text, fontsize=20, family=family, color=colour, va="top")
+        y -= 0.028
+    if report.inactive_reps:
+        fig.text(0.95, 0.92, texts["inactive"].format(n=len(report.inactive_reps)), fontsize=20,
+                 family=family, color=COLOURS["down"], va="top", ha="right")
+
+
+def _number(value: object) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:,.1f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:,.0f}"
+
+
+def _signed(value: object) -> str:
+    if value is None:
+        return ""
+    text = _number(value)
+    return text if text.startswith("-") else "+" + text
+
+
+def _activity(ax: Axes, report: Report, texts: dict[str, str], family: list[str]) -> None:
+    ax.set_title(texts["activity"], fontsize=24, family=family, loc="left",
+                 color=COLOURS["text"], pad=12)
+    reps = list(report.reps)  # most interactions first; idle reps last
+    if not any(r.interactions for r in reps):
+        ax.axis("off")
+        ax.text(0.5, 0.5, texts["no_activity"], fontsize=22, family=family, ha="center",
+                va="center", color=COLOURS["muted"], transform=ax.transAxes)
+        return
+    top = list(reps[:TOP_REPS])
+    names = [_short(r.name) for r in top]
+    values: list[float] = [r.interactions for r in top]
+    colours = [COLOURS["bar"]] * len(top)
+    rest = reps[TOP_REPS:]
+    if rest:
+        names.append(texts["others"].format(n=len(rest)))
+        values.append(sum(r.interactions for r in rest) / len(rest))
+        colours.append(COLOURS["others"])
+    positions = list(range(len(values)))[::-1]  # the busiest at the top
+    ax.barh(positions, values, color=colours, height=0.7)
+    ax.set_yticks(positions, names, fontsize=18, family=family)
+    ax.tick_params(axis="x", labelsize=16)
+    peak = max(values) or 1
+    ax.set_xlim(0, peak * 1.18)
+    for y, value in zip(positions, values, strict=True):
+        ax.text(value + peak * 0.01, y, _number(round(value, 1) if value % 1 else int(value)),
+                va="center", fontsize=16, family=family, color=COLOURS["text"])
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+
+def _mix(ax: Axes, title: str, counts: Mapping[str, int], moves: Mapping[str, int] | None,
+         names: list[str], colours: tuple[str, ...], family: list[str]) -> None:
+    ax.set_title(title, fontsize=22, family=family, loc="left", color=COLOURS["text"], pad=10)
+    keys = list(counts)
+    values = [counts[k] for k in keys]
+    positions = list(range(len(keys)))[::-1]
+    ax.barh(positions, values, color=colours[: len(keys)], height=0.7)
+    ax.set_yticks(positions, names, fontsize=17, family=family)
+    ax.tick_params(axis="x", labelsize=14)
+    peak = max(values, default=0) or 1
+    ax.set_xlim(0, peak * 1.45)
+    for y, key, value in zip(positions, keys, values, strict=True):
+        text = f"{value:,}"
+        if moves is not None and moves.get(key):
+            text += f" {'▲' if moves[key] > 0 else '▼'}{abs(moves[key])}"
+        ax.text(value + peak * 0.02, y, text, va="center", fontsize=15, family=family,
+                color=COLOURS["text"])
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)

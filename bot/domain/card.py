@@ -1,0 +1,175 @@
+"""The fields of the customer card, how each is typed in, and the draft a wizard fills.
+
+A draft is a plain JSON dict (it lives in python-telegram-bot's persisted
+``user_data`` while a rep types), keyed by ``Field.key``. ``set_field``
+parses what the rep typed into the draft; ``customer_from_draft`` and
+``draft_from_customer`` convert between drafts and ``Customer`` records.
+Both the add wizard and the edit screen are driven by ``FIELDS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from bot.domain import validation
+from bot.domain.codec import from_dict, to_dict
+from bot.domain.models import Customer, Gender, NeedsType, Source
+
+MAX_PHONES = 5
+
+
+@dataclass(frozen=True)
+class InputContext:
+    """What parsing needs besides the text: where the rep is and what day it is."""
+
+    phone_region: str
+    today: date
+
+
+@dataclass(frozen=True)
+class Field:
+    key: str
+    kind: str  # text | choice | customer
+    parse: Callable[[str, InputContext], Any] | None = None
+    choices: tuple[str, ...] = ()
+    free_text: bool = False  # a choice field that also accepts typed text
+    required: bool = False
+    wizard: bool = False  # asked step by step when adding; the rest via the details menu
+    attributes: tuple[str, ...] = field(default=())
+
+
+def _phones(text: str, ctx: InputContext) -> list[str]:
+    parts = [p for p in text.replace("，", ",").replace("；", ",").replace(";", ",").split(",") if p.strip()]
+    if not parts:
+        raise validation.ValidationError("phones", "text.empty")
+    if len(parts) > MAX_PHONES:
+        raise validation.ValidationError("phones", "phone.too_many", max=MAX_PHONES)
+    phones: list[str] = []
+    for part in parts:
+        phone = validation.parse_phone(part, ctx.phone_region)
+        if phone not in phones:
+            phones.append(phone)
+    return phones
+
+
+def _line(max_length: int) -> Callable[[str, InputContext], str]:
+    def parse(text: str, ctx: InputContext) -> str:
+        value = validation.parse_free_text(text, max_length)
+        return " ".join(value.split())
+
+    return parse
+
+
+def _block(max_length: int) -> Callable[[str, InputContext], str]:
+    return lambda text, ctx: validation.parse_free_text(text, max_length)
+
+
+def _birthday(text: str, ctx: InputContext) -> dict[str, Any]:
+    return to_dict(validation.parse_birthday(text, today=ctx.today))
+
+
+def _handle(text: str, ctx: InputContext) -> str:
+    value = " ".join(validation.parse_free_text(text, 64).split())
+    return value.lstrip("@")
+
+
+INDUSTRIES = (
+    "manufacturing", "wholesale", "retail", "software", "construction", "logistics",
+    "food", "education", "finance", "healthcare", "energy", "consulting",
+)
+
+FIELDS: tuple[Field, ...] = (
+    Field("name", "text", lambda t, c: validation.parse_name(t), required=True, wizard=True),
+    Field("phones", "text", _phones, wizard=True),
+    Field("company", "text", _line(200), wizard=True),
+    Field("title", "text", _line(200)),
+    Field("industry", "choice", _line(200), choices=INDUSTRIES, free_text=True),
+    Field("gender", "choice", choices=tuple(g.value for g in Gender)),
+    Field("birthday", "text", _birthday),
+    Field("email", "text", lambda t, c: validation.parse_email(t)),
+    Field("wechat", "text", _handle),
+    Field("telegram", "text", _handle),
+    Field("city", "text", _line(100)),
+    Field("address", "text", _block(500)),
+    Field("source", "choice", choices=tuple(s.value for s in Source)),
+    Field("referred_by", "customer"),
+    Field("needs_type", "choice", choices=tuple(n.value for n in NeedsType)),
+    Field("tags", "text", lambda t, c: validation.parse_tags(t)),
+    Field("preferences", "text", _block(1000)),
+    Field("notes", "text", _block(2000)),
+)
+BY_KEY = {f.key: f for f in FIELDS}
+HANDLE_KEYS = ("wechat", "telegram")
+
+
+def set_field(draft: dict[str, Any], key: str, text: str, ctx: InputContext) -> Any:
+    """Parse ``text`` into ``draft[key]``; raises ValidationError (the draft is unchanged then)."""
+    spec = BY_KEY[key]
+    if spec.parse is None:
+        raise validation.ValidationError(key, "choice.use_buttons")
+    value = spec.parse(text, ctx)
+    draft[key] = value
+    return value
+
+
+def set_choice(draft: dict[str, Any], key: str, value: str) -> bool:
+    """Set a choice field from a button; False if the value is not one of the choices."""
+    spec = BY_KEY.get(key)
+    if spec is None or spec.kind != "choice" or value not in spec.choices:
+        return False
+    draft[key] = value
+    return True
+
+
+def clear_field(draft: dict[str, Any], key: str) -> bool:
+    """/skip or clear an optional field; False for a required one."""
+    if BY_KEY[key].required:
+        return False
+    draft.pop(key, None)
+    return True
+
+
+def customer_from_draft(
+    draft: dict[str, Any], *, owner_id: str, team: str | None, created_by: str, now: datetime
+) -> Customer:
+    data = {k: v for k, v in draft.items() if k in BY_KEY and k not in HANDLE_KEYS}
+    handles = {k: draft[k] for k in HANDLE_KEYS if draft.get(k)}
+    return from_dict(
+        Customer,
+        {
+            **data,
+            "handles": handles,
+            "owner_id": owner_id,
+            "team": team,
+            "created_by": created_by,
+            "created_at": now.isoformat(),
+            "updated_at": now.isoformat(),
+        },
+    )
+
+
+def draft_from_customer(customer: Customer) -> dict[str, Any]:
+    stored = to_dict(customer)
+    draft = {k: stored[k] for k in BY_KEY if k in stored and stored[k] not in (None, [], "")}
+    for key in HANDLE_KEYS:
+        if customer.handles.get(key):
+            draft[key] = customer.handles[key]
+    return draft
+
+
+def apply_draft(customer: Customer, draft: dict[str, Any], now: datetime) -> Customer:
+    """The customer with the card fields taken from the draft (fields absent from it cleared)."""
+    stored = to_dict(customer)
+    for spec in FIELDS:
+        if spec.key in HANDLE_KEYS:
+            continue
+        default = [] if spec.key in ("phones", "tags") else None
+        stored[spec.key] = draft.get(spec.key, default)
+    handles = {k: v for k, v in customer.handles.items() if k not in HANDLE_KEYS}
+    handles.update({k: draft[k] for k in HANDLE_KEYS if draft.get(k)})
+    stored["handles"] = handles
+    stored["updated_at"] = now.isoformat()
+    return from_dict(Customer, stored)

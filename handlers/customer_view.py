@@ -1,0 +1,128 @@
+"""Presenting customers: card fields as text in the user's language, the card and the draft."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from babel.numbers import format_currency
+
+from bot import labels
+from bot.config import Config
+from bot.domain import card
+from bot.domain.models import Birthday, CalendarKind, Customer
+from bot.domain.validation import format_phone
+from bot.i18n import gettext_for
+from bot.render import render
+from bot.services.customers import CardView
+
+_CN_MONTHS = ["正", "二", "三", "四", "五", "六", "七", "八", "九", "十", "冬", "腊"]
+_CN_DAYS = ["初一", "初二", "初三", "初四", "初五", "初六", "初七", "初八", "初九", "初十",
+            "十一", "十二", "十三", "十四", "十五", "十六", "十七", "十八", "十九", "二十",
+            "廿一", "廿二", "廿三", "廿四", "廿五", "廿六", "廿七", "廿八", "廿九", "三十"]
+
+
+def money(amount: Decimal, currency: str, language: str) -> str:
+    return format_currency(amount, currency, locale="zh_CN" if language == "zh" else "en")
+
+
+def birthday_text(birthday: Birthday, language: str) -> str:
+    if birthday.calendar is CalendarKind.LUNAR:
+        if language == "zh":
+            year = f"{birthday.year}年" if birthday.year else ""
+            leap = "闰" if birthday.leap_month else ""
+            return f"农历{year}{leap}{_CN_MONTHS[birthday.month - 1]}月{_CN_DAYS[birthday.day - 1]}"
+        leap = "leap " if birthday.leap_month else ""
+        year = f"{birthday.year}-" if birthday.year else ""
+        return f"lunar {year}{leap}{birthday.month}/{birthday.day}"
+    if birthday.year:
+        return f"{birthday.year}-{birthday.month:02d}-{birthday.day:02d}"
+    return f"{birthday.month}月{birthday.day}日" if language == "zh" else f"{birthday.month}/{birthday.day}"
+
+
+def choice_text(value: str, language: str) -> str:
+    _ = gettext_for(language)
+    return _(labels.CHOICES[value]) if value in labels.CHOICES else value
+
+
+def value_text(key: str, value: Any, language: str, config: Config, names: dict[str, str]) -> str:
+    """A draft/card value (in its stored JSON form) as the user should read it."""
+    if key == "phones":
+        return ", ".join(format_phone(p, config.locale.phone_region) for p in value)
+    if key == "birthday":
+        from bot.domain.codec import from_dict
+
+        return birthday_text(from_dict(Birthday, value), language)
+    if key in ("gender", "source", "needs_type", "industry"):
+        return choice_text(value, language)
+    if key == "referred_by":
+        return names.get(value, "—")
+    if key == "tags":
+        return " ".join(f"#{tag}" for tag in value)
+    return str(value)
+
+
+def field_rows(
+    draft: dict[str, Any], language: str, config: Config, names: dict[str, str]
+) -> list[tuple[str, str]]:
+    _ = gettext_for(language)
+    return [
+        (_(labels.FIELDS[spec.key]), value_text(spec.key, draft[spec.key], language, config, names))
+        for spec in card.FIELDS
+        if spec.key in draft
+    ]
+
+
+def render_draft(
+    draft: dict[str, Any], language: str, config: Config, names: dict[str, str], *, editing: bool
+) -> str:
+    return render(language, "customer_draft", rows=field_rows(draft, language, config, names),
+                  editing=editing)
+
+
+def tier_text(customer: Customer, language: str) -> str:
+    _ = gettext_for(language)
+    tier = customer.effective_tier.value if customer.effective_tier else "none"
+    return _(labels.TIERS[tier])
+
+
+def stage_text(customer: Customer, language: str) -> str:
+    _ = gettext_for(language)
+    return _(labels.STAGES[customer.effective_stage.value])
+
+
+def when_text(moment: datetime | None, language: str, tz: Any) -> str:
+    from bot.render import _format_datetime
+
+    return _format_datetime(moment, language, tz) if moment else "—"
+
+
+def render_card(view: CardView, language: str, config: Config, tz: Any) -> str:
+    customer = view.customer
+    names = {view.referrer.id: view.referrer.name} if view.referrer else {}
+    draft = card.draft_from_customer(customer)
+    details = [
+        row for row in field_rows(draft, language, config, names)
+        if row[0] not in {gettext_for(language)(labels.FIELDS[k]) for k in ("name", "company", "title")}
+    ]
+    _ = gettext_for(language)
+    return render(
+        language, "customer_card",
+        c=customer,
+        tier=tier_text(customer, language),
+        stage=stage_text(customer, language),
+        tier_manual=customer.value_tier_override is not None,
+        stage_manual=customer.stage_override is not None,
+        owner=view.owner.name if view.owner else customer.owner_id,
+        last_contact=when_text(view.last_contact, language, tz),
+        next_follow_up=when_text(customer.next_follow_up_at, language, tz),
+        revenue=money(view.revenue_12m, config.locale.currency, language),
+        purchases=[
+            (p.product, money(p.amount, p.currency, language), p.quantity, p.purchased_on.isoformat())
+            for p in view.recent_purchases
+        ],
+        feedback=[(_(labels.FEEDBACK_KINDS[f.kind.value]), f.severity.value, f.content[:80])
+                  for f in view.open_feedback],
+        details=details,
+    )

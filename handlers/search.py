@@ -1,0 +1,294 @@
+"""Finding customers: /find and its menu button, the inline query, /list with filters, card links."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from telegram import (
+    ForceReply,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InlineQueryResultArticle,
+    InputTextMessageContent,
+    Update,
+)
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, InlineQueryHandler, MessageHandler, filters
+
+from bot import labels
+from bot.domain.models import Role
+from bot.domain.validation import format_phone
+from bot.i18n import gettext_for
+from bot.render import render
+from bot.services.customers import ListFilter
+from bot.services.errors import AccessDenied
+from handlers import callback_data
+from handlers.common import Context, caller, deny, pressed, reply_html, services
+from handlers.customer_view import stage_text, tier_text
+from handlers.customers import send_card
+from handlers.menu import FIND, LIST, N_, labels as menu_labels
+
+PAGE = 8
+QUERY_KEY = "find_query"
+FILTER_KEY = "list_filter"
+CARD_PREFIX = "card_"
+CARD_LINK = re.compile(r"[?&]start=card_([0-9a-f]{1,64})")
+ALL_LABEL = N_("all")
+ARCHIVED_LABEL = N_("🗄 Archived")
+ACTIVE_LABEL = N_("📋 Active")
+CLEAR_LABEL = N_("Clear filters")
+
+
+def _cb(action: str, *args: str) -> str:
+    return callback_data.encode(action.split(":")[0], action.split(":")[1], *args)
+
+
+def _customer_button(customer: Any) -> InlineKeyboardButton:
+    label = customer.name + (f" · {customer.company}" if customer.company else "")
+    if customer.archived:
+        label = "🗄 " + label
+    return InlineKeyboardButton(label[:60], callback_data=callback_data.encode("cust", "view", customer.id))
+
+
+def _pager(prefix: tuple[str, str], page: int, pages: int) -> list[InlineKeyboardButton]:
+    nav = []
+    if page > 0:
+        nav.append(InlineKeyboardButton("‹", callback_data=callback_data.encode(*prefix, str(page - 1))))
+    if pages > 1:
+        nav.append(InlineKeyboardButton(f"{page + 1}/{pages}", callback_data=callback_data.encode(*prefix, str(page))))
+    if page + 1 < pages:
+        nav.append(InlineKeyboardButton("›", callback_data=callback_data.encode(*prefix, str(page + 1))))
+    return nav
+
+
+# ---- /find -------------------------------------------------------------------------------
+async def find_command(update: Update, context: Context) -> None:
+    _staff, language = await caller(update, context)
+    query = " ".join(context.args or []) if update.effective_message.text.startswith("/") else ""
+    if query.strip():
+        context.user_data[QUERY_KEY] = query.strip()[:100]
+        await _show_results(update, context, 0)
+        return
+    _ = gettext_for(language)
+    await update.effective_message.reply_text(
+        render(language, "find_prompt"),
+        reply_markup=ForceReply(input_field_placeholder=_("name, pinyin, phone, tag…")[:64]),
+    )
+
+
+async def find_reply(update: Update, context: Context) -> None:
+    message = update.effective_message
+    context.user_data[QUERY_KEY] = (message.text or "").strip()[:100]
+    await _show_results(update, context, 0)
+
+
+class _ReplyToFindPrompt(filters.MessageFilter):
+    """A text answering the bot's "search for?" prompt (a ForceReply), recognised by the prompt's text."""
+
+    def filter(self, message: Any) -> bool:
+        prompt = message.reply_to_message
+        return bool(prompt and message.text and prompt.text in _find_prompts())
+
+
+def _find_prompts() -> set[str]:
+    return {render(language, "find_prompt") for language in ("zh", "en")}
+
+
+async def _show_results(update: Update, context: Context, page: int) -> None:
+    staff, language = await caller(update, context)
+    query = context.user_data.get(QUERY_KEY, "")
+    found = await services(context).customers.search(staff, query, limit=80) if query else []
+    pages = max(1, -(-len(found) // PAGE))
+    page = min(max(page, 0), pages - 1)
+    rows = [[_customer_button(c)] for c in found[page * PAGE:(page + 1) * PAGE]]
+    nav = _pager(("find", "page"), page, pages)
+    if nav:
+        rows.append(nav)
+    text = render(language, "find_results", query=query, count=len(found))
+    markup = InlineKeyboardMarkup(rows) if rows else None
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+        await update.callback_query.edit_message_text(text, reply_markup=markup)
+    else:
+        await reply_html(update, context, text, language, reply_markup=markup)
+
+
+async def find_page(update: Update, context: Context) -> None:
+    result = await pressed(update, context)
+    if result is None:
+        return
+    _staff, _language, data = result
+    await _show_results(update, context, int(data.args[0]) if data.args[0].isdigit() else 0)
+
+
+# ---- inline query ------------------------------------------------------------------------
+async def inline_query(update: Update, context: Context) -> None:
+    staff, language = await caller(update, context)
+    query = update.inline_query
+    if staff is None:
+        await query.answer([], cache_time=0, is_personal=True)
+        return
+    svc = services(context)
+    found = await svc.customers.search(staff, query.query, limit=20) if query.query.strip() else []
+    username = context.bot.username
+    results = []
+    for customer in found:
+        link = f"https://t.me/{username}?start={CARD_PREFIX}{customer.id}"
+        phone = format_phone(customer.phones[0], svc.config.locale.phone_region) if customer.phones else ""
+        summary = render(language, "customer_summary", c=customer, link=link, phone=phone,
+                         tier=tier_text(customer, language), stage=stage_text(customer, language))
+        results.append(InlineQueryResultArticle(
+            id=customer.id,
+            title=customer.name[:100],
+            description=" · ".join(x for x in (customer.company, phone, tier_text(customer, language)) if x)[:200],
+            input_message_content=InputTextMessageContent(summary, parse_mode="HTML"),
+        ))
+    await query.answer(results, cache_time=0, is_personal=True)
+
+
+async def card_link(update: Update, context: Context) -> bool:
+    """A message "via @bot" carrying a card link (a chosen inline result): open that card."""
+    message = update.effective_message
+    if message.via_bot is None or message.via_bot.id != context.bot.id:
+        return False
+    for entity in message.entities or ():
+        match = CARD_LINK.search(entity.url or "")
+        if match:
+            await open_card(update, context, match.group(1))
+            return True
+    return False
+
+
+async def via_bot_message(update: Update, context: Context) -> None:
+    if not await card_link(update, context):
+        _staff, language = await caller(update, context)
+        await reply_html(update, context, render(language, "unknown_input"), language)
+
+
+async def open_card(update: Update, context: Context, customer_id: str) -> None:
+    staff, language = await caller(update, context)
+    try:
+        await send_card(update, context, staff, language, customer_id)
+    except AccessDenied:
+        await deny(update, context, language, f"card link {customer_id}")
+
+
+# ---- /list -------------------------------------------------------------------------------
+TIER_VALUES = ("high", "mid", "low", "none")
+STAGE_VALUES = tuple(labels.STAGES)
+
+
+def _parse_list_args(args: list[str]) -> dict[str, Any]:
+    """``/list tier:high stage:at_risk tag:vip city:上海`` (any order, any subset)."""
+    result: dict[str, Any] = {}
+    for arg in args:
+        key, _, value = arg.partition(":")
+        if key in ("tier", "stage", "tag", "city") and value:
+            result[key] = value[:50]
+    return result
+
+
+async def list_command(update: Update, context: Context) -> None:
+    parsed = _parse_list_args(context.args or []) if (update.effective_message.text or "").startswith("/") else {}
+    context.user_data[FILTER_KEY] = parsed
+    await _show_list(update, context, 0)
+
+
+async def _show_list(update: Update, context: Context, page: int) -> None:
+    staff, language = await caller(update, context)
+    svc = services(context)
+    raw = context.user_data.get(FILTER_KEY, {})
+    filters_ = ListFilter(owner_id=raw.get("owner"), tier=raw.get("tier"), stage=raw.get("stage"),
+                          tag=raw.get("tag"), city=raw.get("city"), archived=bool(raw.get("archived")))
+    customers = await svc.customers.listing(staff, filters_)
+    pages = max(1, -(-len(customers) // PAGE))
+    page = min(max(page, 0), pages - 1)
+    _ = gettext_for(language)
+    rows = [[_customer_button(c)] for c in customers[page * PAGE:(page + 1) * PAGE]]
+    nav = _pager(("list", "page"), page, pages)
+    if nav:
+        rows.append(nav)
+    rows.append([InlineKeyboardButton(("• " if raw.get("tier") == t else "") + _(labels.TIERS[t]),
+                                      callback_data=callback_data.encode("list", "tier", t)) for t in TIER_VALUES])
+    stage_buttons = [InlineKeyboardButton(("• " if raw.get("stage") == s else "") + _(labels.STAGES[s]),
+                                          callback_data=callback_data.encode("list", "stage", s)) for s in STAGE_VALUES]
+    rows += [stage_buttons[:3], stage_buttons[3:]]
+    if staff.role in (Role.MANAGER, Role.ADMIN):
+        reps = [u for u in await svc.staff.visible(staff) if u.role is not Role.ADMIN]
+        owner_buttons = [InlineKeyboardButton(("• " if raw.get("owner") == u.id else "") + u.name[:20],
+                                              callback_data=callback_data.encode("list", "owner", u.id)) for u in reps]
+        rows += [owner_buttons[i:i + 3] for i in range(0, len(owner_buttons), 3)]
+    rows.append([
+        InlineKeyboardButton(_(ACTIVE_LABEL) if raw.get("archived") else _(ARCHIVED_LABEL),
+                             callback_data=callback_data.encode("list", "archived", "0" if raw.get("archived") else "1")),
+        InlineKeyboardButton(_(CLEAR_LABEL), callback_data=callback_data.encode("list", "clear")),
+    ])
+    owner_name = None
+    if raw.get("owner"):
+        owner = await svc.store.staff.get(raw["owner"])
+        owner_name = owner.name if owner else None
+    tier_msgid = labels.TIERS.get(raw.get("tier") or "")
+    stage_msgid = labels.STAGES.get(raw.get("stage") or "")
+    text = render(
+        language, "customer_list", count=len(customers), page=page + 1, pages=pages,
+        tier=_(tier_msgid) if tier_msgid else None,
+        stage=_(stage_msgid) if stage_msgid else None,
+        tag=raw.get("tag"), city=raw.get("city"), owner=owner_name, archived=bool(raw.get("archived")),
+        mine=staff.role is Role.REP,
+    )
+    markup = InlineKeyboardMarkup(rows)
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+        await update.callback_query.edit_message_text(text, reply_markup=markup)
+    else:
+        await reply_html(update, context, text, language, reply_markup=markup)
+
+
+async def list_button(update: Update, context: Context) -> None:
+    result = await pressed(update, context)
+    if result is None:
+        return
+    staff, language, data = result
+    raw: dict[str, Any] = dict(context.user_data.get(FILTER_KEY, {}))
+    value = data.args[0] if data.args else ""
+    if data.action == "page":
+        await _show_list(update, context, int(value) if value.isdigit() else 0)
+        return
+    if data.action == "tier" and value in TIER_VALUES:
+        raw["tier"] = None if raw.get("tier") == value else value
+    elif data.action == "stage" and value in STAGE_VALUES:
+        raw["stage"] = None if raw.get("stage") == value else value
+    elif data.action == "owner" and staff.role in (Role.MANAGER, Role.ADMIN):
+        visible = {u.id for u in await services(context).staff.visible(staff)}
+        if value not in visible:
+            await deny(update, context, language, f"list owner {value}")
+            return
+        raw["owner"] = None if raw.get("owner") == value else value
+    elif data.action == "archived":
+        raw["archived"] = value == "1"
+    elif data.action == "clear":
+        raw = {}
+    else:
+        await deny(update, context, language, f"list button {data}")
+        return
+    context.user_data[FILTER_KEY] = {k: v for k, v in raw.items() if v not in (None, False)}
+    await _show_list(update, context, 0)
+
+
+def early_handlers() -> list[BaseHandler]:
+    """Registered before the wizards: a reply to the search prompt is a search, not a field value."""
+    return [MessageHandler(filters.TEXT & ~filters.COMMAND & _ReplyToFindPrompt(), find_reply)]
+
+
+def handlers() -> list[BaseHandler]:
+    return [
+        CommandHandler("find", find_command),
+        MessageHandler(filters.Text(menu_labels(FIND)), find_command),
+        CallbackQueryHandler(find_page, pattern=r"^find:"),
+        InlineQueryHandler(inline_query),
+        MessageHandler(filters.VIA_BOT, via_bot_message),
+        CommandHandler("list", list_command),
+        MessageHandler(filters.Text(menu_labels(LIST)), list_command),
+        CallbackQueryHandler(list_button, pattern=r"^list:"),
+    ]
+
