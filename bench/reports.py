@@ -202,22 +202,29 @@ def naive_rep_table(
     first, end_day = period.first_day, period.end_day
     for rep in rep_ids:
         mine = [
-            i for i in data.interactions
+            i
+            for i in data.interactions
             if i.owner_id == rep and not i.deleted and period.contains(i.occurred_at)
         ]
         new = [
-            c for c in data.customers
+            c
+            for c in data.customers
             if c.owner_id == rep and not c.archived and period.contains(c.created_at)
         ]
-        sold = [p for p in data.purchases if p.owner_id == rep and first <= p.purchased_on < end_day]
+        sold = [
+            p for p in data.purchases if p.owner_id == rep and first <= p.purchased_on < end_day
+        ]
         heard = [
-            f for f in data.feedback
+            f
+            for f in data.feedback
             if f.owner_id == rep and not f.deleted and period.contains(f.created_at)
         ]
         due: dict[tuple[str, datetime], datetime] = {}
         for i in data.interactions:
             if (
-                i.owner_id == rep and not i.deleted and i.next_follow_up_at is not None
+                i.owner_id == rep
+                and not i.deleted
+                and i.next_follow_up_at is not None
                 and period.contains(i.next_follow_up_at)
             ):
                 key = (i.customer_id, i.next_follow_up_at)
@@ -257,8 +264,12 @@ def _later_contacts(data: ReportData, customer_id: str, since: datetime) -> list
 def fast_rep_table(report: Report) -> dict[str, tuple[int, ...]]:
     return {
         r.rep_id: (
-            r.interactions, r.new_customers, r.purchases, r.feedback,
-            r.follow_ups_on_time, r.follow_ups_overdue,
+            r.interactions,
+            r.new_customers,
+            r.purchases,
+            r.feedback,
+            r.follow_ups_on_time,
+            r.follow_ups_overdue,
         )
         for r in report.reps
     }
@@ -289,8 +300,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--naive-runs", type=int, default=1)
     args = parser.parse_args(argv)
 
-    print(f"python {platform.python_version()} on {platform.machine()}, "
-          f"{platform.system()} {platform.release()}")
+    print(
+        f"python {platform.python_version()} on {platform.machine()}, "
+        f"{platform.system()} {platform.release()}"
+    )
     start = time.perf_counter()
     data = generate(args.customers, args.interactions, args.purchases, args.feedback, args.seed)
     print(
@@ -308,25 +321,30 @@ def main(argv: list[str] | None = None) -> None:
     fast_table = fast_rep_table(report)
     t_naive, naive_table = timed(
         lambda: naive_rep_table(data, period, NOW, settings.follow_up_grace),
-        args.naive_runs, warm=False,
+        args.naive_runs,
+        warm=False,
     )
     if naive_table != fast_table:
         raise SystemExit("the naive baseline disagrees with compute_report")
 
-    print(f"period {period.label()} ({TZ.key}); report: {report.interactions:,} interactions, "
-          f"{report.follow_ups.due:,} follow-ups due, {len(report.reps)} reps "
-          f"({len(report.inactive_reps)} idle), {len(report.clv.estimates):,} CLV rows")
+    print(
+        f"period {period.label()} ({TZ.key}); report: {report.interactions:,} interactions, "
+        f"{report.follow_ups.due:,} follow-ups due, {len(report.reps)} reps "
+        f"({len(report.inactive_reps)} idle), {len(report.clv.estimates):,} CLV rows"
+    )
     print(f"{'step':<40}{'median':>12}")
     print(f"{'compute_report':<40}{t_report * 1000:>10.0f} ms")
-    print(f"{'report_chart (PNG, ' + format(len(png), ',') + ' bytes)':<40}"
-          f"{t_chart * 1000:>10.0f} ms")
+    print(
+        f"{'report_chart (PNG, ' + format(len(png), ',') + ' bytes)':<40}{t_chart * 1000:>10.0f} ms"
+    )
     print(f"{'report_xlsx (' + format(len(xlsx), ',') + ' bytes)':<40}{t_xlsx * 1000:>10.0f} ms")
     print(f"{'total':<40}{(t_report + t_chart + t_xlsx) * 1000:>10.0f} ms")
-    print(f"{'naive per-rep table + follow-ups':<40}{t_naive * 1000:>10.0f} ms"
-          f"  (same numbers; {t_naive / t_report:.0f}x compute_report, "
-          f"which also does everything else)")
+    print(
+        f"{'naive per-rep table + follow-ups':<40}{t_naive * 1000:>10.0f} ms"
+        f"  (same numbers; {t_naive / t_report:.0f}x compute_report, "
+        f"which also does everything else)"
+    )
 
 
 if __name__ == "__main__":
     main()
-

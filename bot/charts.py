@@ -136,7 +136,7 @@ def report_chart(report: Report, language: str) -> bytes:
     fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, facecolor="white")
     FigureCanvasAgg(fig)
     grid = fig.add_gridspec(
-        2, 2, height_ratios=(2.2, 1), left=0.25, right=0.95, top=0.83, bottom=0.05,
+        2, 2, height_ratios=(2.2, 1), left=0.25, right=0.95, top=0.77, bottom=0.05,
         hspace=0.3, wspace=0.75,
     )
 
@@ -160,26 +160,25 @@ def report_chart(report: Report, language: str) -> bytes:
 
 def _header(fig: Figure, report: Report, language: str, texts: dict[str, str],
             family: list[str]) -> None:
-    fig.text(0.05, 0.965, f"{texts['title']}  {report.period.label()}", fontsize=30,
-             fontweight="bold", family=family, color=COLOURS["text"], va="top")
+    """Title, then up to four headline figures (2 × 2) with their change, coloured good/bad."""
+    fig.text(0.05, 0.97, f"{texts['title']}  {report.period.label()}", fontsize=30,
+             family=family, color=COLOURS["text"], va="top")
     keys = ["interactions", "new_customers", *[f"revenue:{c}" for c in report.revenue]][:4]
-    y = 0.92
-    for key in keys:
+    for index, key in enumerate(keys):
         comparison = report.comparison(key)
         if comparison is None:
             continue
-        value = comparison.current
-        text = f"{label(key, language)}: {_number(value)}"
+        text = f"{label(key, language)}: {_number(comparison.current)}"
         colour = COLOURS["text"]
         if comparison.direction:
-            text += f"  {comparison.direction}{_signed(comparison.delta)}"
+            text += f"  {comparison.direction}{_magnitude(comparison.delta)}"
             if comparison.improved is not None:
                 colour = COLOURS["up"] if comparison.improved else COLOURS["down"]
-        fig.text(0.05, y, text, fontsize=20, family=family, color=colour, va="top")
-        y -= 0.028
+        x, y = (0.05, 0.52)[index % 2], 0.915 - 0.032 * (index // 2)
+        fig.text(x, y, text, fontsize=19, family=family, color=colour, va="top")
     if report.inactive_reps:
-        fig.text(0.95, 0.92, texts["inactive"].format(n=len(report.inactive_reps)), fontsize=20,
-                 family=family, color=COLOURS["down"], va="top", ha="right")
+        fig.text(0.05, 0.85, texts["inactive"].format(n=len(report.inactive_reps)), fontsize=19,
+                 family=family, color=COLOURS["down"], va="top")
 
 
 def _number(value: object) -> str:
@@ -192,11 +191,11 @@ def _number(value: object) -> str:
     return f"{value:,.0f}"
 
 
-def _signed(value: object) -> str:
-    if value is None:
+def _magnitude(value: object) -> str:
+    """The size of a change (the arrow before it gives the sign); "" for no change."""
+    if value is None or value == 0:
         return ""
-    text = _number(value)
-    return text if text.startswith("-") else "+" + text
+    return _number(abs(value))  # type: ignore[arg-type]
 
 
 def _activity(ax: Axes, report: Report, texts: dict[str, str], family: list[str]) -> None:

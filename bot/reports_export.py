@@ -45,6 +45,7 @@ PERCENT_FORMAT = "0.0%"
 RATE_KEYS = {"follow_up_on_time_rate"}
 AVERAGE_KEYS = {"avg_resolution_hours", "csat", "nps"}
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+CLV_ROWS = 200
 
 HEADERS: dict[str, dict[str, str]] = {
     "en": {
@@ -209,8 +210,15 @@ def _workbook_bytes(workbook: Workbook) -> bytes:
 # ---------------------------------------------------------------------------
 
 
-def report_xlsx(report: Report, language: str, tz: tzinfo | None = None) -> bytes:
-    """The report as a workbook: summary, reps, feedback, tiers/stages, at-risk, CLV sheets."""
+def report_xlsx(
+    report: Report, language: str, tz: tzinfo | None = None, clv_rows: int = CLV_ROWS
+) -> bytes:
+    """The report as a workbook: summary, reps, feedback, tiers/stages, at-risk, CLV sheets.
+
+    The CLV sheet lists the ``clv_rows`` most valuable customers (the whole
+    list is a customer export's job: 10 000 rows would triple the file and the
+    time to build it, for a sheet a manager reads from the top).
+    """
     h = _h(language)
     tz = tz or report.period.tz or DEFAULT_TZ
     workbook = Workbook(write_only=True)
@@ -219,7 +227,7 @@ def report_xlsx(report: Report, language: str, tz: tzinfo | None = None) -> byte
     _feedback_sheet(_Sheet(workbook, h["sheet_feedback"], tz), report, language, h)
     _mix_sheet(_Sheet(workbook, h["sheet_mix"], tz), report, language, h)
     _at_risk_sheet(_Sheet(workbook, h["sheet_at_risk"], tz), report, h)
-    _clv_sheet(_Sheet(workbook, h["sheet_clv"], tz), report, h)
+    _clv_sheet(_Sheet(workbook, h["sheet_clv"], tz), report, h, clv_rows)
     return _workbook_bytes(workbook)
 
 
@@ -250,6 +258,9 @@ def _summary_sheet(sheet: _Sheet, report: Report, language: str, h: dict[str, st
             comparison.direction or None,
             formats={1: fmt, 2: fmt, 3: fmt},
         )
+    for currency, average in report.clv.average.items():
+        sheet.row(label(f"clv_average:{currency}", language), average,
+                  formats={1: money_format(currency)})
     sheet.row(h["generated_at"], report.generated_at)
 
 
@@ -308,17 +319,18 @@ def _at_risk_sheet(sheet: _Sheet, report: Report, h: dict[str, str]) -> None:
         sheet.row(row.name, row.owner_name, row.score, "; ".join(row.reasons), row.customer_id)
 
 
-def _clv_sheet(sheet: _Sheet, report: Report, h: dict[str, str]) -> None:
-    sheet.widths(22, 8, 8, 16, 14, 12, 18, 14, 14, 16)
+def _clv_sheet(sheet: _Sheet, report: Report, h: dict[str, str], rows: int) -> None:
+    sheet.widths(16, 8, 8, 16, 14, 12, 18, 14, 14, 16, 22)
     sheet.header([
-        h["customer_id"], h["currency"], h["orders"], h["total"], h["first_purchase"],
+        h["customer"], h["currency"], h["orders"], h["total"], h["first_purchase"],
         h["observed_days"], h["aov"], h["orders_per_year"], h["lifetime_years"], h["clv"],
+        h["customer_id"],
     ])
-    for e in report.clv.estimates:
+    for e in report.clv.estimates[:rows]:
         money = money_format(e.currency)
         sheet.row(
-            e.customer_id, e.currency, e.orders, e.total, e.first_purchase, e.observed_days,
-            e.average_order_value, e.orders_per_year, e.lifetime_years, e.clv,
+            e.name, e.currency, e.orders, e.total, e.first_purchase, e.observed_days,
+            e.average_order_value, e.orders_per_year, e.lifetime_years, e.clv, e.customer_id,
             formats={3: money, 6: money, 7: "0.00", 8: "0.##", 9: money},
         )
 

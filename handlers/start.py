@@ -97,13 +97,13 @@ def handlers() -> list[BaseHandler]:
         CommandHandler("language", language_command),
         MessageHandler(filters.Text(labels(LANGUAGE)), language_command),
         CallbackQueryHandler(language_chosen, pattern=callback_data.pattern("lang")),
-        CommandHandler("cancel", cancel_outside_conversation),
     ]
 
 
 def fallback_handlers() -> list[BaseHandler]:
     """Registered last: whatever nothing else handled."""
     return [
+        CommandHandler("cancel", cancel_outside_conversation),  # every wizard's own /cancel comes first
         MessageHandler(filters.ALL & ~filters.StatusUpdate.ALL, unknown),
         CallbackQueryHandler(stale_button),
     ]

@@ -38,7 +38,7 @@ def flood_limits() -> FloodLimits:
 @pytest.fixture
 async def sandbox(clock: SimulatedClock, flood_limits: FloodLimits) -> AsyncIterator[SandboxServer]:
     server = SandboxServer(
-        clock=lambda: clock.now().timestamp(), flood_limits=flood_limits, settle=0.05
+        clock=lambda: clock.now().timestamp(), flood_limits=flood_limits, settle=0.1
     )
     await server.start()
     try:

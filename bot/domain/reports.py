@@ -76,6 +76,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from operator import attrgetter
 from typing import Any
 
 from bot.domain.models import (
@@ -138,7 +139,7 @@ class Period:
     def __post_init__(self) -> None:
         _require_aware("Period.start", self.start)
         _require_aware("Period.end", self.end)
-        if not self.start < self.end:
+        if not self.start.astimezone(UTC) < self.end.astimezone(UTC):
             raise ValueError("Period.start must be before Period.end")
         if self.tz is None:
             object.__setattr__(self, "tz", self.start.tzinfo)
@@ -211,10 +212,13 @@ class Period:
             days = (local_end.date() - local_start.date()).days
             new_start = local_start.date() - timedelta(days=days)
             return Period(_midnight(new_start, tz), self.start, self.kind, tz)
-        return Period(self.start - (self.end - self.start), self.start, self.kind, tz)
+        start, end = self.start.astimezone(UTC), self.end.astimezone(UTC)  # real, not wall, time
+        return Period((start - (end - start)).astimezone(tz), self.start, self.kind, tz)
 
     def contains(self, moment: datetime) -> bool:
-        return self.start <= moment < self.end
+        # In UTC: Python compares two datetimes sharing a tzinfo by wall time, which is
+        # wrong in the repeated hour when clocks go back.
+        return self.start.astimezone(UTC) <= moment.astimezone(UTC) < self.end.astimezone(UTC)
 
     @property
     def first_day(self) -> date:
@@ -385,6 +389,8 @@ class ClvEstimate:
     """One customer's CLV in one currency (``docs/clv.md``)."""
 
     customer_id: str
+    name: str
+    owner_id: str
     currency: str
     orders: int  # purchase days
     total: Decimal
@@ -499,9 +505,12 @@ def compute_report(
     customers = [c for c in data.customers if not c.archived]
 
     current, before = _Figures(period), _Figures(previous)
-    contacts = _scan_interactions(data.interactions, (current, before))
+    contacts = _scan_interactions(data.interactions, current, before)
     for fig in (current, before):
         _add_reminder_follow_ups(fig, data.follow_up_reminders)
+    for customer_id in {key[0] for fig in (current, before) for key in fig.due}:
+        contacts[customer_id].sort()  # only the customers a follow-up asks about
+    for fig in (current, before):
         _score_follow_ups(fig, contacts, now, settings.follow_up_grace)
         _count_customers(fig, customers)
         _count_purchases(fig, data.purchases)
@@ -570,15 +579,21 @@ class _Figures:
 
 
 def _scan_interactions(
-    interactions: Iterable[Interaction], figures: Sequence[_Figures]
+    interactions: Iterable[Interaction], current: _Figures, before: _Figures
 ) -> dict[str, list[datetime]]:
-    """One pass over the interactions for every period (the hot loop: keep it lean).
+    """One pass over the interactions for both periods (the hot loop: kept lean).
 
     Counts interactions per (rep, kind), collects the follow-ups due in each
-    period, and returns every customer's contact times (UTC, unsorted) for
-    :func:`_score_follow_ups`.
+    period, and returns every customer's contact times (UTC, *unsorted*: the
+    caller sorts those of customers with a follow-up) for :func:`_score_follow_ups`.
+    ``before`` ends where ``current`` starts (``Period.previous``), so one range
+    test sorts a moment into either.
     """
-    bounds = [(f.start, f.end, f.by_rep_kind, f.due) for f in figures]
+    low, middle, high = before.start, current.start, current.end
+    if before.end != middle:
+        raise ValueError("the previous period must end where the current one starts")
+    counts = (before.by_rep_kind, current.by_rep_kind)
+    dues = (before.due, current.due)
     contacts: dict[str, list[datetime]] = defaultdict(list)
     for i in interactions:
         if i.deleted:
@@ -587,16 +602,16 @@ def _scan_interactions(
         if at.tzinfo is not UTC:
             at = at.astimezone(UTC)
         contacts[i.customer_id].append(at)
+        if low <= at < high:
+            counts[at >= middle][(i.owner_id, i.kind)] += 1
         due = i.next_follow_up_at
-        for start, end, by_rep_kind, follow_ups in bounds:
-            if start <= at < end:
-                by_rep_kind[(i.owner_id, i.kind)] += 1
-            if due is not None and start <= due < end:
-                key = (i.customer_id, _utc(due))
-                known = follow_ups.get(key)
-                if known is None or at < known[1]:
-                    follow_ups[key] = (i.owner_id, at)
-    for fig in figures:
+        if due is not None and low <= due < high:
+            key = (i.customer_id, _utc(due))
+            follow_ups = dues[due >= middle]
+            known = follow_ups.get(key)
+            if known is None or at < known[1]:
+                follow_ups[key] = (i.owner_id, at)
+    for fig in (before, current):
         for (rep, kind), count in fig.by_rep_kind.items():
             fig.by_rep[rep] += count
             fig.by_kind[kind] += count
@@ -619,16 +634,13 @@ def _add_reminder_follow_ups(fig: _Figures, reminders: Iterable[Reminder]) -> No
 
 
 def _score_follow_ups(
-    fig: _Figures, contacts: dict[str, list[datetime]], now: datetime, grace: timedelta
+    fig: _Figures, contacts: Mapping[str, list[datetime]], now: datetime, grace: timedelta
 ) -> None:
+    """Sort ``fig.due`` into on time / overdue / pending (``contacts`` sorted per customer)."""
     on_time = overdue = late = pending = 0
     now = _utc(now)
-    sorted_ids: set[str] = getattr(contacts, "sorted_ids", set())
     for (customer_id, due), (rep, since) in fig.due.items():
         times = contacts.get(customer_id, [])
-        if customer_id not in sorted_ids:  # sort each customer's times once, when first needed
-            times.sort()
-            sorted_ids.add(customer_id)
         index = bisect_right(times, since)  # the first contact strictly after "since"
         next_contact = times[index] if index < len(times) else None
         deadline = due + grace
@@ -727,10 +739,10 @@ def _active_rep_ids(staff: Iterable[StaffUser]) -> set[str]:
 
 
 def _rep_rows(
-    staff: Sequence[StaffUser], names: Mapping[str, str], fig: _Figures
+    rep_ids: set[str], names: Mapping[str, str], fig: _Figures
 ) -> tuple[RepActivity, ...]:
     """Every active rep, plus anybody else (a manager, a departed rep) active in the period."""
-    ids = _active_rep_ids(staff) | fig.active_reps()
+    ids = rep_ids | fig.active_reps()
     kinds = [k.value for k in InteractionKind]
     rows = [
         RepActivity(
@@ -755,8 +767,8 @@ def _mix(customers: Iterable[Customer]) -> tuple[dict[str, int], dict[str, int]]
     stages: Counter[str] = Counter()
     for c in customers:
         tier = c.value_tier_override or c.value_tier
-        tiers[tier.value if tier is not None else NO_TIER] += 1
-        stages[(c.stage_override or c.stage).value] += 1
+        tiers[tier if tier is not None else NO_TIER] += 1
+        stages[c.stage_override or c.stage] += 1
     tier_counts = _ordered(tiers, ValueTier)
     tier_counts[NO_TIER] = tiers.get(NO_TIER, 0)
     return tier_counts, _ordered(stages, LifecycleStage)
@@ -819,27 +831,33 @@ def clv_estimates(
     settings = settings or ReportSettings()
     today = _local_date(now, tz)
     lifetime = Decimal(settings.clv_lifetime_years)
-    wanted = {c.id for c in customers if not c.archived}
-    totals: dict[tuple[str, str], Decimal] = {}
-    days: dict[tuple[str, str], set[date]] = defaultdict(set)
+    wanted = {c.id: c for c in customers if not c.archived}
+    seen: dict[tuple[str, str], tuple[list[Decimal], set[date]]] = {}
     for p in purchases:
         if p.customer_id not in wanted or p.purchased_on > today:
             continue
         key = (p.customer_id, p.currency)
-        totals[key] = totals.get(key, Decimal(0)) + p.amount
-        days[key].add(p.purchased_on)
+        entry = seen.get(key)
+        if entry is None:
+            seen[key] = ([p.amount], {p.purchased_on})
+        else:
+            entry[0].append(p.amount)
+            entry[1].add(p.purchased_on)
 
     estimates = []
-    for (customer_id, currency), total in totals.items():
-        order_days = days[(customer_id, currency)]
+    for (customer_id, currency), (amounts, order_days) in seen.items():
+        total = sum(amounts, Decimal(0))
         orders = len(order_days)
         first = min(order_days)
         observed = max((today - first).days, settings.clv_min_observation_days)
         years = Decimal(observed) / DAYS_PER_YEAR
         clv = total * DAYS_PER_YEAR * lifetime / observed
+        customer = wanted[customer_id]
         estimates.append(
             ClvEstimate(
                 customer_id=customer_id,
+                name=customer.name,
+                owner_id=customer.owner_id,
                 currency=currency,
                 orders=orders,
                 total=total,
@@ -851,7 +869,8 @@ def clv_estimates(
                 clv=clv.quantize(CENT, ROUND_HALF_UP),
             )
         )
-    estimates.sort(key=lambda e: (-e.clv, e.currency, e.customer_id))
+    estimates.sort(key=attrgetter("currency", "customer_id"))
+    estimates.sort(key=attrgetter("clv"), reverse=True)  # stable: ties stay in that order
     sums: dict[str, Decimal] = defaultdict(Decimal)
     counts: Counter[str] = Counter()
     for e in estimates:
@@ -917,6 +936,7 @@ LABELS: dict[str, dict[str, str]] = {
         "nps": "NPS",
         "purchases": "Purchases",
         "revenue": "Revenue",
+        "clv_average": "Average CLV",
         "others": "Others",
         "none": "No tier",
         "call": "Call", "visit": "Visit", "meeting": "Meeting", "message": "Message",
@@ -944,6 +964,7 @@ LABELS: dict[str, dict[str, str]] = {
         "nps": "NPS",
         "purchases": "成交笔数",
         "revenue": "销售额",
+        "clv_average": "平均客户终身价值",
         "others": "其他",
         "none": "未分级",
         "call": "电话", "visit": "拜访", "meeting": "会面", "message": "短信",
@@ -960,6 +981,7 @@ LABELS: dict[str, dict[str, str]] = {
 def label(key: str, language: str) -> str:
     """The display name of a figure or an enum value; ``revenue:CNY`` → "Revenue (CNY)"."""
     table = LABELS.get(language, LABELS["en"])
-    if key.startswith("revenue:"):
-        return f"{table['revenue']} ({key.split(':', 1)[1]})"
+    base, _, currency = key.partition(":")
+    if currency and base in table:
+        return f"{table[base]} ({currency})"
     return table.get(key, key)

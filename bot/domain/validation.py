@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -383,8 +383,7 @@ def _dateparser_birthday(text: str, languages: tuple[str, ...]) -> Birthday:
     only dateparser's absolute parsers run.  Whether a year was typed is
     learnt by asking twice: once requiring a year, once not.
     """
-    base = {"PARSERS": ["custom-formats", "absolute-time"], "PREFER_DAY_OF_MONTH": "first",
-            "STRICT_PARSING": False}
+    base = {"PARSERS": ["custom-formats", "absolute-time"], "PREFER_DAY_OF_MONTH": "first"}
     for parts, with_year in ((["day", "month", "year"], True), (["day", "month"], False)):
         try:
             parser = DateDataParser(languages=list(languages),
@@ -481,22 +480,15 @@ _ZH_AFTER = re.compile(
 _VAGUE_WORDS = re.compile(r"month|year|月|年")
 
 
-@dataclass(frozen=True)
-class _Clock:
-    time: time
-    explicit_hour: bool = True
-
-
 @dataclass
 class _WhenParts:
     """A date and/or a time of day read from the input, before they are combined."""
 
     day: date | None = None
-    clock: _Clock | None = None
+    clock: time | None = None
     weekday_floating: bool = False
     year_floating: bool = False
     exact: datetime | None = None
-    notes: list[str] = field(default_factory=list)
 
 
 def _hour_in_period(hour: int, period: str | None) -> int:
@@ -519,7 +511,7 @@ def _make_time(field_name: str, hour: int, minute: int) -> time:
     return time(hour, minute)
 
 
-def _extract_clock(text: str, field_name: str) -> tuple[_Clock | None, str]:
+def _extract_clock(text: str, field_name: str) -> tuple[time | None, str]:
     """Find a time of day ("下午三点半", "3pm", "14:00", "at 10", "晚上") and cut it out."""
     match = _ZH_TIME.search(text)
     if match is not None:
@@ -535,7 +527,7 @@ def _extract_clock(text: str, field_name: str) -> tuple[_Clock | None, str]:
         if hour is None or minute is None:
             raise ValidationError(field_name, "date.unrecognised")
         clock = _make_time(field_name, _hour_in_period(hour, match["period"]), minute)
-        return _Clock(clock), text[:match.start()] + " " + text[match.end():]
+        return clock, text[:match.start()] + " " + text[match.end():]
     match = _CLOCK.search(text)
     if match is not None:
         if match["h"] is not None:
@@ -550,12 +542,11 @@ def _extract_clock(text: str, field_name: str) -> tuple[_Clock | None, str]:
         else:
             hour, minute = int(match["h3"]), 0
         clock = _make_time(field_name, hour, minute)
-        return _Clock(clock), text[:match.start()] + " " + text[match.end():]
+        return clock, text[:match.start()] + " " + text[match.end():]
     match = _PERIOD_ONLY.search(text)
     if match is not None:
         word = match["period"].removeprefix("in the ")
-        return (_Clock(time(_PERIOD_HOURS[word], 0), explicit_hour=False),
-                text[:match.start()] + " " + text[match.end():])
+        return time(_PERIOD_HOURS[word], 0), text[:match.start()] + " " + text[match.end():]
     return None, text
 
 
@@ -693,7 +684,7 @@ def _combine(parts: _WhenParts, local_now: datetime, tz: ZoneInfo) -> datetime:
         return parts.exact
     today = local_now.date()
     day = parts.day or today
-    clock = parts.clock.time if parts.clock is not None else DEFAULT_TIME
+    clock = parts.clock if parts.clock is not None else DEFAULT_TIME
 
     def at(d: date) -> datetime:
         return datetime.combine(d, clock, tzinfo=tz)
@@ -705,7 +696,7 @@ def _combine(parts: _WhenParts, local_now: datetime, tz: ZoneInfo) -> datetime:
             try:
                 day = day.replace(year=day.year + 1)
             except ValueError:
-                day = day.replace(year=day.year + 1, day=28)
+                raise ValidationError("when", "date.in_past") from None  # 29 Feb, gone
         elif day == today and parts.clock is None:
             next_hour = (local_now + timedelta(hours=1)).replace(minute=0, second=0,
                                                                  microsecond=0)

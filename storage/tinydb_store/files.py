@@ -196,6 +196,14 @@ def write_partition(path: Path, collection: str, docs: Iterable[dict[str, Any]])
     os.replace(tmp, path)
 
 
+def has_data_files(directory: Path) -> bool:
+    """Whether the directory holds journals or snapshot partitions."""
+    return any(
+        _PARTITION_RE.match(entry.name) or _JOURNAL_RE.match(entry.name)
+        for entry in os.scandir(directory)
+    )
+
+
 def collect_garbage(directory: Path, manifest: Manifest) -> list[str]:
     """Delete files a crash left behind that the manifest does not reference.
 

@@ -120,6 +120,8 @@ async def test_commands(team: dict[str, Any], actor: str) -> None:
 
 ADMIN_ONLY = {"admin"}
 ADMIN_AND_MANAGER_A = {"admin", "manager of A's team"}
+OWNER_A = {"rep A", "manager of A's team", "admin"}
+OWNER_B = {"rep B", "manager of another team", "admin"}
 BUTTONS: list[tuple[str, set[str]]] = [
     (f"staff:view:{REP_A}", ADMIN_AND_MANAGER_A),
     (f"staff:view:{REP_B}", {"admin", "manager of another team"}),
@@ -137,13 +139,37 @@ BUTTONS: list[tuple[str, set[str]]] = [
     (f"staff:move_ok:{REP_A}:{REP_B}", ADMIN_ONLY),  # rep B is in another team
     (f"inv:revoke:{INVITATION}", ADMIN_ONLY),
     ("lang:set:en", STAFF_ONLY),
+    # customer cards: rep A owns cust0 (east), rep B owns cust2 (west)
+    ("cust:view:cust0", OWNER_A),
+    ("cust:view:cust2", OWNER_B),
+    ("cust:edit:cust0", OWNER_A),
+    ("cust:edit:cust2", OWNER_B),
+    ("cust:archive:cust0", OWNER_A),
+    ("cust:restore:cust0", OWNER_A),
+    ("cust:history:cust0:0", OWNER_A),
+    ("cust:history:cust2:0", OWNER_B),
+    ("cust:class:cust0", OWNER_A),
+    ("cust:tier:cust0:high", OWNER_A),
+    ("cust:stage:cust2:auto", OWNER_B),
+    ("cust:audit:cust0", ADMIN_AND_MANAGER_A),
+    ("cust:reassign:cust0", ADMIN_AND_MANAGER_A),
+    (f"cust:reassign_to:cust0:{REP_C}", ADMIN_AND_MANAGER_A),
+    (f"cust:reassign_to:cust0:{REP_B}", ADMIN_ONLY),
+    ("cust:purge:cust0", ADMIN_ONLY),
+    ("cust:purge_ok:cust2", ADMIN_ONLY),
+    ("buy:add:cust0", OWNER_A),
+    ("buy:add:cust2", OWNER_B),
     # forged or stale data nobody may use
     ("staff:view:424242", set()),
     (f"staff:setrole:{REP_A}:god", set()),
     (f"staff:setteam:{REP_A}:0000000000", set()),
     ("inv:revoke:NoSuchCode", set()),
     ("lang:set:fr", set()),
-    ("cust:view:cust0", set()),
+    ("cust:view:nosuchcustomer", set()),
+    ("cust:tier:cust0:legendary", set()),
+    ("cust:view:cust0:extra", set()),
+    ("add:save", set()),
+    ("buy:save", set()),
     ("garbage", set()),
     ("staff:view", set()),
 ]
@@ -168,7 +194,7 @@ async def test_buttons(team: dict[str, Any], bot: Any, actor: str) -> None:
             after_staff = {u.id: (u.role, u.teams, u.active) for u in await store.staff.find()}
             after_owners = {c.id: c.owner_id for c in await store.customers.find()}
             assert after_staff == before_staff and after_owners == before_owners, (actor, data)
-        if "newteam" in data:
+        if data.startswith(("staff:newteam", "cust:edit", "buy:add")):
             await user.send("/cancel")
 
 

@@ -17,24 +17,28 @@ def long_report(lines: int) -> str:
     return "\n".join(f"<b>{i}.</b> 客户 <i>Customer &amp; Co</i> — {'x' * 60}" for i in range(lines))
 
 
-async def test_long_text_is_split_into_valid_messages(admin: Any, bot: Any) -> None:
+async def test_long_text_is_split_into_valid_messages(admin: Any, bot: Any, sandbox: Any) -> None:
     async def long(update: Update, context) -> None:
         await reply_html(update, context, long_report(300), "en")
 
     add_command(bot, "long", long)
-    replies = await admin.send("/long")
+    await admin.send("/long")
+    await sandbox.wait_idle(settle=0.5)
+    replies = [m for m in admin.bot_messages() if "客户" in (m.text or "")]
     assert len(replies) >= 5
     assert all(len(m.text) <= 4096 for m in replies)
     joined = "\n".join(m.text for m in replies)
     assert "0. 客户 Customer & Co" in joined and "299. 客户" in joined
 
 
-async def test_text_beyond_ten_messages_is_truncated_with_a_note(admin: Any, bot: Any) -> None:
+async def test_text_beyond_ten_messages_is_truncated_with_a_note(admin: Any, bot: Any, sandbox: Any) -> None:
     async def huge(update: Update, context) -> None:
         await reply_html(update, context, long_report(3000), "en")
 
     add_command(bot, "huge", huge)
-    replies = await admin.send("/huge")
+    await admin.send("/huge")
+    await sandbox.wait_idle(settle=0.5)
+    replies = admin.bot_messages()
     assert len(replies) == 10
     assert replies[-1].text.endswith("(message truncated: too long to show in full)")
 

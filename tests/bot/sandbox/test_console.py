@@ -30,7 +30,7 @@ def test_piped_console_prints_welcome_and_help_and_exits_0(tmp_path: Path) -> No
     assert result.returncode == 0, result.stderr
     assert "你好，Admin Zhou 周！" in result.stdout
     assert "/language — 切换语言" in result.stdout
-    assert "menu: 👥 员工 | ➕ 邀请 | ❓ 帮助 | 🌐 语言" in result.stdout
+    assert "menu: ➕ 新客户 | 🔍 查找 | 📋 我的客户 | 👥 员工 | ➕ 邀请 | ❓ 帮助 | 🌐 语言" in result.stdout
     assert "Traceback" not in result.stderr
 
 
