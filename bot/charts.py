@@ -136,21 +136,38 @@ def report_chart(report: Report, language: str) -> bytes:
     fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, facecolor="white")
     FigureCanvasAgg(fig)
     grid = fig.add_gridspec(
-        2, 2, height_ratios=(2.2, 1), left=0.25, right=0.95, top=0.77, bottom=0.05,
-        hspace=0.3, wspace=0.75,
+        2,
+        2,
+        height_ratios=(2.2, 1),
+        left=0.25,
+        right=0.95,
+        top=0.77,
+        bottom=0.05,
+        hspace=0.3,
+        wspace=0.75,
     )
 
     _header(fig, report, language, texts, family)
     _activity(fig.add_subplot(grid[0, :]), report, texts, family)
     tier_keys = list(report.tiers)
     _mix(
-        fig.add_subplot(grid[1, 0]), texts["tiers"], report.tiers, report.tier_movement,
-        [label(k, language) for k in tier_keys], COLOURS["tier"], family,
+        fig.add_subplot(grid[1, 0]),
+        texts["tiers"],
+        report.tiers,
+        report.tier_movement,
+        [label(k, language) for k in tier_keys],
+        COLOURS["tier"],
+        family,
     )
     stage_keys = list(report.stages)
     _mix(
-        fig.add_subplot(grid[1, 1]), texts["stages"], report.stages, report.stage_movement,
-        [label(k, language) for k in stage_keys], COLOURS["stage"], family,
+        fig.add_subplot(grid[1, 1]),
+        texts["stages"],
+        report.stages,
+        report.stage_movement,
+        [label(k, language) for k in stage_keys],
+        COLOURS["stage"],
+        family,
     )
 
     buffer = io.BytesIO()
@@ -158,11 +175,19 @@ def report_chart(report: Report, language: str) -> bytes:
     return buffer.getvalue()
 
 
-def _header(fig: Figure, report: Report, language: str, texts: dict[str, str],
-            family: list[str]) -> None:
+def _header(
+    fig: Figure, report: Report, language: str, texts: dict[str, str], family: list[str]
+) -> None:
     """Title, then up to four headline figures (2 × 2) with their change, coloured good/bad."""
-    fig.text(0.05, 0.97, f"{texts['title']}  {report.period.label()}", fontsize=30,
-             family=family, color=COLOURS["text"], va="top")
+    fig.text(
+        0.05,
+        0.97,
+        f"{texts['title']}  {report.period.label()}",
+        fontsize=30,
+        family=family,
+        color=COLOURS["text"],
+        va="top",
+    )
     keys = ["interactions", "new_customers", *[f"revenue:{c}" for c in report.revenue]][:4]
     for index, key in enumerate(keys):
         comparison = report.comparison(key)
@@ -177,8 +202,15 @@ def _header(fig: Figure, report: Report, language: str, texts: dict[str, str],
         x, y = (0.05, 0.52)[index % 2], 0.915 - 0.032 * (index // 2)
         fig.text(x, y, text, fontsize=19, family=family, color=colour, va="top")
     if report.inactive_reps:
-        fig.text(0.05, 0.85, texts["inactive"].format(n=len(report.inactive_reps)), fontsize=19,
-                 family=family, color=COLOURS["down"], va="top")
+        fig.text(
+            0.05,
+            0.85,
+            texts["inactive"].format(n=len(report.inactive_reps)),
+            fontsize=19,
+            family=family,
+            color=COLOURS["down"],
+            va="top",
+        )
 
 
 def _number(value: object) -> str:
@@ -199,13 +231,23 @@ def _magnitude(value: object) -> str:
 
 
 def _activity(ax: Axes, report: Report, texts: dict[str, str], family: list[str]) -> None:
-    ax.set_title(texts["activity"], fontsize=24, family=family, loc="left",
-                 color=COLOURS["text"], pad=12)
+    ax.set_title(
+        texts["activity"], fontsize=24, family=family, loc="left", color=COLOURS["text"], pad=12
+    )
     reps = list(report.reps)  # most interactions first; idle reps last
     if not any(r.interactions for r in reps):
         ax.axis("off")
-        ax.text(0.5, 0.5, texts["no_activity"], fontsize=22, family=family, ha="center",
-                va="center", color=COLOURS["muted"], transform=ax.transAxes)
+        ax.text(
+            0.5,
+            0.5,
+            texts["no_activity"],
+            fontsize=22,
+            family=family,
+            ha="center",
+            va="center",
+            color=COLOURS["muted"],
+            transform=ax.transAxes,
+        )
         return
     top = list(reps[:TOP_REPS])
     names = [_short(r.name) for r in top]
@@ -223,14 +265,28 @@ def _activity(ax: Axes, report: Report, texts: dict[str, str], family: list[str]
     peak = max(values) or 1
     ax.set_xlim(0, peak * 1.18)
     for y, value in zip(positions, values, strict=True):
-        ax.text(value + peak * 0.01, y, _number(round(value, 1) if value % 1 else int(value)),
-                va="center", fontsize=16, family=family, color=COLOURS["text"])
+        ax.text(
+            value + peak * 0.01,
+            y,
+            _number(round(value, 1) if value % 1 else int(value)),
+            va="center",
+            fontsize=16,
+            family=family,
+            color=COLOURS["text"],
+        )
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
 
 
-def _mix(ax: Axes, title: str, counts: Mapping[str, int], moves: Mapping[str, int] | None,
-         names: list[str], colours: tuple[str, ...], family: list[str]) -> None:
+def _mix(
+    ax: Axes,
+    title: str,
+    counts: Mapping[str, int],
+    moves: Mapping[str, int] | None,
+    names: list[str],
+    colours: tuple[str, ...],
+    family: list[str],
+) -> None:
     ax.set_title(title, fontsize=22, family=family, loc="left", color=COLOURS["text"], pad=10)
     keys = list(counts)
     values = [counts[k] for k in keys]
@@ -244,7 +300,14 @@ def _mix(ax: Axes, title: str, counts: Mapping[str, int], moves: Mapping[str, in
         text = f"{value:,}"
         if moves is not None and moves.get(key):
             text += f" {'▲' if moves[key] > 0 else '▼'}{abs(moves[key])}"
-        ax.text(value + peak * 0.02, y, text, va="center", fontsize=15, family=family,
-                color=COLOURS["text"])
+        ax.text(
+            value + peak * 0.02,
+            y,
+            text,
+            va="center",
+            fontsize=15,
+            family=family,
+            color=COLOURS["text"],
+        )
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)

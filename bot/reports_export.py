@@ -58,35 +58,75 @@ HEADERS: dict[str, dict[str, str]] = {
         "sheet_clv": "CLV",
         "sheet_customers": "Customers",
         # summary
-        "figure": "Figure", "current": "This period", "previous": "Previous period",
-        "change": "Change", "direction": "Direction",
-        "period_start": "Period start", "period_end": "Period end (last day)",
-        "previous_start": "Previous period start", "previous_end": "Previous period end",
+        "figure": "Figure",
+        "current": "This period",
+        "previous": "Previous period",
+        "change": "Change",
+        "direction": "Direction",
+        "period_start": "Period start",
+        "period_end": "Period end (last day)",
+        "previous_start": "Previous period start",
+        "previous_end": "Previous period end",
         "generated_at": "Generated at",
         # reps
-        "rep": "Rep", "rep_id": "Rep ID", "interactions": "Interactions",
-        "new_customers": "New customers", "purchases": "Purchases", "feedback": "Feedback",
-        "on_time": "Follow-ups on time", "overdue": "Follow-ups overdue", "active": "Active",
-        "yes": "yes", "no": "no",
+        "rep": "Rep",
+        "rep_id": "Rep ID",
+        "interactions": "Interactions",
+        "new_customers": "New customers",
+        "purchases": "Purchases",
+        "feedback": "Feedback",
+        "on_time": "Follow-ups on time",
+        "overdue": "Follow-ups overdue",
+        "active": "Active",
+        "yes": "yes",
+        "no": "no",
         # feedback, mix
-        "group": "Group", "value": "Value", "count": "Count", "movement": "Change since snapshot",
-        "by_kind": "By kind", "by_status": "By status", "ratings": "Ratings",
-        "tier": "Value tier", "stage": "Stage",
-        "resolved": "Resolved in period", "csat_count": "CSAT answers",
-        "nps_count": "NPS answers", "promoters": "Promoters (9–10)",
-        "passives": "Passives (7–8)", "detractors": "Detractors (0–6)",
+        "group": "Group",
+        "value": "Value",
+        "count": "Count",
+        "movement": "Change since snapshot",
+        "by_kind": "By kind",
+        "by_status": "By status",
+        "ratings": "Ratings",
+        "tier": "Value tier",
+        "stage": "Stage",
+        "resolved": "Resolved in period",
+        "csat_count": "CSAT answers",
+        "nps_count": "NPS answers",
+        "promoters": "Promoters (9–10)",
+        "passives": "Passives (7–8)",
+        "detractors": "Detractors (0–6)",
         # at risk, CLV
-        "customer": "Customer", "customer_id": "Customer ID", "owner": "Owner",
-        "score": "Risk score", "reasons": "Reasons", "currency": "Currency",
-        "orders": "Orders", "total": "Total spent", "first_purchase": "First purchase",
-        "observed_days": "Observed days", "aov": "Average order value",
-        "orders_per_year": "Orders per year", "lifetime_years": "Lifetime (years)",
+        "customer": "Customer",
+        "customer_id": "Customer ID",
+        "owner": "Owner",
+        "score": "Risk score",
+        "reasons": "Reasons",
+        "currency": "Currency",
+        "orders": "Orders",
+        "total": "Total spent",
+        "first_purchase": "First purchase",
+        "observed_days": "Observed days",
+        "aov": "Average order value",
+        "orders_per_year": "Orders per year",
+        "lifetime_years": "Lifetime (years)",
         "clv": "CLV",
         # customers
-        "name": "Name", "company": "Company", "title": "Title", "industry": "Industry",
-        "phones": "Phones", "email": "Email", "wechat": "WeChat", "city": "City",
-        "value_tier": "Value tier", "lifecycle": "Stage", "source": "Source", "tags": "Tags",
-        "created": "Created", "last_contact": "Last contact", "next_follow_up": "Next follow-up",
+        "name": "Name",
+        "company": "Company",
+        "title": "Title",
+        "industry": "Industry",
+        "phones": "Phones",
+        "email": "Email",
+        "wechat": "WeChat",
+        "city": "City",
+        "value_tier": "Value tier",
+        "lifecycle": "Stage",
+        "source": "Source",
+        "tags": "Tags",
+        "created": "Created",
+        "last_contact": "Last contact",
+        "next_follow_up": "Next follow-up",
         "archived": "Archived",
     },
     "zh": {
@@ -97,46 +137,113 @@ HEADERS: dict[str, dict[str, str]] = {
         "sheet_at_risk": "流失预警",
         "sheet_clv": "客户终身价值",
         "sheet_customers": "客户",
-        "figure": "指标", "current": "本期", "previous": "上期", "change": "变化",
+        "figure": "指标",
+        "current": "本期",
+        "previous": "上期",
+        "change": "变化",
         "direction": "趋势",
-        "period_start": "本期开始", "period_end": "本期结束（最后一天）",
-        "previous_start": "上期开始", "previous_end": "上期结束",
+        "period_start": "本期开始",
+        "period_end": "本期结束（最后一天）",
+        "previous_start": "上期开始",
+        "previous_end": "上期结束",
         "generated_at": "生成时间",
-        "rep": "销售", "rep_id": "销售 ID", "interactions": "跟进次数",
-        "new_customers": "新客户", "purchases": "成交笔数", "feedback": "反馈",
-        "on_time": "按时跟进", "overdue": "逾期跟进", "active": "有活动",
-        "yes": "是", "no": "否",
-        "group": "分组", "value": "项目", "count": "数量", "movement": "较上次快照变化",
-        "by_kind": "按类型", "by_status": "按状态", "ratings": "评分",
-        "tier": "价值分级", "stage": "生命周期",
-        "resolved": "本期解决", "csat_count": "满意度答复数",
-        "nps_count": "NPS 答复数", "promoters": "推荐者（9–10）",
-        "passives": "中立者（7–8）", "detractors": "贬损者（0–6）",
-        "customer": "客户", "customer_id": "客户 ID", "owner": "负责人",
-        "score": "风险分", "reasons": "原因", "currency": "币种",
-        "orders": "订单数", "total": "累计消费", "first_purchase": "首次购买",
-        "observed_days": "观察天数", "aov": "平均订单金额",
-        "orders_per_year": "年购买频次", "lifetime_years": "预期生命周期（年）",
+        "rep": "销售",
+        "rep_id": "销售 ID",
+        "interactions": "跟进次数",
+        "new_customers": "新客户",
+        "purchases": "成交笔数",
+        "feedback": "反馈",
+        "on_time": "按时跟进",
+        "overdue": "逾期跟进",
+        "active": "有活动",
+        "yes": "是",
+        "no": "否",
+        "group": "分组",
+        "value": "项目",
+        "count": "数量",
+        "movement": "较上次快照变化",
+        "by_kind": "按类型",
+        "by_status": "按状态",
+        "ratings": "评分",
+        "tier": "价值分级",
+        "stage": "生命周期",
+        "resolved": "本期解决",
+        "csat_count": "满意度答复数",
+        "nps_count": "NPS 答复数",
+        "promoters": "推荐者（9–10）",
+        "passives": "中立者（7–8）",
+        "detractors": "贬损者（0–6）",
+        "customer": "客户",
+        "customer_id": "客户 ID",
+        "owner": "负责人",
+        "score": "风险分",
+        "reasons": "原因",
+        "currency": "币种",
+        "orders": "订单数",
+        "total": "累计消费",
+        "first_purchase": "首次购买",
+        "observed_days": "观察天数",
+        "aov": "平均订单金额",
+        "orders_per_year": "年购买频次",
+        "lifetime_years": "预期生命周期（年）",
         "clv": "客户终身价值",
-        "name": "姓名", "company": "公司", "title": "职位", "industry": "行业",
-        "phones": "电话", "email": "邮箱", "wechat": "微信", "city": "城市",
-        "value_tier": "价值分级", "lifecycle": "生命周期", "source": "来源", "tags": "标签",
-        "created": "创建日期", "last_contact": "最近联系", "next_follow_up": "下次跟进",
+        "name": "姓名",
+        "company": "公司",
+        "title": "职位",
+        "industry": "行业",
+        "phones": "电话",
+        "email": "邮箱",
+        "wechat": "微信",
+        "city": "城市",
+        "value_tier": "价值分级",
+        "lifecycle": "生命周期",
+        "source": "来源",
+        "tags": "标签",
+        "created": "创建日期",
+        "last_contact": "最近联系",
+        "next_follow_up": "下次跟进",
         "archived": "已归档",
     },
 }
 
 SOURCES = {
-    "en": {"referral": "Referral", "event": "Event", "ad": "Ad", "cold_call": "Cold call",
-           "inbound": "Inbound", "other": "Other"},
-    "zh": {"referral": "转介绍", "event": "活动", "ad": "广告", "cold_call": "陌拜",
-           "inbound": "主动咨询", "other": "其他"},
+    "en": {
+        "referral": "Referral",
+        "event": "Event",
+        "ad": "Ad",
+        "cold_call": "Cold call",
+        "inbound": "Inbound",
+        "other": "Other",
+    },
+    "zh": {
+        "referral": "转介绍",
+        "event": "活动",
+        "ad": "广告",
+        "cold_call": "陌拜",
+        "inbound": "主动咨询",
+        "other": "其他",
+    },
 }
 
 CUSTOMER_COLUMNS = (
-    "name", "company", "title", "industry", "phones", "email", "wechat", "city", "value_tier",
-    "lifecycle", "owner", "source", "tags", "created", "last_contact", "next_follow_up",
-    "archived", "customer_id",
+    "name",
+    "company",
+    "title",
+    "industry",
+    "phones",
+    "email",
+    "wechat",
+    "city",
+    "value_tier",
+    "lifecycle",
+    "owner",
+    "source",
+    "tags",
+    "created",
+    "last_contact",
+    "next_follow_up",
+    "archived",
+    "customer_id",
 )
 
 
@@ -245,8 +352,11 @@ def _summary_sheet(sheet: _Sheet, report: Report, language: str, h: dict[str, st
     sheet.widths(30, 18, 18, 14, 10)
     sheet.header([h["figure"], h["current"], h["previous"], h["change"], h["direction"]])
     period, previous = report.period, report.previous_period
-    sheet.row(h["period_start"], period.start.astimezone(sheet.tz).date(),
-              previous.start.astimezone(sheet.tz).date())
+    sheet.row(
+        h["period_start"],
+        period.start.astimezone(sheet.tz).date(),
+        previous.start.astimezone(sheet.tz).date(),
+    )
     sheet.row(h["period_end"], period.last_day, previous.last_day)
     for comparison in report.comparisons:
         fmt = _comparison_format(comparison)
@@ -259,24 +369,41 @@ def _summary_sheet(sheet: _Sheet, report: Report, language: str, h: dict[str, st
             formats={1: fmt, 2: fmt, 3: fmt},
         )
     for currency, average in report.clv.average.items():
-        sheet.row(label(f"clv_average:{currency}", language), average,
-                  formats={1: money_format(currency)})
+        sheet.row(
+            label(f"clv_average:{currency}", language), average, formats={1: money_format(currency)}
+        )
     sheet.row(h["generated_at"], report.generated_at)
 
 
 def _reps_sheet(sheet: _Sheet, report: Report, language: str, h: dict[str, str]) -> None:
     kinds = list(report.interactions_by_kind)
     sheet.widths(16, 14, 12, *([10] * len(kinds)), 12, 10, 10, 14, 14, 8)
-    sheet.header([
-        h["rep"], h["rep_id"], h["interactions"], *[label(k, language) for k in kinds],
-        h["new_customers"], h["purchases"], h["feedback"], h["on_time"], h["overdue"],
-        h["active"],
-    ])
+    sheet.header(
+        [
+            h["rep"],
+            h["rep_id"],
+            h["interactions"],
+            *[label(k, language) for k in kinds],
+            h["new_customers"],
+            h["purchases"],
+            h["feedback"],
+            h["on_time"],
+            h["overdue"],
+            h["active"],
+        ]
+    )
     for rep in report.reps:
         sheet.row(
-            rep.name, rep.rep_id, rep.interactions, *[rep.by_kind.get(k, 0) for k in kinds],
-            rep.new_customers, rep.purchases, rep.feedback, rep.follow_ups_on_time,
-            rep.follow_ups_overdue, h["yes"] if rep.active else h["no"],
+            rep.name,
+            rep.rep_id,
+            rep.interactions,
+            *[rep.by_kind.get(k, 0) for k in kinds],
+            rep.new_customers,
+            rep.purchases,
+            rep.feedback,
+            rep.follow_ups_on_time,
+            rep.follow_ups_overdue,
+            h["yes"] if rep.active else h["no"],
         )
 
 
@@ -289,8 +416,12 @@ def _feedback_sheet(sheet: _Sheet, report: Report, language: str, h: dict[str, s
     for status, count in stats.by_status.items():
         sheet.row(h["by_status"], label(status, language), count)
     sheet.row(h["ratings"], h["resolved"], stats.resolved)
-    sheet.row(h["ratings"], label("avg_resolution_hours", language), stats.avg_resolution_hours,
-              formats={2: DECIMAL_FORMAT})
+    sheet.row(
+        h["ratings"],
+        label("avg_resolution_hours", language),
+        stats.avg_resolution_hours,
+        formats={2: DECIMAL_FORMAT},
+    )
     sheet.row(h["ratings"], h["csat_count"], stats.csat_count)
     sheet.row(h["ratings"], label("csat", language), stats.csat_avg, formats={2: "0.00"})
     sheet.row(h["ratings"], h["nps_count"], stats.nps_count)
@@ -308,8 +439,9 @@ def _mix_sheet(sheet: _Sheet, report: Report, language: str, h: dict[str, str]) 
         (h["stage"], report.stages, report.stage_movement),
     ):
         for key, count in counts.items():
-            sheet.row(group, label(key, language), count,
-                      moves.get(key, 0) if moves is not None else None)
+            sheet.row(
+                group, label(key, language), count, moves.get(key, 0) if moves is not None else None
+            )
 
 
 def _at_risk_sheet(sheet: _Sheet, report: Report, h: dict[str, str]) -> None:
@@ -321,16 +453,35 @@ def _at_risk_sheet(sheet: _Sheet, report: Report, h: dict[str, str]) -> None:
 
 def _clv_sheet(sheet: _Sheet, report: Report, h: dict[str, str], rows: int) -> None:
     sheet.widths(16, 8, 8, 16, 14, 12, 18, 14, 14, 16, 22)
-    sheet.header([
-        h["customer"], h["currency"], h["orders"], h["total"], h["first_purchase"],
-        h["observed_days"], h["aov"], h["orders_per_year"], h["lifetime_years"], h["clv"],
-        h["customer_id"],
-    ])
+    sheet.header(
+        [
+            h["customer"],
+            h["currency"],
+            h["orders"],
+            h["total"],
+            h["first_purchase"],
+            h["observed_days"],
+            h["aov"],
+            h["orders_per_year"],
+            h["lifetime_years"],
+            h["clv"],
+            h["customer_id"],
+        ]
+    )
     for e in report.clv.estimates[:rows]:
         money = money_format(e.currency)
         sheet.row(
-            e.name, e.currency, e.orders, e.total, e.first_purchase, e.observed_days,
-            e.average_order_value, e.orders_per_year, e.lifetime_years, e.clv, e.customer_id,
+            e.name,
+            e.currency,
+            e.orders,
+            e.total,
+            e.first_purchase,
+            e.observed_days,
+            e.average_order_value,
+            e.orders_per_year,
+            e.lifetime_years,
+            e.clv,
+            e.customer_id,
             formats={3: money, 6: money, 7: "0.00", 8: "0.##", 9: money},
         )
 
@@ -414,4 +565,3 @@ def customers_csv(
         values[created] = customer.created_at.astimezone(tz).date()
         rows.append([_csv_text(v, tz) for v in values])
     return csv_bytes([h[c] for c in CUSTOMER_COLUMNS], rows)
-

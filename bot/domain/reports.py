@@ -396,10 +396,20 @@ class ClvEstimate:
     total: Decimal
     first_purchase: date
     observed_days: int
-    average_order_value: Decimal  # rounded to cents, for display
-    orders_per_year: Decimal  # rounded to 0.01, for display
     lifetime_years: Decimal
     clv: Decimal  # computed unrounded, then rounded to cents
+
+    @property
+    def average_order_value(self) -> Decimal:
+        """Total ÷ orders, rounded to cents (for display; CLV does not use the rounded value)."""
+        return (self.total / self.orders).quantize(CENT, ROUND_HALF_UP)
+
+    @property
+    def orders_per_year(self) -> Decimal:
+        """Orders ÷ observed years, rounded to 0.01 (for display)."""
+        return (Decimal(self.orders * DAYS_PER_YEAR) / self.observed_days).quantize(
+            CENT, ROUND_HALF_UP
+        )
 
 
 @dataclass(frozen=True)
@@ -573,7 +583,9 @@ class _Figures:
 
     def active_reps(self) -> set[str]:
         return (
-            set(self.by_rep) | set(self.new_by_rep) | set(self.purchases_by_rep)
+            set(self.by_rep)
+            | set(self.new_by_rep)
+            | set(self.purchases_by_rep)
             | set(self.feedback_by_rep)
         )
 
@@ -675,6 +687,7 @@ def _count_purchases(fig: _Figures, purchases: Iterable[Purchase]) -> None:
             fig.purchases += 1
             fig.purchases_by_rep[p.owner_id] += 1
             revenue[p.currency] = revenue.get(p.currency, Decimal(0)) + p.amount
+
 
 def _rated_at(f: Feedback) -> datetime:
     """When the rating was given: CSAT/NPS are usually asked on confirmation or resolution."""
@@ -790,8 +803,10 @@ def _top_at_risk(
     by_id = {c.id: c for c in customers}
     scored = []
     for item in items:
-        entry = item if isinstance(item, AtRiskInput) else AtRiskInput(
-            item[0], int(item[1]), tuple(item[2])
+        entry = (
+            item
+            if isinstance(item, AtRiskInput)
+            else AtRiskInput(item[0], int(item[1]), tuple(item[2]))
         )
         customer = by_id.get(entry.customer_id)
         if customer is None:  # archived or out of scope
@@ -832,26 +847,29 @@ def clv_estimates(
     today = _local_date(now, tz)
     lifetime = Decimal(settings.clv_lifetime_years)
     wanted = {c.id: c for c in customers if not c.archived}
-    seen: dict[tuple[str, str], tuple[list[Decimal], set[date]]] = {}
+    totals: dict[tuple[str, str], Decimal] = {}
+    days: dict[tuple[str, str], set[date]] = {}
     for p in purchases:
-        if p.customer_id not in wanted or p.purchased_on > today:
+        day = p.purchased_on
+        if day > today or p.customer_id not in wanted:
             continue
         key = (p.customer_id, p.currency)
-        entry = seen.get(key)
-        if entry is None:
-            seen[key] = ([p.amount], {p.purchased_on})
+        total = totals.get(key)
+        if total is None:
+            totals[key] = p.amount
+            days[key] = {day}
         else:
-            entry[0].append(p.amount)
-            entry[1].add(p.purchased_on)
+            totals[key] = total + p.amount
+            days[key].add(day)
 
+    factor = DAYS_PER_YEAR * lifetime
+    minimum = settings.clv_min_observation_days
     estimates = []
-    for (customer_id, currency), (amounts, order_days) in seen.items():
-        total = sum(amounts, Decimal(0))
-        orders = len(order_days)
+    for key, total in totals.items():
+        customer_id, currency = key
+        order_days = days[key]
         first = min(order_days)
-        observed = max((today - first).days, settings.clv_min_observation_days)
-        years = Decimal(observed) / DAYS_PER_YEAR
-        clv = total * DAYS_PER_YEAR * lifetime / observed
+        observed = max((today - first).days, minimum)
         customer = wanted[customer_id]
         estimates.append(
             ClvEstimate(
@@ -859,14 +877,12 @@ def clv_estimates(
                 name=customer.name,
                 owner_id=customer.owner_id,
                 currency=currency,
-                orders=orders,
+                orders=len(order_days),
                 total=total,
                 first_purchase=first,
                 observed_days=observed,
-                average_order_value=(total / orders).quantize(CENT, ROUND_HALF_UP),
-                orders_per_year=(orders / years).quantize(CENT, ROUND_HALF_UP),
                 lifetime_years=lifetime,
-                clv=clv.quantize(CENT, ROUND_HALF_UP),
+                clv=(total * factor / observed).quantize(CENT, ROUND_HALF_UP),
             )
         )
     estimates.sort(key=attrgetter("currency", "customer_id"))
@@ -876,15 +892,11 @@ def clv_estimates(
     for e in estimates:
         sums[e.currency] += e.clv
         counts[e.currency] += 1
-    average = {
-        cur: (sums[cur] / counts[cur]).quantize(CENT, ROUND_HALF_UP) for cur in sorted(sums)
-    }
+    average = {cur: (sums[cur] / counts[cur]).quantize(CENT, ROUND_HALF_UP) for cur in sorted(sums)}
     return ClvSummary(estimates=tuple(estimates), average=average, customers=dict(counts))
 
 
-def _comparisons(
-    current: _Figures, before: _Figures, rep_ids: set[str]
-) -> tuple[Comparison, ...]:
+def _comparisons(current: _Figures, before: _Figures, rep_ids: set[str]) -> tuple[Comparison, ...]:
     def active(fig: _Figures) -> int:
         return len(fig.active_reps() & rep_ids) if rep_ids else len(fig.active_reps())
 
@@ -939,14 +951,27 @@ LABELS: dict[str, dict[str, str]] = {
         "clv_average": "Average CLV",
         "others": "Others",
         "none": "No tier",
-        "call": "Call", "visit": "Visit", "meeting": "Meeting", "message": "Message",
-        "email": "Email", "wechat": "WeChat",
-        "complaint": "Complaint", "suggestion": "Suggestion", "praise": "Praise",
+        "call": "Call",
+        "visit": "Visit",
+        "meeting": "Meeting",
+        "message": "Message",
+        "email": "Email",
+        "wechat": "WeChat",
+        "complaint": "Complaint",
+        "suggestion": "Suggestion",
+        "praise": "Praise",
         "question": "Question",
-        "open": "Open", "in_progress": "In progress", "resolved": "Resolved",
+        "open": "Open",
+        "in_progress": "In progress",
+        "resolved": "Resolved",
         "confirmed": "Confirmed",
-        "high": "High", "mid": "Mid", "low": "Low",
-        "prospect": "Prospect", "new": "New", "repeat": "Repeat", "at_risk": "At risk",
+        "high": "High",
+        "mid": "Mid",
+        "low": "Low",
+        "prospect": "Prospect",
+        "new": "New",
+        "repeat": "Repeat",
+        "at_risk": "At risk",
         "churned": "Churned",
     },
     "zh": {
@@ -967,12 +992,27 @@ LABELS: dict[str, dict[str, str]] = {
         "clv_average": "平均客户终身价值",
         "others": "其他",
         "none": "未分级",
-        "call": "电话", "visit": "拜访", "meeting": "会面", "message": "短信",
-        "email": "邮件", "wechat": "微信",
-        "complaint": "投诉", "suggestion": "建议", "praise": "表扬", "question": "咨询",
-        "open": "待处理", "in_progress": "处理中", "resolved": "已解决", "confirmed": "已确认",
-        "high": "高价值", "mid": "中价值", "low": "低价值",
-        "prospect": "潜在客户", "new": "新客户", "repeat": "老客户", "at_risk": "流失风险",
+        "call": "电话",
+        "visit": "拜访",
+        "meeting": "会面",
+        "message": "短信",
+        "email": "邮件",
+        "wechat": "微信",
+        "complaint": "投诉",
+        "suggestion": "建议",
+        "praise": "表扬",
+        "question": "咨询",
+        "open": "待处理",
+        "in_progress": "处理中",
+        "resolved": "已解决",
+        "confirmed": "已确认",
+        "high": "高价值",
+        "mid": "中价值",
+        "low": "低价值",
+        "prospect": "潜在客户",
+        "new": "新客户",
+        "repeat": "老客户",
+        "at_risk": "流失风险",
         "churned": "已流失",
     },
 }

@@ -62,13 +62,14 @@ def test_empty_report_still_draws(report: Report) -> None:
 
 def test_many_reps_fold_into_others() -> None:
     reps = [
-        StaffUser(id=f"r{k}", telegram_id=k + 1, name=f"销售{k:02d}号很长的名字")
-        for k in range(40)
+        StaffUser(id=f"r{k}", telegram_id=k + 1, name=f"销售{k:02d}号很长的名字") for k in range(40)
     ]
     interactions = [
-        Interaction(customer_id="c", owner_id=f"r{k}", kind=InteractionKind.CALL,
-                    occurred_at=PERIOD.start)
-        for k in range(40) for _ in range(k % 7)
+        Interaction(
+            customer_id="c", owner_id=f"r{k}", kind=InteractionKind.CALL, occurred_at=PERIOD.start
+        )
+        for k in range(40)
+        for _ in range(k % 7)
     ]
     many = compute_report(ReportData(staff=reps, interactions=interactions), PERIOD, NOW)
     assert_telegram_photo(charts.report_chart(many, "zh"))

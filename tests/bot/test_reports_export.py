@@ -39,10 +39,20 @@ def by_first_column(sheet: openpyxl.worksheet.worksheet.Worksheet) -> dict[str, 
 
 def test_report_has_one_sheet_per_table(report: Report) -> None:
     assert open_xlsx(report_xlsx(report, "en")).sheetnames == [
-        "Summary", "Interactions by rep", "Feedback", "Tiers and stages", "At risk", "CLV",
+        "Summary",
+        "Interactions by rep",
+        "Feedback",
+        "Tiers and stages",
+        "At risk",
+        "CLV",
     ]
     assert open_xlsx(report_xlsx(report, "zh")).sheetnames == [
-        "概览", "销售跟进", "客户反馈", "分级与阶段", "流失预警", "客户终身价值",
+        "概览",
+        "销售跟进",
+        "客户反馈",
+        "分级与阶段",
+        "流失预警",
+        "客户终身价值",
     ]
 
 
@@ -114,8 +124,10 @@ def test_at_risk_and_clv_sheets(report: Report) -> None:
     book = open_xlsx(report_xlsx(report, "zh"))
     at_risk = rows(book["流失预警"])
     assert at_risk[0] == ("客户", "负责人", "风险分", "原因", "客户 ID")
-    assert at_risk[1:] == [("王五", "Bob", 80, "2 open complaints", "c3"),
-                           ("赵六", "Alice", 80, "no contact for 20 days", "c5")]
+    assert at_risk[1:] == [
+        ("王五", "Bob", 80, "2 open complaints", "c3"),
+        ("赵六", "Alice", 80, "no contact for 20 days", "c5"),
+    ]
     clv = book["客户终身价值"]
     first = [c for c in next(clv.iter_rows(min_row=2, max_row=2))]
     assert first[0].value == "张三" and first[1].value == "CNY"
@@ -141,16 +153,34 @@ def test_empty_report_exports(report: Report) -> None:
 def cards() -> list[Customer]:
     return [
         Customer(
-            id="c1", name="张三", owner_id="r1", company="华润", title="采购经理",
-            gender=Gender.MALE, phones=["+8613800138000", "+8613900139000"],
-            email="zhang@example.com", handles={"wechat": "zhang_san"}, city="上海",
-            value_tier=ValueTier.MID, value_tier_override=ValueTier.HIGH,
-            stage=LifecycleStage.REPEAT, source=Source.REFERRAL, tags=["vip", "茶"],
-            created_at=sh(3, 1, 0, 30), updated_at=sh(3, 1, 0, 30),
-            last_contact_at=sh(3, 5, 14, 15), next_follow_up_at=sh(3, 12, 10),
+            id="c1",
+            name="张三",
+            owner_id="r1",
+            company="华润",
+            title="采购经理",
+            gender=Gender.MALE,
+            phones=["+8613800138000", "+8613900139000"],
+            email="zhang@example.com",
+            handles={"wechat": "zhang_san"},
+            city="上海",
+            value_tier=ValueTier.MID,
+            value_tier_override=ValueTier.HIGH,
+            stage=LifecycleStage.REPEAT,
+            source=Source.REFERRAL,
+            tags=["vip", "茶"],
+            created_at=sh(3, 1, 0, 30),
+            updated_at=sh(3, 1, 0, 30),
+            last_contact_at=sh(3, 5, 14, 15),
+            next_follow_up_at=sh(3, 12, 10),
         ),
-        Customer(id="c2", name="=HYPERLINK(\"http://evil\")", owner_id="gone", company="-1+2",
-                 created_at=sh(2, 1), updated_at=sh(2, 1)),
+        Customer(
+            id="c2",
+            name='=HYPERLINK("http://evil")',
+            owner_id="gone",
+            company="-1+2",
+            created_at=sh(2, 1),
+            updated_at=sh(2, 1),
+        ),
     ]
 
 
@@ -191,7 +221,7 @@ def test_customers_csv_opens_in_excel() -> None:
     assert zhang[col["Last contact"]] == "2026-03-05 14:15"
     # Excel evaluates cells starting with = + - @ on opening a CSV: prefixed with '
     assert zhang[col["Phones"]] == "'+8613800138000; +8613900139000"
-    assert evil[col["Name"]] == "'=HYPERLINK(\"http://evil\")"
+    assert evil[col["Name"]] == '\'=HYPERLINK("http://evil")'
     assert evil[col["Company"]] == "'-1+2"
     assert evil[col["Title"]] == ""  # None → empty
 

@@ -64,32 +64,76 @@ def staff(sid: str, name: str, role: Role = Role.REP, active: bool = True) -> St
 
 
 def customer(cid: str, name: str, owner: str, created: datetime, **kw: object) -> Customer:
-    return Customer(id=cid, name=name, owner_id=owner, created_at=created, updated_at=created,
-                    **kw)  # type: ignore[arg-type]
+    return Customer(id=cid, name=name, owner_id=owner, created_at=created, updated_at=created, **kw)  # type: ignore[arg-type]
 
 
-def interaction(iid: str, cid: str, owner: str, kind: InteractionKind, at: datetime,
-                due: datetime | None = None, deleted: bool = False) -> Interaction:
-    return Interaction(id=iid, customer_id=cid, owner_id=owner, kind=kind, occurred_at=at,
-                       next_follow_up_at=due, deleted=deleted, created_at=at, updated_at=at)
+def interaction(
+    iid: str,
+    cid: str,
+    owner: str,
+    kind: InteractionKind,
+    at: datetime,
+    due: datetime | None = None,
+    deleted: bool = False,
+) -> Interaction:
+    return Interaction(
+        id=iid,
+        customer_id=cid,
+        owner_id=owner,
+        kind=kind,
+        occurred_at=at,
+        next_follow_up_at=due,
+        deleted=deleted,
+        created_at=at,
+        updated_at=at,
+    )
 
 
 def purchase(pid: str, cid: str, amount: str, currency: str, day: date) -> Purchase:
-    return Purchase(id=pid, customer_id=cid, owner_id="r1", product="tea",
-                    amount=Decimal(amount), currency=currency, purchased_on=day)
+    return Purchase(
+        id=pid,
+        customer_id=cid,
+        owner_id="r1",
+        product="tea",
+        amount=Decimal(amount),
+        currency=currency,
+        purchased_on=day,
+    )
 
 
-def feedback(fid: str, cid: str, owner: str, kind: FeedbackKind, created: datetime,
-             **kw: object) -> Feedback:
-    return Feedback(id=fid, customer_id=cid, owner_id=owner, kind=kind, content="…",
-                    created_at=created, updated_at=created, **kw)  # type: ignore[arg-type]
+def feedback(
+    fid: str, cid: str, owner: str, kind: FeedbackKind, created: datetime, **kw: object
+) -> Feedback:
+    return Feedback(
+        id=fid,
+        customer_id=cid,
+        owner_id=owner,
+        kind=kind,
+        content="…",
+        created_at=created,
+        updated_at=created,
+        **kw,
+    )  # type: ignore[arg-type]
 
 
-def reminder(rid: str, cid: str, due: datetime, created: datetime,
-             status: ReminderStatus = ReminderStatus.SENT) -> Reminder:
-    return Reminder(id=rid, kind=ReminderKind.FOLLOW_UP, recipient_id="r2", customer_id=cid,
-                    due_at=due, dedupe_key=f"fu:{rid}", status=status, created_at=created,
-                    updated_at=created)
+def reminder(
+    rid: str,
+    cid: str,
+    due: datetime,
+    created: datetime,
+    status: ReminderStatus = ReminderStatus.SENT,
+) -> Reminder:
+    return Reminder(
+        id=rid,
+        kind=ReminderKind.FOLLOW_UP,
+        recipient_id="r2",
+        customer_id=cid,
+        due_at=due,
+        dedupe_key=f"fu:{rid}",
+        status=status,
+        created_at=created,
+        updated_at=created,
+    )
 
 
 K = InteractionKind
@@ -105,17 +149,36 @@ def team_data(snapshot: dict[str, dict[str, int]] | None = None) -> ReportData:
             staff("m1", "Mona", Role.MANAGER),  # logs one interaction
         ],
         customers=[
-            customer("c1", "张三", "r1", sh(1, 10), value_tier=ValueTier.HIGH,
-                     stage=LifecycleStage.REPEAT),
+            customer(
+                "c1",
+                "张三",
+                "r1",
+                sh(1, 10),
+                value_tier=ValueTier.HIGH,
+                stage=LifecycleStage.REPEAT,
+            ),
             customer("c2", "李四", "r1", sh(3, 3, 10)),  # prospect, no tier, new this week
             # created 23:30 Beijing time on the last day (15:30 UTC): inside the week
             customer("c3", "王五", "r2", sh(3, 8, 23, 30)),
             # created 00:30 on Monday 9 March Beijing time (still 8 March in UTC): outside
-            customer("c4", "Tom", "r2", sh(3, 9, 0, 30), value_tier=ValueTier.LOW,
-                     stage=LifecycleStage.NEW),
+            customer(
+                "c4",
+                "Tom",
+                "r2",
+                sh(3, 9, 0, 30),
+                value_tier=ValueTier.LOW,
+                stage=LifecycleStage.NEW,
+            ),
             # new last week; the override wins: effective tier high
-            customer("c5", "赵六", "r1", sh(2, 25), value_tier=ValueTier.LOW,
-                     value_tier_override=ValueTier.HIGH, stage=LifecycleStage.AT_RISK),
+            customer(
+                "c5",
+                "赵六",
+                "r1",
+                sh(2, 25),
+                value_tier=ValueTier.LOW,
+                value_tier_override=ValueTier.HIGH,
+                stage=LifecycleStage.AT_RISK,
+            ),
             customer("c6", "Archived", "r2", sh(3, 4), archived=True),  # counts nowhere
         ],
         interactions=[
@@ -147,19 +210,54 @@ def team_data(snapshot: dict[str, dict[str, int]] | None = None) -> ReportData:
             purchase("p7", "c6", "999", "CNY", date(2026, 3, 4)),  # archived customer
         ],
         feedback=[
-            feedback("f1", "c1", "r1", FeedbackKind.COMPLAINT, sh(3, 3, 10),
-                     status=FeedbackStatus.RESOLVED, resolved_at=sh(3, 4, 16), csat=4, nps=9),
+            feedback(
+                "f1",
+                "c1",
+                "r1",
+                FeedbackKind.COMPLAINT,
+                sh(3, 3, 10),
+                status=FeedbackStatus.RESOLVED,
+                resolved_at=sh(3, 4, 16),
+                csat=4,
+                nps=9,
+            ),
             feedback("f2", "c2", "r1", FeedbackKind.SUGGESTION, sh(3, 5, 9)),
-            feedback("f3", "c3", "r2", FeedbackKind.COMPLAINT, sh(2, 27, 9),
-                     status=FeedbackStatus.CONFIRMED, resolved_at=sh(3, 2, 9),
-                     confirmed_at=sh(3, 3, 9), csat=2, nps=3),
-            feedback("f4", "c5", "r1", FeedbackKind.PRAISE, sh(3, 6, 10),
-                     status=FeedbackStatus.CONFIRMED, resolved_at=sh(3, 6, 12),
-                     confirmed_at=sh(3, 7, 12), csat=5, nps=10),
-            feedback("f5", "c1", "r1", FeedbackKind.QUESTION, sh(3, 4), deleted=True, csat=1,
-                     nps=0),
-            feedback("f6", "c4", "r2", FeedbackKind.QUESTION, sh(3, 6),
-                     status=FeedbackStatus.IN_PROGRESS, nps=7),
+            feedback(
+                "f3",
+                "c3",
+                "r2",
+                FeedbackKind.COMPLAINT,
+                sh(2, 27, 9),
+                status=FeedbackStatus.CONFIRMED,
+                resolved_at=sh(3, 2, 9),
+                confirmed_at=sh(3, 3, 9),
+                csat=2,
+                nps=3,
+            ),
+            feedback(
+                "f4",
+                "c5",
+                "r1",
+                FeedbackKind.PRAISE,
+                sh(3, 6, 10),
+                status=FeedbackStatus.CONFIRMED,
+                resolved_at=sh(3, 6, 12),
+                confirmed_at=sh(3, 7, 12),
+                csat=5,
+                nps=10,
+            ),
+            feedback(
+                "f5", "c1", "r1", FeedbackKind.QUESTION, sh(3, 4), deleted=True, csat=1, nps=0
+            ),
+            feedback(
+                "f6",
+                "c4",
+                "r2",
+                FeedbackKind.QUESTION,
+                sh(3, 6),
+                status=FeedbackStatus.IN_PROGRESS,
+                nps=7,
+            ),
         ],
         at_risk=[
             AtRiskInput("c5", 80, ("no contact for 20 days",)),
@@ -175,10 +273,12 @@ def team_data(snapshot: dict[str, dict[str, int]] | None = None) -> ReportData:
 @pytest.fixture
 def report() -> Report:
     return compute_report(
-        team_data({
-            "tiers": {"high": 1, "mid": 1, "low": 1, "none": 2},
-            "stages": {"prospect": 3, "new": 0, "repeat": 1, "at_risk": 1, "churned": 0},
-        }),
+        team_data(
+            {
+                "tiers": {"high": 1, "mid": 1, "low": 1, "none": 2},
+                "stages": {"prospect": 3, "new": 0, "repeat": 1, "at_risk": 1, "churned": 0},
+            }
+        ),
         PERIOD,
         NOW,
         ReportSettings(top_at_risk=2),
@@ -194,8 +294,9 @@ def test_fixture_period_is_last_week_in_shanghai() -> None:
     assert PERIOD.start == datetime(2026, 3, 2, tzinfo=SH)
     assert PERIOD.end == datetime(2026, 3, 9, tzinfo=SH)
     assert PERIOD.kind is PeriodKind.WEEK
-    assert PERIOD.previous() == Period(datetime(2026, 2, 23, tzinfo=SH),
-                                       datetime(2026, 3, 2, tzinfo=SH), PeriodKind.WEEK)
+    assert PERIOD.previous() == Period(
+        datetime(2026, 2, 23, tzinfo=SH), datetime(2026, 3, 2, tzinfo=SH), PeriodKind.WEEK
+    )
     assert PERIOD.label() == "2026-03-02 – 2026-03-08"
 
 
@@ -214,17 +315,23 @@ def test_months() -> None:
     # 05:00 on 1 March in Beijing is 21:00 on 28 February in UTC
     now = datetime(2026, 3, 1, 5, 0, tzinfo=SH)
     march = Period.this_month(now, SH)
-    assert (march.start, march.end) == (datetime(2026, 3, 1, tzinfo=SH),
-                                        datetime(2026, 4, 1, tzinfo=SH))
+    assert (march.start, march.end) == (
+        datetime(2026, 3, 1, tzinfo=SH),
+        datetime(2026, 4, 1, tzinfo=SH),
+    )
     assert Period.this_month(now, UTC).start == datetime(2026, 2, 1, tzinfo=UTC)
     february = Period.last_month(now, SH)
-    assert (february.start, february.end) == (datetime(2026, 2, 1, tzinfo=SH),
-                                              datetime(2026, 3, 1, tzinfo=SH))
+    assert (february.start, february.end) == (
+        datetime(2026, 2, 1, tzinfo=SH),
+        datetime(2026, 3, 1, tzinfo=SH),
+    )
     # a month's previous period is the calendar month before, not "the 31 days before"
     assert march.previous() == february
     december = Period.last_month(datetime(2026, 1, 15, tzinfo=SH), SH)
-    assert (december.start, december.end) == (datetime(2025, 12, 1, tzinfo=SH),
-                                              datetime(2026, 1, 1, tzinfo=SH))
+    assert (december.start, december.end) == (
+        datetime(2025, 12, 1, tzinfo=SH),
+        datetime(2026, 1, 1, tzinfo=SH),
+    )
 
 
 def test_custom_is_inclusive_and_previous_has_the_same_length() -> None:
@@ -275,8 +382,10 @@ def test_last_evening_belongs_to_the_local_period_not_the_utc_one() -> None:
 
     data = ReportData(
         staff=[staff("r1", "Alice")],
-        interactions=[interaction("a", "c", "r1", K.CALL, late.astimezone(UTC)),
-                      interaction("b", "c", "r1", K.CALL, early.astimezone(UTC))],
+        interactions=[
+            interaction("a", "c", "r1", K.CALL, late.astimezone(UTC)),
+            interaction("b", "c", "r1", K.CALL, early.astimezone(UTC)),
+        ],
     )
     now = datetime(2026, 4, 2, tzinfo=SH)
     assert compute_report(data, march_sh, now).interactions == 2
@@ -300,7 +409,12 @@ def test_interactions_by_kind_and_rep(report: Report) -> None:
     # i8 email; not i6 (deleted) nor i7 (00:30 on Monday 9 March, Beijing time)
     assert report.interactions == 6
     assert report.interactions_by_kind == {
-        "call": 2, "visit": 1, "meeting": 1, "message": 0, "email": 1, "wechat": 1,
+        "call": 2,
+        "visit": 1,
+        "meeting": 1,
+        "message": 0,
+        "email": 1,
+        "wechat": 1,
     }
     rows = {r.rep_id: r for r in report.reps}
     # Alice: i1 i2 i3 i4; Bob: i5; Mona (a manager): i8; Carol nothing; Dave inactive: absent
@@ -397,7 +511,11 @@ def test_tier_and_stage_mix_with_movement(report: Report) -> None:
     # against the snapshot: high 2−1, mid 0−1, low 1−1, none 2−2; prospect 2−3, new 1−0
     assert report.tier_movement == {"high": 1, "mid": -1, "low": 0, "none": 0}
     assert report.stage_movement == {
-        "prospect": -1, "new": 1, "repeat": 0, "at_risk": 0, "churned": 0,
+        "prospect": -1,
+        "new": 1,
+        "repeat": 0,
+        "at_risk": 0,
+        "churned": 0,
     }
     assert report.snapshot()["tiers"] == report.tiers
 
@@ -411,8 +529,7 @@ def test_top_at_risk(report: Report) -> None:
     # c6 is archived and zz out of scope; c3 and c5 tie at 80: by name, 王五 before 赵六
     assert [(r.customer_id, r.score) for r in report.at_risk] == [("c3", 80), ("c5", 80)]
     first = report.at_risk[0]
-    assert (first.name, first.owner_name, first.reasons) == ("王五", "Bob",
-                                                             ("2 open complaints",))
+    assert (first.name, first.owner_name, first.reasons) == ("王五", "Bob", ("2 open complaints",))
 
 
 def test_clv(report: Report) -> None:
@@ -455,7 +572,10 @@ def test_clv_worked_example_from_the_docs() -> None:
     w, li_estimate = summary.for_customer("w")[0], summary.for_customer("l")[0]
     # 3000 over 3 orders = 1000 AOV; 730 days = 2 years → 1.5 orders a year; × 3 years
     assert (w.average_order_value, w.orders_per_year, w.clv) == (
-        Decimal("1000.00"), Decimal("1.50"), Decimal("4500.00"))
+        Decimal("1000.00"),
+        Decimal("1.50"),
+        Decimal("4500.00"),
+    )
     # one order 30 days ago: observed as a full year → 500 × 1 × 3
     assert (li_estimate.observed_days, li_estimate.clv) == (365, Decimal("1500.00"))
     assert summary.average == {"CNY": Decimal("3000.00")}  # (4500 + 1500) / 2
@@ -527,8 +647,15 @@ def test_counts_add_up(rows: list[tuple]) -> None:
     data = ReportData(
         staff=[staff("r1", "Alice"), staff("r2", "Bob")],
         interactions=[
-            interaction(f"i{n}", cid, rep, kind, at.astimezone(UTC),
-                        due.astimezone(UTC) if due else None, deleted)
+            interaction(
+                f"i{n}",
+                cid,
+                rep,
+                kind,
+                at.astimezone(UTC),
+                due.astimezone(UTC) if due else None,
+                deleted,
+            )
             for n, (cid, rep, kind, at, due, deleted) in enumerate(rows)
         ],
     )
@@ -540,7 +667,10 @@ def test_counts_add_up(rows: list[tuple]) -> None:
     f = result.follow_ups
     assert f.on_time + f.overdue + f.pending == f.due
     assert f.late <= f.overdue
-    assert f.due == len({
-        (cid, due) for cid, _, _, _, due, deleted in rows
-        if not deleted and due is not None and PERIOD.contains(due)
-    })
+    assert f.due == len(
+        {
+            (cid, due)
+            for cid, _, _, _, due, deleted in rows
+            if not deleted and due is not None and PERIOD.contains(due)
+        }
+    )
