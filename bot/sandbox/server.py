@@ -102,6 +102,9 @@ class SandboxServer:
         )
         self.state = SandboxState(bot, clock=clock, files=FileStore(files_dir), settle=settle)
         self.api = BotApi(self.state, limits=self.limits, flood_limits=flood_limits)
+        # Every call the sandbox refused, as (method, error code, description): what
+        # Telegram would have refused too. Tests assert the bot caused none.
+        self.refused: list[tuple[str, int, str]] = []
         self._users: dict[int, SandboxUser] = {}
         self._runner: web.AppRunner | None = None
 
@@ -299,6 +302,7 @@ class SandboxServer:
             params = await read_params(request)
             result = await self.api.call(method, params)
         except ApiError as exc:
+            self.refused.append((method, exc.error_code, exc.to_payload().get("description", "")))
             return _json(exc.to_payload(), exc.error_code)
         except Exception as exc:  # keep the bot's view Telegram-shaped
             log.exception("sandbox failed handling %s", method)

@@ -614,6 +614,7 @@ def test_labels() -> None:
 
 
 def test_settings_are_validated() -> None:
+    assert ReportSettings(clv_lifetime_years=2.5).clv_lifetime_years == Decimal("2.5")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         ReportSettings(clv_lifetime_years=Decimal(0))
     with pytest.raises(ValueError):

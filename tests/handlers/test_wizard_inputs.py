@@ -1,0 +1,82 @@
+"""Whatever a user types at any wizard step: no crash, nothing Telegram would refuse, nothing lost."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from bot.domain import card
+from handlers.common import SERVICES_KEY
+from handlers.customers import DRAFT
+from handlers.purchases import DRAFT as PURCHASE_DRAFT
+from tests.conftest import ADMIN_ID
+
+ERROR = "something went wrong"
+NASTY = st.one_of(
+    st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=60),
+    st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=4096),
+    st.sampled_from([
+        "<b>bold", "</i>", "&amp;&lt;&#x1F600;", "<script>alert(1)</script>", "😀" * 2000,
+        "a" * 4096, "\u202e\u0645\u0631\u062d\u0628\u0627", "\x00\x01\x02 ctrl", "0", "-1",
+        "１２３", "∞", "NaN", "1e309", "+8613800138000" * 10, "农历闰十三月三十", "/", "@", "#",
+        "next tuesday at 25:61", "2026-02-30", "99999999999999999999", "   x   ", "\n\n\nx",
+    ]),
+)
+TEXT_FIELDS = [f.key for f in card.FIELDS if f.parse is not None]
+
+
+def errors_since(user: Any, count: int) -> list[str]:
+    return [m.text for m in user.bot_messages()[count:] if ERROR in (m.text or "")]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(text=NASTY, key=st.sampled_from(TEXT_FIELDS))
+async def test_any_text_at_any_customer_field(admin: Any, bot: Any, sandbox: Any, text: str, key: str) -> None:
+    assume(text.strip())
+    before = len(admin.bot_messages())
+    await admin.send("/cancel")
+    await admin.send("/add Keep Me 13800138000 Kept Co")
+    await admin.press_forged(admin.last_message().message_id, f"add:field:{key}")
+    await admin.send(text)
+    assert not errors_since(admin, before)
+    assert not sandbox.refused, sandbox.refused
+    draft = bot.user_data[ADMIN_ID][DRAFT]["draft"]
+    if key != "name":
+        assert draft["name"] == "Keep Me"
+    if key != "phones":
+        assert draft["phones"] == ["+8613800138000"]
+    last = admin.last_message().text
+    assert last.startswith("⚠️") or "check before saving" in last, last[:200]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+@given(texts=st.lists(NASTY, min_size=1, max_size=4))
+async def test_any_text_at_any_purchase_step(admin: Any, bot: Any, sandbox: Any, texts: list[str]) -> None:
+    before = len(admin.bot_messages())
+    store = bot.bot_data[SERVICES_KEY].store
+    if not await store.customers.count():
+        await admin.send("/add Buyer 13800138000")
+        await admin.press("✅ Save")
+    await admin.send("/cancel")
+    customer = (await store.customers.find())[0]
+    await admin.press_forged(admin.last_message().message_id, f"buy:add:{customer.id}")
+    for text in texts:
+        if text.strip():
+            await admin.send(text)
+    assert not errors_since(admin, before)
+    assert not sandbox.refused, sandbox.refused
+    draft = bot.user_data[ADMIN_ID].get(PURCHASE_DRAFT)
+    assert draft is not None and draft["customer_id"] == customer.id
+
+
+async def test_invitation_and_team_names_take_anything(admin: Any, bot: Any, sandbox: Any) -> None:
+    for text in ["x" * 4096, "<b>", "😀" * 60, "\u202eteam", "&amp;"]:
+        await admin.send("/invite")
+        await admin.press("rep")
+        await admin.press("✏️ New team…")
+        await admin.send(text)
+        await admin.send("/cancel")
+    assert not sandbox.refused, sandbox.refused
+    assert not errors_since(admin, 0)
