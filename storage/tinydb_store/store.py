@@ -282,8 +282,8 @@ class TinyDBStore(Store):
     ``freeze_gc``: after loading, ``gc.freeze()`` moves every object then
     alive out of the cyclic garbage collector's reach.  The loaded records
     and indexes are millions of long-lived references; without it, each full
-    collection traverses all of them (about 0.1 s at 10k customers + 100k
-    interactions, 1 s at ten times that) while the event loop stands still.
+    collection traverses all of them (65 ms at 10k customers + 100k
+    interactions, 1.1 s at ten times that) while the event loop stands still.
     Nothing the store loads forms reference cycles, so nothing leaks; but a
     cycle some other code left behind before the freeze is never collected,
     and that is process-wide, so the default (``None``) freezes only when
