@@ -83,6 +83,28 @@ class ClassificationConfig:
 
 
 @dataclass
+class FeedbackConfig:
+    """How soon feedback must be answered, by severity, and when an overdue one goes to the manager."""
+
+    due_hours_high: int = 24
+    due_hours_medium: int = 72
+    due_hours_low: int = 168
+    escalate_after_hours: int = 48
+    edit_window_hours: int = 24  # reps may edit or delete their own entries this long
+
+
+@dataclass
+class RemindersConfig:
+    """Delivery of the reminder outbox."""
+
+    quiet_hours_start: int = 21  # local hour; no reminders from then ...
+    quiet_hours_end: int = 8  # ... until this hour (set both equal to turn quiet hours off)
+    max_attempts: int = 5
+    digest_threshold: int = 5  # more overdue reminders than this after downtime: one digest
+    agenda_hour: int = 8  # local hour of the daily agenda
+
+
+@dataclass
 class ConversationConfig:
     timeout_minutes: int = 60
     persistence_interval_seconds: float = 2.0
@@ -100,6 +122,8 @@ class Config:
     access: AccessConfig = field(default_factory=AccessConfig)
     locale: LocaleConfig = field(default_factory=LocaleConfig)
     classification: ClassificationConfig = field(default_factory=ClassificationConfig)
+    feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
+    reminders: RemindersConfig = field(default_factory=RemindersConfig)
     conversation: ConversationConfig = field(default_factory=ConversationConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     source: str | None = None  # the file it was read from, if any
@@ -303,6 +327,17 @@ def validate(config: Config) -> None:
             raise ConfigError(f"[classification] {name} must be positive")
     if c.at_risk_factor <= 0:
         raise ConfigError("[classification] at_risk_factor must be positive")
+    f = config.feedback
+    for name in ("due_hours_high", "due_hours_medium", "due_hours_low", "escalate_after_hours",
+                 "edit_window_hours"):
+        if getattr(f, name) <= 0:
+            raise ConfigError(f"[feedback] {name} must be positive")
+    r = config.reminders
+    for name in ("quiet_hours_start", "quiet_hours_end", "agenda_hour"):
+        if not 0 <= getattr(r, name) <= 23:
+            raise ConfigError(f"[reminders] {name} must be an hour 0-23, got {getattr(r, name)}")
+    if r.max_attempts < 1 or r.digest_threshold < 1:
+        raise ConfigError("[reminders] max_attempts and digest_threshold must be at least 1")
     if config.conversation.timeout_minutes <= 0:
         raise ConfigError("[conversation] timeout_minutes must be positive")
     if config.conversation.persistence_interval_seconds <= 0:

@@ -14,6 +14,7 @@ from bot.config import Config
 from bot.services.audit import AuditService
 from bot.services.customers import CustomerService
 from bot.services.invitations import InvitationService
+from bot.services.reminders import ReminderService
 from bot.services.staff import StaffService
 from storage.base import Store
 
@@ -27,9 +28,11 @@ class Services:
     staff: StaffService = field(init=False)
     invitations: InvitationService = field(init=False)
     customers: CustomerService = field(init=False)
+    reminders: ReminderService = field(init=False)
 
     def __post_init__(self) -> None:
         self.audit = AuditService(self.store, self.clock)
         self.staff = StaffService(self.store, self.clock, self.config, self.audit)
         self.invitations = InvitationService(self.store, self.clock, self.config, self.audit)
-        self.customers = CustomerService(self.store, self.clock, self.config, self.audit)
+        self.reminders = ReminderService(self.store, self.clock, self.config)
+        self.customers = CustomerService(self.store, self.clock, self.config, self.audit, self.reminders)

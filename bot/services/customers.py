@@ -32,6 +32,7 @@ from bot.domain.models import (
 from bot.domain.search import SearchDoc, SearchIndex, search_doc
 from bot.services.audit import AuditService
 from bot.services.errors import AccessDenied
+from bot.services.reminders import ReminderService
 from storage.base import ConflictError, Store
 
 DUPLICATE_NAME_SCORE = 90
@@ -75,11 +76,14 @@ class ListFilter:
 
 
 class CustomerService:
-    def __init__(self, store: Store, clock: Clock, config: Config, audit: AuditService) -> None:
+    def __init__(
+        self, store: Store, clock: Clock, config: Config, audit: AuditService, reminders: ReminderService
+    ) -> None:
         self.store = store
         self.clock = clock
         self.config = config
         self.audit = audit
+        self.reminders = reminders
         self._docs: dict[str, tuple[int, SearchDoc]] = {}
 
     @property

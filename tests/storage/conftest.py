@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
-from storage_backends import BACKENDS
 
 from storage import Store
+from tests.storage.storage_backends import BACKENDS
 
 StoreFactory = Callable[[], Store]
 

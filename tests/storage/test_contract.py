@@ -21,19 +21,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from storage_backends import BACKENDS
-from storage_samples import (
-    CUSTOMER_IDS,
-    OWNERS,
-    PHONES,
-    SAMPLES,
-    T0,
-    TAGS,
-    list_fields,
-    reference_find,
-    sample,
-    samples,
-)
 
 from bot.domain.models import (
     Customer,
@@ -58,6 +45,19 @@ from storage import (
     StoreError,
     TinyDBStore,
     open_store,
+)
+from tests.storage.storage_backends import BACKENDS
+from tests.storage.storage_samples import (
+    CUSTOMER_IDS,
+    OWNERS,
+    PHONES,
+    SAMPLES,
+    T0,
+    TAGS,
+    list_fields,
+    reference_find,
+    sample,
+    samples,
 )
 
 COLLECTIONS = sorted(SCHEMA)

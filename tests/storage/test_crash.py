@@ -191,7 +191,7 @@ async def test_second_process_gets_store_locked_error(tmp_path: Path) -> None:
 
 
 async def test_torn_journal_tail_is_ignored(tmp_path: Path) -> None:
-    from storage_samples import samples
+    from tests.storage.storage_samples import samples
 
     directory = tmp_path / "data"
     store = TinyDBStore(directory, compact_on_close=False)

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from storage_samples import sample, samples
 from tinydb import Query, TinyDB
 
 from bot.domain.codec import from_dict, to_dict
@@ -19,6 +18,7 @@ from storage.tinydb_store.compactor import main as compactor_main
 from storage.tinydb_store.compactor import merge
 from storage.tinydb_store.decode import decoder
 from storage.tinydb_store.files import bucket_of, read_manifest
+from tests.storage.storage_samples import sample, samples
 
 
 def manifest(directory: Path) -> dict[str, Any]:
