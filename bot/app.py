@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats
 from telegram.constants import ParseMode
@@ -23,7 +23,18 @@ from bot.i18n import LANGUAGES, gettext_for
 from bot.persistence import StorePersistence
 from bot.scheduler import Scheduler
 from bot.services import Services
-from handlers import access, commands, customers, errors, invitations, purchases, search, staff, start
+from handlers import (
+    access,
+    commands,
+    customers,
+    errors,
+    invitations,
+    purchases,
+    reminders,
+    search,
+    staff,
+    start,
+)
 from handlers.common import SERVICES_KEY
 
 log = logging.getLogger(__name__)
@@ -71,6 +82,7 @@ def register_handlers(application: Application, conversation_timeout: timedelta)
     application.add_handlers(start.handlers())
     application.add_handlers(customers.handlers(conversation_timeout))
     application.add_handlers(purchases.handlers(conversation_timeout))
+    application.add_handlers(reminders.handlers())
     application.add_handlers(search.handlers())
     application.add_handlers(invitations.handlers(conversation_timeout))
     application.add_handlers(staff.handlers(conversation_timeout))
@@ -84,10 +96,29 @@ async def startup(application: Application) -> None:
     services: Services = application.bot_data[SERVICES_KEY]
     await services.staff.ensure_admins(services.config.access.admins)
     await publish_commands(application, services.config.locale.default_language)
+    register_tasks(application)
     if application.job_queue is not None:
+        # A tick that starts late (a busy loop, a slow store) must still run, once:
+        # APScheduler's default would silently skip it after 1 s.
         application.job_queue.run_repeating(
-            _tick, interval=timedelta(seconds=TICK_SECONDS), first=1, name="scheduler-tick"
+            _tick, interval=timedelta(seconds=TICK_SECONDS), first=1, name="scheduler-tick",
+            job_kwargs={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
         )
+
+
+def register_tasks(application: Application) -> None:
+    """What the scheduler does, by the bot's clock (tests and the console move that clock)."""
+    services: Services = application.bot_data[SERVICES_KEY]
+    scheduler: Scheduler = application.bot_data[SCHEDULER_KEY]
+    if scheduler.tasks:
+        return
+
+    async def deliver(now: datetime) -> None:
+        await reminders.deliver_due(application, services.clock.now())
+
+    scheduler.add("generate", timedelta(hours=1), services.care.run_daily)
+    scheduler.add("feedback", timedelta(hours=1), services.care.feedback_scan)
+    scheduler.add("deliver", timedelta(minutes=1), deliver)
 
 
 async def publish_commands(application: Application, default_language: str) -> None:

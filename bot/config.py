@@ -105,6 +105,42 @@ class RemindersConfig:
 
 
 @dataclass
+class FestivalsConfig:
+    calendar_file: str = ""  # empty: China's default calendar shipped with the bot
+
+
+@dataclass
+class BirthdaysConfig:
+    lead_days: int = 1
+
+
+@dataclass
+class ChurnConfig:
+    """Churn-warning scoring (see bot/domain/churn.py for what each key does)."""
+
+    cadence_high_days: int = 14
+    cadence_mid_days: int = 30
+    cadence_low_days: int = 60
+    cadence_untiered_days: int = 90
+    weight_no_contact: int = 40
+    weight_purchase_overdue: int = 30
+    weight_purchase_frequency_falling: int = 20
+    weight_open_complaints: int = 30
+    weight_low_csat: int = 20
+    weight_nps_detractor: int = 15
+    threshold: int = 50
+    complaints_for_full_weight: int = 2
+    low_csat_max: int = 2
+    nps_detractor_max: int = 6
+    rating_window_days: int = 180
+    frequency_window_days: int = 90
+    frequency_min_before: int = 2
+    frequency_falling_ratio: float = 0.5
+    min_purchase_gap_days: int = 7
+    unanswered_counts_as_contact: bool = True
+
+
+@dataclass
 class ConversationConfig:
     timeout_minutes: int = 60
     persistence_interval_seconds: float = 2.0
@@ -124,6 +160,9 @@ class Config:
     classification: ClassificationConfig = field(default_factory=ClassificationConfig)
     feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
     reminders: RemindersConfig = field(default_factory=RemindersConfig)
+    festivals: FestivalsConfig = field(default_factory=FestivalsConfig)
+    birthdays: BirthdaysConfig = field(default_factory=BirthdaysConfig)
+    churn: ChurnConfig = field(default_factory=ChurnConfig)
     conversation: ConversationConfig = field(default_factory=ConversationConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     source: str | None = None  # the file it was read from, if any
@@ -338,6 +377,21 @@ def validate(config: Config) -> None:
             raise ConfigError(f"[reminders] {name} must be an hour 0-23, got {getattr(r, name)}")
     if r.max_attempts < 1 or r.digest_threshold < 1:
         raise ConfigError("[reminders] max_attempts and digest_threshold must be at least 1")
+    if not 0 <= config.birthdays.lead_days <= 60:
+        raise ConfigError("[birthdays] lead_days must be 0-60")
+    try:
+        from bot.domain.churn import ChurnRules
+
+        ChurnRules(**dataclasses.asdict(config.churn))
+    except ValueError as exc:
+        raise ConfigError(f"[churn] {exc}") from None
+    if config.festivals.calendar_file:
+        from bot.domain.festivals import FestivalConfigError, load_festivals
+
+        try:
+            load_festivals(config.festivals.calendar_file)
+        except (FestivalConfigError, OSError) as exc:
+            raise ConfigError(f"[festivals] calendar_file: {exc}") from None
     if config.conversation.timeout_minutes <= 0:
         raise ConfigError("[conversation] timeout_minutes must be positive")
     if config.conversation.persistence_interval_seconds <= 0:

@@ -76,6 +76,11 @@ ACTIONS: dict[tuple[str, str], int] = {
     ("buy", "day"): 1,
     ("buy", "save"): 0,
     ("buy", "cancel"): 0,
+    # reminders, greetings, settings ("log:start" is the log-interaction wizard's entry)
+    ("log", "start"): 1,
+    ("rem", "snooze"): 2,
+    ("greet", "sent"): 2,
+    ("set", "quiet"): 1,
 }
 
 

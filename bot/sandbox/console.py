@@ -312,6 +312,9 @@ async def run_console(
                               colour=interactive and stdout.isatty(), files_dir=workdir / "files")
             console.current = current
             console.user(current)
+            if demo:  # every demo user has "started" the bot, so reminders can reach them
+                for person in DEMO_STAFF:
+                    console.user(person.telegram_id)
             server.add_listener(console.on_event)
             where = "demo data (thrown away on exit)" if demo else f"data in {config.storage.path}"
             console.print(

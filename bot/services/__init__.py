@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from bot.clock import Clock
 from bot.config import Config
 from bot.services.audit import AuditService
+from bot.services.care import CareService
 from bot.services.customers import CustomerService
 from bot.services.invitations import InvitationService
 from bot.services.reminders import ReminderService
@@ -29,6 +30,7 @@ class Services:
     invitations: InvitationService = field(init=False)
     customers: CustomerService = field(init=False)
     reminders: ReminderService = field(init=False)
+    care: CareService = field(init=False)
 
     def __post_init__(self) -> None:
         self.audit = AuditService(self.store, self.clock)
@@ -36,3 +38,4 @@ class Services:
         self.invitations = InvitationService(self.store, self.clock, self.config, self.audit)
         self.reminders = ReminderService(self.store, self.clock, self.config)
         self.customers = CustomerService(self.store, self.clock, self.config, self.audit, self.reminders)
+        self.care = CareService(self.store, self.clock, self.config, self.reminders)

@@ -1,0 +1,250 @@
+"""Generating the reminders the scheduler owes people (客户关系维护 and 客户流失预警).
+
+Each generator looks at the store as of ``now`` and *schedules* outbox rows
+with dedupe keys, so running it twice — a rerun job, a restart, two
+replicas, a catch-up after downtime — yields each reminder once. Delivery
+is someone else's job (``handlers.reminders``).
+
+Days are each recipient's local days: a greeting or an agenda is due at
+``[reminders] agenda_hour`` in the recipient's own time zone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections import defaultdict
+from datetime import date, datetime, time, timedelta
+from functools import cached_property
+from zoneinfo import ZoneInfo
+
+from bot.clock import Clock
+from bot.config import Config
+from bot.domain import birthdays, churn, festivals
+from bot.domain.models import (
+    Customer,
+    FeedbackStatus,
+    KeyValue,
+    ReminderKind,
+    ReminderStatus,
+    Role,
+    StaffUser,
+)
+from bot.services.reminders import ReminderService, follow_up_key
+from storage.base import ConflictError, Range, Store
+
+log = logging.getLogger(__name__)
+
+BOOKMARK = "scheduler:generated_through"
+MAX_CATCH_UP_DAYS = 7
+CHURN_STATE = "churn_state"
+
+
+def _zone(user: StaffUser, default: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(user.timezone)
+    except (KeyError, ValueError):
+        return ZoneInfo(default)
+
+
+class CareService:
+    def __init__(self, store: Store, clock: Clock, config: Config, reminders: ReminderService) -> None:
+        self.store = store
+        self.clock = clock
+        self.config = config
+        self.reminders = reminders
+
+    @cached_property
+    def festivals(self) -> tuple[festivals.Festival, ...]:
+        return festivals.load_festivals(self.config.festivals.calendar_file or None)
+
+    @property
+    def churn_rules(self) -> churn.ChurnRules:
+        return churn.ChurnRules(**dataclasses.asdict(self.config.churn))
+
+    async def _active_staff(self) -> list[StaffUser]:
+        return await self.store.staff.find({"active": True})
+
+    def _at_agenda_hour(self, day: date, tz: ZoneInfo) -> datetime:
+        return datetime.combine(day, time(self.config.reminders.agenda_hour), tz)
+
+    # ---- the daily run -------------------------------------------------------------------
+    async def run_daily(self, now: datetime) -> None:
+        """Generate every day's reminders not generated yet, up to each person's today."""
+        bookmark = await self.store.kv.get(BOOKMARK)
+        default_tz = ZoneInfo(self.config.locale.timezone)
+        today = now.astimezone(default_tz).date()
+        start = today
+        if bookmark is not None:
+            start = max(date.fromisoformat(bookmark.value) + timedelta(days=1),
+                        today - timedelta(days=MAX_CATCH_UP_DAYS))
+        day = start
+        while day <= today + timedelta(days=1):  # a day ahead: time zones east of the server's
+            await self.sync_follow_ups(now)
+            await self.greetings(day)
+            await self.agendas(day)
+            day += timedelta(days=1)
+        await self.churn_scan(now)
+        await self._save_bookmark(today, now)
+
+    async def _save_bookmark(self, day: date, now: datetime) -> None:
+        existing = await self.store.kv.get(BOOKMARK)
+        try:
+            if existing is None:
+                await self.store.kv.insert(KeyValue(id=BOOKMARK, namespace="scheduler", value=day.isoformat(),
+                                                    created_at=now, updated_at=now))
+            else:
+                await self.store.kv.update(dataclasses.replace(existing, value=day.isoformat(), updated_at=now))
+        except ConflictError:
+            pass  # another replica moved it
+
+    # ---- follow-ups ----------------------------------------------------------------------
+    async def sync_follow_ups(self, now: datetime) -> int:
+        """Make sure every planned follow-up has its pending reminder (e.g. after an import)."""
+        created = 0
+        for customer in await self.store.customers.find(
+            {"archived": False}, within=Range("next_follow_up_at", now - timedelta(days=MAX_CATCH_UP_DAYS), None)
+        ):
+            existing = await self.store.reminders.get_by("dedupe_key", follow_up_key(customer.id))
+            if existing is None or (existing.status is ReminderStatus.CANCELLED
+                                    and existing.due_at != customer.next_follow_up_at):
+                await self.reminders.schedule_follow_up(customer)
+                created += 1
+        return created
+
+    # ---- birthdays and festivals ---------------------------------------------------------
+    async def greetings(self, day: date) -> None:
+        """One message per rep per day listing whose greetings are due (birthdays and festivals)."""
+        staff = {u.id: u for u in await self._active_staff()}
+        by_owner: dict[str, list[Customer]] = defaultdict(list)
+        for customer in await self.store.customers.find({"archived": False}):
+            if customer.owner_id in staff:
+                by_owner[customer.owner_id].append(customer)
+        lead = self.config.birthdays.lead_days
+        for owner_id, customers in by_owner.items():
+            items: list[dict] = []
+            for customer_id, when in birthdays.birthdays_due(customers, day, lead):
+                items.append({"customer_id": customer_id, "occasion": "birthday", "date": when.isoformat()})
+            for festival, when, ids in festivals.due_greetings(self.festivals, customers, day):
+                items += [{"customer_id": cid, "occasion": festival.key, "date": when.isoformat()} for cid in ids]
+            if not items:
+                continue
+            user = staff[owner_id]
+            await self.reminders.schedule(
+                kind=ReminderKind.BIRTHDAY if all(i["occasion"] == "birthday" for i in items) else ReminderKind.FESTIVAL,
+                recipient_id=owner_id,
+                due_at=self._at_agenda_hour(day, _zone(user, self.config.locale.timezone)),
+                dedupe_key=f"greetings:{owner_id}:{day.isoformat()}",
+                payload={"items": items, "day": day.isoformat()},
+            )
+
+    def festival(self, key: str) -> festivals.Festival | None:
+        return next((f for f in self.festivals if f.key == key), None)
+
+    # ---- daily agenda --------------------------------------------------------------------
+    async def agendas(self, day: date) -> None:
+        for user in await self._active_staff():
+            if user.role is Role.ADMIN and not await self.store.customers.count({"owner_id": user.id}):
+                continue
+            tz = _zone(user, self.config.locale.timezone)
+            await self.reminders.schedule(
+                kind=ReminderKind.DAILY_AGENDA, recipient_id=user.id,
+                due_at=self._at_agenda_hour(day, tz),
+                dedupe_key=f"agenda:{user.id}:{day.isoformat()}",
+                payload={"day": day.isoformat()},
+            )
+
+    async def agenda(self, user: StaffUser, day: date) -> dict[str, list[Customer]]:
+        """What a rep has on their plate today: computed at delivery time, so it is current."""
+        tz = _zone(user, self.config.locale.timezone)
+        start = datetime.combine(day, time(0), tz)
+        end = start + timedelta(days=1)
+        mine = await self.store.customers.find({"owner_id": user.id, "archived": False})
+        follow_ups = sorted((c for c in mine if c.next_follow_up_at and c.next_follow_up_at < end),
+                            key=lambda c: c.next_follow_up_at)
+        overdue_feedback = []
+        for status in (FeedbackStatus.OPEN, FeedbackStatus.IN_PROGRESS):
+            for f in await self.store.feedback.find({"owner_id": user.id, "status": status.value, "deleted": False}):
+                if f.due_at and f.due_at < end:
+                    customer = await self.store.customers.get(f.customer_id)
+                    if customer is not None:
+                        overdue_feedback.append(customer)
+        at_risk = [c for c in mine if c.effective_stage.value in ("at_risk", "churned")]
+        return {"follow_ups": follow_ups, "feedback": overdue_feedback, "at_risk": at_risk}
+
+    # ---- churn ---------------------------------------------------------------------------
+    async def churn_scan(self, now: datetime) -> int:
+        """Warn the owner once when a customer crosses the churn threshold; one summary per manager."""
+        rules = self.churn_rules
+        local_now = now.astimezone(ZoneInfo(self.config.locale.timezone))
+        staff = {u.id: u for u in await self._active_staff()}
+        warned: dict[str, list[str]] = defaultdict(list)  # team -> customer ids
+        count = 0
+        for customer in await self.store.customers.find({"archived": False}):
+            purchases = await self.store.purchases.find({"customer_id": customer.id})
+            interactions = await self.store.interactions.find({"customer_id": customer.id, "deleted": False})
+            feedback = await self.store.feedback.find({"customer_id": customer.id, "deleted": False})
+            assessment = churn.score(customer, purchases, interactions, feedback, local_now, rules)
+            state_id = f"{CHURN_STATE}:{customer.id}"
+            state = await self.store.kv.get(state_id)
+            was_at_risk = bool(state and state.value.get("at_risk"))
+            if assessment.at_risk and not was_at_risk and customer.owner_id in staff:
+                episode = now.date().isoformat()
+                await self.reminders.schedule(
+                    kind=ReminderKind.CHURN_WARNING, recipient_id=customer.owner_id, due_at=now,
+                    dedupe_key=f"churn:{customer.id}:{episode}", customer_id=customer.id,
+                    payload={"score": assessment.score, "reasons": [r.as_dict() for r in assessment.reasons]},
+                )
+                warned[customer.team or ""].append(customer.id)
+                count += 1
+            if assessment.at_risk != was_at_risk or state is None:
+                value = {"at_risk": assessment.at_risk, "score": assessment.score}
+                try:
+                    if state is None:
+                        await self.store.kv.insert(KeyValue(id=state_id, namespace=CHURN_STATE, value=value,
+                                                            created_at=now, updated_at=now))
+                    else:
+                        await self.store.kv.update(dataclasses.replace(state, value=value, updated_at=now))
+                except ConflictError:
+                    pass
+        for team, ids in warned.items():
+            for manager in staff.values():
+                if manager.role is Role.MANAGER and team in manager.teams:
+                    await self.reminders.schedule(
+                        kind=ReminderKind.CHURN_WARNING, recipient_id=manager.id, due_at=now,
+                        dedupe_key=f"churn_summary:{manager.id}:{now.date().isoformat()}:{team}",
+                        payload={"summary": True, "customers": ids, "team": team},
+                    )
+        return count
+
+    # ---- overdue feedback ----------------------------------------------------------------
+    async def feedback_scan(self, now: datetime) -> int:
+        """Overdue feedback: a reminder to the owner, escalated to managers after a delay."""
+        count = 0
+        escalate_after = timedelta(hours=self.config.feedback.escalate_after_hours)
+        staff = {u.id: u for u in await self._active_staff()}
+        for status in (FeedbackStatus.OPEN, FeedbackStatus.IN_PROGRESS):
+            for item in await self.store.feedback.find(
+                {"status": status.value, "deleted": False}, within=Range("due_at", None, now)
+            ):
+                customer = await self.store.customers.get(item.customer_id)
+                if customer is None or customer.archived:
+                    continue
+                if customer.owner_id in staff:
+                    await self.reminders.schedule(
+                        kind=ReminderKind.FEEDBACK_OVERDUE, recipient_id=customer.owner_id, due_at=now,
+                        dedupe_key=f"feedback_overdue:{item.id}", customer_id=customer.id,
+                        payload={"feedback_id": item.id},
+                    )
+                    count += 1
+                if item.due_at and now >= item.due_at + escalate_after:
+                    for manager in staff.values():
+                        if manager.role is Role.MANAGER and customer.team in manager.teams:
+                            await self.reminders.schedule(
+                                kind=ReminderKind.FEEDBACK_OVERDUE, recipient_id=manager.id, due_at=now,
+                                dedupe_key=f"feedback_escalated:{item.id}:{manager.id}",
+                                customer_id=customer.id, payload={"feedback_id": item.id, "escalated": True},
+                            )
+        return count
+
+
