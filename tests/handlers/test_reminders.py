@@ -1,0 +1,195 @@
+"""The scheduler through the sandbox, under a controllable clock: on time, exactly once."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.app import SCHEDULER_KEY
+from bot.domain.models import (
+    Birthday,
+    CalendarKind,
+    Customer,
+    ReminderKind,
+    ReminderStatus,
+    Role,
+    StaffUser,
+)
+from bot.runner import running_bot
+from bot.sandbox.server import FloodLimits
+from handlers.common import SERVICES_KEY
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+REP, REP2, MANAGER = 801, 802, 803
+
+
+def local(*args: int) -> datetime:
+    return datetime(*args, tzinfo=SHANGHAI)
+
+
+async def team(bot: Any, sandbox: Any, clock: Any) -> dict[str, Any]:
+    store = bot.bot_data[SERVICES_KEY].store
+    now = clock.now()
+    for uid, name, role, language in ((REP, "Wang", Role.REP, "zh"), (REP2, "Anna", Role.REP, "en"),
+                                      (MANAGER, "Chen", Role.MANAGER, "zh")):
+        await store.staff.insert(StaffUser(id=str(uid), telegram_id=uid, name=name, role=role, teams=["east"],
+                                           language=language, created_at=now, updated_at=now))
+    return {
+        "rep": sandbox.user(REP, first_name="Wang", language_code="zh-hans"),
+        "rep2": sandbox.user(REP2, first_name="Anna", language_code="en"),
+        "manager": sandbox.user(MANAGER, first_name="Chen", language_code="zh-hans"),
+    }
+
+
+async def customer(bot: Any, clock: Any, name: str, owner: int = REP, **fields: Any) -> Customer:
+    svc = bot.bot_data[SERVICES_KEY]
+    now = clock.now()
+    record = Customer(name=name, owner_id=str(owner), team="east", created_at=now - timedelta(days=5),
+                      updated_at=now, **fields)
+    saved = await svc.store.customers.insert(record)
+    await svc.reminders.schedule_follow_up(saved)
+    return saved
+
+
+async def run_until(bot: Any, sandbox: Any, clock: Any, until: datetime, step: timedelta = timedelta(minutes=30)) -> None:
+    """Move the simulated clock forward in steps, letting the scheduler do what it would have done."""
+    scheduler = bot.bot_data[SCHEDULER_KEY]
+    while clock.now() < until:
+        clock.set(min(clock.now() + step, until))
+        await scheduler.tick()
+        await sandbox.wait_idle(settle=0.05)
+
+
+def texts(user: Any, marker: str) -> list[str]:
+    return [m.text for m in user.bot_messages() if marker in (m.text or "")]
+
+
+async def test_follow_up_arrives_once_at_its_local_time_in_the_reps_language(bot: Any, sandbox: Any, clock: Any) -> None:
+    users = await team(bot, sandbox, clock)
+    await customer(bot, clock, "张伟", next_follow_up_at=local(2026, 3, 2, 15, 0))
+    await run_until(bot, sandbox, clock, local(2026, 3, 2, 14, 59))
+    assert texts(users["rep"], "跟进 张伟") == []
+    await run_until(bot, sandbox, clock, local(2026, 3, 3, 12, 0), step=timedelta(minutes=1))
+    follow_ups = [m for m in users["rep"].bot_messages() if "跟进 张伟" in (m.text or "")]
+    assert len(follow_ups) == 1
+    assert follow_ups[0].date == int(local(2026, 3, 2, 15, 0).timestamp())
+    assert not sandbox.refused
+
+
+async def test_nothing_is_delivered_in_quiet_hours(bot: Any, sandbox: Any, clock: Any) -> None:
+    users = await team(bot, sandbox, clock)
+    await customer(bot, clock, "Night Owl", owner=REP2, next_follow_up_at=local(2026, 3, 2, 22, 30))
+    await run_until(bot, sandbox, clock, local(2026, 3, 3, 7, 59))
+    assert texts(users["rep2"], "Night Owl") == []
+    await run_until(bot, sandbox, clock, local(2026, 3, 3, 8, 30), step=timedelta(minutes=1))
+    messages = [m for m in users["rep2"].bot_messages() if "Follow up with Night Owl" in (m.text or "")]
+    assert len(messages) == 1 and messages[0].date == int(local(2026, 3, 3, 8, 0).timestamp())
+
+
+async def test_snooze_and_reassignment_are_honoured(bot: Any, sandbox: Any, clock: Any) -> None:
+    users = await team(bot, sandbox, clock)
+    svc = bot.bot_data[SERVICES_KEY]
+    await customer(bot, clock, "Snoozy", owner=REP2, next_follow_up_at=local(2026, 3, 2, 10, 0))
+    moving = await customer(bot, clock, "Moving", owner=REP2, next_follow_up_at=local(2026, 3, 2, 16, 0))
+    await run_until(bot, sandbox, clock, local(2026, 3, 2, 10, 5), step=timedelta(minutes=5))
+    replies = await users["rep2"].press("⏰ 1 hour")
+    assert any("Snoozed until" in a["text"] for a in users["rep2"].callback_answers[-1:]) or replies == []
+    await run_until(bot, sandbox, clock, local(2026, 3, 2, 11, 10), step=timedelta(minutes=5))
+    assert len(texts(users["rep2"], "Follow up with Snoozy")) == 2
+    manager = await svc.store.staff.get(str(MANAGER))
+    await svc.customers.reassign(manager, moving.id, str(REP))
+    await run_until(bot, sandbox, clock, local(2026, 3, 2, 16, 30), step=timedelta(minutes=5))
+    assert texts(users["rep2"], "Moving") == []
+    assert len(texts(users["rep"], "跟进 Moving")) == 1
+
+
+async def test_outage_is_caught_up_with_one_digest(bot: Any, sandbox: Any, clock: Any) -> None:
+    users = await team(bot, sandbox, clock)
+    for index in range(8):
+        await customer(bot, clock, f"Client {index}", owner=REP2, next_follow_up_at=local(2026, 3, 2, 10, index))
+    clock.set(local(2026, 3, 2, 18, 0))  # the bot was down all day
+    await bot.bot_data[SCHEDULER_KEY].tick()
+    await sandbox.wait_idle(settle=0.1)
+    digests = texts(users["rep2"], "While you were away")
+    assert len(digests) == 1 and all(f"Client {i}" in digests[0] for i in range(8))
+    assert texts(users["rep2"], "Follow up with") == []
+    store = bot.bot_data[SERVICES_KEY].store
+    assert await store.reminders.count({"status": ReminderStatus.PENDING.value, "recipient_id": str(REP2),
+                                        "kind": ReminderKind.FOLLOW_UP.value}) == 0
+
+
+async def test_restart_in_the_middle_loses_and_duplicates_nothing(
+    bot: Any, sandbox: Any, clock: Any, config: Any
+) -> None:
+    users = await team(bot, sandbox, clock)
+    for hour in (10, 11, 12, 13):
+        await customer(bot, clock, f"Restart {hour}", owner=REP2, next_follow_up_at=local(2026, 3, 2, hour, 0))
+    await run_until(bot, sandbox, clock, local(2026, 3, 2, 11, 30))
+    await bot.stop()  # the fixture's bot goes away mid-day ...
+    await bot.updater.stop()
+    cfg = dataclasses.replace(config, telegram=dataclasses.replace(
+        config.telegram, api_base_url=sandbox.base_url, file_base_url=sandbox.file_base_url))
+    await bot.bot_data[SERVICES_KEY].store.close()
+    async with running_bot(cfg, clock=clock, token=sandbox.token, poll_timeout=1) as second:  # ... and comes back
+        await run_until(second, sandbox, clock, local(2026, 3, 2, 14, 30))
+        for hour in (10, 11, 12, 13):
+            assert len(texts(users["rep2"], f"Follow up with Restart {hour}")) == 1, hour
+
+
+async def test_birthday_greeting_with_copy_button_and_sent_logs_a_contact(bot: Any, sandbox: Any, clock: Any) -> None:
+    users = await team(bot, sandbox, clock)
+    svc = bot.bot_data[SERVICES_KEY]
+    birthday_girl = await customer(bot, clock, "李娜", birthday=Birthday(calendar=CalendarKind.SOLAR, month=3, day=4))
+    await run_until(bot, sandbox, clock, local(2026, 3, 3, 8, 30), step=timedelta(minutes=15))
+    greeting = [m for m in users["rep"].bot_messages() if "今天要发的祝福" in (m.text or "")]
+    assert len(greeting) == 1 and "李娜" in greeting[0].text and "生日快乐" in greeting[0].text
+    assert greeting[0].date == int(local(2026, 3, 3, 8, 0).timestamp())
+    buttons = [b for row in greeting[0].reply_markup["inline_keyboard"] for b in row]
+    assert buttons[0]["copy_text"]["text"].startswith("李娜，生日快乐")
+    await users["rep"].press_button(greeting[0].message_id, 0, 1)
+    interactions = await svc.store.interactions.find({"customer_id": birthday_girl.id})
+    assert len(interactions) == 1 and "祝福" in interactions[0].summary
+
+
+async def test_lunar_festival_greeting_the_day_before(bot: Any, sandbox: Any, clock: Any) -> None:
+    users = await team(bot, sandbox, clock)
+    clock.set(local(2027, 2, 4, 20, 0))  # 春节 2027 is 6 February; lead time one day
+    await customer(bot, clock, "Emma", owner=REP2)
+    await run_until(bot, sandbox, clock, local(2027, 2, 5, 9, 0), step=timedelta(hours=1))
+    greetings = texts(users["rep2"], "Greetings to send")
+    assert len(greetings) == 1 and "Spring Festival" in greetings[0] and "Lunar New Year's Eve" not in greetings[0]
+
+
+async def test_churn_warning_once_to_the_owner_and_a_summary_to_the_manager(bot: Any, sandbox: Any, clock: Any) -> None:
+    users = await team(bot, sandbox, clock)
+    store = bot.bot_data[SERVICES_KEY].store
+    old = await customer(bot, clock, "Silent Co", owner=REP2)
+    await store.customers.update(dataclasses.replace(old, created_at=clock.now() - timedelta(days=400)))
+    await run_until(bot, sandbox, clock, local(2026, 3, 2, 12, 0))
+    await run_until(bot, sandbox, clock, local(2026, 3, 4, 12, 0), step=timedelta(hours=2))
+    warnings = texts(users["rep2"], "may be slipping away")
+    assert len(warnings) == 1 and "Silent Co" in warnings[0]
+    assert len(texts(users["manager"], "新增有流失风险")) == 1
+
+
+class TestTelegramLikeFloodLimits:
+    @pytest.fixture
+    def flood_limits(self) -> FloodLimits:
+        return FloodLimits()
+
+    async def test_a_busy_morning_never_trips_flood_control(self, bot: Any, sandbox: Any, clock: Any) -> None:
+        users = await team(bot, sandbox, clock)
+        for index in range(25):
+            await customer(bot, clock, f"Busy {index}", owner=REP2, next_follow_up_at=local(2026, 3, 2, 10, 0))
+        await run_until(bot, sandbox, clock, local(2026, 3, 2, 10, 0), step=timedelta(minutes=10))
+        await sandbox.wait_idle(settle=1.5, timeout=60)
+        assert len(texts(users["rep2"], "Follow up with Busy")) == 25
+        assert all(code == 429 for _method, code, _ in sandbox.refused)  # retried, never lost
+
+
+def test_utc_is_not_the_local_day() -> None:
+    assert local(2026, 3, 3, 7, 0).astimezone(timezone.utc).day == 2
