@@ -115,7 +115,8 @@ class ReminderService:
     async def due(self, now: datetime, limit: int = 200) -> list[Reminder]:
         """Pending reminders due by ``now``, oldest first (including ones whose claim lapsed)."""
         return await self.store.reminders.find(
-            {"status": ReminderStatus.PENDING.value}, within=Range("due_at", None, now),
+            {"status": ReminderStatus.PENDING.value},
+            within=Range("due_at", None, now + timedelta(microseconds=1)),  # due at ``now`` counts
             order_by="due_at", limit=limit,
         )
 
