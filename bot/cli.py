@@ -4,6 +4,7 @@
   crm-bot console  [--config PATH] [--demo] [--as USER_ID]
                                                     chat with the bot in this terminal, no token
   crm-bot sandbox  [--port N]                       a local Bot API server for `run` to use
+  crm-bot calendar --year YYYY [--language zh|en]   that year's festival dates
   crm-bot check    [--config PATH]                  validate and print the effective configuration
 """
 
@@ -49,6 +50,11 @@ def parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--port", type=int, default=8081, help="port (default 8081)")
     sandbox.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
 
+    calendar = commands.add_parser("calendar", help="print a year's festival dates (configured calendar)")
+    calendar.add_argument("--year", type=int, required=True, help="Gregorian year, 1901-2099")
+    calendar.add_argument("--language", choices=("zh", "en"), help="festival names in this language")
+    calendar.add_argument("--config", metavar="PATH", help="configuration file")
+
     check = commands.add_parser("check", help="validate and print the effective configuration")
     check.add_argument("--config", metavar="PATH", help="configuration file")
     return main
@@ -71,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
             config = load_config(args.config)
             setup_logging("WARNING", [config.telegram.token])
             return asyncio.run(run_console(config, demo=args.demo, as_user=args.as_user))
+        if args.command == "calendar":
+            return _calendar(load_config(args.config), args.year, args.language)
         if args.command == "sandbox":
             from bot.sandbox.server import serve_forever
 
@@ -86,6 +94,21 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return 2
+
+
+def _calendar(config: Config, year: int, language: str | None) -> int:
+    from bot.domain.festivals import FestivalConfigError, calendar_lines, load_festivals
+
+    if not 1901 <= year <= 2099:
+        print("crm-bot: --year must be between 1901 and 2099", file=sys.stderr)
+        return 2
+    try:
+        festivals = load_festivals(config.festivals.calendar_file or None)
+    except FestivalConfigError as exc:
+        print(f"crm-bot: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join(calendar_lines(festivals, year, language or config.locale.default_language)))
+    return 0
 
 
 def _run(config: Config) -> int:

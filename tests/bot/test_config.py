@@ -136,3 +136,16 @@ def test_run_without_token_points_to_the_console(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "crm-bot console --demo" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_calendar_command_prints_the_years_festivals(tmp_path: Path) -> None:
+    result = run_cli("calendar", "--year", "2027", "--language", "zh", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "2027-02-06 春节" in lines and "2027-09-15 中秋节" in lines
+    assert lines == sorted(lines)
+
+
+def test_calendar_command_refuses_years_outside_the_checked_range(tmp_path: Path) -> None:
+    result = run_cli("calendar", "--year", "1800", cwd=tmp_path)
+    assert result.returncode == 2 and "1901" in result.stderr
