@@ -1,0 +1,396 @@
+"""Rules for logging contacts (calls, visits, …) and handling customer feedback.
+
+Plain functions over plain data, no I/O; "now" is always an argument.
+
+Logging a contact (客户关系维护):
+
+- **Kind from keywords** (:func:`kind_from_text`): the first keyword in the text
+  wins — call/called/phoned/打电话/电话 → call, visit/拜访 → visit,
+  met/meet/meeting/见面 → meeting, wechat/微信 → WeChat, email/邮件 → e-mail,
+  message/text/sms/短信 → message.  English keywords match whole words
+  ("method" is no meeting), Chinese ones anywhere.
+- **Quick log** (:func:`parse_quick_log`), the text after the customer's name
+  in ``/log 张伟 called, wants a quote, follow up Friday``: the kind from the
+  keywords; the direction inbound only when the text says so (来电, "called
+  in", …; the rep logs what *they* did, so "called" stays outbound); the
+  outcome from a few keywords (no answer/没接 → no answer, 成交/"deal won",
+  报价/"sent a quote", …), else *reached* — a logged conversation reached the
+  customer; the next follow-up from a "follow up <when>" / "跟进 <when>" /
+  "<when>再联系" part or a bare date at the end ("…，下周二"), read with
+  :func:`bot.domain.validation.parse_when`; the rest is the summary.
+- **Follow-up buttons** (:func:`follow_up_choice`): tomorrow, in 3 days, next
+  week (same weekday), in a month (same day of month, or the month's last
+  day) — each at 09:00 in the rep's time zone.
+- **A contact** (:func:`reached_customer`): every outcome but *no answer*
+  updates the customer's ``last_contact_at`` — an unanswered call is an
+  attempt, as ``bot.domain.classification`` counts it.
+
+Feedback (客户反馈处理):
+
+- **Due date** (:func:`feedback_due_at`): created + ``[feedback] due_hours_<severity>``.
+- **Status workflow** (:data:`TRANSITIONS`, :func:`can_transition`):
+  open → in progress → resolved → confirmed by the customer; open may jump
+  straight to resolved; a resolved or confirmed item can be reopened (back to
+  open, its resolved/confirmed times cleared so that the resolution time
+  counts the final resolution).
+
+Editing entries logged by mistake (:func:`can_edit_entry`): admins any
+time; managers for customers of their teams (and their own) any time; reps
+only entries they created themselves, within ``edit_window_hours`` of
+creating them.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.domain import access
+from bot.domain.models import (
+    Customer,
+    Direction,
+    FeedbackStatus,
+    InteractionKind,
+    Outcome,
+    Role,
+    Severity,
+    StaffUser,
+)
+from bot.domain.validation import DEFAULT_TIME, ValidationError, parse_when
+
+SUMMARY_MAX_LENGTH = 4000
+CONTENT_MAX_LENGTH = 4000
+RESOLUTION_MAX_LENGTH = 2000
+# A bare date at the end of a quick log ("…, next Tuesday") is taken only when short:
+# longer segments are sentences, not dates.
+BARE_WHEN_MAX_LENGTH = 30
+# How many characters before a trailing 跟进/再联系 are tried as the date (下下周二下午三点半).
+ZH_WHEN_MAX_LENGTH = 12
+
+
+# ------------------------------------------------------------------ keywords
+
+def _words(*words: str) -> str:
+    return r"\b(?:" + "|".join(words) + r")\b"
+
+
+# (pattern, kind): English words whole, Chinese anywhere.
+KIND_KEYWORDS: tuple[tuple[re.Pattern[str], InteractionKind], ...] = (
+    (re.compile(_words("call", "calls", "called", "calling", "phoned", "phone call", "rang")
+                + "|打电话|电话|通话|致电|来电"), InteractionKind.CALL),
+    (re.compile(_words("visit", "visits", "visited", "visiting") + "|拜访|上门|来访"),
+     InteractionKind.VISIT),
+    (re.compile(_words("met", "meet", "meets", "meeting", "meetings") + "|见面|会面|开会"),
+     InteractionKind.MEETING),
+    (re.compile(_words("wechat", "wechatted", "weixin") + "|微信"), InteractionKind.WECHAT),
+    (re.compile(_words("email", "emailed", "e-mail", "e-mailed", "mail", "mailed") + "|邮件"),
+     InteractionKind.EMAIL),
+    (re.compile(_words("message", "messaged", "text", "texted", "sms") + "|短信|留言"),
+     InteractionKind.MESSAGE),
+)
+
+INBOUND = re.compile(
+    _words("inbound", "incoming", "called in", "called us", "called me", "rang us", "rang me",
+           "came in", "came by")
+    + "|来电|打来|来访|找我|找上门"
+)
+
+# Checked in order: "not interested" before "interested", "no answer" before anything.
+OUTCOME_KEYWORDS: tuple[tuple[re.Pattern[str], Outcome], ...] = (
+    (re.compile(_words("no answer", "not answered", "unanswered", "no reply", "voicemail",
+                       "did not answer", "didn't answer", "didn't pick up", "did not pick up")
+                + "|没接|未接|无人接听|没人接|不接|关机"), Outcome.NO_ANSWER),
+    (re.compile(_words("not interested", "no interest") + "|没兴趣|不感兴趣|没有兴趣|没意向|无意向"),
+     Outcome.NOT_INTERESTED),
+    (re.compile(_words("deal lost", "lost the deal", "lost") + "|丢单|输单"), Outcome.DEAL_LOST),
+    (re.compile(_words("deal won", "won the deal", "signed", "closed the deal") + "|成交|签单|签约|拿下"),
+     Outcome.DEAL_WON),
+    (re.compile(_words("quote sent", "sent a quote", "sent the quote", "sent quote", "quoted")
+                + "|已报价|发了报价|发报价|报了价"), Outcome.QUOTE_SENT),
+    (re.compile(_words("interested") + "|有意向|感兴趣|有兴趣"), Outcome.INTERESTED),
+)
+
+# "follow up Friday", "follow-up: next Tue 3pm", "跟进 下周二", "回访：周五"
+_FOLLOW_UP_BEFORE = re.compile(
+    r"(?:\bfollow[\s-]?up\b|\bf/u\b|\bcall back\b|(?:再)?跟进(?![了过中])|回访(?![了过])|下次联系|再联系)"
+    r"\s*(?:\b(?:on|at|by)\b|[:：])?\s*"
+)
+# "下周二再联系", "周五跟进", "next week follow up"
+_FOLLOW_UP_AFTER = re.compile(
+    r"(?:再)?(?:跟进|回访|联系|打电话|拜访)$|\s*\bfollow[\s-]?up\b$"
+)
+_SEPARATORS = re.compile(r"[,，;；。.!！?？\n]")
+_EDGE = " \t\n,，;；。.、:：-—!！?？"
+
+
+def _normalise(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def _first_match(text: str, table: Iterable[tuple[re.Pattern[str], object]]) -> object | None:
+    best: tuple[int, int, object] | None = None
+    for order, (pattern, value) in enumerate(table):
+        match = pattern.search(text)
+        if match is not None and (best is None or (match.start(), order) < best[:2]):
+            best = (match.start(), order, value)
+    return best[2] if best else None
+
+
+def kind_from_text(text: str) -> InteractionKind | None:
+    """The interaction kind a text names (the keyword that comes first), or None."""
+    found = _first_match(_normalise(text), KIND_KEYWORDS)
+    return found if isinstance(found, InteractionKind) else None
+
+
+def direction_from_text(text: str) -> Direction:
+    """Inbound only when the text says so; a rep logs what they did (outbound)."""
+    return Direction.INBOUND if INBOUND.search(_normalise(text)) else Direction.OUTBOUND
+
+
+def outcome_from_text(text: str) -> Outcome:
+    """The outcome a few keywords name; otherwise *reached* (a logged conversation)."""
+    text = _normalise(text)
+    for pattern, outcome in OUTCOME_KEYWORDS:  # order matters: see the table
+        if pattern.search(text):
+            return outcome
+    return Outcome.REACHED
+
+
+def reached_customer(outcome: Outcome | None) -> bool:
+    """Whether a logged interaction is a contact (sets ``last_contact_at``): all but no answer."""
+    return outcome is not Outcome.NO_ANSWER
+
+
+# ------------------------------------------------------------------ quick log
+
+@dataclass(frozen=True)
+class QuickLog:
+    """What a one-line log says, apart from the customer."""
+
+    kind: InteractionKind | None
+    direction: Direction
+    outcome: Outcome
+    summary: str
+    follow_up_at: datetime | None = None
+    # A follow-up was asked for ("follow up xyz") but its date could not be read:
+    # the text and the ValidationError reason code, so the wizard can ask again.
+    follow_up_text: str | None = None
+    follow_up_error: str | None = None
+
+
+def _clean(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip(_EDGE)
+
+
+def _try_when(text: str, now: datetime, tz: ZoneInfo) -> tuple[datetime | None, str | None]:
+    text = _clean(text)
+    if not text:
+        return None, "text.empty"
+    try:
+        return parse_when(text, now=now, tz=tz), None
+    except ValidationError as error:
+        return None, error.reason_code
+
+
+def split_follow_up(
+    text: str, *, now: datetime, tz: ZoneInfo
+) -> tuple[str, datetime | None, str | None, str | None]:
+    """Find the follow-up in a quick log: (rest of the text, when, unread when-text, reason code)."""
+    marker = _FOLLOW_UP_BEFORE.search(text)
+    if marker is not None:
+        after = text[marker.end():]
+        cut = _SEPARATORS.search(after)
+        when_text = after[:cut.start()] if cut else after
+        rest = text[:marker.start()] + " " + (after[cut.start():] if cut else "")
+        when, error = _try_when(when_text, now, tz)
+        if when is not None:
+            return _clean(rest), when, None, None
+        if _clean(when_text):
+            return _clean(text), None, _clean(when_text), error
+    body = text.rstrip(_EDGE)
+    cuts = [m.end() for m in _SEPARATORS.finditer(body)]
+    head, last = (body[:cuts[-1]], body[cuts[-1]:].strip()) if cuts else ("", body.strip())
+    if not last:
+        return _clean(text), None, None, None
+    trailing = _FOLLOW_UP_AFTER.search(last)
+    if trailing is not None:
+        before = last[:trailing.start()].strip()
+        # 下周二再联系 / 电话沟通了报价下周二再联系: the longest tail that is a date.
+        for size in range(min(len(before), ZH_WHEN_MAX_LENGTH), 0, -1):
+            when, _error = _try_when(before[-size:], now, tz)
+            if when is not None:
+                return _clean(head + " " + before[:-size]), when, None, None
+    if cuts and len(last) <= BARE_WHEN_MAX_LENGTH:
+        when, _error = _try_when(last, now, tz)
+        if when is not None:
+            return _clean(head), when, None, None
+    return _clean(text), None, None, None
+
+
+def parse_quick_log(text: str, *, now: datetime, tz: ZoneInfo) -> QuickLog:
+    """Read the part of ``/log <customer> …`` after the customer's name (see the module doc)."""
+    text = unicodedata.normalize("NFKC", text)
+    summary, when, unread, error = split_follow_up(text, now=now, tz=tz)
+    return QuickLog(
+        kind=kind_from_text(text),
+        direction=direction_from_text(text),
+        outcome=outcome_from_text(text),
+        summary=summary[:SUMMARY_MAX_LENGTH],
+        follow_up_at=when,
+        follow_up_text=unread,
+        follow_up_error=error,
+    )
+
+
+def _name_key(text: str) -> str:
+    return re.sub(r"\s+", " ", _normalise(text)).strip()
+
+
+def _is_cjk(char: str) -> bool:
+    return "\u3400" <= char <= "\u9fff" or "\uf900" <= char <= "\ufaff"
+
+
+def name_prefix_matches(text: str, names: Mapping[str, str]) -> tuple[list[str], str]:
+    """Customers whose name starts the text: (their ids, the text after the name).
+
+    ``names`` maps id → name.  The longest matching name wins ("张伟明" over
+    "张伟"); several customers with that same name are all returned (the
+    caller asks which one).  A Latin name must end at a word boundary
+    ("Li" does not start "Lisa called"); a Chinese name may run into the
+    text ("张伟打电话了").
+    """
+    key = _name_key(text)
+    best: list[str] = []
+    best_length = 0
+    for customer_id, name in names.items():
+        name_key = _name_key(name)
+        if not name_key or not key.startswith(name_key):
+            continue
+        following = key[len(name_key):len(name_key) + 1]
+        if following and following.isalnum() and not (_is_cjk(following) or _is_cjk(name_key[-1])):
+            continue
+        if len(name_key) > best_length:
+            best, best_length = [customer_id], len(name_key)
+        elif len(name_key) == best_length:
+            best.append(customer_id)
+    if not best:
+        return [], text
+    # Cut the same number of normalised characters from the original text.
+    rest = _cut_prefix(text, best_length)
+    return sorted(best), rest.strip(_EDGE)
+
+
+def _cut_prefix(text: str, length: int) -> str:
+    """The text after its first ``length`` characters as ``_name_key`` counts them."""
+    for index in range(len(text) + 1):
+        if len(_name_key(text[:index])) >= length:
+            return text[index:]
+    return ""
+
+
+# ------------------------------------------------------------------ follow-up buttons
+
+FOLLOW_UP_CHOICES = ("tomorrow", "3d", "week", "month")
+
+
+def _add_month(day: date) -> date:
+    year, month = (day.year + 1, 1) if day.month == 12 else (day.year, day.month + 1)
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def follow_up_choice(choice: str, *, now: datetime, tz: ZoneInfo) -> datetime:
+    """The moment a follow-up button stands for: that day at 09:00 in ``tz``."""
+    today = now.astimezone(tz).date()
+    days = {"tomorrow": 1, "3d": 3, "week": 7}
+    if choice in days:
+        day = today + timedelta(days=days[choice])
+    elif choice == "month":
+        day = _add_month(today)
+    else:
+        raise ValueError(f"unknown follow-up choice {choice!r}")
+    return datetime.combine(day, DEFAULT_TIME, tzinfo=tz)
+
+
+# ------------------------------------------------------------------ feedback
+
+@dataclass(frozen=True)
+class FeedbackRules:
+    """Hours to answer feedback, by severity (``[feedback] due_hours_*``)."""
+
+    due_hours_high: int = 24
+    due_hours_medium: int = 72
+    due_hours_low: int = 168
+
+    def due_hours(self, severity: Severity) -> int:
+        return {
+            Severity.HIGH: self.due_hours_high,
+            Severity.MEDIUM: self.due_hours_medium,
+            Severity.LOW: self.due_hours_low,
+        }[severity]
+
+
+def feedback_due_at(severity: Severity, created_at: datetime, rules: FeedbackRules) -> datetime:
+    """When a response is due: created + the severity's hours."""
+    return created_at + timedelta(hours=rules.due_hours(severity))
+
+
+TRANSITIONS: dict[FeedbackStatus, frozenset[FeedbackStatus]] = {
+    FeedbackStatus.OPEN: frozenset({FeedbackStatus.IN_PROGRESS, FeedbackStatus.RESOLVED}),
+    FeedbackStatus.IN_PROGRESS: frozenset({FeedbackStatus.RESOLVED, FeedbackStatus.OPEN}),
+    FeedbackStatus.RESOLVED: frozenset({FeedbackStatus.CONFIRMED, FeedbackStatus.OPEN}),
+    FeedbackStatus.CONFIRMED: frozenset({FeedbackStatus.OPEN}),
+}
+
+
+def can_transition(current: FeedbackStatus, new: FeedbackStatus) -> bool:
+    """Whether feedback may move from ``current`` to ``new`` (see :data:`TRANSITIONS`)."""
+    return new in TRANSITIONS.get(current, frozenset())
+
+
+def next_statuses(current: FeedbackStatus) -> list[FeedbackStatus]:
+    """The statuses ``current`` may move to, in workflow order."""
+    return [s for s in FeedbackStatus if can_transition(current, s)]
+
+
+def is_reopen(current: FeedbackStatus, new: FeedbackStatus) -> bool:
+    return new is FeedbackStatus.OPEN and current is not FeedbackStatus.OPEN
+
+
+def resolution_hours(created_at: datetime, resolved_at: datetime | None) -> float | None:
+    """Resolution time in hours (resolved − created), None while unresolved."""
+    if resolved_at is None:
+        return None
+    return round((resolved_at - created_at).total_seconds() / 3600, 2)
+
+
+# ------------------------------------------------------------------ editing entries
+
+def within_edit_window(created_at: datetime, now: datetime, hours: int) -> bool:
+    """Whether ``now`` is at most ``hours`` after ``created_at``."""
+    return timedelta(0) <= now - created_at <= timedelta(hours=hours) or now < created_at
+
+
+def can_edit_entry(
+    actor: StaffUser | None, customer: Customer, created_by: str | None, created_at: datetime,
+    now: datetime, window_hours: int,
+) -> bool:
+    """Whether ``actor`` may edit or delete an interaction/feedback entry about ``customer``.
+
+    Admins always; managers when they see the customer (their team's or their
+    own); reps only their own entries, within the edit window.
+    """
+    if not access.can_view_customer(actor, customer):
+        return False
+    assert actor is not None
+    if actor.role in (Role.ADMIN, Role.MANAGER):
+        return True
+    return created_by == actor.id and within_edit_window(created_at, now, window_hours)
+
+
+def day_at(day: date, tz: ZoneInfo, clock: time = DEFAULT_TIME) -> datetime:
+    return datetime.combine(day, clock, tzinfo=tz)
