@@ -118,11 +118,13 @@ OUTCOME_KEYWORDS: tuple[tuple[re.Pattern[str], Outcome], ...] = (
 # "follow up Friday", "follow-up: next Tue 3pm", "跟进 下周二", "回访：周五"
 _FOLLOW_UP_BEFORE = re.compile(
     r"(?:\bfollow[\s-]?up\b|\bf/u\b|\bcall back\b|(?:再)?跟进(?![了过中])|回访(?![了过])|下次联系|再联系)"
-    r"\s*(?:\b(?:on|at|by)\b|[:：])?\s*"
+    r"\s*(?:\b(?:on|at|by)\b|[:：])?\s*",
+    re.IGNORECASE,
 )
 # "下周二再联系", "周五跟进", "next week follow up"
 _FOLLOW_UP_AFTER = re.compile(
-    r"(?:再)?(?:跟进|回访|联系|打电话|拜访)$|\s*\bfollow[\s-]?up\b$"
+    r"(?:再)?(?:跟进|回访|联系|打电话|拜访)$|\s*\bfollow[\s-]?up\b$",
+    re.IGNORECASE,
 )
 _SEPARATORS = re.compile(r"[,，;；。.!！?？\n]")
 _EDGE = " \t\n,，;；。.、:：-—!！?？"
@@ -234,7 +236,6 @@ def split_follow_up(
 
 def parse_quick_log(text: str, *, now: datetime, tz: ZoneInfo) -> QuickLog:
     """Read the part of ``/log <customer> …`` after the customer's name (see the module doc)."""
-    text = unicodedata.normalize("NFKC", text)
     summary, when, unread, error = split_follow_up(text, now=now, tz=tz)
     return QuickLog(
         kind=kind_from_text(text),

@@ -201,3 +201,70 @@ class TestTelegramLikeFloodLimits:
 
 def test_utc_is_not_the_local_day() -> None:
     assert local(2026, 3, 3, 7, 0).astimezone(timezone.utc).day == 2
+
+
+async def test_overdue_feedback_reminds_the_owner_then_escalates(bot: Any, sandbox: Any, clock: Any) -> None:
+    users = await team(bot, sandbox, clock)
+    store = bot.bot_data[SERVICES_KEY].store
+    client = await customer(bot, clock, "Grumpy Ltd", owner=REP2)
+    await store.feedback.insert(Feedback(
+        customer_id=client.id, owner_id=str(REP2), kind=FeedbackKind.COMPLAINT, content="Delivery late",
+        due_at=local(2026, 3, 2, 12, 0), created_at=clock.now(), updated_at=clock.now()))
+    await run_until(bot, sandbox, clock, local(2026, 3, 2, 11, 0))
+    assert texts(users["rep2"], "Delivery late") == []
+    await run_until(bot, sandbox, clock, local(2026, 3, 2, 13, 30))
+    assert len(texts(users["rep2"], "was due")) == 1
+    assert texts(users["manager"], "已升级") == []
+    await run_until(bot, sandbox, clock, local(2026, 3, 4, 13, 30), step=timedelta(hours=1))
+    assert len(texts(users["rep2"], "was due")) == 1
+    assert len(texts(users["manager"], "已升级")) == 1
+
+
+async def test_daily_agenda_at_the_configured_local_hour(bot: Any, sandbox: Any, clock: Any) -> None:
+    users = await team(bot, sandbox, clock)
+    await customer(bot, clock, "Today Co", owner=REP2, next_follow_up_at=local(2026, 3, 3, 15, 0))
+    await run_until(bot, sandbox, clock, local(2026, 3, 3, 8, 30), step=timedelta(minutes=15))
+    agenda = [m for m in users["rep2"].bot_messages() if "Your day, 2026-03-03" in (m.text or "")]
+    assert len(agenda) == 1 and "Today Co" in agenda[0].text
+    assert agenda[0].date == int(local(2026, 3, 3, 8, 0).timestamp())
+
+
+async def test_time_zones_other_than_the_servers_and_dst(bot: Any, sandbox: Any, clock: Any) -> None:
+    users = await team(bot, sandbox, clock)
+    store = bot.bot_data[SERVICES_KEY].store
+    berlin = ZoneInfo("Europe/Berlin")
+    anna = await store.staff.get(str(REP2))
+    await store.staff.update(dataclasses.replace(anna, timezone="Europe/Berlin"))
+    clock.set(datetime(2026, 3, 28, 12, 0, tzinfo=berlin))
+    await customer(bot, clock, "After DST", owner=REP2,
+                   next_follow_up_at=datetime(2026, 3, 29, 9, 0, tzinfo=berlin))  # clocks went forward at 02:00
+    await run_until(bot, sandbox, clock, datetime(2026, 3, 29, 9, 30, tzinfo=berlin), step=timedelta(minutes=10))
+    follow_up = [m for m in users["rep2"].bot_messages() if "Follow up with After DST" in (m.text or "")]
+    assert len(follow_up) == 1
+    sent = datetime.fromtimestamp(follow_up[0].date, berlin)
+    assert (sent.hour, sent.utcoffset()) == (9, timedelta(hours=2))
+    agenda = [m for m in users["rep2"].bot_messages() if "Your day, 2026-03-29" in (m.text or "")]
+    assert datetime.fromtimestamp(agenda[0].date, berlin).hour == 8
+
+
+async def test_settings_quiet_hours_off_lets_night_reminders_through(bot: Any, sandbox: Any, clock: Any) -> None:
+    users = await team(bot, sandbox, clock)
+    replies = await users["rep2"].send("/settings")
+    assert "Quiet hours (no reminders): 21:00–8:00" in replies[-1].text
+    replies = await users["rep2"].press("off")
+    assert "Quiet hours (no reminders): off" in replies[-1].text
+    await customer(bot, clock, "Night Call", owner=REP2, next_follow_up_at=local(2026, 3, 2, 23, 0))
+    await run_until(bot, sandbox, clock, local(2026, 3, 2, 23, 5), step=timedelta(minutes=5))
+    assert len(texts(users["rep2"], "Follow up with Night Call")) == 1
+
+
+async def test_festivals_command_counts_my_customers(bot: Any, sandbox: Any, clock: Any) -> None:
+    users = await team(bot, sandbox, clock)
+    await customer(bot, clock, "Li Na", owner=REP2, gender=None,
+                   birthday=Birthday(calendar=CalendarKind.LUNAR, month=2, day=2))
+    await customer(bot, clock, "Zhou", owner=REP2)
+    replies = await users["rep2"].send("/festivals")
+    text = replies[-1].text
+    assert "2026-03-03 Lantern Festival — 2 of your customers" in text
+    assert "2026-03-08 International Women's Day — 0 of your customers" in text
+    assert "Li Na" in text and "2026-03-20" in text  # lunar 2/2 of 2026
