@@ -86,3 +86,21 @@ FEEDBACK_KINDS = {
     "praise": N_("praise"),
     "question": N_("question"),
 }
+DIRECTIONS = {"outbound": N_("↗ outbound"), "inbound": N_("↙ inbound")}
+OUTCOMES = {
+    "reached": N_("reached"),
+    "no_answer": N_("no answer"),
+    "interested": N_("interested"),
+    "not_interested": N_("not interested"),
+    "quote_sent": N_("quote sent"),
+    "deal_won": N_("deal won"),
+    "deal_lost": N_("deal lost"),
+    "other": N_("other"),
+}
+SEVERITIES = {"low": N_("low"), "medium": N_("medium"), "high": N_("high")}
+FEEDBACK_STATUSES = {
+    "open": N_("open"),
+    "in_progress": N_("in progress"),
+    "resolved": N_("resolved"),
+    "confirmed": N_("confirmed by the customer"),
+}

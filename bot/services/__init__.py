@@ -14,6 +14,8 @@ from bot.config import Config
 from bot.services.audit import AuditService
 from bot.services.care import CareService
 from bot.services.customers import CustomerService
+from bot.services.feedback import FeedbackService
+from bot.services.interactions import InteractionService
 from bot.services.invitations import InvitationService
 from bot.services.reminders import ReminderService
 from bot.services.staff import StaffService
@@ -31,6 +33,8 @@ class Services:
     customers: CustomerService = field(init=False)
     reminders: ReminderService = field(init=False)
     care: CareService = field(init=False)
+    interactions: InteractionService = field(init=False)
+    feedback: FeedbackService = field(init=False)
 
     def __post_init__(self) -> None:
         self.audit = AuditService(self.store, self.clock)
@@ -39,3 +43,7 @@ class Services:
         self.reminders = ReminderService(self.store, self.clock, self.config)
         self.customers = CustomerService(self.store, self.clock, self.config, self.audit, self.reminders)
         self.care = CareService(self.store, self.clock, self.config, self.reminders)
+        self.interactions = InteractionService(
+            self.store, self.clock, self.config, self.audit, self.customers, self.reminders)
+        self.feedback = FeedbackService(
+            self.store, self.clock, self.config, self.audit, self.customers, self.reminders)
