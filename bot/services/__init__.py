@@ -42,7 +42,8 @@ class Services:
         self.invitations = InvitationService(self.store, self.clock, self.config, self.audit)
         self.reminders = ReminderService(self.store, self.clock, self.config)
         self.customers = CustomerService(self.store, self.clock, self.config, self.audit, self.reminders)
-        self.care = CareService(self.store, self.clock, self.config, self.reminders)
+        self.care = CareService(self.store, self.clock, self.config, self.reminders,
+                                reclassify=self.customers.reclassify)
         self.interactions = InteractionService(
             self.store, self.clock, self.config, self.audit, self.customers, self.reminders)
         self.feedback = FeedbackService(

@@ -14,8 +14,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
@@ -48,11 +50,15 @@ def _zone(user: StaffUser, default: str) -> ZoneInfo:
 
 
 class CareService:
-    def __init__(self, store: Store, clock: Clock, config: Config, reminders: ReminderService) -> None:
+    def __init__(
+        self, store: Store, clock: Clock, config: Config, reminders: ReminderService,
+        reclassify: Callable[[str], Awaitable[Any]] | None = None,
+    ) -> None:
         self.store = store
         self.clock = clock
         self.config = config
         self.reminders = reminders
+        self.reclassify = reclassify
 
     @cached_property
     def festivals(self) -> tuple[festivals.Festival, ...]:
@@ -84,8 +90,16 @@ class CareService:
             await self.greetings(day)
             await self.agendas(day)
             day += timedelta(days=1)
+        if bookmark is None or start <= today:
+            await self.reclassify_all()  # stages move with time alone (new → at risk → churned)
         await self.churn_scan(now)
         await self._save_bookmark(today, now)
+
+    async def reclassify_all(self) -> None:
+        if self.reclassify is None:
+            return
+        for customer in await self.store.customers.find({"archived": False}):
+            await self.reclassify(customer.id)
 
     async def _save_bookmark(self, day: date, now: datetime) -> None:
         existing = await self.store.kv.get(BOOKMARK)

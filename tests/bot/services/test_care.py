@@ -1,0 +1,49 @@
+"""Daily generation without Telegram: stages move with time, reminders are generated once."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+from bot.clock import SimulatedClock
+from bot.config import load_config
+from bot.domain.models import Customer, LifecycleStage, Purchase, ReminderStatus, Role, StaffUser
+from bot.services import Services
+from storage import open_store
+
+START = datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc)
+
+
+async def test_stage_moves_to_at_risk_with_time_alone(tmp_path: Path) -> None:
+    clock = SimulatedClock(START)
+    config = load_config(None, environ={}, search=False)
+    async with open_store("tinydb", path=tmp_path) as store:
+        svc = Services(config=config, store=store, clock=clock)
+        await store.staff.insert(StaffUser(id="7", telegram_id=7, name="Rep", role=Role.REP, teams=["east"]))
+        customer = await svc.customers.create(
+            await store.staff.get("7"), {"name": "Buyer", "phones": ["+8613800138000"]})
+        await store.purchases.insert(Purchase(customer_id=customer.id, owner_id="7", product="x",
+                                              amount=Decimal(500), currency="CNY", purchased_on=date(2026, 3, 1)))
+        await svc.customers.reclassify(customer.id)
+        assert (await store.customers.get(customer.id)).stage is LifecycleStage.NEW
+        clock.advance(timedelta(days=200))
+        await svc.care.run_daily(clock.now())
+        assert (await store.customers.get(customer.id)).stage is LifecycleStage.CHURNED
+
+
+async def test_generation_is_idempotent(tmp_path: Path) -> None:
+    clock = SimulatedClock(START)
+    config = load_config(None, environ={}, search=False)
+    async with open_store("tinydb", path=tmp_path) as store:
+        svc = Services(config=config, store=store, clock=clock)
+        await store.staff.insert(StaffUser(id="7", telegram_id=7, name="Rep", role=Role.REP, teams=["east"]))
+        await store.customers.insert(Customer(name="A", owner_id="7", team="east",
+                                              next_follow_up_at=START + timedelta(hours=5)))
+        for _ in range(3):
+            await svc.care.run_daily(clock.now())
+        reminders = await store.reminders.find({"status": ReminderStatus.PENDING.value})
+        keys = [r.dedupe_key for r in reminders]
+        assert len(keys) == len(set(keys))
+        assert sum(1 for k in keys if k.startswith("follow_up:")) == 1
+        assert sum(1 for k in keys if k.startswith("agenda:7:")) == 2  # today and tomorrow (time zones ahead)
