@@ -28,6 +28,8 @@ from handlers import (
     commands,
     customers,
     errors,
+    feedback,
+    interactions,
     invitations,
     purchases,
     reminders,
@@ -83,6 +85,8 @@ def register_handlers(application: Application, conversation_timeout: timedelta)
     application.add_handlers(customers.handlers(conversation_timeout))
     application.add_handlers(purchases.handlers(conversation_timeout))
     application.add_handlers(reminders.handlers())
+    application.add_handlers(interactions.handlers(conversation_timeout))
+    application.add_handlers(feedback.handlers(conversation_timeout))
     application.add_handlers(search.handlers())
     application.add_handlers(invitations.handlers(conversation_timeout))
     application.add_handlers(staff.handlers(conversation_timeout))
@@ -91,13 +95,13 @@ def register_handlers(application: Application, conversation_timeout: timedelta)
     application.add_error_handler(errors.on_error)
 
 
-async def startup(application: Application) -> None:
+async def startup(application: Application, *, auto_tick: bool = True) -> None:
     """After ``initialize()``, before ``start()``: admins, published commands, the scheduler tick."""
     services: Services = application.bot_data[SERVICES_KEY]
     await services.staff.ensure_admins(services.config.access.admins)
     await publish_commands(application, services.config.locale.default_language)
     register_tasks(application)
-    if application.job_queue is not None:
+    if auto_tick and application.job_queue is not None:
         # A tick that starts late (a busy loop, a slow store) must still run, once:
         # APScheduler's default would silently skip it after 1 s.
         application.job_queue.run_repeating(

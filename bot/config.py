@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import babel
 
 LANGUAGES = ("zh", "en")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TELEGRAM_API = "https://api.telegram.org/bot"
 
 
@@ -141,6 +142,20 @@ class ChurnConfig:
 
 
 @dataclass
+class ReportsConfig:
+    """Manager reports (see bot/domain/reports.py and docs/clv.md for the figures)."""
+
+    weekly_day: str = "mon"  # the weekly report (last week) goes out on this day ...
+    weekly_hour: int = 9  # ... at this local hour of each manager
+    monthly_day: int = 1  # the monthly report (last month) goes out on this day of the month ...
+    monthly_hour: int = 9  # ... at this local hour
+    follow_up_grace_hours: int = 24
+    top_at_risk: int = 10
+    clv_lifetime_years: float = 3.0
+    clv_min_observation_days: int = 365
+
+
+@dataclass
 class ConversationConfig:
     timeout_minutes: int = 60
     persistence_interval_seconds: float = 2.0
@@ -163,6 +178,7 @@ class Config:
     festivals: FestivalsConfig = field(default_factory=FestivalsConfig)
     birthdays: BirthdaysConfig = field(default_factory=BirthdaysConfig)
     churn: ChurnConfig = field(default_factory=ChurnConfig)
+    reports: ReportsConfig = field(default_factory=ReportsConfig)
     conversation: ConversationConfig = field(default_factory=ConversationConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     source: str | None = None  # the file it was read from, if any
@@ -385,6 +401,22 @@ def validate(config: Config) -> None:
         ChurnRules(**dataclasses.asdict(config.churn))
     except ValueError as exc:
         raise ConfigError(f"[churn] {exc}") from None
+    rp = config.reports
+    if rp.weekly_day not in WEEKDAYS:
+        raise ConfigError(f"[reports] weekly_day must be one of {', '.join(WEEKDAYS)}, got {rp.weekly_day!r}")
+    for name in ("weekly_hour", "monthly_hour"):
+        if not 0 <= getattr(rp, name) <= 23:
+            raise ConfigError(f"[reports] {name} must be an hour 0-23, got {getattr(rp, name)}")
+    if not 1 <= rp.monthly_day <= 28:
+        raise ConfigError(f"[reports] monthly_day must be 1-28 (a day every month has), got {rp.monthly_day}")
+    if rp.follow_up_grace_hours < 0:
+        raise ConfigError("[reports] follow_up_grace_hours must not be negative")
+    if not 0 <= rp.top_at_risk <= 50:
+        raise ConfigError(f"[reports] top_at_risk must be 0-50, got {rp.top_at_risk}")
+    if rp.clv_lifetime_years <= 0:
+        raise ConfigError("[reports] clv_lifetime_years must be positive")
+    if rp.clv_min_observation_days < 1:
+        raise ConfigError("[reports] clv_min_observation_days must be at least 1")
     if config.festivals.calendar_file:
         from bot.domain.festivals import FestivalConfigError, load_festivals
 

@@ -42,11 +42,13 @@ async def running_bot(
     poll_interval: float = 0.0,
     poll_timeout: int = 10,
     configure: Callable[[Application], None] | None = None,
+    auto_tick: bool = True,
 ) -> AsyncIterator[Application]:
     """The bot, started and polling, for as long as the ``async with`` lasts.
 
     ``configure`` sees the Application after its handlers are registered and
-    before it is initialised (tests add handlers there).
+    before it is initialised (tests add handlers there). With ``auto_tick``
+    off, nothing runs the scheduler: the caller ticks it (tests, by their clock).
     """
     store = store or make_store(config)
     await store.open()
@@ -56,7 +58,7 @@ async def running_bot(
         if configure is not None:
             configure(application)
         async with application:
-            await startup(application)
+            await startup(application, auto_tick=auto_tick)
             await application.start()
             if config.telegram.mode == "webhook":
                 await application.updater.start_webhook(

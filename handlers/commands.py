@@ -19,6 +19,8 @@ COMMANDS: list[tuple[str, str]] = [
     ("add", N_("Add a customer (or /add name phone company)")),
     ("find", N_("Find a customer")),
     ("list", N_("My customers, with filters")),
+    ("log", N_("Log a call or visit (or /log name what happened)")),
+    ("feedback", N_("Open customer feedback")),
     ("help", N_("What I can do")),
     ("language", N_("Change language")),
     ("whoami", N_("Who am I")),

@@ -393,6 +393,8 @@ def card_keyboard(staff: Any, customer: Any, language: str) -> InlineKeyboardMar
     _ = gettext_for(language)
     cid = customer.id
     rows = [
+        [InlineKeyboardButton(_(LOG_CALL_LABEL), callback_data=_cb("log", "start", cid)),
+         InlineKeyboardButton(_(FEEDBACK_LABEL), callback_data=_cb("fb", "start", cid))],
         [InlineKeyboardButton(_(PURCHASE_LABEL), callback_data=_cb("buy", "add", cid)),
          InlineKeyboardButton(_(EDIT_LABEL), callback_data=_cb("cust", "edit", cid))],
         [InlineKeyboardButton(_(HISTORY_LABEL), callback_data=_cb("cust", "history", cid, "0")),
@@ -551,6 +553,11 @@ async def _history(update: Update, context: Context, staff: Any, language: str, 
     if page + 1 < pages:
         nav.append(InlineKeyboardButton("›", callback_data=_cb("cust", "history", customer.id, str(page + 1))))
     rows = [nav] if nav else []
+    # Each logged contact or feedback opens on its own (handlers/interactions.py, handlers/feedback.py),
+    # where whoever may edits or deletes it.
+    rows[:0] = [[InlineKeyboardButton(f"🔎 {when} · {what}"[:60], callback_data=_cb(
+        "log" if item.kind == "interaction" else "fb", "view", item.record.id))]
+        for item, (when, what, _detail) in zip(shown, lines) if item.kind in ("interaction", "feedback")]
     rows.append([InlineKeyboardButton(_(BACK_LABEL), callback_data=_cb("cust", "view", customer.id))])
     await update.callback_query.edit_message_text(
         render(language, "customer_history", name=customer.name, lines=lines, page=page + 1, pages=pages),

@@ -69,7 +69,9 @@ async def bot(
             config.telegram, api_base_url=sandbox.base_url, file_base_url=sandbox.file_base_url
         ),
     )
-    async with running_bot(config, clock=clock, token=sandbox.token, poll_timeout=1) as app:
+    async with running_bot(
+        config, clock=clock, token=sandbox.token, poll_timeout=1, auto_tick=False
+    ) as app:
         yield app
 
 

@@ -208,7 +208,10 @@ def split_follow_up(
         after = text[marker.end():]
         cut = _SEPARATORS.search(after)
         when_text = after[:cut.start()] if cut else after
-        rest = text[:marker.start()] + " " + (after[cut.start():] if cut else "")
+        before, tail = text[:marker.start()].rstrip(), after[cut.start():] if cut else ""
+        if before[-1:] in tuple(",，;；、") and tail[:1] in tuple(",，;；、"):
+            tail = tail[1:]  # "a, follow up Friday, b" → "a, b"
+        rest = before + tail
         when, error = _try_when(when_text, now, tz)
         if when is not None:
             return _clean(rest), when, None, None

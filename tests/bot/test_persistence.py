@@ -47,10 +47,10 @@ async def test_wizard_resumes_after_restart(sandbox: Any, config: Any, clock: An
         add_first(app, probe_conversation())
 
     async with running_bot(config, clock=clock, token=sandbox.token, poll_timeout=1,
-                           configure=configure):
+                           configure=configure, auto_tick=False):
         replies = await user.send("/probe")
         assert replies[-1].text == "name?"
     async with running_bot(config, clock=clock, token=sandbox.token, poll_timeout=1,
-                           configure=configure):
+                           configure=configure, auto_tick=False):
         replies = await user.send("Bob")
         assert replies[-1].text == "got Bob {'started': True}"

@@ -136,7 +136,8 @@ async def test_restart_in_the_middle_loses_and_duplicates_nothing(
     cfg = dataclasses.replace(config, telegram=dataclasses.replace(
         config.telegram, api_base_url=sandbox.base_url, file_base_url=sandbox.file_base_url))
     await bot.bot_data[SERVICES_KEY].store.close()
-    async with running_bot(cfg, clock=clock, token=sandbox.token, poll_timeout=1) as second:  # ... and comes back
+    async with running_bot(cfg, clock=clock, token=sandbox.token, poll_timeout=1,
+                           auto_tick=False) as second:  # ... and comes back
         await run_until(second, sandbox, clock, local(2026, 3, 2, 14, 30))
         for hour in (10, 11, 12, 13):
             assert len(texts(users["rep2"], f"Follow up with Restart {hour}")) == 1, hour

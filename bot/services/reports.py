@@ -1,0 +1,583 @@
+"""Manager reports (issue 8): whose figures an actor may see, loading them, the exports, the pushes.
+
+The figures themselves are ``bot.domain.reports.compute_report``; this module
+decides what goes into it and keeps what it needs between reports.
+
+**Scope** — what a report covers (:class:`ReportScope`), always narrowed to
+what the actor may see (``bot.domain.access``):
+
+- a rep: their own customers and their own activity (interactions, purchases
+  and feedback they recorded), whatever they ask for;
+- a manager: everything of their team(s) — the customers they may see and
+  every record on those customers, whoever logged it — or one rep of those
+  teams (that rep's customers and activity);
+- an admin: everything, or any one staff member.
+
+Naming any other person raises ``AccessDenied``: scope ids come from buttons
+and are never trusted.
+
+**Loading**: a report needs each customer's whole history (the churn score
+looks at the last contact and the purchase rhythm; CLV at every purchase), so
+the records of the scope's customers are read per customer — each such
+look-up is an index hit — or, for a large scope, once for the whole
+collection and filtered in memory (``docs/performance.md``: one scan beats
+thousands of look-ups).  Scoring the churn risk and ``compute_report`` are
+CPU-bound; they run in a worker thread (``asyncio.to_thread``) so the event
+loop keeps serving everyone else.
+
+**Tier/stage movement**: the store keeps one snapshot of the counts per local
+day and scope (kv ``reports:snapshot:<scope key>``, the last 70 days).  A
+report compares with the last snapshot taken before its period started, or
+else the earliest one from before today, and says since when; several reports
+on one day therefore agree with each other (an export does not reset it).
+
+**Pushes**: ``generate_scheduled`` (hourly) puts each active manager's and
+admin's weekly report (the previous week) and monthly report (the previous
+month) into the reminder outbox, due at ``[reports]`` weekly/monthly day and
+hour in their own time zone, with dedupe keys ``weekly_report:<user>:<ISO week
+reported>`` and ``monthly_report:<user>:<YYYY-MM reported>`` — exactly once.
+The next one is scheduled ahead; one that fell due while the bot was down is
+caught up if at most ``CATCH_UP`` late.  A fresh installation does not send
+the report that was due before it first ran.
+
+Periods are cut at midnight in the business time zone (``[locale] timezone``),
+so everybody's "this week" has the same figures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.clock import Clock
+from bot.config import WEEKDAYS, Config
+from bot.domain import access, churn
+from bot.domain.models import (
+    Customer,
+    Feedback,
+    Interaction,
+    KeyValue,
+    Purchase,
+    Reminder,
+    ReminderKind,
+    ReminderStatus,
+    Role,
+    StaffUser,
+)
+from bot.domain.reports import (
+    AtRiskInput,
+    Period,
+    PeriodKind,
+    Report,
+    ReportData,
+    ReportSettings,
+    compute_report,
+)
+from bot.reports_export import customers_csv, customers_xlsx, report_xlsx
+from bot.services.audit import AuditService
+from bot.services.customers import CustomerService, ListFilter
+from bot.services.errors import AccessDenied
+from bot.services.reminders import ReminderService
+from storage.base import ConflictError, DuplicateError, Range, Store
+
+NAMESPACE = "reports"
+SNAPSHOT_DAYS = 70
+SCHEDULE_BOOKMARK = f"{NAMESPACE}:scheduled_through"
+CATCH_UP = timedelta(days=2)
+WHOLE_COLLECTION_FROM = 300  # customers; from here one scan beats per-customer look-ups
+MAX_CUSTOM_DAYS = 366
+ALL = "all"  # the scope token of "everything the actor may see"
+EXPORT_FORMATS = ("xlsx", "csv")
+
+# What a caller may ask for; "day", "week" and "month" take an optional date inside the period.
+RELATIVE_KINDS = {
+    "today": PeriodKind.DAY,
+    "this_week": PeriodKind.WEEK,
+    "this_month": PeriodKind.MONTH,
+}
+PERIOD_KINDS = (
+    "today", "this_week", "this_month", "last_week", "last_month", "day", "week", "month", "custom",
+)
+
+
+@dataclass(frozen=True)
+class ReportScope:
+    """What a report covers; ``token`` is its form in callback data ("all" or a staff id)."""
+
+    kind: str  # "all" (admin: everything) | "team" (a manager's teams) | "rep" (one person)
+    key: str  # stable, for the snapshot: "all", "team:east+west", "rep:<id>"
+    token: str
+    teams: tuple[str, ...] = ()
+    owner: StaffUser | None = None
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """A computed report and what presenting it needs."""
+
+    report: Report
+    scope: ReportScope
+    language: str
+    tz: ZoneInfo
+    staff_names: Mapping[str, str] = field(hash=False)
+    customers: int  # customers in scope (not archived)
+    snapshot_at: datetime | None  # when the counts the movement compares with were taken
+
+
+def period_token(period: Period) -> tuple[str, str]:
+    """``(kind, dates)`` for callback data: "week", "2026-03-02" or "custom", "2026-03-01_2026-03-15"."""
+    if period.kind is PeriodKind.CUSTOM:
+        return "custom", f"{period.first_day.isoformat()}_{period.last_day.isoformat()}"
+    return period.kind.value, period.first_day.isoformat()
+
+
+def parse_period_token(kind: str, dates: str) -> tuple[str, date, date | None]:
+    """The inverse of :func:`period_token`: ``(kind, start, end)``; ValueError if malformed."""
+    if kind not in ("day", "week", "month", "custom"):
+        raise ValueError(f"period kind {kind!r}")
+    if kind == "custom":
+        first, _, last = dates.partition("_")
+        return kind, date.fromisoformat(first), date.fromisoformat(last)
+    return kind, date.fromisoformat(dates), None
+
+
+def _zone(name: str, default: ZoneInfo) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (KeyError, ValueError):
+        return default
+
+
+def _noon(day: date, tz: tzinfo) -> datetime:
+    return datetime.combine(day, time(12), tz)
+
+
+class ReportService:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        config: Config,
+        customers: CustomerService,
+        *,
+        audit: AuditService | None = None,
+        reminders: ReminderService | None = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.config = config
+        self.customers = customers
+        self.audit = audit or customers.audit
+        self.reminders = reminders or customers.reminders
+
+    # ---- settings ------------------------------------------------------------------------
+    @property
+    def tz(self) -> ZoneInfo:
+        return self.config.tz
+
+    @property
+    def settings(self) -> ReportSettings:
+        r = self.config.reports
+        return ReportSettings(
+            follow_up_grace=timedelta(hours=r.follow_up_grace_hours),
+            top_at_risk=r.top_at_risk,
+            clv_lifetime_years=r.clv_lifetime_years,  # type: ignore[arg-type]  # made Decimal there
+            clv_min_observation_days=r.clv_min_observation_days,
+        )
+
+    @property
+    def churn_rules(self) -> churn.ChurnRules:
+        return churn.ChurnRules(**dataclasses.asdict(self.config.churn))
+
+    # ---- periods -------------------------------------------------------------------------
+    def period(
+        self, kind: str, *, start: date | None = None, end: date | None = None,
+        now: datetime | None = None,
+    ) -> Period:
+        """The period a caller names (see ``PERIOD_KINDS``); ValueError for anything else."""
+        tz = self.tz
+        now = now or self.clock.now()
+        kind = {k: v.value for k, v in RELATIVE_KINDS.items()}.get(kind, kind)
+        at = _noon(start, tz) if start is not None else now
+        if kind == "day":
+            return Period.today(at, tz)
+        if kind == "week":
+            return Period.this_week(at, tz)
+        if kind == "month":
+            return Period.this_month(at, tz)
+        if kind == "last_week":
+            return Period.this_week(now, tz).previous()
+        if kind == "last_month":
+            return Period.last_month(now, tz)
+        if kind == "custom":
+            if start is None or end is None:
+                raise ValueError("a custom period needs a start and an end date")
+            if (end - start).days + 1 > MAX_CUSTOM_DAYS:
+                raise ValueError("a custom period is at most a year")
+            return Period.custom(start, end, tz)
+        raise ValueError(f"unknown period kind {kind!r}")
+
+    # ---- scope ---------------------------------------------------------------------------
+    async def scope(self, actor: StaffUser, scope_owner_id: str | None = None) -> ReportScope:
+        """The scope ``actor`` asks for (None or "all": all they may see); AccessDenied otherwise."""
+        if not access.is_active(actor):
+            raise AccessDenied("reports")
+        if scope_owner_id in (None, ALL):
+            if actor.role is Role.ADMIN:
+                return ReportScope("all", "all", ALL)
+            if actor.role is Role.MANAGER:
+                teams = tuple(sorted(actor.teams))
+                return ReportScope("team", "team:" + "+".join(teams), ALL, teams=teams)
+            return ReportScope("rep", f"rep:{actor.id}", ALL, owner=actor)
+        if scope_owner_id == actor.id:
+            return ReportScope("rep", f"rep:{actor.id}", actor.id, owner=actor)
+        target = await self.store.staff.get(scope_owner_id) if len(scope_owner_id) <= 64 else None
+        if target is None or actor.role is Role.REP or not access.manages(actor, target):
+            raise AccessDenied(f"report scope {scope_owner_id}")
+        return ReportScope("rep", f"rep:{target.id}", target.id, owner=target)
+
+    async def scope_choices(self, actor: StaffUser) -> list[StaffUser]:
+        """The people a manager or admin may narrow a report to (active, by name); none for reps."""
+        if not access.is_active(actor) or actor.role is Role.REP:
+            return []
+        people = await self._staff_in_scope(actor, await self.scope(actor))
+        return sorted(
+            (u for u in people if u.active and u.id != actor.id and access.manages(actor, u)),
+            key=lambda u: (u.role is not Role.REP, u.name.lower(), u.id),
+        )
+
+    async def _staff_in_scope(self, actor: StaffUser, scope: ReportScope) -> list[StaffUser]:
+        if scope.owner is not None:
+            return [scope.owner]
+        if scope.kind == "all":
+            return await self.store.staff.find()
+        found: dict[str, StaffUser] = {actor.id: actor}
+        for team in scope.teams:
+            for user in await self.store.staff.find({"teams": team}):
+                found[user.id] = user
+        return list(found.values())
+
+    # ---- the report ----------------------------------------------------------------------
+    async def report(
+        self,
+        actor: StaffUser,
+        period_kind: str,
+        *,
+        start: date | None = None,
+        end: date | None = None,
+        scope_owner_id: str | None = None,
+        language: str | None = None,
+    ) -> ReportResult:
+        """The report of ``period_kind`` (``PERIOD_KINDS``) for what the actor may see, as of now."""
+        scope = await self.scope(actor, scope_owner_id)
+        language = language or actor.language
+        now = self.clock.now()
+        period = self.period(period_kind, start=start, end=end, now=now)
+        previous = period.previous()
+
+        visible = await self.customers.all_visible(actor, archived=None)
+        customers = [c for c in visible if scope.owner is None or c.owner_id == scope.owner.id]
+        ids = {c.id for c in customers}
+        whole = len(ids) >= WHOLE_COLLECTION_FROM
+        interactions = await self._by_customer(self.store.interactions, ids, {"deleted": False}, whole)
+        purchases = await self._by_customer(self.store.purchases, ids, {}, whole)
+        feedback = await self._by_customer(self.store.feedback, ids, {"deleted": False}, whole)
+        reminders = [
+            r for r in await self.store.reminders.find(
+                {"kind": ReminderKind.FOLLOW_UP.value}, within=Range("due_at", previous.start, period.end)
+            )
+            if r.customer_id in ids and (scope.owner is None or r.recipient_id == scope.owner.id)
+        ]
+        staff = await self._staff_in_scope(actor, scope)
+        staff = await self._with_names_of_others(staff, scope, interactions, purchases, feedback)
+
+        snapshots = await self._snapshots(scope)
+        today = now.astimezone(self.tz).date()
+        snapshot = _pick_snapshot(snapshots, period, today)
+        report = await asyncio.to_thread(
+            _compute,
+            customers=customers,
+            interactions=interactions,
+            purchases=purchases,
+            feedback=feedback,
+            reminders=reminders,
+            staff=staff,
+            owner_id=scope.owner.id if scope.owner is not None else None,
+            snapshot=snapshot,
+            period=period,
+            now=now,
+            language=language,
+            rules=self.churn_rules,
+            settings=self.settings,
+        )
+        await self._save_snapshot(scope, snapshots, report, today)
+        return ReportResult(
+            report=report,
+            scope=scope,
+            language=language,
+            tz=self.tz,
+            staff_names={s.id: s.name for s in staff},
+            customers=sum(1 for c in customers if not c.archived),
+            snapshot_at=datetime.fromisoformat(snapshot["at"]) if snapshot else None,
+        )
+
+    async def _by_customer(
+        self, collection: Any, ids: set[str], where: Mapping[str, Any], whole: bool
+    ) -> dict[str, list[Any]]:
+        """Every record of these customers, grouped by customer."""
+        grouped: dict[str, list[Any]] = defaultdict(list)
+        if whole:
+            for record in await collection.find(dict(where)):
+                if record.customer_id in ids:
+                    grouped[record.customer_id].append(record)
+        else:
+            for customer_id in sorted(ids):
+                found = await collection.find({**where, "customer_id": customer_id})
+                if found:
+                    grouped[customer_id] = found
+        return grouped
+
+    async def _with_names_of_others(
+        self, staff: list[StaffUser], scope: ReportScope, *groups: Mapping[str, list[Any]]
+    ) -> list[StaffUser]:
+        """Add whoever else recorded something in scope (an admin's call on a team customer).
+
+        They are added as *inactive* so that their name shows on their row but they are
+        never listed as a rep of this team with no activity.
+        """
+        if scope.owner is not None:
+            return staff
+        known = {s.id for s in staff}
+        others = {r.owner_id for group in groups for records in group.values() for r in records} - known
+        extra = []
+        for staff_id in sorted(others):
+            user = await self.store.staff.get(staff_id)
+            if user is not None:
+                extra.append(dataclasses.replace(user, active=False))
+        return staff + extra
+
+    # ---- snapshots -----------------------------------------------------------------------
+    async def _snapshots(self, scope: ReportScope) -> dict[str, Any]:
+        record = await self.store.kv.get(f"{NAMESPACE}:snapshot:{scope.key}")
+        value = record.value if record is not None else None
+        return dict(value.get("days", {})) if isinstance(value, dict) else {}
+
+    async def _save_snapshot(
+        self, scope: ReportScope, days: dict[str, Any], report: Report, today: date
+    ) -> None:
+        days = {**days, today.isoformat(): report.snapshot()}
+        oldest = (today - timedelta(days=SNAPSHOT_DAYS)).isoformat()
+        days = {day: snap for day, snap in sorted(days.items()) if day >= oldest}
+        record_id = f"{NAMESPACE}:snapshot:{scope.key}"
+        now = self.clock.now()
+        try:
+            existing = await self.store.kv.get(record_id)
+            if existing is None:
+                await self.store.kv.insert(KeyValue(id=record_id, namespace=NAMESPACE, value={"days": days},
+                                                    created_at=now, updated_at=now))
+            else:
+                await self.store.kv.update(dataclasses.replace(existing, value={"days": days}, updated_at=now))
+        except (ConflictError, DuplicateError):
+            pass  # a report for the same scope saved one a moment ago: as good
+
+    # ---- exports -------------------------------------------------------------------------
+    async def report_workbook(self, actor: StaffUser, result: ReportResult) -> bytes:
+        """The report as XLSX (built in a worker thread); the export is audited."""
+        data = await asyncio.to_thread(report_xlsx, result.report, result.language, result.tz)
+        await self.audit.record(
+            actor.id, "export", "report", result.scope.key,
+            note=f"xlsx {result.report.period.label()} ({result.scope.kind})",
+        )
+        return data
+
+    async def customer_export(
+        self,
+        actor: StaffUser,
+        filters: ListFilter,
+        fmt: str,
+        *,
+        scope_owner_id: str | None = None,
+        language: str | None = None,
+    ) -> tuple[bytes, int]:
+        """The customer list ``/list`` would show with ``filters`` (narrowed to the scope's rep),
+        as XLSX or CSV, and how many rows; the export is audited."""
+        if fmt not in EXPORT_FORMATS:
+            raise AccessDenied(f"export format {fmt}")
+        scope = await self.scope(actor, scope_owner_id)
+        if scope.owner is not None:
+            filters = dataclasses.replace(filters, owner_id=scope.owner.id)
+        customers = await self.customers.listing(actor, filters)
+        staff = await self._staff_in_scope(actor, scope)
+        names = {s.id: s.name for s in staff}
+        for customer in customers:
+            if customer.owner_id not in names:
+                owner = await self.store.staff.get(customer.owner_id)
+                names[customer.owner_id] = owner.name if owner else customer.owner_id
+        writer = customers_xlsx if fmt == "xlsx" else customers_csv
+        data = await asyncio.to_thread(writer, customers, names, language or actor.language, self.tz)
+        used = {k: v for k, v in dataclasses.asdict(filters).items() if v}
+        await self.audit.record(
+            actor.id, "export", "customers", scope.key,
+            note=f"{fmt}, {len(customers)} customers, filters {used or 'none'}",
+        )
+        return data, len(customers)
+
+    # ---- scheduled reports ---------------------------------------------------------------
+    async def generate_scheduled(self, now: datetime) -> int:
+        """Put the weekly and monthly reports of every active manager and admin into the outbox.
+
+        Idempotent (dedupe keys per person and period reported): run it as often as you like.
+        Returns how many reminders were scheduled or confirmed.
+        """
+        bookmark = await self.store.kv.get(SCHEDULE_BOOKMARK)
+        last_run = datetime.fromisoformat(bookmark.value) if bookmark is not None else None
+        cfg = self.config.reports
+        count = 0
+        for user in await self.store.staff.find({"active": True}):
+            if user.role not in (Role.MANAGER, Role.ADMIN):
+                continue
+            tz = _zone(user.timezone, self.tz)
+            for kind, due in (
+                *((ReminderKind.WEEKLY_REPORT, d) for d in self._weekly_dues(now, tz, cfg.weekly_day)),
+                *((ReminderKind.MONTHLY_REPORT, d) for d in self._monthly_dues(now, tz)),
+            ):
+                if due <= now and (last_run is None or last_run >= due or now - due > CATCH_UP):
+                    continue  # sent already, due before we ever ran, or too stale to be news
+                wanted = self._scheduled_report(user, kind, due)
+                existing = await self.store.reminders.get_by("dedupe_key", wanted["dedupe_key"])
+                if existing is None or (
+                    existing.due_at != wanted["due_at"]
+                    and existing.status is ReminderStatus.PENDING
+                ):
+                    await self.reminders.schedule(**wanted)  # new, or moved (time zone, config)
+                count += 1
+        await self._save_bookmark(now)
+        return count
+
+    def _weekly_dues(self, now: datetime, tz: ZoneInfo, weekday: str) -> tuple[datetime, datetime]:
+        """The latest weekly due moment at or before ``now`` and the next one after it."""
+        local = now.astimezone(tz).date()
+        monday = local - timedelta(days=local.weekday())
+        due = datetime.combine(monday + timedelta(days=WEEKDAYS.index(weekday)),
+                               time(self.config.reports.weekly_hour), tz)
+        if due.astimezone(UTC) > now:
+            return due - timedelta(days=7), due
+        return due, due + timedelta(days=7)
+
+    def _monthly_dues(self, now: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
+        cfg = self.config.reports
+        first = now.astimezone(tz).date().replace(day=1)
+
+        def due_in(month_first: date) -> datetime:
+            return datetime.combine(month_first.replace(day=cfg.monthly_day), time(cfg.monthly_hour), tz)
+
+        previous_first = (first - timedelta(days=1)).replace(day=1)
+        next_first = (first + timedelta(days=32)).replace(day=1)
+        due = due_in(first)
+        if due.astimezone(UTC) > now:
+            return due_in(previous_first), due
+        return due, due_in(next_first)
+
+    def _scheduled_report(self, user: StaffUser, kind: ReminderKind, due: datetime) -> dict[str, Any]:
+        if kind is ReminderKind.WEEKLY_REPORT:
+            period = Period.this_week(due, self.tz).previous()
+            year, week, _day = period.first_day.isocalendar()
+            key = f"weekly_report:{user.id}:{year}-W{week:02d}"
+        else:
+            period = Period.last_month(due, self.tz)
+            key = f"monthly_report:{user.id}:{period.first_day:%Y-%m}"
+        token_kind, dates = period_token(period)
+        return {
+            "kind": kind,
+            "recipient_id": user.id,
+            "due_at": due.astimezone(UTC),
+            "dedupe_key": key,
+            "payload": {"period": {"kind": token_kind, "dates": dates}, "scope": ALL},
+        }
+
+    async def _save_bookmark(self, now: datetime) -> None:
+        existing = await self.store.kv.get(SCHEDULE_BOOKMARK)
+        try:
+            if existing is None:
+                await self.store.kv.insert(KeyValue(id=SCHEDULE_BOOKMARK, namespace=NAMESPACE,
+                                                    value=now.isoformat(), created_at=now, updated_at=now))
+            elif datetime.fromisoformat(existing.value) < now:
+                await self.store.kv.update(dataclasses.replace(existing, value=now.isoformat(), updated_at=now))
+        except (ConflictError, DuplicateError):
+            pass  # another replica moved it
+
+    async def scheduled_report(self, user: StaffUser, reminder: Reminder, language: str) -> ReportResult | None:
+        """The report a pushed reminder stands for, computed now for its recipient (None: no longer a manager)."""
+        if not access.is_active(user) or user.role is Role.REP:
+            return None
+        period = reminder.payload.get("period", {})
+        kind, start, end = parse_period_token(str(period.get("kind")), str(period.get("dates")))
+        return await self.report(user, kind, start=start, end=end,
+                                 scope_owner_id=str(reminder.payload.get("scope", ALL)), language=language)
+
+
+def _pick_snapshot(days: Mapping[str, Any], period: Period, today: date) -> Mapping[str, Any] | None:
+    """The last snapshot taken before the period started, else the earliest from before today."""
+    earlier = [(day, snap) for day, snap in sorted(days.items()) if day < today.isoformat()]
+    if not earlier:
+        return None
+    start = period.start.astimezone(UTC)
+    before = [snap for _day, snap in earlier if datetime.fromisoformat(snap["at"]) <= start]
+    return before[-1] if before else earlier[0][1]
+
+
+def _compute(
+    *,
+    customers: Sequence[Customer],
+    interactions: Mapping[str, list[Interaction]],
+    purchases: Mapping[str, list[Purchase]],
+    feedback: Mapping[str, list[Feedback]],
+    reminders: Sequence[Reminder],
+    staff: Sequence[StaffUser],
+    owner_id: str | None,
+    snapshot: Mapping[str, Any] | None,
+    period: Period,
+    now: datetime,
+    language: str,
+    rules: churn.ChurnRules,
+    settings: ReportSettings,
+) -> Report:
+    """Score the churn risk and compute the figures (CPU-bound: runs in a worker thread).
+
+    The churn score reads each customer's whole history, whoever recorded it; the
+    figures of a one-person scope count only that person's own activity.
+    """
+    local_now = now.astimezone(period.tz or UTC)
+    at_risk = []
+    for customer in customers:
+        if customer.archived:
+            continue
+        assessment = churn.score(
+            customer, purchases.get(customer.id, ()), interactions.get(customer.id, ()),
+            feedback.get(customer.id, ()), local_now, rules,
+        )
+        if assessment.at_risk:
+            reasons = tuple(churn.render_reasons(assessment.reasons, language))
+            at_risk.append(AtRiskInput(customer.id, assessment.score, reasons))
+
+    def own(groups: Mapping[str, list[Any]]) -> list[Any]:
+        records: Iterable[Any] = (r for group in groups.values() for r in group)
+        return [r for r in records if owner_id is None or r.owner_id == owner_id]
+
+    data = ReportData(
+        staff=staff,
+        customers=customers,
+        purchases=own(purchases),
+        interactions=own(interactions),
+        feedback=own(feedback),
+        follow_up_reminders=reminders,
+        at_risk=at_risk,
+        previous_snapshot=snapshot,
+    )
+    return compute_report(data, period, now, settings)
