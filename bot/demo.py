@@ -14,6 +14,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
+from bot.domain.classification import classify
 from bot.domain.models import (
     AuditEvent,
     Birthday,
@@ -112,6 +113,8 @@ async def load_demo(store: Store, clock: Clock, timezone: str = "Asia/Shanghai")
         if index % 4 != 3:  # most customers have a follow-up planned in the next days
             day = (now.astimezone(tz) + timedelta(days=index % 5 + 1)).date()
             customer.next_follow_up_at = datetime.combine(day, time(10, 0), tz)
+        result = classify(customer, purchases, interactions, now.astimezone(tz))
+        customer.value_tier, customer.stage = result.derived_tier, result.derived_stage
         await store.customers.insert(customer)
         await store.interactions.insert_many(interactions)
         await store.purchases.insert_many(purchases)
