@@ -159,6 +159,11 @@ BUTTONS: list[tuple[str, set[str]]] = [
     ("cust:purge_ok:cust2", ADMIN_ONLY),
     ("buy:add:cust0", OWNER_A),
     ("buy:add:cust2", OWNER_B),
+    ("log:start:cust0", OWNER_A),
+    ("log:start:cust2", OWNER_B),
+    ("fb:start:cust0", OWNER_A),
+    ("fb:start:cust2", OWNER_B),
+    ("fb:list:0", STAFF_ONLY),
     # forged or stale data nobody may use
     ("staff:view:424242", set()),
     (f"staff:setrole:{REP_A}:god", set()),
@@ -170,6 +175,10 @@ BUTTONS: list[tuple[str, set[str]]] = [
     ("cust:view:cust0:extra", set()),
     ("add:save", set()),
     ("buy:save", set()),
+    ("log:start:nosuchcustomer", set()),
+    ("log:view:nosuchentry", set()),
+    ("fb:view:nosuchfeedback", set()),
+    ("fb:status:nosuchfeedback:open", set()),
     ("garbage", set()),
     ("staff:view", set()),
 ]
@@ -210,3 +219,73 @@ async def test_allowed_mutations_take_effect(team: dict[str, Any], bot: Any) -> 
     assert not (await store.staff.get(str(REP_A))).active
     replies = await team["rep A"].send("/start")
     assert NOT_REGISTERED in replies[-1].text
+
+
+# ---- logged contacts and feedback (issue 6): one entry each for cust0 (rep A) and cust2 (rep B) ----
+ENTRY_BUTTONS: list[tuple[str, set[str]]] = [
+    ("log:view:int0", OWNER_A),
+    ("log:view:int2", OWNER_B),
+    ("log:edit:int0", OWNER_A),  # rep A logged it a moment ago: inside the edit window
+    ("log:edit:int2", OWNER_B),
+    ("log:del:int0", OWNER_A),
+    ("log:del_ok:int2", OWNER_B),
+    ("fb:view:fb0", OWNER_A),
+    ("fb:view:fb2", OWNER_B),
+    ("fb:status:fb0:in_progress", OWNER_A),
+    ("fb:status:fb2:in_progress", OWNER_B),
+    ("fb:status:fb0:confirmed", set()),  # not from "open"
+    ("fb:status:fb0:resolved", set()),  # only through fb:resolve, with a note
+    ("fb:resolve:fb0", OWNER_A),
+    ("fb:edit:fb0", OWNER_A),
+    ("fb:del:fb2", OWNER_B),
+    ("fb:del_ok:fb0", OWNER_A),
+]
+
+
+async def reset_entries(app: Any) -> dict[str, Any]:
+    """The baseline plus one interaction and one feedback per customer, as they were logged."""
+    from bot.domain.models import Feedback, FeedbackKind, Interaction, InteractionKind
+
+    await reset(app)
+    services = app.bot_data[SERVICES_KEY]
+    store, now = services.store, services.clock.now()
+    for suffix, owner in (("0", REP_A), ("2", REP_B)):
+        records = [
+            (store.interactions, Interaction(id=f"int{suffix}", customer_id=f"cust{suffix}", owner_id=str(owner),
+                                             kind=InteractionKind.CALL, occurred_at=now, summary="logged",
+                                             created_at=now, updated_at=now)),
+            (store.feedback, Feedback(id=f"fb{suffix}", customer_id=f"cust{suffix}", owner_id=str(owner),
+                                      kind=FeedbackKind.QUESTION, content="asked", created_at=now, updated_at=now)),
+        ]
+        for collection, record in records:
+            existing = await collection.get(record.id)
+            if existing is None:
+                await collection.insert(record)
+                await services.audit.record(str(owner), "create", type(record).__name__.lower(), record.id)
+            else:
+                await collection.update(dataclasses.replace(record, version=existing.version))
+    return {
+        "interactions": {i.id: (i.deleted, i.summary, i.kind) for i in await store.interactions.find()},
+        "feedback": {f.id: (f.deleted, f.status, f.content) for f in await store.feedback.find()},
+    }
+
+
+@pytest.mark.parametrize("actor", list(ACTORS))
+async def test_entry_buttons(team: dict[str, Any], bot: Any, actor: str) -> None:
+    user = team[actor]
+    store = bot.bot_data[SERVICES_KEY].store
+    await user.send("/start")
+    anchor = user.last_message().message_id
+    for data, allowed in ENTRY_BUTTONS:
+        before = await reset_entries(bot)
+        await user.press_forged(anchor, data)
+        answer = user.callback_answers[-1]
+        if actor in allowed:
+            assert not answer["show_alert"], (actor, data, answer["text"])
+        else:
+            assert answer["show_alert"] and answer["text"] == NOT_AVAILABLE, (actor, data, answer["text"])
+            after = {
+                "interactions": {i.id: (i.deleted, i.summary, i.kind) for i in await store.interactions.find()},
+                "feedback": {f.id: (f.deleted, f.status, f.content) for f in await store.feedback.find()},
+            }
+            assert after == before, (actor, data)

@@ -8,7 +8,6 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from bot.domain import card
-from bot.domain.models import FeedbackKind, FeedbackStatus, Severity
 from handlers.common import SERVICES_KEY
 from handlers.customers import DRAFT
 from handlers.purchases import DRAFT as PURCHASE_DRAFT
@@ -156,6 +155,7 @@ FEEDBACK_BEFORE = [("kind", "fb:kind:complaint"), ("severity", "fb:sev:high"), (
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(text=NASTY, step=st.sampled_from(FEEDBACK_STEPS))
 async def test_any_text_at_any_feedback_step(admin: Any, bot: Any, sandbox: Any, text: str, step: str) -> None:
+    from bot.domain.models import FeedbackKind, FeedbackStatus, Severity
     from handlers.feedback import DRAFT as FEEDBACK_DRAFT, RESOLVING
 
     assume(text.strip())
