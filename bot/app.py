@@ -33,6 +33,7 @@ from handlers import (
     invitations,
     purchases,
     reminders,
+    reports,
     search,
     staff,
     start,
@@ -87,6 +88,7 @@ def register_handlers(application: Application, conversation_timeout: timedelta)
     application.add_handlers(reminders.handlers())
     application.add_handlers(interactions.handlers(conversation_timeout))
     application.add_handlers(feedback.handlers(conversation_timeout))
+    application.add_handlers(reports.handlers(conversation_timeout))
     application.add_handlers(search.handlers())
     application.add_handlers(invitations.handlers(conversation_timeout))
     application.add_handlers(staff.handlers(conversation_timeout))
@@ -122,6 +124,7 @@ def register_tasks(application: Application) -> None:
 
     scheduler.add("generate", timedelta(hours=1), services.care.run_daily)
     scheduler.add("feedback", timedelta(hours=1), services.care.feedback_scan)
+    scheduler.add("reports", timedelta(hours=1), services.reports.generate_scheduled)
     scheduler.add("deliver", timedelta(minutes=1), deliver)
 
 

@@ -115,6 +115,13 @@ ACTIONS: dict[tuple[str, str], int] = {
     ("fb", "del"): 1,
     ("fb", "del_ok"): 1,
     ("fb", "list"): 1,
+    # manager reports (issue 8); <scope> is "all" or a staff id, <kind>:<dates> a frozen period
+    ("rep", "scope"): 1,
+    ("rep", "period"): 2,
+    ("rep", "custom"): 1,
+    ("rep", "xlsx"): 3,
+    ("rep", "files"): 3,
+    ("rep", "cust"): 2,
 }
 
 

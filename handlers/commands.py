@@ -21,6 +21,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("list", N_("My customers, with filters")),
     ("log", N_("Log a call or visit (or /log name what happened)")),
     ("feedback", N_("Open customer feedback")),
+    ("report", N_("Reports")),
     ("help", N_("What I can do")),
     ("language", N_("Change language")),
     ("whoami", N_("Who am I")),

@@ -207,7 +207,7 @@ async def ask(update: Update, context: Context, language: str, step: str, *, rea
         rows.append([InlineKeyboardButton(str(n), callback_data=_cb("csat", str(n))) for n in range(1, 6)])
         rows.append(_nav(language, skip=True))
     elif step == NPS:
-        rows.append([InlineKeyboardButton(str(n), callback_data=_cb("nps", str(n))) for n in range(0, 6)])
+        rows.append([InlineKeyboardButton(str(n), callback_data=_cb("nps", str(n))) for n in range(6)])
         rows.append([InlineKeyboardButton(str(n), callback_data=_cb("nps", str(n))) for n in range(6, 11)])
         rows.append(_nav(language, skip=True))
     elif step == DUE:
@@ -323,7 +323,7 @@ async def typed(update: Update, context: Context) -> str | int:
             draft["content"] = parse_free_text(text, rules.CONTENT_MAX_LENGTH, field_name="content")
         elif step == CSAT and text.strip() in {str(n) for n in range(1, 6)}:
             draft["csat"] = int(text.strip())
-        elif step == NPS and text.strip() in {str(n) for n in range(0, 11)}:
+        elif step == NPS and text.strip() in {str(n) for n in range(11)}:
             draft["nps"] = int(text.strip())
         elif step == DUE:
             draft["due"] = parse_when(text, now=svc.clock.now(), tz=_zone(staff, context)).isoformat()
@@ -422,14 +422,13 @@ async def button(update: Update, context: Context) -> str | int | None:
         draft["severity"] = value
     elif data.action == "csat" and value in {str(n) for n in range(1, 6)}:
         draft["csat"] = int(value)
-    elif data.action == "nps" and value in {str(n) for n in range(0, 11)}:
+    elif data.action == "nps" and value in {str(n) for n in range(11)}:
         draft["nps"] = int(value)
     elif data.action == "due" and value in (*DUE_CHOICES, "default"):
         if value == "default":
             draft["due"] = None
         else:
-            choice = {"tomorrow": "tomorrow", "3d": "3d", "week": "week"}[value]
-            draft["due"] = rules.follow_up_choice(choice, now=svc.clock.now(), tz=_zone(staff, context)).isoformat()
+            draft["due"] = rules.follow_up_choice(value, now=svc.clock.now(), tz=_zone(staff, context)).isoformat()
     else:
         await deny(update, context, language, f"feedback button {data}")
         return draft.get("step") or _next_step(draft)
@@ -445,8 +444,8 @@ async def save(update: Update, context: Context, staff: StaffUser, language: str
         return await ask(update, context, language, step)
     svc = services(context)
     due, _default = _due(draft, svc.clock.now(), svc)
-    values = dict(kind=FeedbackKind(draft["kind"]), severity=Severity(draft["severity"]),
-                  content=draft["content"], csat=draft.get("csat"), nps=draft.get("nps"))
+    values = {"kind": FeedbackKind(draft["kind"]), "severity": Severity(draft["severity"]),
+                  "content": draft["content"], "csat": draft.get("csat"), "nps": draft.get("nps")}
     try:
         if draft.get("mode") == "edit":
             item, alerts = await svc.feedback.update(staff, draft["id"], **values, due_at=due)

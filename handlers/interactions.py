@@ -56,7 +56,8 @@ from handlers import callback_data
 from handlers.common import Context, caller, deny, pressed, reply_html, services
 from handlers.customer_view import when_text
 from handlers.customers import send_card
-from handlers.menu import LOG, N_, all_menu_labels, labels as menu_labels, main_menu
+from handlers.menu import LOG, N_, all_menu_labels, main_menu
+from handlers.menu import labels as menu_labels
 from handlers.reasons import reason_text
 
 log = logging.getLogger(__name__)
@@ -339,7 +340,6 @@ async def quick_log(update: Update, context: Context, staff: StaffUser, language
     now = svc.clock.now()
     match = await svc.interactions.match_customer(staff, text)
     draft: dict[str, Any] = {"mode": "new", "direction": Direction.OUTBOUND.value}
-    reason = None
     if match.rest:
         parsed = rules.parse_quick_log(match.rest, now=now, tz=_zone(staff, context))
         draft.update(quick=True, direction=parsed.direction.value, outcome=parsed.outcome.value,
@@ -547,11 +547,11 @@ async def save(update: Update, context: Context, staff: StaffUser, language: str
         await _answer(update)
         return await ask(update, context, language, step)
     svc = services(context)
-    values = dict(
-        kind=InteractionKind(draft["kind"]), direction=Direction(draft.get("direction", "outbound")),
-        outcome=Outcome(draft["outcome"]), summary=draft.get("summary") or "",
-        voice_file_id=draft.get("voice_file_id"),
-    )
+    values = {
+        "kind": InteractionKind(draft["kind"]), "direction": Direction(draft.get("direction", "outbound")),
+        "outcome": Outcome(draft["outcome"]), "summary": draft.get("summary") or "",
+        "voice_file_id": draft.get("voice_file_id"),
+    }
     try:
         if draft.get("mode") == "edit":
             follow_up = _follow_up_value(draft)

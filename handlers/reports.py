@@ -65,7 +65,8 @@ from bot.services.errors import AccessDenied
 from bot.services.reports import ALL, ReportResult, ReportScope, parse_period_token, period_token
 from handlers import callback_data
 from handlers.common import Context, caller, deny, pressed, reply_html, send_html, services
-from handlers.menu import N_, REPORT, all_menu_labels, labels as menu_labels
+from handlers.menu import N_, REPORT, all_menu_labels
+from handlers.menu import labels as menu_labels
 from handlers.reasons import REASONS, reason_text
 from handlers.reminders import Rendered, renderer
 
@@ -75,6 +76,7 @@ TYPE_RANGE = "rep:range"
 SCOPE_KEY = "report_scope"
 FILTER_KEY = "list_filter"  # handlers.search keeps the /list filters here
 REP_ROWS = 10
+ALWAYS_SHOWN = {"new_customers", "interactions", "active_reps", "purchases"}
 
 PERIOD_LABELS = {
     "today": N_("Today"),
@@ -354,24 +356,37 @@ def _change(comparison: Comparison, locale: str) -> str:
     return f"{direction}{_number(comparison.key, abs(delta), locale)}"  # type: ignore[arg-type]
 
 
-def _moves(counts: Mapping[str, int], moves: Mapping[str, int] | None, language: str) -> list[tuple[str, int, str]]:
+def _moves(
+    counts: Mapping[str, int], moves: Mapping[str, int] | None, language: str
+) -> list[tuple[str, int, str]]:
+    """(name, count, "▲2"/"▼1"/"") for every tier or stage that has customers or moved."""
     rows = []
     for key, count in counts.items():
         move = (moves or {}).get(key, 0)
-        rows.append((label(key, language), count, f"▲{move}" if move > 0 else f"▼{-move}" if move < 0 else ""))
+        if count or move:
+            rows.append((label(key, language), count, f"▲{move}" if move > 0 else f"▼{-move}" if move < 0 else ""))
     return rows
+
+
+def _shown(comparison: Comparison, one_person: bool) -> bool:
+    """Headline figures always; the others only when there is something to say."""
+    if comparison.key == "active_reps":
+        return not one_person
+    if comparison.key in ALWAYS_SHOWN or comparison.key.startswith("revenue:"):
+        return True
+    return bool(comparison.current) or bool(comparison.previous)
 
 
 def summary_text(result: ReportResult, language: str, *, title: str | None = None) -> str:
     """The report as one Telegram HTML message (zh/en templates; Babel-formatted numbers)."""
     report = result.report
     locale = _locale(language)
+    one_person = result.scope.owner is not None
     rows = [
         (label(c.key, language), _number(c.key, c.current, locale), _change(c, locale))
         for c in report.comparisons
-        if c.current is not None or c.previous is not None
+        if _shown(c, one_person)
     ]
-    one_person = result.scope.owner is not None
     reps = [] if one_person else [
         (r.name, r.interactions, r.new_customers, r.purchases) for r in report.reps if r.active
     ]

@@ -47,7 +47,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.domain import access
@@ -394,7 +394,3 @@ def can_edit_entry(
     if actor.role in (Role.ADMIN, Role.MANAGER):
         return True
     return created_by == actor.id and within_edit_window(created_at, now, window_hours)
-
-
-def day_at(day: date, tz: ZoneInfo, clock: time = DEFAULT_TIME) -> datetime:
-    return datetime.combine(day, clock, tzinfo=tz)

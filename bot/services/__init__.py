@@ -18,6 +18,7 @@ from bot.services.feedback import FeedbackService
 from bot.services.interactions import InteractionService
 from bot.services.invitations import InvitationService
 from bot.services.reminders import ReminderService
+from bot.services.reports import ReportService
 from bot.services.staff import StaffService
 from storage.base import Store
 
@@ -35,6 +36,7 @@ class Services:
     care: CareService = field(init=False)
     interactions: InteractionService = field(init=False)
     feedback: FeedbackService = field(init=False)
+    reports: ReportService = field(init=False)
 
     def __post_init__(self) -> None:
         self.audit = AuditService(self.store, self.clock)
@@ -48,3 +50,5 @@ class Services:
             self.store, self.clock, self.config, self.audit, self.customers, self.reminders)
         self.feedback = FeedbackService(
             self.store, self.clock, self.config, self.audit, self.customers, self.reminders)
+        self.reports = ReportService(self.store, self.clock, self.config, self.customers,
+                                     audit=self.audit, reminders=self.reminders)

@@ -195,9 +195,9 @@ class InteractionService:
         if was_contact and not is_contact:
             contacts = [i.occurred_at for i in remaining if rules.reached_customer(i.outcome)]
             changes["last_contact_at"] = max(contacts) if contacts else None
-        elif new is not None and is_contact and not rules.reached_customer(old.outcome):
-            if customer.last_contact_at is None or customer.last_contact_at < new.occurred_at:
-                changes["last_contact_at"] = new.occurred_at
+        elif (new is not None and is_contact and not rules.reached_customer(old.outcome)
+              and (customer.last_contact_at is None or customer.last_contact_at < new.occurred_at)):
+            changes["last_contact_at"] = new.occurred_at
         if customer.next_follow_up_at == old.next_follow_up_at:
             if new is not None:
                 changes["next_follow_up_at"] = new.next_follow_up_at

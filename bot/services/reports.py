@@ -37,8 +37,9 @@ month) into the reminder outbox, due at ``[reports]`` weekly/monthly day and
 hour in their own time zone, with dedupe keys ``weekly_report:<user>:<ISO week
 reported>`` and ``monthly_report:<user>:<YYYY-MM reported>`` — exactly once.
 The next one is scheduled ahead; one that fell due while the bot was down is
-caught up if at most ``CATCH_UP`` late.  A fresh installation does not send
-the report that was due before it first ran.
+caught up if at most ``CATCH_UP`` late, and skipped when later than that (the
+next one comes on time).  A fresh installation does not send the report that
+was due before it first ran.
 
 Periods are cut at midnight in the business time zone (``[locale] timezone``),
 so everybody's "this week" has the same figures.
@@ -513,8 +514,14 @@ class ReportService:
             pass  # another replica moved it
 
     async def scheduled_report(self, user: StaffUser, reminder: Reminder, language: str) -> ReportResult | None:
-        """The report a pushed reminder stands for, computed now for its recipient (None: no longer a manager)."""
+        """The report a pushed reminder stands for, computed now for its recipient.
+
+        None (nothing to send) when the recipient is no longer a manager or admin, or the
+        report is more than ``CATCH_UP`` late (after a long downtime: the next one comes on time).
+        """
         if not access.is_active(user) or user.role is Role.REP:
+            return None
+        if self.clock.now() - reminder.due_at > CATCH_UP:
             return None
         period = reminder.payload.get("period", {})
         kind, start, end = parse_period_token(str(period.get("kind")), str(period.get("dates")))

@@ -181,6 +181,26 @@ BUTTONS: list[tuple[str, set[str]]] = [
     ("fb:status:nosuchfeedback:open", set()),
     ("garbage", set()),
     ("staff:view", set()),
+    # manager reports (issue 8): "all" is what the caller may see; a staff id narrows to that person
+    ("rep:period:this_week:all", STAFF_ONLY),
+    (f"rep:period:today:{REP_A}", OWNER_A),
+    (f"rep:period:last_month:{REP_B}", OWNER_B),
+    (f"rep:period:this_month:{MANAGER_A}", {"manager of A's team", "admin"}),
+    ("rep:scope:all", STAFF_ONLY),
+    (f"rep:scope:{REP_C}", ADMIN_AND_MANAGER_A),
+    (f"rep:scope:{GONE}", ADMIN_AND_MANAGER_A),  # a departed rep's figures stay reportable
+    (f"rep:xlsx:week:2026-03-02:{REP_B}", OWNER_B),
+    ("rep:files:month:2026-03-01:all", STAFF_ONLY),
+    (f"rep:cust:csv:{REP_A}", OWNER_A),
+    ("rep:cust:xlsx:all", STAFF_ONLY),
+    ("rep:period:decade:all", set()),
+    ("rep:period:this_week:424242", set()),
+    ("rep:xlsx:week:2026-13-45:all", set()),
+    ("rep:xlsx:custom:2026-03-15_2026-03-01:all", set()),
+    ("rep:xlsx:custom:2020-01-01_2026-03-01:all", set()),
+    ("rep:cust:pdf:all", set()),
+    ("rep:files:week:2026-03-02", set()),
+    (f"rep:custom:{REP_A}", OWNER_A),  # last of these: it leaves the caller typing a range
 ]
 
 

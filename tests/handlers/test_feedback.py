@@ -7,7 +7,14 @@ from typing import Any
 
 import pytest
 
-from bot.domain.models import FeedbackKind, FeedbackStatus, ReminderKind, ReminderStatus, Role, Severity
+from bot.domain.models import (
+    FeedbackKind,
+    FeedbackStatus,
+    ReminderKind,
+    ReminderStatus,
+    Role,
+    Severity,
+)
 from handlers.feedback import DRAFT
 from tests.conftest import START
 from tests.handlers.test_interactions import (

@@ -156,7 +156,8 @@ FEEDBACK_BEFORE = [("kind", "fb:kind:complaint"), ("severity", "fb:sev:high"), (
 @given(text=NASTY, step=st.sampled_from(FEEDBACK_STEPS))
 async def test_any_text_at_any_feedback_step(admin: Any, bot: Any, sandbox: Any, text: str, step: str) -> None:
     from bot.domain.models import FeedbackKind, FeedbackStatus, Severity
-    from handlers.feedback import DRAFT as FEEDBACK_DRAFT, RESOLVING
+    from handlers.feedback import DRAFT as FEEDBACK_DRAFT
+    from handlers.feedback import RESOLVING
 
     assume(text.strip())
     customer = await _a_customer(admin, bot)
