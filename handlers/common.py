@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from telegram import (
@@ -14,12 +15,10 @@ from telegram import (
 )
 from telegram.ext import ContextTypes
 
-import logging
-
 from bot.domain.models import StaffUser
 from bot.i18n import gettext_for, pick_language
-from bot.services import Services
 from bot.render import render
+from bot.services import Services
 from bot.textsplit import split_html
 from handlers import callback_data
 from handlers.callback_data import CallbackData

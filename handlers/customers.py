@@ -33,7 +33,8 @@ from bot.services.errors import AccessDenied
 from handlers import callback_data
 from handlers.common import Context, caller, deny, pressed, reply_html, services
 from handlers.customer_view import render_card, render_draft, value_text
-from handlers.menu import ADD_CUSTOMER, N_, all_menu_labels, labels as menu_labels, main_menu
+from handlers.menu import ADD_CUSTOMER, N_, all_menu_labels, main_menu
+from handlers.menu import labels as menu_labels
 from handlers.reasons import reason_text
 
 log = logging.getLogger(__name__)
@@ -155,7 +156,7 @@ async def _after_field(update: Update, context: Context, language: str) -> str:
 
 # ---- entry points ------------------------------------------------------------------------
 async def start_add(update: Update, context: Context) -> str | int:
-    staff, language = await caller(update, context)
+    _staff, language = await caller(update, context)
     if context.args:
         return await quick_add(update, context, " ".join(context.args))
     context.user_data[DRAFT] = {"mode": "add", "draft": {}, "field": None, "wizard": True}

@@ -55,6 +55,7 @@ SNOOZE_TOMORROW_LABEL = N_("Tomorrow 9:00")
 SNOOZE_WEEK_LABEL = N_("Next week")
 SNOOZE_DAYS_LABEL = N_("😴 Snooze 7 days")
 OPEN_CARD_LABEL = N_("📇 Open card")
+OPEN_FEEDBACK_LABEL = N_("💬 Open feedback")
 LOG_CALL_LABEL = N_("📞 Log a call")
 COPY_LABEL = N_("📋 %(name)s")
 SENT_LABEL = N_("✓ Sent to %(name)s")
@@ -293,7 +294,8 @@ async def _feedback_overdue(svc: Services, reminder: Reminder, user: StaffUser, 
         return None
     _ = gettext_for(language)
     markup = InlineKeyboardMarkup([
-        [InlineKeyboardButton(_(OPEN_CARD_LABEL), callback_data=_cb("cust", "view", customer.id))],
+        [InlineKeyboardButton(_(OPEN_FEEDBACK_LABEL), callback_data=_cb("fb", "view", item.id)),
+         InlineKeyboardButton(_(OPEN_CARD_LABEL), callback_data=_cb("cust", "view", customer.id))],
     ])
     return render(language, "reminder_feedback_overdue", c=customer, item=item,
                   escalated=bool(reminder.payload.get("escalated")),
@@ -308,7 +310,8 @@ async def _complaint(svc: Services, reminder: Reminder, user: StaffUser, languag
         return None
     _ = gettext_for(language)
     return render(language, "reminder_complaint", c=customer, item=item), InlineKeyboardMarkup(
-        [[InlineKeyboardButton(_(OPEN_CARD_LABEL), callback_data=_cb("cust", "view", customer.id))]])
+        [[InlineKeyboardButton(_(OPEN_FEEDBACK_LABEL), callback_data=_cb("fb", "view", item.id)),
+          InlineKeyboardButton(_(OPEN_CARD_LABEL), callback_data=_cb("cust", "view", customer.id))]])
 
 
 @renderer(ReminderKind.DAILY_AGENDA)

@@ -13,7 +13,14 @@ from telegram import (
     InputTextMessageContent,
     Update,
 )
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, InlineQueryHandler, MessageHandler, filters
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    InlineQueryHandler,
+    MessageHandler,
+    filters,
+)
 
 from bot import labels
 from bot.domain.models import Role
@@ -26,7 +33,8 @@ from handlers import callback_data
 from handlers.common import Context, caller, deny, pressed, reply_html, services
 from handlers.customer_view import stage_text, tier_text
 from handlers.customers import send_card
-from handlers.menu import FIND, LIST, N_, labels as menu_labels
+from handlers.menu import FIND, LIST, N_
+from handlers.menu import labels as menu_labels
 
 PAGE = 8
 QUERY_KEY = "find_query"

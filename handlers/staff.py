@@ -278,8 +278,8 @@ def end_sessions(application: Application, telegram_id: int) -> None:
     for group in application.handlers.values():
         for handler in group:
             if isinstance(handler, ConversationHandler):
-                for key in [k for k in handler._conversations if telegram_id in k]:  # noqa: SLF001
-                    handler._update_state(ConversationHandler.END, key)  # noqa: SLF001
+                for key in [k for k in handler._conversations if telegram_id in k]:
+                    handler._update_state(ConversationHandler.END, key)
     application.drop_user_data(telegram_id)
     log.info("ended the sessions of user %s", telegram_id)
 

@@ -8,10 +8,10 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, Mess
 from bot.i18n import gettext_for
 from bot.render import render
 from handlers import callback_data, invitations
-from handlers.common import Context, caller, deny, reply_html, services
 from handlers.commands import commands_for
-from handlers.search import CARD_PREFIX, open_card
+from handlers.common import Context, caller, deny, reply_html, services
 from handlers.menu import HELP, LANGUAGE, labels, main_menu
+from handlers.search import CARD_PREFIX, open_card
 
 LANGUAGE_NAMES = {"zh": "中文", "en": "English"}
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -201,7 +201,7 @@ class TestTelegramLikeFloodLimits:
 
 
 def test_utc_is_not_the_local_day() -> None:
-    assert local(2026, 3, 3, 7, 0).astimezone(timezone.utc).day == 2
+    assert local(2026, 3, 3, 7, 0).astimezone(UTC).day == 2
 
 
 async def test_overdue_feedback_reminds_the_owner_then_escalates(bot: Any, sandbox: Any, clock: Any) -> None:

@@ -32,7 +32,7 @@ def control(port: int, path: str, body: dict | None = None) -> dict:
         headers={"Content-Type": "application/json"},
         method="POST" if body is not None else "GET",
     )
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - localhost only
+    with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
 
 

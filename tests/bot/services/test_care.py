@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,7 +12,7 @@ from bot.domain.models import Customer, LifecycleStage, Purchase, ReminderStatus
 from bot.services import Services
 from storage import open_store
 
-START = datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc)
+START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 
 
 async def test_stage_moves_to_at_risk_with_time_alone(tmp_path: Path) -> None:
