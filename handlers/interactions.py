@@ -20,7 +20,7 @@ past ``conversation_timeout``, or a draft started by :func:`start_log_for`
 from another handler).
 
 A logged entry opens from the card's history (``log:view:<id>``), where
-whoever may (``bot.domain.interactions.can_edit_entry``) edits it
+whoever may (``bot.domain.access.can_edit_entry``) edits it
 (``log:edit:<id>`` reopens the confirmation on it) or deletes it (soft,
 ``log:del`` → ``log:del_ok``).
 """

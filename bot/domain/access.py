@@ -8,6 +8,8 @@ caller loaded from the store, never with anything taken from callback data.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from bot.domain.models import Customer, Role, StaffUser
 
 
@@ -109,3 +111,25 @@ def visible_teams(user: StaffUser) -> list[str] | None:
     if user.role is Role.MANAGER:
         return list(user.teams)
     return []
+
+
+def within_edit_window(created_at: datetime, now: datetime, hours: int) -> bool:
+    """Whether ``now`` is at most ``hours`` after ``created_at``."""
+    return timedelta(0) <= now - created_at <= timedelta(hours=hours) or now < created_at
+
+
+def can_edit_entry(
+    actor: StaffUser | None, customer: Customer, created_by: str | None, created_at: datetime,
+    now: datetime, window_hours: int,
+) -> bool:
+    """Whether ``actor`` may edit or delete an interaction/feedback entry about ``customer``.
+
+    Admins always; managers when they see the customer (their team's or their
+    own); reps only their own entries, within the edit window.
+    """
+    if not can_view_customer(actor, customer):
+        return False
+    assert actor is not None
+    if actor.role in (Role.ADMIN, Role.MANAGER):
+        return True
+    return created_by == actor.id and within_edit_window(created_at, now, window_hours)

@@ -52,14 +52,11 @@ from zoneinfo import ZoneInfo
 
 from bot.domain import access
 from bot.domain.models import (
-    Customer,
     Direction,
     FeedbackStatus,
     InteractionKind,
     Outcome,
-    Role,
     Severity,
-    StaffUser,
 )
 from bot.domain.validation import DEFAULT_TIME, ValidationError, parse_when
 
@@ -371,26 +368,6 @@ def resolution_hours(created_at: datetime, resolved_at: datetime | None) -> floa
         return None
     return round((resolved_at - created_at).total_seconds() / 3600, 2)
 
-
-# ------------------------------------------------------------------ editing entries
-
-def within_edit_window(created_at: datetime, now: datetime, hours: int) -> bool:
-    """Whether ``now`` is at most ``hours`` after ``created_at``."""
-    return timedelta(0) <= now - created_at <= timedelta(hours=hours) or now < created_at
-
-
-def can_edit_entry(
-    actor: StaffUser | None, customer: Customer, created_by: str | None, created_at: datetime,
-    now: datetime, window_hours: int,
-) -> bool:
-    """Whether ``actor`` may edit or delete an interaction/feedback entry about ``customer``.
-
-    Admins always; managers when they see the customer (their team's or their
-    own); reps only their own entries, within the edit window.
-    """
-    if not access.can_view_customer(actor, customer):
-        return False
-    assert actor is not None
-    if actor.role in (Role.ADMIN, Role.MANAGER):
-        return True
-    return created_by == actor.id and within_edit_window(created_at, now, window_hours)
+# Editing entries logged by mistake is a role rule: it lives with the others in access.py.
+can_edit_entry = access.can_edit_entry
+within_edit_window = access.within_edit_window

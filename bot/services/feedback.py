@@ -3,7 +3,7 @@
 Every method takes the acting staff user and re-checks access (ids come from
 buttons and are not trusted): whoever may see the customer may record
 feedback and move it through its workflow; editing and deleting follow the
-edit-window rule of ``bot.domain.interactions.can_edit_entry``.
+edit-window rule of ``bot.domain.access.can_edit_entry``.
 
 ``Feedback.owner_id`` is the customer's owner when the feedback is
 recorded: the rep responsible for the follow-through (the daily agenda and
