@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-FileKind = Literal["photo", "document"]
+FileKind = Literal["photo", "document", "voice"]
 
 
 def image_size(data: bytes) -> tuple[int, int]:

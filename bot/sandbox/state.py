@@ -117,6 +117,8 @@ class SandboxMessage:
     reply_markup: dict[str, Any] | None = None
     photo: StoredFile | None = None
     document: StoredFile | None = None
+    voice: StoredFile | None = None
+    voice_duration: int = 0
     contact: dict[str, Any] | None = None
     via_bot: TelegramUser | None = None  # set when a user sent an inline query result
     reply_to_message_id: int | None = None
@@ -169,6 +171,9 @@ class SandboxMessage:
             data["photo"] = self.photo.photo_sizes()
         if self.document is not None:
             data["document"] = self.document.document_dict()
+        if self.voice is not None:
+            data["voice"] = {**self.voice.document_dict(), "duration": self.voice_duration}
+            data["voice"].pop("file_name", None)
         if self.caption:
             data["caption"] = self.caption
             if self.caption_entities:

@@ -378,6 +378,21 @@ class SandboxUser:
             "message", self._api(message), "photo", wait=wait, timeout=timeout
         )
 
+    async def send_voice(
+        self, content: bytes, duration: int, *, wait: bool = True, timeout: float = 10.0
+    ) -> list[SandboxMessage]:
+        """Send a voice note (OGG/Opus as Telegram's apps record it)."""
+        self._ensure_active()
+        if not content or duration < 1:
+            raise SandboxError("a voice note needs content and a duration of at least 1 s")
+        stored = self._state.files.add(bytes(content), "voice", mime_type="audio/ogg")
+        message = self._state.add_message(
+            self._chat, from_bot=False, voice=stored, voice_duration=duration
+        )
+        return await self._dispatch(
+            "message", self._api(message), "voice note", wait=wait, timeout=timeout
+        )
+
     async def edit(
         self, message_id: int, text: str, *, wait: bool = True, timeout: float = 10.0
     ) -> list[SandboxMessage]:

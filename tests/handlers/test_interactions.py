@@ -151,7 +151,8 @@ async def test_log_in_chinese_with_a_voice_note_and_no_answer(people: dict[str, 
     assert "记录：🎤 语音留言" in confirm.text and "结果：未接通" in confirm.text
     await rep.press("✅ 保存")
     [logged] = await interactions_of(bot, zhang)
-    assert logged.summary == "语音留言" and logged.voice_file_id == "AwACAgQAAxkBAAIBvoice"
+    voice = [m for m in rep.messages() if m.voice is not None][-1].voice
+    assert logged.summary == "语音留言" and logged.voice_file_id == voice.file_id
     assert logged.next_follow_up_at == utc(2026, 3, 10, 7, 0)  # 下周二 15:00 Shanghai
     saved = await svc(bot).store.customers.get(zhang.id)
     # No answer is an attempt, not a contact: last_contact_at stays empty.
@@ -159,12 +160,7 @@ async def test_log_in_chinese_with_a_voice_note_and_no_answer(people: dict[str, 
 
 
 async def send_voice(user: Any, sandbox: Any) -> list[Any]:
-    """The sandbox has no voice upload yet: push a Bot API voice message as Telegram would."""
-    message = user._state.add_message(user._chat, from_bot=False)
-    body = user._api(message)
-    body["voice"] = {"file_id": "AwACAgQAAxkBAAIBvoice", "file_unique_id": "AgADvoice", "duration": 7,
-                     "mime_type": "audio/ogg", "file_size": 4096}
-    return await user._dispatch("message", body, "voice note", wait=True, timeout=10.0)
+    return await user.send_voice(b"OggS\x00fake opus", duration=7)
 
 
 async def test_follow_up_buttons_use_the_reps_time_zone(people: dict[str, Any], bot: Any) -> None:
