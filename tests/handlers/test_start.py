@@ -15,7 +15,8 @@ async def test_start_greets_staff_with_the_main_menu(admin: Any) -> None:
     text = replies[-1].text
     assert "Hello" in text and "admin" in text
     assert [[b["text"] for b in row] for row in admin.reply_keyboard["keyboard"]] == [
-        ["➕ New customer", "🔍 Find", "📋 My customers", "📞 Log"],
+        ["➕ New customer", "🔍 Find", "📋 My customers"],
+        ["📞 Log", "📊 Report"],
         ["👥 Staff", "➕ Invite"],
         ["❓ Help", "🌐 Language"],
     ]
@@ -54,7 +55,7 @@ async def test_language_switch_by_button_is_saved(admin: Any, bot: Any) -> None:
     await admin.send("/language")
     replies = await admin.press("中文")
     assert any("语言已切换" in m.text for m in replies)
-    assert admin.reply_keyboard["keyboard"][2][0]["text"] == "❓ 帮助"
+    assert admin.reply_keyboard["keyboard"][-1][0]["text"] == "❓ 帮助"
     staff = await bot.bot_data[SERVICES_KEY].staff.get(ADMIN_ID)
     assert staff.language == "zh"
     replies = await admin.send("/help")
