@@ -269,3 +269,26 @@ async def test_festivals_command_counts_my_customers(bot: Any, sandbox: Any, clo
     assert "2026-03-03 Lantern Festival — 2 of your customers" in text
     assert "2026-03-08 International Women's Day — 0 of your customers" in text
     assert "Li Na" in text and "2026-03-20" in text  # lunar 2/2 of 2026
+
+
+async def test_undeliverable_reminders_are_retried_then_given_up_with_the_reason(
+    bot: Any, sandbox: Any, clock: Any
+) -> None:
+    users = await team(bot, sandbox, clock)
+    store = bot.bot_data[SERVICES_KEY].store
+    client = await customer(bot, clock, "Blocked", owner=REP2, next_follow_up_at=local(2026, 3, 2, 10, 0))
+    users["rep2"].block()  # Telegram answers 403: bot was blocked by the user
+    await run_until(bot, sandbox, clock, local(2026, 3, 2, 20, 0), step=timedelta(minutes=1))
+    reminder = await store.reminders.get_by("dedupe_key", f"follow_up:{client.id}")
+    assert reminder.status is ReminderStatus.FAILED
+    assert reminder.attempts == bot.bot_data[SERVICES_KEY].config.reminders.max_attempts
+    assert "Forbidden" in reminder.last_error
+
+
+async def test_archiving_cancels_the_follow_up(bot: Any, sandbox: Any, clock: Any) -> None:
+    users = await team(bot, sandbox, clock)
+    svc = bot.bot_data[SERVICES_KEY]
+    client = await customer(bot, clock, "Gone Co", owner=REP2, next_follow_up_at=local(2026, 3, 2, 10, 0))
+    await svc.customers.archive(await svc.store.staff.get(str(REP2)), client.id)
+    await run_until(bot, sandbox, clock, local(2026, 3, 2, 11, 0), step=timedelta(minutes=5))
+    assert texts(users["rep2"], "Follow up with Gone Co") == []
