@@ -40,6 +40,7 @@ from matplotlib import font_manager
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from bot.domain.reports import Report, label
 
@@ -265,6 +266,7 @@ def _activity(ax: Axes, report: Report, texts: dict[str, str], family: list[str]
     ax.tick_params(axis="x", labelsize=16)
     peak = max(values) or 1
     ax.set_xlim(0, peak * 1.18)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no 2.5 customers
     for y, value in zip(positions, values, strict=True):
         ax.text(
             value + peak * 0.01,
@@ -297,6 +299,7 @@ def _mix(
     ax.tick_params(axis="x", labelsize=14)
     peak = max(values, default=0) or 1
     ax.set_xlim(0, peak * 1.45)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     for y, key, value in zip(positions, keys, values, strict=True):
         text = f"{value:,}"
         if moves is not None and moves.get(key):
