@@ -97,6 +97,14 @@ COMMANDS: dict[str, tuple[set[str], str]] = {
     "/invite": (MANAGERS, "Which role"),
     "/invitations": (MANAGERS, "invitation"),
     "/audit": ({"admin"}, ""),
+    "/add": (STAFF_ONLY, "Customer name?"),
+    "/find": (STAFF_ONLY, "Who are you looking for"),
+    "/list": (STAFF_ONLY, "customers"),
+    "/log": (STAFF_ONLY, "Log a contact"),
+    "/feedback": (STAFF_ONLY, "feedback"),
+    "/report": (STAFF_ONLY, "Choose the period"),
+    "/festivals": (STAFF_ONLY, "Coming festivals"),
+    "/settings": (STAFF_ONLY, "Quiet hours"),
 }
 
 
