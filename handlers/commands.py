@@ -22,6 +22,8 @@ COMMANDS: list[tuple[str, str]] = [
     ("log", N_("Log a call or visit (or /log name what happened)")),
     ("feedback", N_("Open customer feedback")),
     ("report", N_("Reports")),
+    ("festivals", N_("Coming festivals and birthdays")),
+    ("settings", N_("Quiet hours for reminders")),
     ("help", N_("What I can do")),
     ("language", N_("Change language")),
     ("whoami", N_("Who am I")),
