@@ -29,11 +29,12 @@ def environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=False,
     )
-    env.filters["datetime"] = _format_datetime
+    env.filters["datetime"] = format_datetime
     return env
 
 
-def _format_datetime(value: datetime | None, language: str = "en", tz: Any = None) -> str:
+def format_datetime(value: datetime | None, language: str = "en", tz: Any = None) -> str:
+    """A moment as people read it: the date in their language, 24-hour time, in ``tz``."""
     if value is None:
         return "—"
     locale = "zh_CN" if language == "zh" else "en"

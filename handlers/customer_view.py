@@ -11,10 +11,11 @@ from babel.numbers import format_currency
 from bot import labels
 from bot.config import Config
 from bot.domain import card
+from bot.domain.codec import from_dict
 from bot.domain.models import Birthday, CalendarKind, Customer
 from bot.domain.validation import format_phone
 from bot.i18n import gettext_for
-from bot.render import render
+from bot.render import format_datetime, render
 from bot.services.customers import CardView
 
 _CN_MONTHS = ["正", "二", "三", "四", "五", "六", "七", "八", "九", "十", "冬", "腊"]
@@ -51,8 +52,6 @@ def value_text(key: str, value: Any, language: str, config: Config, names: dict[
     if key == "phones":
         return ", ".join(format_phone(p, config.locale.phone_region) for p in value)
     if key == "birthday":
-        from bot.domain.codec import from_dict
-
         return birthday_text(from_dict(Birthday, value), language)
     if key in ("gender", "source", "needs_type", "industry"):
         return choice_text(value, language)
@@ -93,9 +92,7 @@ def stage_text(customer: Customer, language: str) -> str:
 
 
 def when_text(moment: datetime | None, language: str, tz: Any) -> str:
-    from bot.render import _format_datetime
-
-    return _format_datetime(moment, language, tz) if moment else "—"
+    return format_datetime(moment, language, tz) if moment else "—"
 
 
 def render_card(view: CardView, language: str, config: Config, tz: Any) -> str:

@@ -32,7 +32,7 @@ from bot.render import render
 from bot.services.errors import AccessDenied
 from handlers import callback_data
 from handlers.common import Context, caller, deny, pressed, reply_html, services
-from handlers.customer_view import render_card, render_draft, value_text
+from handlers.customer_view import money, render_card, render_draft, value_text, when_text
 from handlers.menu import ADD_CUSTOMER, N_, all_menu_labels, main_menu
 from handlers.menu import labels as menu_labels
 from handlers.reasons import reason_text
@@ -533,8 +533,6 @@ async def _history(update: Update, context: Context, staff: Any, language: str, 
     page = min(max(page, 0), pages - 1)
     shown = items[page * HISTORY_PAGE:(page + 1) * HISTORY_PAGE]
     _ = gettext_for(language)
-    from handlers.customer_view import money, when_text
-
     lines = []
     for item in shown:
         record = item.record

@@ -17,6 +17,7 @@ from bot.clock import Clock
 from bot.config import Config
 from bot.domain import access, card
 from bot.domain.classification import Classification, ClassificationRules, classify
+from bot.domain.duplicates import find_duplicates
 from bot.domain.models import (
     Customer,
     Feedback,
@@ -203,8 +204,6 @@ class CustomerService:
     # ---- creating ------------------------------------------------------------------------
     async def duplicates(self, actor: StaffUser, draft: dict[str, Any]) -> Duplicates:
         """Same phone anywhere, or a very similar name in the same company (Zoho/Fxiaoke-style 查重)."""
-        from bot.domain.duplicates import find_duplicates
-
         candidates: dict[str, Customer] = {}
         for phone in draft.get("phones", []):
             for c in await self.store.customers.find({"phones": phone}):
