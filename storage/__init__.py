@@ -7,6 +7,7 @@ the caller opens it (``async with open_store(...) as store:``).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from storage.base import (
     SCHEMA,
@@ -23,17 +24,20 @@ from storage.base import (
 )
 from storage.tinydb_store import StoreCorruptError, TinyDBStore
 
+if TYPE_CHECKING:
+    from storage.sql import SQLStore
+
 BACKENDS = ("tinydb", "sql")
 
 
 def open_store(backend: str, *, path: str | Path | None = None, url: str | None = None) -> Store:
-    """A store for ``backend`` ("tinydb" needs ``path``; "sql" will need ``url``), not yet opened."""
+    """A store for ``backend`` ("tinydb" needs ``path``; "sql" needs ``url``), not yet opened."""
     if backend == "tinydb":
         if not path:
             raise StoreError("the tinydb backend needs a data directory ([storage] path)")
         return TinyDBStore(path)
     if backend == "sql":
-        raise StoreError("the sql backend is not available yet")
+        return _sql_store_class()(url or "")  # an empty URL is refused there, with examples
     raise StoreError(f"unknown storage backend {backend!r}; expected one of {', '.join(BACKENDS)}")
 
 
@@ -47,6 +51,7 @@ __all__ = [
     "NotFoundError",
     "QueryError",
     "Range",
+    "SQLStore",
     "Store",
     "StoreCorruptError",
     "StoreError",
@@ -54,3 +59,21 @@ __all__ = [
     "TinyDBStore",
     "open_store",
 ]
+
+
+def _sql_store_class() -> type[SQLStore]:
+    """``SQLStore``, imported on first use: a TinyDB-only install needs no SQLAlchemy."""
+    try:
+        from storage.sql import SQLStore
+    except ImportError as exc:
+        raise StoreError(
+            f"the sql backend needs SQLAlchemy and a database driver ({exc}); "
+            'pip install "sqlalchemy[asyncio]>=2.0,<3" "psycopg[binary]>=3.1,<4" aiosqlite'
+        ) from exc
+    return SQLStore
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SQLStore":
+        return _sql_store_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

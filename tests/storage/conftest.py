@@ -11,20 +11,23 @@ from pathlib import Path
 import pytest
 
 from storage import Store
-from tests.storage.storage_backends import BACKENDS
+from tests.storage.storage_backends import BACKENDS, SKIPPED, discard
 
 StoreFactory = Callable[[], Store]
 
 
 @pytest.fixture(params=sorted(BACKENDS))
 def backend(request: pytest.FixtureRequest) -> str:
+    if request.param in SKIPPED:
+        pytest.skip(SKIPPED[request.param])
     return request.param
 
 
 @pytest.fixture
-def make_store(backend: str, tmp_path: Path) -> StoreFactory:
-    """Builds unopened stores over this test's data."""
-    return lambda: BACKENDS[backend](tmp_path)
+async def make_store(backend: str, tmp_path: Path) -> AsyncIterator[StoreFactory]:
+    """Builds unopened stores over this test's data (and drops it afterwards where it is shared)."""
+    yield lambda: BACKENDS[backend](tmp_path)
+    await discard(backend, tmp_path)
 
 
 class Reopener:
