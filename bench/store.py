@@ -18,6 +18,12 @@ What is measured, per backend, at the base size and at ``--scale`` times it:
 * crm-bot only: inserts from 50 concurrent tasks (group commit), and inserts
   while a compaction runs.
 
+``--sql-url URL`` (repeatable) also loads the same data set into crm-bot's
+SQL backend (``storage.sql.SQLStore``) at that SQLAlchemy URL -- PostgreSQL
+or a SQLite file -- and measures the same operations through it, plus 50
+concurrent writers; its tables are prefixed ``bench_`` and dropped
+afterwards unless ``--keep`` is given.
+
 Naive TinyDB gets few samples (each costs a whole-file rewrite) and is
 skipped at the scaled size.  Its query cache is switched off, as writes
 between reads would clear it in a running bot anyway.  Data sets are built
@@ -414,6 +420,90 @@ def measure_naive(where: Path, p: Probes, samples: int) -> Figures:
     return figures
 
 
+async def measure_sqlstore(
+    url: str, dataset: DataSet, keys: list[tuple[str, str, list[str]]], p: Probes, keep: bool
+) -> tuple[Figures, dict[str, str]]:
+    """crm-bot's SQL backend at ``url``: load the data set, then the same operations as crm-bot."""
+    from storage.sql import SQLStore
+
+    figures = Figures()
+    extra: dict[str, str] = {}
+    async with SQLStore(url, prefix="bench_") as store:
+        await store.drop_tables()  # whatever an interrupted run left
+    started = time.perf_counter()
+    async with SQLStore(url, prefix="bench_") as store:
+        await store.staff.insert_many(dataset.staff())
+        for chunk in batched(dataset.customer_records(), 5000):
+            await store.customers.insert_many(chunk)
+        for chunk in batched(dataset.interaction_records(keys), 10_000):
+            await store.interactions.insert_many(chunk)
+        await store.analyze()  # what autovacuum would have done by now (if the server runs it)
+    extra["loading"] = f"{time.perf_counter() - started:.0f} s (insert_many, chunks of 5-10k)"
+    os.sync()
+    gc.collect()
+    store = SQLStore(url, prefix="bench_")
+    begin = time.perf_counter_ns()
+    await store.open()
+    await store.customers.get("warm-up")  # the first connection
+    figures.values["open"] = ms(time.perf_counter_ns() - begin)
+    try:
+        c, i = store.customers, store.interactions
+        figures.values["owner page"] = statistics.median(await time_async(
+            [lambda r=r: c.find({"owner_id": r}, order_by="updated_at", descending=True, limit=20) for r in p.reps]
+        ))  # fmt: skip
+        figures.values["by customer"] = statistics.median(await time_async(
+            [lambda x=x: i.find({"customer_id": x}, order_by="occurred_at") for x in p.customers]
+        ))  # fmt: skip
+        figures.values["by phone"] = statistics.median(await time_async(
+            [lambda x=x: c.find({"phones": x}) for x in p.phones]
+        ))  # fmt: skip
+        figures.values["rep's interactions page"] = statistics.median(await time_async(
+            [lambda r=r: i.find({"owner_id": r, "deleted": False}, order_by="occurred_at", descending=True, limit=20) for r in p.reps]
+        ))  # fmt: skip
+        figures.values["count, owner + range"] = statistics.median(await time_async(
+            [lambda r=r: i.count({"owner_id": r}, within=Range("occurred_at", p.new[0].occurred_at.replace(year=2025))) for r in p.reps[:200]]
+        ))  # fmt: skip
+        half = len(p.new) // 3
+        inserts = await time_async([lambda x=x: i.insert(x) for x in p.new[:half]])
+        figures.values["insert p50"] = statistics.median(inserts)
+        figures.values["insert p99"] = pct(inserts, 0.99)
+        concurrent = p.new[half : 2 * half]
+        latencies: list[float] = []
+
+        async def writer(items: list[Interaction]) -> None:
+            for item in items:
+                begin = time.perf_counter_ns()
+                await i.insert(item)
+                latencies.append(ms(time.perf_counter_ns() - begin))
+
+        begin = time.perf_counter_ns()
+        await asyncio.gather(*(writer(concurrent[k::50]) for k in range(50)))
+        seconds = (time.perf_counter_ns() - begin) / 1e9
+        extra["50 concurrent writers"] = (
+            f"{len(concurrent) / seconds:,.0f} inserts/s, latency p50 {statistics.median(latencies):.2f} ms,"
+            f" p99 {pct(latencies, 0.99):.2f} ms"
+        )
+        if not keep:
+            await store.drop_tables()
+    finally:
+        await store.close()
+    return figures, extra
+
+
+def sql_table(crm: Figures, sql: Figures, stores: list[tuple[str, Figures]]) -> str:
+    """crm-bot's SQL backend beside its TinyDB backend and raw SQLite."""
+    head = f"| {'operation':<34} | {'crm-bot TinyDB':>14} | " + " | ".join(
+        f"{label:>22}" for label, _ in stores
+    ) + f" | {'raw SQLite WAL':>14} |"  # fmt: skip
+    lines = [head, "|" + "|".join("-" * len(c) for c in head.split("|")[1:-1]) + "|"]
+    for key, label in ROWS:
+        cells = " | ".join(f"{fmt(figures.values.get(key)):>22}" for _, figures in stores)
+        lines.append(
+            f"| {label:<34} | {fmt(crm.values.get(key)):>14} | {cells} | {fmt(sql.values.get(key)):>14} |"
+        )
+    return "\n".join(lines)
+
+
 # -- reporting ------------------------------------------------------------------------------
 
 ROWS = [
@@ -481,7 +571,8 @@ async def run(args: argparse.Namespace) -> int:
     print(f"# crm-bot store benchmark  ({platform.platform()}, Python {platform.python_version()}, "
           f"{os.cpu_count()} cores)")  # fmt: skip
     print(f"command: python bench/store.py --customers {args.customers} --interactions {args.interactions} "
-          f"--scale {args.scale} --samples {args.samples}\n")  # fmt: skip
+          f"--scale {args.scale} --samples {args.samples}"
+          + "".join(f" --sql-url {u}" for u in args.sql_url) + "\n")  # fmt: skip
     results: list[tuple[int, Figures]] = []
     all_ok = True
     for n, (customers, interactions) in enumerate(sizes):
@@ -509,6 +600,12 @@ async def run(args: argparse.Namespace) -> int:
         if with_naive:
             log("measuring naive TinyDB")
             naive = measure_naive(where, p, args.naive_samples)
+        sql_stores: list[tuple[str, Figures, dict[str, str]]] = []
+        for url in args.sql_url:
+            label = f"SQLStore {url.split(':', 1)[0].split('+')[0]}"
+            log(f"loading and measuring crm-bot's SQL backend ({label})")
+            figures, sql_extra = await measure_sqlstore(url, dataset, keys, p, args.keep)
+            sql_stores.append((label, figures, sql_extra))
         allowance = 1.0 if n == 0 else 2.0
         title = (f"## {customers:,} customers + {interactions:,} interactions"
                  + ("" if n == 0 else f" ({args.scale}x; targets {allowance:.0f}x the base ones)"))  # fmt: skip
@@ -522,6 +619,13 @@ async def run(args: argparse.Namespace) -> int:
         for name, value in extra.items():
             print(f"crm-bot, {name}: {value}")
         print()
+        if sql_stores:
+            print("### crm-bot's SQL backend, same data\n")
+            print(sql_table(crm, sql, [(label, figures) for label, figures, _ in sql_stores]))
+            for label, _, sql_extra in sql_stores:
+                for name, value in sql_extra.items():
+                    print(f"{label}, {name}: {value}")
+            print()
         results.append((n, crm))
         if not args.keep:
             shutil.rmtree(where, ignore_errors=True)
@@ -561,6 +665,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-naive", action="store_true", help="skip naive TinyDB altogether")
     parser.add_argument("--reuse", action="store_true", help="reuse data sets left by --keep")
     parser.add_argument("--keep", action="store_true", help="keep the data sets under bench/out/")
+    parser.add_argument(
+        "--sql-url",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="also load and measure crm-bot's SQL backend at this SQLAlchemy URL (repeatable)",
+    )
     args = parser.parse_args(argv)
     return asyncio.run(run(args))
 

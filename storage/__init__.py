@@ -68,7 +68,7 @@ def _sql_store_class() -> type[SQLStore]:
     except ImportError as exc:
         raise StoreError(
             f"the sql backend needs SQLAlchemy and a database driver ({exc}); "
-            'pip install "sqlalchemy[asyncio]>=2.0,<3" "psycopg[binary]>=3.1,<4" aiosqlite'
+            'pip install "sqlalchemy>=2.0,<3" "psycopg[binary]>=3.1,<4"'
         ) from exc
     return SQLStore
 

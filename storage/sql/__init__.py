@@ -1,8 +1,8 @@
 """The SQL backend: PostgreSQL (several bot replicas sharing one database) or SQLite.
 
 See ``store.py`` for the design and ``schema.py`` for the tables.  Needs
-SQLAlchemy 2 with its asyncio extra and a driver: ``psycopg`` (3) for
-PostgreSQL, ``aiosqlite`` for SQLite.
+SQLAlchemy 2 and, for PostgreSQL, ``psycopg`` (3); SQLite is the standard
+library's ``sqlite3``.
 """
 
 from __future__ import annotations

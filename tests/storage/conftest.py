@@ -1,19 +1,28 @@
 """Fixtures that run the storage contract against every backend.
 
-The backends are listed in ``storage_backends.BACKENDS``.
+The backends are listed in ``storage_backends.BACKENDS``; one that cannot
+run here (PostgreSQL without ``CRM_BOT_TEST_DATABASE_URL``) is skipped with
+the reason ``storage_backends.SKIPPED`` gives.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from storage import Store
-from tests.storage.storage_backends import BACKENDS, SKIPPED, discard
+from tests.storage.storage_backends import BACKENDS, SKIPPED, drop_postgres_tables
 
 StoreFactory = Callable[[], Store]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_database_tables() -> Iterator[None]:
+    """Drops the tables the PostgreSQL tests shared, once they are all done."""
+    yield
+    drop_postgres_tables()
 
 
 @pytest.fixture(params=sorted(BACKENDS))
@@ -24,10 +33,9 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-async def make_store(backend: str, tmp_path: Path) -> AsyncIterator[StoreFactory]:
-    """Builds unopened stores over this test's data (and drops it afterwards where it is shared)."""
-    yield lambda: BACKENDS[backend](tmp_path)
-    await discard(backend, tmp_path)
+def make_store(backend: str, tmp_path: Path) -> StoreFactory:
+    """Builds unopened stores over this test's data."""
+    return lambda: BACKENDS[backend](tmp_path)
 
 
 class Reopener:

@@ -705,8 +705,10 @@ def test_open_store_factory(tmp_path: Path) -> None:
     store = open_store("tinydb", path=str(tmp_path / "d"))
     assert isinstance(store, TinyDBStore)
     assert not (tmp_path / "d").exists()  # not opened yet
-    with pytest.raises(StoreError, match="sql backend is not available yet"):
-        open_store("sql", url="postgresql://x")
+    store = open_store("sql", url="sqlite:///" + str(tmp_path / "x.sqlite3"))
+    assert type(store).__name__ == "SQLStore" and not (tmp_path / "x.sqlite3").exists()
+    with pytest.raises(StoreError, match="needs a database URL"):
+        open_store("sql", url="")
     with pytest.raises(StoreError, match="unknown storage backend"):
         open_store("mongo")
     with pytest.raises(StoreError, match="path"):
