@@ -90,9 +90,9 @@ class CareService:
             await self.greetings(day)
             await self.agendas(day)
             day += timedelta(days=1)
-        if bookmark is None or start <= today:
+        if bookmark is None or start <= today:  # once a day: the first run of a new day
             await self.reclassify_all()  # stages move with time alone (new → at risk → churned)
-        await self.churn_scan(now)
+            await self.churn_scan(now)
         await self._save_bookmark(today, now)
 
     async def reclassify_all(self) -> None:
