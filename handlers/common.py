@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from telegram import (
     ForceReply,
+    InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
     Update,
 )
+from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.domain.models import StaffUser
@@ -22,8 +25,12 @@ from bot.services import Services
 from bot.textsplit import split_html
 from handlers import callback_data
 from handlers.callback_data import CallbackData
+from handlers.menu import N_
 
 log = logging.getLogger(__name__)
+
+DELETE_CONFIRM_LABEL = N_("Yes, delete it")
+BACK_LABEL = N_("« Back")
 
 Context = ContextTypes.DEFAULT_TYPE
 SERVICES_KEY = "services"
@@ -108,3 +115,50 @@ async def pressed(
         await deny(update, context, language, f"button {update.callback_query.data!r}")
         return None
     return staff, language, parsed
+
+
+def display_name(language: str, table: dict[str, str], key: Any) -> str:
+    """The translated display name of an enum value (a ``bot.labels`` table), "—" when unknown."""
+    msgid = table.get(key) if isinstance(key, str) else None
+    return gettext_for(language)(msgid) if msgid else "—"
+
+
+def user_zone(user: StaffUser | None, default: ZoneInfo) -> ZoneInfo:
+    """The user's own time zone, or ``default`` when none is set or it is unknown."""
+    try:
+        return ZoneInfo(user.timezone) if user else default
+    except (ValueError, KeyError):
+        return default
+
+
+async def answer_press(update: Update, text: str | None = None) -> None:
+    """Answer a button press once; another handler (a reminder's) may have answered it already."""
+    if update.callback_query is None:
+        return
+    try:
+        await update.callback_query.answer(text)
+    except TelegramError:
+        pass
+
+
+async def drop_keyboard(update: Update) -> None:
+    """Remove the buttons of the message a press came from (already gone or too old: fine)."""
+    if update.callback_query is None:
+        return
+    try:
+        await update.callback_query.edit_message_reply_markup(None)
+    except TelegramError:
+        pass
+
+
+async def confirm_delete(update: Update, context: Context, language: str, feature: str, entry_id: str) -> None:
+    """Ask "delete it?" for a logged entry: ``<feature>:del_ok:<id>`` or back to ``<feature>:view:<id>``."""
+    _ = gettext_for(language)
+    await reply_html(
+        update, context, render(language, "entry_delete_confirm"), language,
+        reply_markup=InlineKeyboardMarkup([
+            [InlineKeyboardButton(_(DELETE_CONFIRM_LABEL),
+                                  callback_data=callback_data.encode(feature, "del_ok", entry_id))],
+            [InlineKeyboardButton(_(BACK_LABEL), callback_data=callback_data.encode(feature, "view", entry_id))],
+        ]),
+    )

@@ -26,7 +26,6 @@ import logging
 import re
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
@@ -48,7 +47,20 @@ from bot.render import render
 from bot.services.errors import AccessDenied
 from bot.services.feedback import ComplaintAlert
 from handlers import callback_data
-from handlers.common import Context, caller, deny, pressed, reply_html, send_html, services
+from handlers.common import (
+    Context,
+    answer_press,
+    caller,
+    confirm_delete,
+    deny,
+    display_name,
+    drop_keyboard,
+    pressed,
+    reply_html,
+    send_html,
+    services,
+    user_zone,
+)
 from handlers.customer_view import when_text
 from handlers.customers import send_card
 from handlers.menu import N_, all_menu_labels, main_menu
@@ -92,7 +104,6 @@ STATUS_LABELS = {
 }
 EDIT_LABEL = N_("✏️ Edit")
 DELETE_LABEL = N_("🗑 Delete")
-DELETE_CONFIRM_LABEL = N_("Yes, delete it")
 CARD_LABEL = N_("📇 Card")
 OPEN_LABEL = N_("🔎 Open")
 STATUS_ICONS = {"open": "🔴", "in_progress": "🟡", "resolved": "🟢", "confirmed": "✅"}
@@ -100,39 +111,12 @@ STATUS_ICONS = {"open": "🔴", "in_progress": "🟡", "resolved": "🟢", "conf
 ALL_TEXT = filters.TEXT & ~filters.COMMAND
 
 
-def _name(language: str, table: dict[str, str], key: Any) -> str:
-    """The translated display name of an enum value (``bot.labels``), "—" when unknown."""
-    msgid = table.get(key) if isinstance(key, str) else None
-    return gettext_for(language)(msgid) if msgid else "—"
-
 
 def _cb(action: str, *args: str) -> str:
     return callback_data.encode("fb", action, *args)
 
 
-def _zone(staff: StaffUser | None, context: Context) -> ZoneInfo:
-    try:
-        return ZoneInfo(staff.timezone) if staff else services(context).config.tz
-    except (ValueError, KeyError):
-        return services(context).config.tz
 
-
-async def _answer(update: Update, text: str | None = None) -> None:
-    if update.callback_query is None:
-        return
-    try:
-        await update.callback_query.answer(text)
-    except TelegramError:
-        pass
-
-
-async def _drop_keyboard(update: Update) -> None:
-    if update.callback_query is None:
-        return
-    try:
-        await update.callback_query.edit_message_reply_markup(None)
-    except TelegramError:
-        pass
 
 
 def _next_step(draft: dict[str, Any]) -> str:
@@ -165,9 +149,9 @@ def _parts(draft: dict[str, Any], language: str) -> list[str]:
     _ = gettext_for(language)
     parts = []
     if draft.get("kind") in labels.FEEDBACK_KINDS:
-        parts.append(_name(language, labels.FEEDBACK_KINDS, draft["kind"]))
+        parts.append(display_name(language, labels.FEEDBACK_KINDS, draft["kind"]))
     if draft.get("severity") in labels.SEVERITIES:
-        parts.append(_name(language, labels.SEVERITIES, draft["severity"]))
+        parts.append(display_name(language, labels.SEVERITIES, draft["severity"]))
     return parts
 
 
@@ -189,7 +173,7 @@ async def ask(update: Update, context: Context, language: str, step: str, *, rea
         return await _confirm(update, context, language, reason=reason)
     staff, _language = await caller(update, context)
     svc = services(context)
-    tz = _zone(staff, context)
+    tz = user_zone(staff, services(context).config.tz)
     _ = gettext_for(language)
     rows: list[list[InlineKeyboardButton]] = []
     default_due = None
@@ -235,10 +219,10 @@ async def _confirm(update: Update, context: Context, language: str, *, reason: s
     text = render(
         language, "feedback_confirm", reason=reason, editing=draft.get("mode") == "edit",
         name=draft.get("customer_name", ""),
-        kind=_name(language, labels.FEEDBACK_KINDS, draft.get("kind")),
-        severity=_name(language, labels.SEVERITIES, draft.get("severity")),
+        kind=display_name(language, labels.FEEDBACK_KINDS, draft.get("kind")),
+        severity=display_name(language, labels.SEVERITIES, draft.get("severity")),
         content=draft.get("content", ""), csat=draft.get("csat"), nps=draft.get("nps"),
-        due=when_text(due, language, _zone(staff, context)), default_due=default,
+        due=when_text(due, language, user_zone(staff, services(context).config.tz)), default_due=default,
         complaint=draft.get("kind") == FeedbackKind.COMPLAINT.value and draft.get("mode") != "edit",
     )
     fields = [InlineKeyboardButton(_(label), callback_data=_cb("field", key)) for key, label in FIELD_LABELS.items()]
@@ -263,7 +247,7 @@ async def start(update: Update, context: Context) -> str | None:
     except AccessDenied:
         await deny(update, context, language, f"feedback for {data.args[0]}")
         return None
-    await _answer(update)
+    await answer_press(update)
     context.user_data[DRAFT] = {"mode": "new", "customer_id": customer.id, "customer_name": customer.name}
     return await ask(update, context, language, KIND)
 
@@ -278,7 +262,7 @@ async def start_edit(update: Update, context: Context) -> str | None:
     except AccessDenied:
         await deny(update, context, language, f"edit feedback {data.args[0]}")
         return None
-    await _answer(update)
+    await answer_press(update)
     context.user_data[DRAFT] = {
         "mode": "edit", "id": item.id, "customer_id": customer.id, "customer_name": customer.name,
         "kind": item.kind.value, "severity": item.severity.value, "content": item.content,
@@ -301,7 +285,7 @@ async def start_resolve(update: Update, context: Context) -> str | None:
     except AccessDenied:
         await deny(update, context, language, f"resolve feedback {data.args[0]}")
         return None
-    await _answer(update)
+    await answer_press(update)
     context.user_data[RESOLVING] = item.id
     _ = gettext_for(language)
     await reply_html(update, context, render(language, "feedback_resolve_ask", reason=None), language,
@@ -326,7 +310,7 @@ async def typed(update: Update, context: Context) -> str | int:
         elif step == NPS and text.strip() in {str(n) for n in range(11)}:
             draft["nps"] = int(text.strip())
         elif step == DUE:
-            draft["due"] = parse_when(text, now=svc.clock.now(), tz=_zone(staff, context)).isoformat()
+            draft["due"] = parse_when(text, now=svc.clock.now(), tz=user_zone(staff, services(context).config.tz)).isoformat()
         else:
             raise ValidationError(step, "choice.use_buttons")
     except ValidationError as error:
@@ -408,13 +392,13 @@ async def button(update: Update, context: Context) -> str | int | None:
     if data.action == "save":
         return await save(update, context, staff, language)
     if data.action == "skip":
-        await _answer(update)
+        await answer_press(update)
         return await _skip(update, context)
     if data.action == "back":
-        await _answer(update)
+        await answer_press(update)
         return await _back(update, context)
     if data.action == "field" and value in FIELD_STEPS:
-        await _answer(update)
+        await answer_press(update)
         return await ask(update, context, language, FIELD_STEPS[value])
     if data.action == "kind" and value in FeedbackKind.__members__.values():
         draft["kind"] = value
@@ -428,11 +412,11 @@ async def button(update: Update, context: Context) -> str | int | None:
         if value == "default":
             draft["due"] = None
         else:
-            draft["due"] = rules.follow_up_choice(value, now=svc.clock.now(), tz=_zone(staff, context)).isoformat()
+            draft["due"] = rules.follow_up_choice(value, now=svc.clock.now(), tz=user_zone(staff, services(context).config.tz)).isoformat()
     else:
         await deny(update, context, language, f"feedback button {data}")
         return draft.get("step") or _next_step(draft)
-    await _answer(update)
+    await answer_press(update)
     return await ask(update, context, language, _next_step(draft))
 
 
@@ -440,7 +424,7 @@ async def save(update: Update, context: Context, staff: StaffUser, language: str
     draft = context.user_data[DRAFT]
     step = _next_step(draft)
     if step != CONFIRM:
-        await _answer(update)
+        await answer_press(update)
         return await ask(update, context, language, step)
     svc = services(context)
     due, _default = _due(draft, svc.clock.now(), svc)
@@ -457,8 +441,8 @@ async def save(update: Update, context: Context, staff: StaffUser, language: str
         await deny(update, context, language, f"feedback save {draft.get('customer_id')}")
         return ConversationHandler.END
     context.user_data.pop(DRAFT, None)
-    await _answer(update, render(language, "customer_saved"))
-    await _drop_keyboard(update)
+    await answer_press(update, render(language, "customer_saved"))
+    await drop_keyboard(update)
     await reply_html(update, context, render(language, "customer_saved"), language)
     await send_alerts(context, staff, item, alerts)
     await show_item(update, context, staff, language, item.id)
@@ -495,8 +479,8 @@ async def cancel(update: Update, context: Context) -> int:
     staff, language = await caller(update, context)
     context.user_data.pop(DRAFT, None)
     context.user_data.pop(RESOLVING, None)
-    await _answer(update)
-    await _drop_keyboard(update)
+    await answer_press(update)
+    await drop_keyboard(update)
     await reply_html(update, context, render(language, "cancelled"), language,
                      reply_markup=main_menu(language, staff.role if staff else Role.REP))
     return ConversationHandler.END
@@ -506,7 +490,7 @@ async def cancel(update: Update, context: Context) -> int:
 async def show_item(update: Update, context: Context, staff: StaffUser, language: str, feedback_id: str) -> None:
     svc = services(context)
     item, customer = await svc.feedback.get(staff, feedback_id)
-    tz = _zone(staff, context)
+    tz = user_zone(staff, services(context).config.tz)
     _ = gettext_for(language)
     now = svc.clock.now()
     unfinished = item.status in (FeedbackStatus.OPEN, FeedbackStatus.IN_PROGRESS)
@@ -545,7 +529,7 @@ async def _show_list(update: Update, context: Context, staff: StaffUser, languag
     pages = max(1, -(-len(items) // PAGE))
     page = min(max(page, 0), pages - 1)
     shown = items[page * PAGE:(page + 1) * PAGE]
-    tz = _zone(staff, context)
+    tz = user_zone(staff, services(context).config.tz)
     now = svc.clock.now()
     _ = gettext_for(language)
     lines, rows = [], []
@@ -590,20 +574,16 @@ async def on_item_button(update: Update, context: Context) -> None:
                 raise AccessDenied(f"status {value}")
             await svc.feedback.set_status(staff, data.args[0], FeedbackStatus(value))
             await query.answer(render(language, "saved"))
-            await _drop_keyboard(update)
+            await drop_keyboard(update)
             await show_item(update, context, staff, language, data.args[0])
         elif data.action == "del":
             item, _customer = await svc.feedback.editable(staff, data.args[0])
             await query.answer()
-            await reply_html(update, context, render(language, "entry_delete_confirm"), language,
-                             reply_markup=InlineKeyboardMarkup([
-                                 [InlineKeyboardButton(_(DELETE_CONFIRM_LABEL), callback_data=_cb("del_ok", item.id))],
-                                 [InlineKeyboardButton(_(BACK_LABEL), callback_data=_cb("view", item.id))],
-                             ]))
+            await confirm_delete(update, context, language, "fb", item.id)
         elif data.action == "del_ok":
             item = await svc.feedback.delete(staff, data.args[0])
             await query.answer(render(language, "entry_deleted"))
-            await _drop_keyboard(update)
+            await drop_keyboard(update)
             await reply_html(update, context, render(language, "entry_deleted"), language)
             await send_card(update, context, staff, language, item.customer_id)
         else:

@@ -34,7 +34,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import TelegramError
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -53,7 +52,19 @@ from bot.render import render
 from bot.services.errors import AccessDenied
 from bot.services.interactions import KEEP
 from handlers import callback_data
-from handlers.common import Context, caller, deny, pressed, reply_html, services
+from handlers.common import (
+    Context,
+    answer_press,
+    caller,
+    confirm_delete,
+    deny,
+    display_name,
+    drop_keyboard,
+    pressed,
+    reply_html,
+    services,
+    user_zone,
+)
 from handlers.customer_view import when_text
 from handlers.customers import send_card
 from handlers.menu import LOG, N_, all_menu_labels, main_menu
@@ -90,17 +101,11 @@ FIELD_SUMMARY_LABEL = N_("Summary")
 FIELD_FOLLOW_UP_LABEL = N_("Follow-up")
 EDIT_LABEL = N_("✏️ Edit")
 DELETE_LABEL = N_("🗑 Delete")
-DELETE_CONFIRM_LABEL = N_("Yes, delete it")
 CARD_LABEL = N_("📇 Card")
 VOICE_NOTE = N_("voice note")
 
 ALL_TEXT = filters.TEXT & ~filters.COMMAND
 
-
-def _name(language: str, table: dict[str, str], key: Any) -> str:
-    """The translated display name of an enum value (``bot.labels``), "—" when unknown."""
-    msgid = table.get(key) if isinstance(key, str) else None
-    return gettext_for(language)(msgid) if msgid else "—"
 
 
 def _cb(action: str, *args: str) -> str:
@@ -111,30 +116,7 @@ def _draft(context: Context) -> dict[str, Any] | None:
     return context.user_data.get(DRAFT)
 
 
-def _zone(staff: StaffUser | None, context: Context) -> ZoneInfo:
-    try:
-        return ZoneInfo(staff.timezone) if staff else services(context).config.tz
-    except (ValueError, KeyError):
-        return services(context).config.tz
 
-
-async def _answer(update: Update, text: str | None = None) -> None:
-    """Answer a button press once; another handler (a reminder's) may have answered it already."""
-    if update.callback_query is None:
-        return
-    try:
-        await update.callback_query.answer(text)
-    except TelegramError:
-        pass
-
-
-async def _drop_keyboard(update: Update) -> None:
-    if update.callback_query is None:
-        return
-    try:
-        await update.callback_query.edit_message_reply_markup(None)
-    except TelegramError:
-        pass  # already without buttons, or too old to edit
 
 
 def _next_step(draft: dict[str, Any]) -> str:
@@ -180,9 +162,9 @@ def _summary_parts(draft: dict[str, Any], language: str, tz: ZoneInfo) -> list[s
     _ = gettext_for(language)
     parts = []
     if draft.get("kind") in labels.INTERACTION_KINDS:
-        parts.append(_name(language, labels.INTERACTION_KINDS, draft["kind"]))
+        parts.append(display_name(language, labels.INTERACTION_KINDS, draft["kind"]))
     if draft.get("outcome") in labels.OUTCOMES:
-        parts.append(_name(language, labels.OUTCOMES, draft["outcome"]))
+        parts.append(display_name(language, labels.OUTCOMES, draft["outcome"]))
     return parts
 
 
@@ -207,7 +189,7 @@ async def ask(
     if step == CONFIRM:
         return await _confirm(update, context, language, reason=reason)
     staff, _language = await caller(update, context)
-    tz = _zone(staff, context)
+    tz = user_zone(staff, services(context).config.tz)
     _ = gettext_for(language)
     rows: list[list[InlineKeyboardButton]] = []
     if step == PICK:
@@ -258,15 +240,15 @@ async def _confirm(update: Update, context: Context, language: str, *, reason: s
     draft = context.user_data[DRAFT]
     draft["review"] = True
     staff, _language = await caller(update, context)
-    tz = _zone(staff, context)
+    tz = user_zone(staff, services(context).config.tz)
     _ = gettext_for(language)
     mode, when = _follow_up_parts(draft, language, tz)
     text = render(
         language, "log_confirm", reason=reason, editing=draft.get("mode") == "edit",
         name=draft.get("customer_name", ""),
-        kind=_name(language, labels.INTERACTION_KINDS, draft.get("kind")),
-        direction=_name(language, labels.DIRECTIONS, draft.get("direction", "outbound")),
-        outcome=_name(language, labels.OUTCOMES, draft.get("outcome")),
+        kind=display_name(language, labels.INTERACTION_KINDS, draft.get("kind")),
+        direction=display_name(language, labels.DIRECTIONS, draft.get("direction", "outbound")),
+        outcome=display_name(language, labels.OUTCOMES, draft.get("outcome")),
         summary=draft.get("summary") or "", voice=bool(draft.get("voice_file_id")),
         follow_up_mode=mode, follow_up=when,
     )
@@ -305,7 +287,7 @@ async def start_log_for(update: Update, context: Context, customer_id: str) -> s
     except AccessDenied:
         await deny(update, context, language, f"log for {customer_id}")
         return None
-    await _answer(update)
+    await answer_press(update)
     draft: dict[str, Any] = {"mode": "new", "direction": Direction.OUTBOUND.value}
     _apply_customer(draft, customer, svc.clock.now())
     context.user_data[DRAFT] = draft
@@ -341,7 +323,7 @@ async def quick_log(update: Update, context: Context, staff: StaffUser, language
     match = await svc.interactions.match_customer(staff, text)
     draft: dict[str, Any] = {"mode": "new", "direction": Direction.OUTBOUND.value}
     if match.rest:
-        parsed = rules.parse_quick_log(match.rest, now=now, tz=_zone(staff, context))
+        parsed = rules.parse_quick_log(match.rest, now=now, tz=user_zone(staff, services(context).config.tz))
         draft.update(quick=True, direction=parsed.direction.value, outcome=parsed.outcome.value,
                      summary=parsed.summary, voice_file_id=None)
         if parsed.kind is not None:
@@ -380,7 +362,7 @@ async def start_edit(update: Update, context: Context) -> str | None:
     except AccessDenied:
         await deny(update, context, language, f"edit interaction {data.args[0]}")
         return None
-    await _answer(update)
+    await answer_press(update)
     context.user_data[DRAFT] = {
         "mode": "edit", "id": interaction.id, "customer_id": customer.id, "customer_name": customer.name,
         "kind": interaction.kind.value, "direction": interaction.direction.value,
@@ -416,7 +398,7 @@ async def typed(update: Update, context: Context) -> str | int:
             draft["summary"] = parse_free_text(text, rules.SUMMARY_MAX_LENGTH, field_name="summary")
             draft["voice_file_id"] = None
         elif step == FOLLOW_UP:
-            draft["follow_up"] = parse_when(text, now=svc.clock.now(), tz=_zone(staff, context)).isoformat()
+            draft["follow_up"] = parse_when(text, now=svc.clock.now(), tz=user_zone(staff, services(context).config.tz)).isoformat()
         else:  # outcome and the confirmation take buttons only
             raise ValidationError(step, "choice.use_buttons")
     except ValidationError as error:
@@ -495,31 +477,31 @@ async def button(update: Update, context: Context) -> str | int | None:
         if draft.get("mode") == "edit":
             await deny(update, context, language, "log pick while editing")
             return draft.get("step") or CONFIRM
-        await _answer(update)
+        await answer_press(update)
         _apply_customer(draft, customer, svc.clock.now())
         return await _go_next(update, context, language)
     if data.action == "save":
         return await save(update, context, staff, language)
     if data.action == "skip":
-        await _answer(update)
+        await answer_press(update)
         return await _skip(update, context)
     if data.action == "back":
-        await _answer(update)
+        await answer_press(update)
         return await _back(update, context)
     if data.action == "field" and value in FIELD_STEPS and draft.get("customer_id"):
-        await _answer(update)
+        await answer_press(update)
         return await ask(update, context, language, FIELD_STEPS[value])
     if data.action == "kind" and value in InteractionKind.__members__.values():
         draft["kind"] = value
     elif data.action == "dir" and value in Direction.__members__.values():
         draft["direction"] = value
-        await _answer(update)
+        await answer_press(update)
         return await ask(update, context, language, OUTCOME)
     elif data.action == "out" and value in Outcome.__members__.values():
         draft["outcome"] = value
     elif data.action == "fu" and value in (*rules.FOLLOW_UP_CHOICES, "none", "keep"):
         if value in rules.FOLLOW_UP_CHOICES:
-            moment = rules.follow_up_choice(value, now=svc.clock.now(), tz=_zone(staff, context))
+            moment = rules.follow_up_choice(value, now=svc.clock.now(), tz=user_zone(staff, services(context).config.tz))
             draft["follow_up"] = moment.isoformat()
         else:
             draft["follow_up"] = value
@@ -527,7 +509,7 @@ async def button(update: Update, context: Context) -> str | int | None:
     else:
         await deny(update, context, language, f"log button {data}")
         return draft.get("step") or _next_step(draft)
-    await _answer(update)
+    await answer_press(update)
     return await _go_next(update, context, language)
 
 
@@ -544,7 +526,7 @@ async def save(update: Update, context: Context, staff: StaffUser, language: str
     draft = context.user_data[DRAFT]
     step = _next_step(draft)
     if step != CONFIRM:
-        await _answer(update)
+        await answer_press(update)
         return await ask(update, context, language, step)
     svc = services(context)
     values = {
@@ -565,8 +547,8 @@ async def save(update: Update, context: Context, staff: StaffUser, language: str
         await deny(update, context, language, f"log save {draft.get('customer_id')}")
         return ConversationHandler.END
     context.user_data.pop(DRAFT, None)
-    await _answer(update, render(language, "customer_saved"))
-    await _drop_keyboard(update)
+    await answer_press(update, render(language, "customer_saved"))
+    await drop_keyboard(update)
     await reply_html(update, context, render(language, "customer_saved"), language)
     try:
         await send_card(update, context, staff, language, draft["customer_id"])
@@ -578,8 +560,8 @@ async def save(update: Update, context: Context, staff: StaffUser, language: str
 async def cancel(update: Update, context: Context) -> int:
     staff, language = await caller(update, context)
     context.user_data.pop(DRAFT, None)
-    await _answer(update)
-    await _drop_keyboard(update)
+    await answer_press(update)
+    await drop_keyboard(update)
     await reply_html(update, context, render(language, "cancelled"), language,
                      reply_markup=main_menu(language, staff.role if staff else Role.REP))
     return ConversationHandler.END
@@ -589,7 +571,7 @@ async def cancel(update: Update, context: Context) -> int:
 async def show_entry(update: Update, context: Context, staff: StaffUser, language: str, interaction_id: str) -> None:
     svc = services(context)
     interaction, customer = await svc.interactions.get(staff, interaction_id)
-    tz = _zone(staff, context)
+    tz = user_zone(staff, services(context).config.tz)
     _ = gettext_for(language)
     author = await svc.store.staff.get(interaction.owner_id)
     editable = svc.interactions.may_edit(staff, interaction, customer)
@@ -627,15 +609,11 @@ async def on_entry_button(update: Update, context: Context) -> None:
         elif data.action == "del":
             interaction, _customer = await svc.interactions.editable(staff, data.args[0])
             await query.answer()
-            await reply_html(update, context, render(language, "entry_delete_confirm"), language,
-                             reply_markup=InlineKeyboardMarkup([
-                                 [InlineKeyboardButton(_(DELETE_CONFIRM_LABEL), callback_data=_cb("del_ok", interaction.id))],
-                                 [InlineKeyboardButton(_(BACK_LABEL), callback_data=_cb("view", interaction.id))],
-                             ]))
+            await confirm_delete(update, context, language, "log", interaction.id)
         elif data.action == "del_ok":
             interaction = await svc.interactions.delete(staff, data.args[0])
             await query.answer(render(language, "entry_deleted"))
-            await _drop_keyboard(update)
+            await drop_keyboard(update)
             await reply_html(update, context, render(language, "entry_deleted"), language)
             await send_card(update, context, staff, language, interaction.customer_id)
         else:

@@ -37,7 +37,16 @@ from bot.services.errors import AccessDenied
 from bot.services.reminders import in_quiet_hours
 from bot.textsplit import split_html
 from handlers import callback_data
-from handlers.common import SERVICES_KEY, Context, caller, deny, pressed, reply_html, services
+from handlers.common import (
+    SERVICES_KEY,
+    Context,
+    caller,
+    deny,
+    pressed,
+    reply_html,
+    services,
+    user_zone,
+)
 from handlers.customer_view import when_text
 from handlers.menu import N_
 
@@ -74,12 +83,6 @@ def _cb(feature: str, action: str, *args: str) -> str:
     return callback_data.encode(feature, action, *args)
 
 
-def _zone(user: StaffUser, svc: Services) -> ZoneInfo:
-    try:
-        return ZoneInfo(user.timezone)
-    except (KeyError, ValueError):
-        return svc.config.tz
-
 
 def _quiet(user: StaffUser, svc: Services) -> tuple[int, int] | None:
     if user.quiet_hours is not None:
@@ -103,7 +106,7 @@ async def deliver_due(application: Application, now: datetime) -> int:
             for reminder in reminders:
                 await svc.reminders.cancel(reminder.dedupe_key, "recipient not active")
             continue
-        quiet_end = in_quiet_hours(now, _zone(user, svc), _quiet(user, svc))
+        quiet_end = in_quiet_hours(now, user_zone(user, svc.config.tz), _quiet(user, svc))
         if quiet_end is not None:
             for reminder in reminders:
                 claimed = await svc.reminders.claim(reminder, now)
@@ -353,7 +356,7 @@ async def on_button(update: Update, context: Context) -> Any:
     try:
         reminder = await svc.reminders.get_for(staff, data.args[0])
         if data.action == "snooze":
-            until = snooze_until(data.args[1], svc.clock.now(), _zone(staff, svc))
+            until = snooze_until(data.args[1], svc.clock.now(), user_zone(staff, svc.config.tz))
             if until is None:
                 raise AccessDenied(f"snooze {data.args[1]}")
             await svc.reminders.snooze(staff, reminder.id, until)
@@ -398,7 +401,7 @@ async def festivals_command(update: Update, context: Context) -> None:
 
     staff, language = await caller(update, context)
     svc = services(context)
-    today = svc.clock.now().astimezone(_zone(staff, svc)).date()
+    today = svc.clock.now().astimezone(user_zone(staff, svc.config.tz)).date()
     end = today + timedelta(days=60)
     customers = await svc.customers.all_visible(staff)
     lines = []
