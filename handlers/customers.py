@@ -166,29 +166,10 @@ async def start_add(update: Update, context: Context) -> str | int:
 async def quick_add(update: Update, context: Context, text: str) -> str:
     """``/add 张伟 13800138000 Acme``: name, then a phone, then the company, straight to the card."""
     _staff, language = await caller(update, context)
-    svc = services(context)
-    words = text.split()
-    draft: dict[str, Any] = {}
-    phone_at = None
-    for index, word in enumerate(words):
-        try:
-            draft["phones"] = [parse_phone(word, svc.config.locale.phone_region)]
-            phone_at = index
-            break
-        except ValidationError:
-            continue
-    name_words = words[:phone_at] if phone_at is not None else words
-    company_words = words[phone_at + 1:] if phone_at is not None else []
+    draft, failed, error = card.quick_add_draft(text, services(context).customers.input_context())
     context.user_data[DRAFT] = {"mode": "add", "draft": draft, "field": None, "wizard": False}
-    try:
-        draft["name"] = parse_name(" ".join(name_words))
-    except ValidationError as error:
-        return await ask_field(update, context, language, "name", reason=reason_text(error, language))
-    if company_words:
-        try:
-            card.set_field(draft, "company", " ".join(company_words), svc.customers.input_context())
-        except ValidationError as error:
-            return await ask_field(update, context, language, "company", reason=reason_text(error, language))
+    if failed is not None and error is not None:
+        return await ask_field(update, context, language, failed, reason=reason_text(error, language))
     return await show_details(update, context, language)
 
 

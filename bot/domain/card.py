@@ -115,6 +115,36 @@ def set_field(draft: dict[str, Any], key: str, text: str, ctx: InputContext) -> 
     return value
 
 
+def quick_add_draft(text: str, ctx: InputContext) -> tuple[dict[str, Any], str | None, validation.ValidationError | None]:
+    """``张伟 13800138000 Acme``: the name, then the first word that is a phone number, then the company.
+
+    Returns the draft as far as it could be filled and, when a field could not
+    be read, that field's key and why (the wizard re-asks exactly that one).
+    """
+    words = text.split()
+    draft: dict[str, Any] = {}
+    phone_at = None
+    for index, word in enumerate(words):
+        try:
+            draft["phones"] = [validation.parse_phone(word, ctx.phone_region)]
+        except validation.ValidationError:
+            continue
+        phone_at = index
+        break
+    name_words = words[:phone_at] if phone_at is not None else words
+    company_words = words[phone_at + 1:] if phone_at is not None else []
+    try:
+        draft["name"] = validation.parse_name(" ".join(name_words))
+    except validation.ValidationError as error:
+        return draft, "name", error
+    if company_words:
+        try:
+            set_field(draft, "company", " ".join(company_words), ctx)
+        except validation.ValidationError as error:
+            return draft, "company", error
+    return draft, None, None
+
+
 def set_choice(draft: dict[str, Any], key: str, value: str) -> bool:
     """Set a choice field from a button; False if the value is not one of the choices."""
     spec = BY_KEY.get(key)
