@@ -16,8 +16,10 @@ from datetime import datetime, timedelta
 from telegram import BotCommand, BotCommandScopeAllPrivateChats
 from telegram.constants import ParseMode
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
+from bot.activity import ApplicationActivity
 from bot.domain.models import Role
 from bot.i18n import LANGUAGES, gettext_for
 from bot.persistence import StorePersistence
@@ -50,13 +52,24 @@ SCHEDULER_KEY = "scheduler"
 TICK_SECONDS = 20
 
 
-def build_application(services: Services, *, token: str | None = None) -> Application:
+def build_application(
+    services: Services,
+    *,
+    token: str | None = None,
+    activity: ApplicationActivity | None = None,
+) -> Application:
+    """The Application with every handler; ``activity`` (sandbox runs only) tracks its work."""
     config = services.config
     token = token or config.telegram.token
     if not token:
         raise ValueError("a bot token is required to build the application")
+    builder = ApplicationBuilder()
+    if activity is not None:
+        builder = builder.concurrent_updates(activity.update_processor).request(
+            HTTPXRequest(connection_pool_size=256, httpx_kwargs=activity.httpx_kwargs())
+        )
     application = (
-        ApplicationBuilder()
+        builder
         .token(token)
         .base_url(config.telegram.api_base_url)
         .base_file_url(config.file_base_url)

@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             config = load_config(args.config)
             return _run(config)
         if args.command == "console":
-            from bot.sandbox.console import run_console
+            from bot.console import run_console
 
             config = load_config(args.config)
             setup_logging("WARNING", [config.telegram.token])

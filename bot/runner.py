@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable
 from telegram import Update
 from telegram.ext import Application
 
+from bot.activity import ApplicationActivity
 from bot.app import build_application, startup
 from bot.clock import Clock, SystemClock
 from bot.config import Config
@@ -43,21 +44,26 @@ async def running_bot(
     poll_timeout: int = 10,
     configure: Callable[[Application], None] | None = None,
     auto_tick: bool = True,
+    activity: ApplicationActivity | None = None,
 ) -> AsyncIterator[Application]:
     """The bot, started and polling, for as long as the ``async with`` lasts.
 
     ``configure`` sees the Application after its handlers are registered and
     before it is initialised (tests add handlers there). With ``auto_tick``
     off, nothing runs the scheduler: the caller ticks it (tests, by their clock).
+    ``activity`` (the sandbox's harness) is told of every update, task and job
+    so a driver can wait until the bot has finished.
     """
     store = store or make_store(config)
     await store.open()
     try:
         services = Services(config=config, store=store, clock=clock or SystemClock())
-        application = build_application(services, token=token)
+        application = build_application(services, token=token, activity=activity)
         if configure is not None:
             configure(application)
         async with application:
+            if activity is not None:
+                activity.attach(application)
             await startup(application, auto_tick=auto_tick)
             await application.start()
             if config.telegram.mode == "webhook":
@@ -82,6 +88,8 @@ async def running_bot(
                     await application.updater.stop()
                 if application.running:
                     await application.stop()
+                if activity is not None:
+                    activity.detach()
     finally:
         await store.close()
 

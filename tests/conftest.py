@@ -17,8 +17,8 @@ import pytest
 
 from bot.clock import SimulatedClock
 from bot.config import Config, load_config
-from bot.runner import running_bot
 from bot.sandbox.server import FloodLimits, SandboxServer
+from tests.helpers import bot_in_sandbox
 
 ADMIN_ID = 501
 START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
@@ -37,9 +37,7 @@ def flood_limits() -> FloodLimits:
 
 @pytest.fixture
 async def sandbox(clock: SimulatedClock, flood_limits: FloodLimits) -> AsyncIterator[SandboxServer]:
-    server = SandboxServer(
-        clock=lambda: clock.now().timestamp(), flood_limits=flood_limits, settle=0.1
-    )
+    server = SandboxServer(clock=lambda: clock.now().timestamp(), flood_limits=flood_limits)
     await server.start()
     try:
         yield server
@@ -62,16 +60,18 @@ def config(tmp_path: Path) -> Config:
 async def bot(
     sandbox: SandboxServer, config: Config, clock: SimulatedClock
 ) -> AsyncIterator[Any]:
-    """The real Application, polling the sandbox; yields it once it is running."""
+    """The real Application, polling the sandbox; yields it once it is running.
+
+    The sandbox asks the bot's activity when it has finished an update, so a
+    user's action returns exactly when the bot is done with it.
+    """
     config = dataclasses.replace(
         config,
         telegram=dataclasses.replace(
             config.telegram, api_base_url=sandbox.base_url, file_base_url=sandbox.file_base_url
         ),
     )
-    async with running_bot(
-        config, clock=clock, token=sandbox.token, poll_timeout=1, auto_tick=False
-    ) as app:
+    async with bot_in_sandbox(sandbox, config, clock=clock, auto_tick=False) as app:
         yield app
 
 

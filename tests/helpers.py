@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from babel.numbers import format_currency
 from telegram.ext import Application, BaseHandler, CommandHandler
+
+from bot.activity import ApplicationActivity
+from bot.render import format_datetime
+from bot.runner import running_bot
 
 
 def add_first(app: Application, handler: BaseHandler) -> None:
@@ -17,3 +26,31 @@ def add_first(app: Application, handler: BaseHandler) -> None:
 
 def add_command(app: Application, name: str, callback: Callable[..., Awaitable[Any]]) -> None:
     add_first(app, CommandHandler(name, callback))
+
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def shown_at(
+    year: int, month: int, day: int, hour: int, minute: int = 0, language: str = "en"
+) -> str:
+    """A Shanghai moment as the bot shows it, through its own formatting (not a CLDR literal)."""
+    return format_datetime(datetime(year, month, day, hour, minute, tzinfo=SHANGHAI), language)
+
+
+def shown_money(amount: int | str, currency: str = "CNY", language: str = "en") -> str:
+    """An amount as the bot shows it on a card, through the same Babel call."""
+    return format_currency(Decimal(amount), currency, locale="zh_CN" if language == "zh" else "en")
+
+
+@contextlib.asynccontextmanager
+async def bot_in_sandbox(sandbox: Any, config: Any, **options: Any) -> AsyncIterator[Application]:
+    """``running_bot`` polling ``sandbox``, which asks the bot when it has finished an update."""
+    activity = ApplicationActivity()
+    sandbox.attach(activity)
+    options.setdefault("poll_timeout", 1)
+    try:
+        async with running_bot(config, token=sandbox.token, activity=activity, **options) as app:
+            yield app
+    finally:
+        sandbox.attach(None)

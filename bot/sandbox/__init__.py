@@ -13,20 +13,22 @@ it stands in for Telegram, not for the bot.
 
 from __future__ import annotations
 
-from bot.sandbox.errors import ApiError, ButtonNotFound, SandboxError, SandboxTimeout
+from bot.sandbox.errors import ApiError, ButtonNotFound, NoReply, SandboxError, SandboxTimeout
 from bot.sandbox.files import StoredFile
 from bot.sandbox.limits import ApiLimits, FloodLimits
 from bot.sandbox.server import DEFAULT_TOKEN, SandboxServer, serve_forever
-from bot.sandbox.state import CallbackAnswer, SandboxEvent, SandboxMessage
+from bot.sandbox.state import BotActivity, CallbackAnswer, SandboxEvent, SandboxMessage
 from bot.sandbox.users import SandboxUser
 
 __all__ = [
     "DEFAULT_TOKEN",
     "ApiError",
     "ApiLimits",
+    "BotActivity",
     "ButtonNotFound",
     "CallbackAnswer",
     "FloodLimits",
+    "NoReply",
     "SandboxError",
     "SandboxEvent",
     "SandboxMessage",

@@ -117,8 +117,6 @@ class BotApi:
         if handler is None:
             log.warning("the bot called %s, which the sandbox does not support", method)
             raise bad_request(f"method {method} is not supported by the crm-bot sandbox")
-        if name != "getupdates":
-            self.state.touch()
         return await handler(params)
 
     # -- bot identity, polling, webhook -------------------------------------
@@ -170,10 +168,14 @@ class BotApi:
             left = deadline - loop.time()
             if left <= 0:
                 return []
+            self.state.pollers_waiting += 1
+            self.state.changed()
             try:
                 await asyncio.wait_for(wake.wait(), left)
             except TimeoutError:
                 return []
+            finally:
+                self.state.pollers_waiting -= 1
 
     async def delete_webhook(self, params: Params) -> bool:
         """deleteWebhook (there never is a webhook; honours drop_pending_updates)."""

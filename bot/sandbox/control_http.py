@@ -39,7 +39,7 @@ Endpoints (all under ``/control``):
 ``GET  /events?after=SEQ&timeout=S``
     Long-poll bot→chat events with ``seq > after``; returns ``{"events", "seq"}``.
 ``POST /wait_idle``
-    ``{"settle": 0.15, "timeout": 10}``.
+    ``{"timeout": 10}``: until every update is confirmed and the bot has nothing in progress.
 ``GET  /commands?scope=<json>&language_code=xx``
     Commands stored by setMyCommands.
 """
@@ -309,11 +309,7 @@ class ControlApi:
 
     async def wait_idle(self, request: web.Request) -> web.Response:
         body = await self._body(request)
-        settle = body.get("settle")
-        await self.server.wait_idle(
-            settle=float(settle) if settle is not None else None,
-            timeout=float(body.get("timeout", 10.0)),
-        )
+        await self.server.wait_idle(timeout=float(body.get("timeout", 10.0)))
         return _ok(True)
 
     async def commands(self, request: web.Request) -> web.Response:

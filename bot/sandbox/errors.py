@@ -70,3 +70,7 @@ class SandboxTimeout(SandboxError, TimeoutError):
 
 class ButtonNotFound(SandboxError, LookupError):
     """No button/message matches what the driver asked to press."""
+
+
+class NoReply(SandboxError):
+    """The bot finished processing the user's update without answering in that chat."""

@@ -49,7 +49,14 @@ from bot.sandbox.errors import ApiError, SandboxError, SandboxTimeout
 from bot.sandbox.files import FileStore
 from bot.sandbox.limits import MB, ApiLimits, FloodLimits
 from bot.sandbox.params import read_params
-from bot.sandbox.state import Listener, SandboxMessage, SandboxState, TelegramUser
+from bot.sandbox.state import (
+    BotActivity,
+    Listener,
+    SandboxMessage,
+    SandboxState,
+    TelegramUser,
+    request_cause,
+)
 from bot.sandbox.users import SandboxUser
 
 log = logging.getLogger(__name__)
@@ -65,6 +72,8 @@ __all__ = [
 ]
 
 DEFAULT_TOKEN = "123456:SANDBOX"
+UPDATE_HEADER = "X-Sandbox-Update-Id"
+"""A bot may name the update a request answers (``bot.activity`` does)."""
 _TOKEN_RE = re.compile(r"^(\d+):[A-Za-z0-9_-]+$")
 
 
@@ -86,7 +95,6 @@ class SandboxServer:
         *,
         bot_first_name: str = "CRM Sandbox Bot",
         limits: ApiLimits | None = None,
-        settle: float = 0.15,
         files_dir: str | Path | None = None,
     ) -> None:
         match = _TOKEN_RE.match(token)
@@ -100,7 +108,7 @@ class SandboxServer:
         bot = TelegramUser(
             id=int(match.group(1)), first_name=bot_first_name, username=bot_username, is_bot=True
         )
-        self.state = SandboxState(bot, clock=clock, files=FileStore(files_dir), settle=settle)
+        self.state = SandboxState(bot, clock=clock, files=FileStore(files_dir))
         self.api = BotApi(self.state, limits=self.limits, flood_limits=flood_limits)
         # Every call the sandbox refused, as (method, error code, description): what
         # Telegram would have refused too. Tests assert the bot caused none.
@@ -269,9 +277,17 @@ class SandboxServer:
         if listener in self.state.listeners:
             self.state.listeners.remove(listener)
 
-    async def wait_idle(self, settle: float | None = None, timeout: float = 10.0) -> None:
-        """Wait until all updates are confirmed and the bot is quiet for ``settle`` s."""
-        await self.state.wait_idle(settle=settle, timeout=timeout)
+    def attach(self, activity: BotActivity | None) -> None:
+        """Let waits ask the bot when it has finished (see :class:`BotActivity`)."""
+        self.state.attach(activity)
+
+    async def wait_idle(self, timeout: float = 10.0) -> None:
+        """Wait until all updates are confirmed and the bot has nothing in progress."""
+        await self.state.wait_idle(timeout=timeout)
+
+    async def wait_for_poller(self, timeout: float = 10.0) -> None:
+        """Wait until the bot's getUpdates long poll is waiting."""
+        await self.state.wait_for_poller(timeout=timeout)
 
     def commands(
         self, scope: dict[str, Any] | None = None, language_code: str = ""
@@ -298,6 +314,11 @@ class SandboxServer:
         if request.match_info["token"] != self.token:
             return _json(ApiError("Unauthorized", 401).to_payload(), 401)
         method = request.match_info["method"]
+        long_poll = method.lower() == "getupdates"
+        cause = request.headers.get(UPDATE_HEADER, "")
+        request_cause.set(int(cause) if cause.isdigit() else None)
+        if not long_poll:
+            self.state.request_started()
         try:
             params = await read_params(request)
             result = await self.api.call(method, params)
@@ -308,11 +329,21 @@ class SandboxServer:
             log.exception("sandbox failed handling %s", method)
             error = ApiError(f"Internal Server Error: {type(exc).__name__}: {exc}", 500)
             return _json(error.to_payload(), 500)
+        finally:
+            if not long_poll:
+                self.state.request_finished()
         return _json({"ok": True, "result": result})
 
     async def _handle_file(self, request: web.Request) -> web.StreamResponse:
         if request.match_info["token"] != self.token:
             return _json(ApiError("Unauthorized", 401).to_payload(), 401)
+        self.state.request_started()
+        try:
+            return self._file_response(request)
+        finally:
+            self.state.request_finished()
+
+    def _file_response(self, request: web.Request) -> web.Response:
         stored = self.state.files.by_path(request.match_info["file_path"])
         if stored is None:
             return _json(ApiError("Not Found", 404).to_payload(), 404)

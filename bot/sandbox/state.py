@@ -10,6 +10,7 @@ tests run without sleeps — easy to reason about.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import logging
 import secrets
@@ -17,9 +18,9 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
-from bot.sandbox.errors import ApiError, SandboxError, SandboxTimeout
+from bot.sandbox.errors import ApiError, NoReply, SandboxError, SandboxTimeout
 from bot.sandbox.files import FileStore, StoredFile
 from bot.sandbox.markup import inline_buttons
 
@@ -27,6 +28,25 @@ log = logging.getLogger(__name__)
 
 EventKind = Literal["new", "edited", "deleted", "callback_answer"]
 """Kinds of bot→chat events delivered to listeners."""
+
+request_cause: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "sandbox_request_cause", default=None
+)
+"""The update id the bot's current Bot API request says it is answering (if it says)."""
+
+
+class BotActivity(Protocol):
+    """The bot's own account of its unfinished work (e.g. ``bot.activity.ApplicationActivity``).
+
+    With one attached, a wait ends exactly when the bot has finished an
+    update: its handlers returned and nothing they started is still running.
+    """
+
+    waker: Callable[[], None]
+
+    def pending_work(self) -> str | None:
+        """What is still running, in words; ``None`` when idle."""
+        ...
 
 UPDATE_TYPES = (
     "message",
@@ -258,6 +278,8 @@ class SandboxEvent:
     chat_id: int
     message: SandboxMessage | None = None
     callback_answer: CallbackAnswer | None = None
+    update_id: int | None = None
+    """The update the bot said it was answering with this request, when it said."""
 
     @property
     def text(self) -> str | None:
@@ -274,6 +296,7 @@ class SandboxEvent:
             "chat_id": self.chat_id,
             "message": self.message.to_json() if self.message else None,
             "callback_answer": self.callback_answer.to_json() if self.callback_answer else None,
+            "update_id": self.update_id,
         }
 
 
@@ -300,7 +323,6 @@ class Chat:
     callback_answers: list[CallbackAnswer] = field(default_factory=list)
     events: list[SandboxEvent] = field(default_factory=list)
     last_chat_action: str | None = None
-    last_activity: float = float("-inf")
     blocked: bool = False
     phone_number: str | None = None
 
@@ -446,13 +468,11 @@ class SandboxState:
         *,
         clock: Callable[[], float] | None = None,
         files: FileStore | None = None,
-        settle: float = 0.15,
         event_log_size: int = 10_000,
     ) -> None:
         self.bot = bot
         self.clock: Callable[[], float] = clock or time.time
         self.files = files or FileStore()
-        self.settle = settle
         self.chats: dict[int, Chat] = {}
         self.updates = UpdateQueue()
         self.queries: dict[str, PendingQuery] = {}
@@ -462,7 +482,11 @@ class SandboxState:
         self.events: deque[SandboxEvent] = deque(maxlen=event_log_size)
         self.listeners: list[Listener] = []
         self.pulse = Pulse()
-        self.last_bot_call = float("-inf")
+        self.requests_in_flight = 0
+        """Bot API calls (other than getUpdates) and file downloads being served now."""
+        self.pollers_waiting = 0
+        """getUpdates calls waiting for an update right now."""
+        self.activity: BotActivity | None = None
         self._seq = 0
         self._background: set[asyncio.Task[Any]] = set()
 
@@ -471,11 +495,6 @@ class SandboxState:
     def now(self) -> int:
         """Message date: integer unix time from the injectable clock."""
         return int(self.clock())
-
-    @staticmethod
-    def monotonic() -> float:
-        """Real time for waits and settle windows."""
-        return time.monotonic()
 
     # -- users and chats --------------------------------------------------
 
@@ -525,11 +544,10 @@ class SandboxState:
         message: SandboxMessage | None = None,
         answer: CallbackAnswer | None = None,
     ) -> SandboxEvent:
-        """Log a bot→chat event, notify listeners and wake waiters."""
+        """Log a bot→chat event (tied to the update the request named), notify, wake waiters."""
         self._seq += 1
-        event = SandboxEvent(self._seq, kind, chat.id, message, answer)
+        event = SandboxEvent(self._seq, kind, chat.id, message, answer, request_cause.get())
         chat.events.append(event)
-        chat.last_activity = self.monotonic()
         self.events.append(event)
         for listener in list(self.listeners):
             self._call_listener(listener, event)
@@ -557,16 +575,51 @@ class SandboxState:
         if not task.cancelled() and task.exception() is not None:
             log.error("sandbox listener failed", exc_info=task.exception())
 
-    def touch(self) -> None:
-        """Record a bot API call other than getUpdates (for :meth:`wait_idle`)."""
-        self.last_bot_call = self.monotonic()
+    def request_started(self) -> None:
+        """A bot request other than getUpdates is being served."""
+        self.requests_in_flight += 1
+
+    def request_finished(self) -> None:
+        """That request has been answered."""
+        self.requests_in_flight -= 1
         self.pulse.fire()
 
     def changed(self) -> None:
         """Wake waiters after a change they may care about (updates fetched, confirmed)."""
         self.pulse.fire()
 
+    def attach(self, activity: BotActivity | None) -> None:
+        """Let waits ask the bot itself whether it has finished (``None`` detaches)."""
+        if self.activity is not None:
+            self.activity.waker = lambda: None
+        self.activity = activity
+        if activity is not None:
+            activity.waker = self.pulse.fire
+        self.pulse.fire()
+
     # -- waiting ----------------------------------------------------------
+
+    def bot_busy(self) -> str | None:
+        """Why the bot is not idle, or ``None``: requests in flight or its own pending work."""
+        if self.requests_in_flight:
+            return f"{self.requests_in_flight} Bot API request(s) in flight"
+        if self.activity is not None:
+            return self.activity.pending_work()
+        return None
+
+    async def _until(
+        self, condition: Callable[[], bool], timeout: float, describe: Callable[[], str]
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            event = self.pulse.event
+            if condition():
+                return
+            left = deadline - loop.time()
+            if left <= 0:
+                raise SandboxTimeout(f"timed out after {timeout:g}s {describe()}")
+            await wait_event(event, left)
 
     async def wait_for_chat(
         self,
@@ -577,93 +630,128 @@ class SandboxState:
         update_id: int | None = None,
         query_id: str | None = None,
         timeout: float = 10.0,
-        settle: float | None = None,
     ) -> list[SandboxMessage]:
-        """Wait until the bot fetched ``update_id``, acted on ``chat`` and went quiet.
+        """Wait until the bot has finished ``update_id`` and answered it in ``chat``.
 
-        Returns the bot messages sent or edited in ``chat`` after
-        ``since_seq`` that are not deleted, in message order.
+        "Finished" means: the bot fetched the update and asked for the next
+        ones, it has no Bot API request in flight and, when a
+        :class:`BotActivity` is attached, it reports no pending work. Without
+        one (a bot in another process) a PTB Application may confirm an
+        update before processing it, so the wait then also needs the answer
+        itself. Returns the bot messages the update caused in ``chat`` (sent
+        or edited, not deleted), in message order; without an update, the
+        messages since ``since_seq``.
         """
-        settle = self.settle if settle is None else settle
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-
-        def remaining() -> float:
-            return deadline - loop.time()
-
         stage = "fetch"
-        while True:
-            event = self.pulse.event
+        exact = self.activity is not None
+
+        def fetched() -> bool:
+            if update_id is None or self.updates.delivered_upto >= update_id:
+                return True
+            if self.updates.acked_upto >= update_id:
+                raise SandboxError(
+                    f"update {update_id} ({what}) was dropped before the bot fetched it"
+                )
+            return False
+
+        def answered() -> bool:
+            return self._answer_events(chat, since_seq, update_id, query_id) is not None
+
+        def finished() -> bool:
+            if update_id is not None and self.updates.acked_upto < update_id:
+                return False
+            if self.bot_busy() is not None:
+                return False
+            return exact and update_id is not None or answered()
+
+        def describe() -> str:
             if stage == "fetch":
-                if update_id is None or self.updates.delivered_upto >= update_id:
-                    stage = "act"
-                elif self.updates.acked_upto >= update_id:
-                    raise SandboxError(
-                        f"update {update_id} ({what}) was dropped before the bot fetched it"
-                    )
-            if stage == "act" and self._has_action(chat, since_seq, query_id):
-                stage = "settle"
-            if stage == "settle":
-                quiet_for = self.monotonic() - chat.last_activity
-                if quiet_for >= settle:
-                    return self._changed_messages(chat, since_seq)
-            left = remaining()
-            if left <= 0:
-                raise SandboxTimeout(_timeout_message(stage, what, chat.id, timeout))
-            if stage == "settle":
-                left = min(left, settle - (self.monotonic() - chat.last_activity))
-            await wait_event(event, max(left, 0.001))
+                return (
+                    f"waiting for the bot to fetch the update for {what} via getUpdates "
+                    "(is the bot polling this sandbox?)"
+                )
+            busy = self.bot_busy()
+            if busy is not None:
+                return f"waiting for the bot to finish {what} (still busy: {busy})"
+            return (
+                f"waiting for the bot to respond in chat {chat.id} to {what} "
+                "(no sendMessage/edit/delete/answerCallbackQuery)"
+            )
 
-    def _has_action(self, chat: Chat, since_seq: int, query_id: str | None) -> bool:
-        for event in chat.events_since(since_seq):
-            if event.kind != "callback_answer":
-                return True
-            answer = event.callback_answer
-            if query_id is None or (answer is not None and answer.callback_query_id == query_id):
-                return True
-        return False
+        await self._until(fetched, timeout, describe)
+        stage = "finish"
+        await self._until(finished, timeout, describe)
+        events = self._answer_events(chat, since_seq, update_id, query_id)
+        if events is None:
+            raise NoReply(
+                f"the bot finished processing {what} without responding in chat {chat.id}"
+            )
+        return self._changed_messages(events)
 
-    def _changed_messages(self, chat: Chat, since_seq: int) -> list[SandboxMessage]:
+    def _answer_events(
+        self, chat: Chat, since_seq: int, update_id: int | None, query_id: str | None
+    ) -> list[SandboxEvent] | None:
+        """The events in ``chat`` that answer the update, or ``None`` while there is no answer.
+
+        Events the bot tied to another update are someone else's answer; a
+        callback query is answered only by its own answerCallbackQuery.
+        """
+        events = [
+            event
+            for event in chat.events_since(since_seq)
+            if update_id is None or event.update_id in (None, update_id)
+        ]
+        if self.activity is not None and update_id is not None:
+            events = [event for event in events if event.update_id == update_id]
+        if query_id is not None:
+            answers = [
+                event
+                for event in events
+                if event.callback_answer is not None
+                and event.callback_answer.callback_query_id == query_id
+            ]
+            return events if answers else None
+        return events or None
+
+    @staticmethod
+    def _changed_messages(events: list[SandboxEvent]) -> list[SandboxMessage]:
         seen: dict[int, SandboxMessage] = {}
-        for event in chat.events_since(since_seq):
+        for event in events:
             if event.kind in ("new", "edited") and event.message is not None:
                 seen[event.message.message_id] = event.message
         return [seen[key] for key in sorted(seen) if not seen[key].deleted]
 
-    async def wait_idle(self, settle: float | None = None, timeout: float = 10.0) -> None:
-        """Wait until every update is confirmed and the bot made no call for ``settle`` s."""
-        settle = self.settle if settle is None else settle
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            event = self.pulse.event
-            pending = self.updates.pending_count
-            quiet_for = self.monotonic() - self.last_bot_call
-            if pending == 0 and quiet_for >= settle:
-                return
-            left = deadline - loop.time()
-            if left <= 0:
-                raise SandboxTimeout(
-                    f"timed out after {timeout:g}s waiting for the bot to become idle "
-                    f"({pending} unconfirmed update(s), last bot call {quiet_for:.2f}s ago)"
-                )
-            if not pending:
-                left = min(left, settle - quiet_for)
-            await wait_event(event, max(left, 0.001))
+    async def wait_for_news(
+        self, chat: Chat, *, since_seq: int, timeout: float = 10.0
+    ) -> list[SandboxMessage]:
+        """Wait for bot messages in ``chat`` after ``since_seq`` and for the bot to be idle."""
 
+        def arrived() -> bool:
+            return any(True for _ in chat.events_since(since_seq)) and self.bot_busy() is None
 
-def _timeout_message(stage: str, what: str, chat_id: int, timeout: float) -> str:
-    if stage == "fetch":
-        return (
-            f"timed out after {timeout:g}s waiting for the bot to fetch the update for {what} "
-            "via getUpdates (is the bot polling this sandbox?)"
+        await self._until(
+            arrived, timeout, lambda: f"waiting for a bot message in chat {chat.id}"
         )
-    if stage == "act":
-        return (
-            f"timed out after {timeout:g}s waiting for the bot to respond in chat {chat_id} "
-            f"to {what} (no sendMessage/edit/delete/answerCallbackQuery)"
+        return self._changed_messages(list(chat.events_since(since_seq)))
+
+    async def wait_idle(self, timeout: float = 10.0) -> None:
+        """Wait until every update is confirmed and the bot has nothing in progress."""
+
+        def idle() -> bool:
+            return self.updates.pending_count == 0 and self.bot_busy() is None
+
+        def describe() -> str:
+            return (
+                f"waiting for the bot to become idle ({self.updates.pending_count} unconfirmed "
+                f"update(s); busy: {self.bot_busy() or 'no'})"
+            )
+
+        await self._until(idle, timeout, describe)
+
+    async def wait_for_poller(self, timeout: float = 10.0) -> None:
+        """Wait until a getUpdates long poll is waiting for updates."""
+        await self._until(
+            lambda: self.pollers_waiting > 0,
+            timeout,
+            lambda: "waiting for a getUpdates long poll to start",
         )
-    return (
-        f"timed out after {timeout:g}s waiting for the bot to go quiet in chat {chat_id} "
-        f"after {what}"
-    )

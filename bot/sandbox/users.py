@@ -4,9 +4,9 @@ A :class:`SandboxUser` does what a person does in the Telegram app — types
 text, taps inline buttons or reply-keyboard buttons, shares a contact, sends
 a file — by queuing the exact update Telegram would deliver. With
 ``wait=True`` (the default) each action then blocks until the bot has
-fetched the update, reacted in this chat and gone quiet for the settle
-window, and returns the bot messages that appeared or changed. That is what
-makes end-to-end tests deterministic without sleeps.
+finished processing the update (see :meth:`SandboxState.wait_for_chat`) and
+returns the bot messages it caused in this chat. That is what makes
+end-to-end tests deterministic without sleeps.
 """
 
 from __future__ import annotations
@@ -419,11 +419,11 @@ class SandboxUser:
         """Wait for bot activity in this chat since this user's last action or wait.
 
         Returns the bot messages sent or edited since then, once the bot has
-        been quiet for the settle window. Useful for messages the bot sends on
-        its own (reminders) and after ``wait=False`` actions.
+        nothing in progress. Useful for messages the bot sends on its own
+        (reminders) and after ``wait=False`` actions.
         """
-        messages = await self._state.wait_for_chat(
-            self._chat, since_seq=self._cursor, what="a bot message", timeout=timeout
+        messages = await self._state.wait_for_news(
+            self._chat, since_seq=self._cursor, timeout=timeout
         )
         self._cursor = self._state.seq
         return messages

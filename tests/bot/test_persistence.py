@@ -8,9 +8,8 @@ from typing import Any
 from telegram import Update
 from telegram.ext import CommandHandler, ConversationHandler, MessageHandler, filters
 
-from bot.runner import running_bot
 from tests.conftest import ADMIN_ID
-from tests.helpers import add_first
+from tests.helpers import add_first, bot_in_sandbox
 
 ASK_NAME = "probe:name"
 
@@ -46,11 +45,11 @@ async def test_wizard_resumes_after_restart(sandbox: Any, config: Any, clock: An
     def configure(app: Any) -> None:
         add_first(app, probe_conversation())
 
-    async with running_bot(config, clock=clock, token=sandbox.token, poll_timeout=1,
-                           configure=configure, auto_tick=False):
+    async with bot_in_sandbox(sandbox, config, clock=clock,
+                              configure=configure, auto_tick=False):
         replies = await user.send("/probe")
         assert replies[-1].text == "name?"
-    async with running_bot(config, clock=clock, token=sandbox.token, poll_timeout=1,
-                           configure=configure, auto_tick=False):
+    async with bot_in_sandbox(sandbox, config, clock=clock,
+                              configure=configure, auto_tick=False):
         replies = await user.send("Bob")
         assert replies[-1].text == "got Bob {'started': True}"

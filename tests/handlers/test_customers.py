@@ -9,6 +9,7 @@ import pytest
 
 from bot.domain.models import Role, StaffUser, ValueTier
 from handlers.common import SERVICES_KEY
+from tests.helpers import shown_money
 
 REP_ID = 711
 
@@ -220,7 +221,7 @@ async def test_purchases_change_the_tier(rep: Any, bot: Any, clock: Any) -> None
         assert "Save this purchase?" in replies[-1].text
         replies = await rep.press("✅ Save")
     card = rep.last_message().text
-    assert "high value" in card and "CN¥110,000.00" in card
+    assert "high value" in card and shown_money(110_000) in card
     customer = (await customers_of(bot).find())[0]
     # two purchases, the first only a day old: still a new customer (see bot/domain/classification.py)
     assert customer.value_tier is ValueTier.HIGH and customer.stage.value == "new"

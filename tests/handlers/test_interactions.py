@@ -21,7 +21,7 @@ from bot.domain.models import (
 from handlers.common import SERVICES_KEY
 from handlers.interactions import DRAFT, start_log_for
 from tests.conftest import START
-from tests.helpers import add_command
+from tests.helpers import add_command, shown_at
 
 REP_EN, REP_ZH, REP_LONDON, REP_WEST, MANAGER_EAST, MANAGER_WEST = 721, 722, 723, 724, 731, 732
 NOT_AVAILABLE = "This is not available."
@@ -113,10 +113,10 @@ async def test_log_a_visit_from_the_card_in_english(people: dict[str, Any], bot:
     confirm = said(replies, "Save this contact?")
     assert "Kind: visit · ↙ inbound" in confirm.text and "Outcome: interested" in confirm.text
     assert "<b>wants</b> 200 units" in confirm.text
-    assert "Next follow-up: Mar 3, 2026 15:00" in confirm.text
+    assert f"Next follow-up: {shown_at(2026, 3, 3, 15)}" in confirm.text
     replies = await rep.press("✅ Save")
     card = said(replies, "Zhang Wei · Acme")
-    assert "Next follow-up: Mar 3, 2026 15:00" in card.text
+    assert f"Next follow-up: {shown_at(2026, 3, 3, 15)}" in card.text
 
     [logged] = await interactions_of(bot, zhang)
     assert (logged.kind, logged.direction, logged.outcome) == (InteractionKind.VISIT, Direction.INBOUND,
@@ -172,7 +172,7 @@ async def test_follow_up_buttons_use_the_reps_time_zone(people: dict[str, Any], 
     await rep.press("reached")
     await rep.send("/skip")
     replies = await rep.press("Tomorrow")
-    said(replies, "Next follow-up: Mar 3, 2026 09:00")
+    said(replies, f"Next follow-up: {shown_at(2026, 3, 3, 9)}")
     await rep.press("✅ Save")
     saved = await svc(bot).store.customers.get(anna.id)
     assert saved.next_follow_up_at == utc(2026, 3, 3, 9, 0)  # 09:00 in London = 09:00 UTC
@@ -205,7 +205,7 @@ async def test_back_and_field_buttons_keep_what_was_entered(people: dict[str, An
     await rep.press("Summary")
     replies = await rep.send("Price too high; competitor 10% cheaper")
     confirm = said(replies, "Save this contact?")
-    assert "competitor 10% cheaper" in confirm.text and "Mar 5, 2026 09:00" in confirm.text
+    assert "competitor 10% cheaper" in confirm.text and f"{shown_at(2026, 3, 5, 9)}" in confirm.text
     await rep.press("Follow-up")
     replies = await rep.press("No follow-up")
     said(replies, "Next follow-up: none")
@@ -257,7 +257,7 @@ async def test_quick_log_in_english(people: dict[str, Any], bot: Any) -> None:
     confirm = said(replies, "Save this contact?")
     assert "Kind: call · ↗ outbound" in confirm.text and "Outcome: reached" in confirm.text
     assert "Summary: called, wants a quote" in confirm.text
-    assert "Next follow-up: Mar 6, 2026 09:00" in confirm.text
+    assert f"Next follow-up: {shown_at(2026, 3, 6, 9)}" in confirm.text
     assert await interactions_of(bot, zhang) == []  # nothing saved before the confirmation
     await rep.press("✅ Save")
     [logged] = await interactions_of(bot, zhang)
@@ -321,7 +321,7 @@ async def test_quick_log_with_an_unreadable_follow_up_asks_for_it(people: dict[s
     step = said(replies, "Next follow-up?")
     assert "could not read a date" in step.text
     replies = await rep.press("Next week")
-    said(replies, "Next follow-up: Mar 9, 2026 09:00")
+    said(replies, f"Next follow-up: {shown_at(2026, 3, 9, 9)}")
     await rep.send("/cancel")
 
 

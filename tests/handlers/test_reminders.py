@@ -21,9 +21,9 @@ from bot.domain.models import (
     Role,
     StaffUser,
 )
-from bot.runner import running_bot
 from bot.sandbox.server import FloodLimits
 from handlers.common import SERVICES_KEY
+from tests.helpers import bot_in_sandbox
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 REP, REP2, MANAGER = 801, 802, 803
@@ -63,7 +63,7 @@ async def run_until(bot: Any, sandbox: Any, clock: Any, until: datetime, step: t
     while clock.now() < until:
         clock.set(min(clock.now() + step, until))
         await scheduler.tick()
-        await sandbox.wait_idle(settle=0.05)
+        await sandbox.wait_idle()
 
 
 def texts(user: Any, marker: str) -> list[str]:
@@ -115,7 +115,7 @@ async def test_outage_is_caught_up_with_one_digest(bot: Any, sandbox: Any, clock
         await customer(bot, clock, f"Client {index}", owner=REP2, next_follow_up_at=local(2026, 3, 2, 10, index))
     clock.set(local(2026, 3, 2, 18, 0))  # the bot was down all day
     await bot.bot_data[SCHEDULER_KEY].tick()
-    await sandbox.wait_idle(settle=0.1)
+    await sandbox.wait_idle()
     digests = texts(users["rep2"], "While you were away")
     assert len(digests) == 1 and all(f"Client {i}" in digests[0] for i in range(8))
     assert texts(users["rep2"], "Follow up with") == []
@@ -136,8 +136,8 @@ async def test_restart_in_the_middle_loses_and_duplicates_nothing(
     cfg = dataclasses.replace(config, telegram=dataclasses.replace(
         config.telegram, api_base_url=sandbox.base_url, file_base_url=sandbox.file_base_url))
     await bot.bot_data[SERVICES_KEY].store.close()
-    async with running_bot(cfg, clock=clock, token=sandbox.token, poll_timeout=1,
-                           auto_tick=False) as second:  # ... and comes back
+    async with bot_in_sandbox(sandbox, cfg, clock=clock,
+                              auto_tick=False) as second:  # ... and comes back
         await run_until(second, sandbox, clock, local(2026, 3, 2, 14, 30))
         for hour in (10, 11, 12, 13):
             assert len(texts(users["rep2"], f"Follow up with Restart {hour}")) == 1, hour
@@ -194,7 +194,7 @@ class TestTelegramLikeFloodLimits:
             await customer(bot, clock, f"Busy {index}", owner=REP2, next_follow_up_at=local(2026, 3, 2, 10, 0))
         await run_until(bot, sandbox, clock, local(2026, 3, 2, 10, 0), step=timedelta(minutes=10))
         for _ in range(10):  # whatever flood control refused is retried on later ticks
-            await sandbox.wait_idle(settle=1.5, timeout=60)
+            await sandbox.wait_idle(timeout=60)
             await run_until(bot, sandbox, clock, clock.now() + timedelta(minutes=1), step=timedelta(minutes=1))
         assert len(texts(users["rep2"], "Follow up with Busy")) == 25
         assert all(code == 429 for _method, code, _ in sandbox.refused)  # retried, never lost

@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from babel.numbers import format_currency
 from openpyxl import load_workbook
 
 from bot.app import SCHEDULER_KEY
@@ -30,7 +31,9 @@ from bot.domain.models import (
     StaffUser,
     ValueTier,
 )
+from bot.domain.reports import Period
 from handlers.common import SERVICES_KEY
+from handlers.reports import period_text
 
 SH = ZoneInfo("Asia/Shanghai")
 MANAGER, RITA, FANG, WU, WEST_MANAGER = 851, 852, 853, 854, 855
@@ -40,6 +43,15 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 def local(*args: int) -> datetime:
     return datetime(*args, tzinfo=SH)
+
+
+def shown_days(y1: int, m1: int, d1: int, y2: int, m2: int, d2: int, language: str = "en") -> str:
+    """Days as the bot shows them: its own Babel formatting, not one CLDR release's punctuation."""
+    return period_text(Period.custom(date(y1, m1, d1), date(y2, m2, d2), SH), language)
+
+
+def money(amount: int, language: str = "en") -> str:
+    return format_currency(Decimal(amount), "CNY", locale="zh_CN" if language == "zh" else "en")
 
 
 @pytest.fixture
@@ -94,21 +106,18 @@ async def team(bot: Any, sandbox: Any, clock: Any) -> dict[str, Any]:
 
 
 async def press(user: Any, label: str, *, photo: bool = False, files: int = 0) -> list[Any]:
-    """Press a button and wait for the chart / the documents too: they are rendered in a worker
-    thread, so they may come after the sandbox's settle window."""
-    return await complete(user, await user.press(label), photo=photo, files=files)
+    """Press a button; the chart and the documents, rendered in a worker thread, are part of
+    the answer (the sandbox waits until the bot has finished the update)."""
+    return complete(await user.press(label, timeout=30), photo=photo, files=files)
 
 
 async def send(user: Any, text: str, *, photo: bool = False) -> list[Any]:
-    return await complete(user, await user.send(text), photo=photo)
+    return complete(await user.send(text, timeout=30), photo=photo)
 
 
-async def complete(user: Any, replies: list[Any], *, photo: bool = False, files: int = 0) -> list[Any]:
-    replies = list(replies)
-    while (photo and not any(m.photo for m in replies)) or (
-        sum(1 for m in replies if m.document) < files
-    ):
-        replies += await user.wait_for_reply(timeout=30)
+def complete(replies: list[Any], *, photo: bool = False, files: int = 0) -> list[Any]:
+    assert not photo or any(m.photo for m in replies), [m.text or m.caption for m in replies]
+    assert sum(1 for m in replies if m.document) >= files, [m.text or m.caption for m in replies]
     return replies
 
 
@@ -152,10 +161,10 @@ async def test_a_manager_gets_every_period_with_chart_and_exports(
     ]
 
     expected = {
-        "Today": ("Mar 2, 2026", "Interactions: 2 ▲2"),
-        "This week": ("Mar 2\u2009–\u20098, 2026", "Interactions: 2 ▲1"),
-        "This month": ("Mar 1\u2009–\u200931, 2026", "Interactions: 2 ＝"),
-        "Last month": ("Feb 1\u2009–\u200928, 2026", "Interactions: 2 ▲2"),
+        "Today": (shown_days(2026, 3, 2, 2026, 3, 2), "Interactions: 2 ▲2"),
+        "This week": (shown_days(2026, 3, 2, 2026, 3, 8), "Interactions: 2 ▲1"),
+        "This month": (shown_days(2026, 3, 1, 2026, 3, 31), "Interactions: 2 ＝"),
+        "Last month": (shown_days(2026, 2, 1, 2026, 2, 28), "Interactions: 2 ▲2"),
     }
     for button, (period, interactions) in expected.items():
         replies = await press(manager, button, photo=True)
@@ -165,7 +174,7 @@ async def test_a_manager_gets_every_period_with_chart_and_exports(
         chart(sandbox, replies)
 
     text = summary(await press(manager, "This week", photo=True))
-    assert "Revenue (CNY): CN¥1,200.00 ▲CN¥400.00" in text
+    assert f"Revenue (CNY): {money(1200)} ▲{money(400)}" in text
     assert "New customers: 1 ＝" in text  # Tea House | 面馆 the week before
     assert "Rita: 2 · 1 · 1" in text and "No activity: 王芳" in text
     # 274 days since the card was made, a high-value customer is called every 14 days: 40 points;
@@ -242,8 +251,8 @@ async def test_a_custom_range_typed_in_chinese(team: dict[str, Any], sandbox: An
     assert "结束日期早于开始日期" in replies[-1].text
     replies = await send(fang, "2月20日-3月1日", photo=True)
     text = summary(replies)
-    assert "2026年2月20日至3月1日" in text
-    assert "跟进次数：1 ▲1" in text and "销售额 (CNY)：¥800.00 ▲¥800.00" in text
+    assert shown_days(2026, 2, 20, 2026, 3, 1, "zh") in text
+    assert "跟进次数：1 ▲1" in text and f"销售额 (CNY)：{money(800, 'zh')} ▲{money(800, 'zh')}" in text
     chart(sandbox, replies)
     replies = await fang.send("2月20日-3月1日")  # the conversation ended: plain text again
     assert not [m for m in replies if m.photo is not None]
@@ -275,7 +284,7 @@ async def test_the_weekly_report_arrives_once_at_its_local_time(
         while clock.now() < until:
             clock.set(min(clock.now() + step, until))
             await scheduler.tick()
-            await sandbox.wait_idle(settle=0.05)
+            await sandbox.wait_idle()
 
     def weekly(user: Any, marker: str) -> list[Any]:
         return [m for m in user.bot_messages() if marker in (m.text or "")]
@@ -286,7 +295,7 @@ async def test_the_weekly_report_arrives_once_at_its_local_time(
     assert weekly(team["manager"], "Weekly report") == []
     await run_until(local(2026, 3, 9, 10, 0), timedelta(minutes=30))
     received = weekly(team["manager"], "Weekly report")
-    assert len(received) == 1 and "Mar 2\u2009–\u20098, 2026" in received[0].text
+    assert len(received) == 1 and shown_days(2026, 3, 2, 2026, 3, 8) in received[0].text
     assert received[0].date == int(local(2026, 3, 9, 9, 0).timestamp())
     assert len(weekly(team["wes"], "周报")) == 1  # the west manager, in Chinese, about the west team
     assert "West Secret" not in received[0].text and "Wu" not in received[0].text

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from bot.runner import running_bot
 from handlers.common import SERVICES_KEY
 from storage.sql import SQLStore
 from tests.conftest import ADMIN_ID
+from tests.helpers import bot_in_sandbox
 
 POSTGRES = os.environ.get("CRM_BOT_TEST_DATABASE_URL")
 
@@ -41,15 +41,15 @@ async def test_add_customer_and_restart_on_sql(sql_store: SQLStore, sandbox: Any
                                      file_base_url=sandbox.file_base_url),
     )
     admin = sandbox.user(ADMIN_ID, first_name="Ada", language_code="en")
-    async with running_bot(config, clock=clock, store=sql_store, token=sandbox.token, poll_timeout=1,
-                           auto_tick=False) as app:
+    async with bot_in_sandbox(sandbox, config, clock=clock, store=sql_store,
+                              auto_tick=False) as app:
         await admin.send("/add Zhang Wei 13800138000 Acme")
         replies = await admin.press("✅ Save")
         assert "Zhang Wei · Acme" in replies[-1].text
         await admin.send("/add Li Na")  # a half-finished wizard survives the restart
         assert app.bot_data[SERVICES_KEY].store is sql_store
-    async with running_bot(config, clock=clock, store=sql_store, token=sandbox.token, poll_timeout=1,
-                           auto_tick=False):
+    async with bot_in_sandbox(sandbox, config, clock=clock, store=sql_store,
+                              auto_tick=False):
         replies = await admin.press("✅ Save")
         assert "Li Na" in replies[-1].text
         replies = await admin.send("/find zhang")

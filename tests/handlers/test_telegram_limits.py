@@ -23,7 +23,7 @@ async def test_long_text_is_split_into_valid_messages(admin: Any, bot: Any, sand
 
     add_command(bot, "long", long)
     await admin.send("/long")
-    await sandbox.wait_idle(settle=0.5)
+    await sandbox.wait_idle()
     replies = [m for m in admin.bot_messages() if "客户" in (m.text or "")]
     assert len(replies) >= 5
     assert all(len(m.text) <= 4096 for m in replies)
@@ -37,7 +37,7 @@ async def test_text_beyond_ten_messages_is_truncated_with_a_note(admin: Any, bot
 
     add_command(bot, "huge", huge)
     await admin.send("/huge")
-    await sandbox.wait_idle(settle=0.5)
+    await sandbox.wait_idle()
     replies = admin.bot_messages()
     assert len(replies) == 10
     assert replies[-1].text.endswith("(message truncated: too long to show in full)")

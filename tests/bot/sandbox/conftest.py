@@ -25,8 +25,8 @@ Handler = Callable[[telegram.Update], Awaitable[None]]
 
 @pytest.fixture
 async def server() -> AsyncIterator[SandboxServer]:
-    """A sandbox without flood control and with a short settle window."""
-    sandbox = SandboxServer(flood_limits=FloodLimits.disabled(), settle=0.05)
+    """A sandbox without flood control."""
+    sandbox = SandboxServer(flood_limits=FloodLimits.disabled())
     await sandbox.start()
     try:
         yield sandbox

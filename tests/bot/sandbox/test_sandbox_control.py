@@ -222,13 +222,11 @@ async def test_wait_for_reply_catches_messages_the_bot_sends_on_its_own(
 ) -> None:
     alice = server.user(1001)
 
-    async def reminder() -> None:
-        await asyncio.sleep(0.2)
-        await tg.send_message(1001, "⏰ Call Acme")
-
-    task = asyncio.create_task(reminder())
-    replies = await alice.wait_for_reply(timeout=3)
-    await task
+    waiting = asyncio.create_task(alice.wait_for_reply(timeout=3))
+    await asyncio.sleep(0)  # the wait has begun and found nothing yet
+    assert not waiting.done()
+    await tg.send_message(1001, "⏰ Call Acme")
+    replies = await waiting
     assert [m.text for m in replies] == ["⏰ Call Acme"]
     # After a wait=False action the reply is still caught, even if it is already there.
     await alice.send("later", wait=False)
@@ -282,7 +280,7 @@ async def test_wait_idle(server: SandboxServer, crm: Any) -> None:
     bob = server.user(1002)
     await alice.send("a", wait=False)
     await bob.send("b", wait=False)
-    await server.wait_idle(settle=0.05)
+    await server.wait_idle()
     assert server.pending_updates == 0
     assert alice.last_message().text == "echo: a"  # type: ignore[union-attr]
     assert bob.last_message().text == "echo: b"  # type: ignore[union-attr]
@@ -410,7 +408,7 @@ async def test_http_control_events_wait_and_errors(
     seq = body["result"]["seq"]
     status, body = await control(http, server, "GET", f"/events?after={seq}&timeout=0.1")
     assert body["result"]["events"] == []
-    status, body = await control(http, server, "POST", "/wait_idle", json={"settle": 0.05})
+    status, body = await control(http, server, "POST", "/wait_idle", json={"timeout": 5})
     assert (status, body) == (200, {"ok": True, "result": True})
     status, body = await control(http, server, "POST", "/users/42/send", json={"text": "x"})
     assert status == 404 and "unknown user 42" in body["error"]

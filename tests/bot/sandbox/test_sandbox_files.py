@@ -62,7 +62,7 @@ async def test_files_dir_backs_uploads(tmp_path: Path) -> None:
 async def test_serve_forever_prints_where_to_connect(capsys: pytest.CaptureFixture[str]) -> None:
     task = asyncio.create_task(serve_forever(0, token="42:TESTTOKEN"))
     output = ""
-    for _ in range(200):
+    for _ in range(200):  # the server's start-up output, not the bot: poll the captured stdout
         await asyncio.sleep(0.01)
         output += capsys.readouterr().out
         if "token:" in output or task.done():

@@ -19,10 +19,11 @@ async def test_long_poll_returns_as_soon_as_an_update_arrives(
     user = server.user(1001)
     started = time.monotonic()
     poll = asyncio.create_task(tg.get_updates(timeout=5))
-    await asyncio.sleep(0.1)
+    await server.wait_for_poller()
     assert not poll.done()
     await user.send("hello", wait=False)
     (update,) = await asyncio.wait_for(poll, 2)
+    # Long polling itself is under test: it answers long before its 5 s timeout.
     assert time.monotonic() - started < 2
     assert update.message is not None and update.message.text == "hello"
     assert update.message.from_user is not None and update.message.from_user.id == 1001
@@ -31,6 +32,7 @@ async def test_long_poll_returns_as_soon_as_an_update_arrives(
 async def test_long_poll_times_out_empty(tg: telegram.Bot) -> None:
     started = time.monotonic()
     assert await tg.get_updates(timeout=0.3) == ()  # type: ignore[arg-type]
+    # Long polling itself is under test: an empty poll lasts its timeout (generous upper bound).
     assert 0.25 <= time.monotonic() - started < 2
 
 
@@ -102,7 +104,7 @@ async def test_a_second_poller_terminates_the_first(
     tg: telegram.Bot, server: SandboxServer, raw: Any
 ) -> None:
     first = asyncio.create_task(tg.get_updates(timeout=5))
-    await asyncio.sleep(0.1)
+    await server.wait_for_poller()
     status, body = await raw("getUpdates", timeout=0)
     assert status == 200 and body["result"] == []
     with pytest.raises(Conflict, match="terminated by other getUpdates request"):
@@ -111,10 +113,11 @@ async def test_a_second_poller_terminates_the_first(
 
 async def test_stop_releases_pending_long_polls(tg: telegram.Bot, server: SandboxServer) -> None:
     poll = asyncio.create_task(tg.get_updates(timeout=30))
-    await asyncio.sleep(0.1)
+    await server.wait_for_poller()
     started = time.monotonic()
     await server.stop()
     assert await asyncio.wait_for(poll, 3) == ()
+    # Long polling itself is under test: stop() ends a 30 s poll at once.
     assert time.monotonic() - started < 3
 
 
@@ -123,7 +126,7 @@ async def test_waiting_on_a_dropped_update_fails_fast(
 ) -> None:
     user = server.user(1001)
     waiting = asyncio.create_task(user.send("lost", timeout=5))
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0)  # let the user send; the wait then begins
     await tg.delete_webhook(drop_pending_updates=True)
     with pytest.raises(SandboxError, match="dropped before the bot fetched it"):
         await asyncio.wait_for(waiting, 2)

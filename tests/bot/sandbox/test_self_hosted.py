@@ -41,7 +41,7 @@ def wait_for(port: int, deadline: float) -> None:
         try:
             control(port, "/info")
             return
-        except OSError:
+        except OSError:  # another process is still binding its port: poll until it answers
             time.sleep(0.1)
     raise AssertionError("the sandbox did not start")
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.config import load_config
-from bot.sandbox.console import html_to_terminal, parse_clock_argument, run_console
+from bot.console import html_to_terminal, parse_clock_argument, run_console
 
 REPO = Path(__file__).resolve().parents[3]
 

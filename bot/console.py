@@ -32,11 +32,13 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, ClassVar, TextIO
 
+from bot.activity import ApplicationActivity
 from bot.app import SCHEDULER_KEY
 from bot.clock import SimulatedClock
 from bot.config import Config
 from bot.demo import DEMO_STAFF, load_demo
 from bot.runner import make_store, running_bot
+from bot.sandbox import NoReply
 from bot.sandbox.server import FloodLimits, SandboxServer, SandboxTimeout
 
 DEFAULT_CONSOLE_USER = 1
@@ -216,7 +218,7 @@ class Console:
                                          mime_type=mime)
             else:
                 await self.send_or_press(user, text)
-        except SandboxTimeout:
+        except (SandboxTimeout, NoReply):
             self.print("(the bot did not answer)")
         except LookupError as exc:
             self.print(f"({exc})")
@@ -306,8 +308,10 @@ async def run_console(
             await store.open()
             await load_demo(store, clock, config.locale.timezone)
             await store.close()
+        activity = ApplicationActivity()
+        server.attach(activity)
         async with running_bot(config, clock=clock, store=store, token=server.token,
-                               poll_timeout=1) as application:
+                               poll_timeout=1, activity=activity) as application:
             console = Console(server, config, clock, application, stdout,
                               colour=interactive and stdout.isatty(), files_dir=workdir / "files")
             console.current = current
