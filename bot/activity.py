@@ -27,12 +27,21 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import contextvars
+from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from apscheduler.events import (
+    EVENT_JOB_ADDED,
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_SUBMITTED,
+    JobEvent,
+)
 from telegram import Update
 from telegram.ext import Application, BaseUpdateProcessor
 
@@ -54,12 +63,12 @@ class _TrackingUpdateProcessor(BaseUpdateProcessor):
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         update_id = update.update_id if isinstance(update, Update) else None
         token = _cause.set(update_id)
-        self._activity._begin()
+        self._activity._begin(update_id)
         try:
             await coroutine
         finally:
             _cause.reset(token)
-            self._activity._end()
+            self._activity._end(update_id)
 
     async def initialize(self) -> None:
         return None
@@ -73,15 +82,18 @@ class _TrackingExecutor(concurrent.futures.ThreadPoolExecutor):
         super().__init__(thread_name_prefix="crm-bot-worker")
         self._activity = activity
 
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+    def submit(
+        self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
+    ) -> concurrent.futures.Future[Any]:
         future = super().submit(fn, *args, **kwargs)
-        if _cause.get() is not None:
-            self._activity._thread_started(future)
+        cause = _cause.get()
+        if cause is not None:
+            self._activity._thread_started(cause, future)
         return future
 
 
 class ApplicationActivity:
-    """Counts an Application's unfinished work; ``pending_work()`` is ``None`` when idle.
+    """Counts an Application's unfinished work, per update that caused it.
 
     Build the Application with :attr:`update_processor` and
     :meth:`httpx_kwargs`, then :meth:`attach` it once the event loop runs.
@@ -97,10 +109,12 @@ class ApplicationActivity:
         self._application: Application | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._previous_factory: Any = None
-        self._updates = 0
-        self._tasks: set[asyncio.Future[Any]] = set()
-        self._threads = 0
-        self._jobs_running = 0
+        self._started_upto = 0
+        self._in_progress: Counter[int | None] = Counter()
+        self._tasks: dict[asyncio.Future[Any], int] = {}
+        self._threads: Counter[int] = Counter()
+        self._job_causes: dict[str, int | None] = {}
+        self._jobs_running: Counter[int | None] = Counter()
 
     # -- wiring ---------------------------------------------------------------
 
@@ -117,25 +131,9 @@ class ApplicationActivity:
         loop.set_task_factory(self._task_factory)
         loop.set_default_executor(_TrackingExecutor(self))
         if application.job_queue is not None:
-            from apscheduler.events import (
-                EVENT_JOB_ERROR,
-                EVENT_JOB_EXECUTED,
-                EVENT_JOB_MAX_INSTANCES,
-                EVENT_JOB_MISSED,
-                EVENT_JOB_SUBMITTED,
-            )
-
-            def on_job(event: Any) -> None:
-                if event.code == EVENT_JOB_SUBMITTED:
-                    self._jobs_running += 1
-                elif event.code in (EVENT_JOB_EXECUTED, EVENT_JOB_ERROR):
-                    self._jobs_running = max(0, self._jobs_running - 1)
-                self._wake()
-
             application.job_queue.scheduler.add_listener(
-                on_job,
-                EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR
-                | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES,
+                self._on_job,
+                EVENT_JOB_ADDED | EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR,
             )
 
     def detach(self) -> None:
@@ -146,27 +144,41 @@ class ApplicationActivity:
 
     # -- the answer -----------------------------------------------------------
 
-    def pending_work(self) -> str | None:
-        """What is still running, in words; ``None`` when the bot is idle."""
-        application = self._application
-        queued = application.update_queue.qsize() if application is not None else 0
+    def pending_work(self, update_id: int | None = None) -> str | None:
+        """What is still running for ``update_id`` (for anything when ``None``), in words.
+
+        ``None`` means finished: the update was taken from the queue, its
+        handlers returned, and no task, worker-thread job or job it started
+        is left.
+        """
         parts = []
-        if queued:
-            parts.append(f"{queued} update(s) queued")
-        if self._updates:
-            parts.append(f"{self._updates} update(s) in progress")
-        if self._tasks:
-            parts.append(f"{len(self._tasks)} task(s) started by a handler")
-        if self._threads:
-            parts.append(f"{self._threads} worker thread job(s)")
-        if self._jobs_running:
-            parts.append(f"{self._jobs_running} job(s) running")
-        due = self._due_jobs()
-        if due:
-            parts.append(f"{due} job(s) due")
+        if update_id is None:
+            queued = self._application.update_queue.qsize() if self._application else 0
+            if queued:
+                parts.append(f"{queued} update(s) queued")
+        elif update_id > self._started_upto:
+            parts.append(f"update {update_id} not started")
+        in_progress = self._count(self._in_progress, update_id)
+        tasks = self._count(Counter(self._tasks.values()), update_id)
+        threads = self._count(self._threads, update_id)
+        running = self._count(self._jobs_running, update_id)
+        due = self._due_jobs(update_id)
+        for number, what in (
+            (in_progress, "update(s) in progress"),
+            (tasks, "task(s) started by a handler"),
+            (threads, "worker thread job(s)"),
+            (running, "job(s) running"),
+            (due, "job(s) due"),
+        ):
+            if number:
+                parts.append(f"{number} {what}")
         return ", ".join(parts) or None
 
-    def _due_jobs(self) -> int:
+    @staticmethod
+    def _count(counts: Counter[Any], update_id: int | None) -> int:
+        return sum(counts.values()) if update_id is None else counts[update_id]
+
+    def _due_jobs(self, update_id: int | None) -> int:
         application = self._application
         if application is None or application.job_queue is None:
             return 0
@@ -177,21 +189,24 @@ class ApplicationActivity:
         return sum(
             1
             for job in scheduler.get_jobs()
-            if job.next_run_time is not None and job.next_run_time <= now
+            if job.next_run_time is not None
+            and job.next_run_time <= now
+            and (update_id is None or self._job_causes.get(job.id) == update_id)
         )
 
     # -- counting ---------------------------------------------------------------
 
-    def _wake(self) -> None:
+    def _begin(self, update_id: int | None) -> None:
+        if update_id is not None:
+            self._started_upto = max(self._started_upto, update_id)
+        self._in_progress[update_id] += 1
         self.waker()
 
-    def _begin(self) -> None:
-        self._updates += 1
-        self._wake()
-
-    def _end(self) -> None:
-        self._updates -= 1
-        self._wake()
+    def _end(self, update_id: int | None) -> None:
+        self._in_progress[update_id] -= 1
+        if not self._in_progress[update_id]:
+            del self._in_progress[update_id]
+        self.waker()
 
     def _task_factory(
         self,
@@ -203,26 +218,46 @@ class ApplicationActivity:
             task = self._previous_factory(loop, coro, **kwargs)
         else:
             task = asyncio.Task(coro, loop=loop, **kwargs)  # type: ignore[arg-type]
-        if _cause.get() is not None:
-            self._tasks.add(task)
+        cause = _cause.get()
+        if cause is not None:
+            self._tasks[task] = cause
             task.add_done_callback(self._task_done)
         return task
 
     def _task_done(self, task: asyncio.Future[Any]) -> None:
-        self._tasks.discard(task)
-        self._wake()
+        self._tasks.pop(task, None)
+        self.waker()
 
-    def _thread_started(self, future: concurrent.futures.Future[Any]) -> None:
+    def _thread_started(self, cause: int, future: concurrent.futures.Future[Any]) -> None:
         loop = self._loop
         if loop is None:
             return
-        self._threads += 1
+        self._threads[cause] += 1
 
         def finished() -> None:
-            self._threads -= 1
-            self._wake()
+            self._threads[cause] -= 1
+            if not self._threads[cause]:
+                del self._threads[cause]
+            self.waker()
 
-        future.add_done_callback(lambda _: loop.call_soon_threadsafe(finished))
+        def done(_: concurrent.futures.Future[Any]) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(finished)
+
+        future.add_done_callback(done)
+
+    def _on_job(self, event: JobEvent) -> None:
+        # Added inside a handler, a job belongs to that update (the listener runs in add_job).
+        if event.code == EVENT_JOB_ADDED:
+            self._job_causes[event.job_id] = _cause.get()
+        elif event.code == EVENT_JOB_SUBMITTED:
+            self._jobs_running[self._job_causes.get(event.job_id)] += 1
+        else:
+            cause = self._job_causes.get(event.job_id)
+            self._jobs_running[cause] -= 1
+            if self._jobs_running[cause] <= 0:
+                del self._jobs_running[cause]
+        self.waker()
 
 
 async def _tag_request(request: httpx.Request) -> None:

@@ -15,7 +15,7 @@ import inspect
 import logging
 import secrets
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -44,8 +44,11 @@ class BotActivity(Protocol):
 
     waker: Callable[[], None]
 
-    def pending_work(self) -> str | None:
-        """What is still running, in words; ``None`` when idle."""
+    def pending_work(self, update_id: int | None = None) -> str | None:
+        """What is still running for ``update_id`` (for anything when ``None``), in words.
+
+        ``None`` means finished (idle).
+        """
         ...
 
 UPDATE_TYPES = (
@@ -482,8 +485,9 @@ class SandboxState:
         self.events: deque[SandboxEvent] = deque(maxlen=event_log_size)
         self.listeners: list[Listener] = []
         self.pulse = Pulse()
-        self.requests_in_flight = 0
-        """Bot API calls (other than getUpdates) and file downloads being served now."""
+        self.requests_in_flight: Counter[int | None] = Counter()
+        """Bot API calls (other than getUpdates) and file downloads being served now, by the
+        update they named (``None`` when they named none)."""
         self.pollers_waiting = 0
         """getUpdates calls waiting for an update right now."""
         self.activity: BotActivity | None = None
@@ -576,12 +580,15 @@ class SandboxState:
             log.error("sandbox listener failed", exc_info=task.exception())
 
     def request_started(self) -> None:
-        """A bot request other than getUpdates is being served."""
-        self.requests_in_flight += 1
+        """A bot request other than getUpdates is being served (its cause: ``request_cause``)."""
+        self.requests_in_flight[request_cause.get()] += 1
 
     def request_finished(self) -> None:
         """That request has been answered."""
-        self.requests_in_flight -= 1
+        cause = request_cause.get()
+        self.requests_in_flight[cause] -= 1
+        if not self.requests_in_flight[cause]:
+            del self.requests_in_flight[cause]
         self.pulse.fire()
 
     def changed(self) -> None:
@@ -599,17 +606,29 @@ class SandboxState:
 
     # -- waiting ----------------------------------------------------------
 
-    def bot_busy(self) -> str | None:
-        """Why the bot is not idle, or ``None``: requests in flight or its own pending work."""
-        if self.requests_in_flight:
-            return f"{self.requests_in_flight} Bot API request(s) in flight"
+    def bot_busy(self, update_id: int | None = None) -> str | None:
+        """Why the bot has not finished ``update_id`` (anything, when ``None``), or ``None``.
+
+        Requests in flight count when they name that update, or name none
+        (a bot that does not say); with an activity attached, so does its
+        own pending work for the update.
+        """
+        exact = self.activity is not None and update_id is not None
+        in_flight = sum(
+            count
+            for cause, count in self.requests_in_flight.items()
+            if not exact or cause == update_id
+        )
+        if in_flight:
+            return f"{in_flight} Bot API request(s) in flight"
         if self.activity is not None:
-            return self.activity.pending_work()
+            return self.activity.pending_work(update_id)
         return None
 
-    async def _until(
+    async def wait_until(
         self, condition: Callable[[], bool], timeout: float, describe: Callable[[], str]
     ) -> None:
+        """Re-check ``condition`` on every sandbox change until it holds (or time out)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
@@ -660,7 +679,7 @@ class SandboxState:
         def finished() -> bool:
             if update_id is not None and self.updates.acked_upto < update_id:
                 return False
-            if self.bot_busy() is not None:
+            if self.bot_busy(update_id) is not None:
                 return False
             return exact and update_id is not None or answered()
 
@@ -670,7 +689,7 @@ class SandboxState:
                     f"waiting for the bot to fetch the update for {what} via getUpdates "
                     "(is the bot polling this sandbox?)"
                 )
-            busy = self.bot_busy()
+            busy = self.bot_busy(update_id)
             if busy is not None:
                 return f"waiting for the bot to finish {what} (still busy: {busy})"
             return (
@@ -678,9 +697,9 @@ class SandboxState:
                 "(no sendMessage/edit/delete/answerCallbackQuery)"
             )
 
-        await self._until(fetched, timeout, describe)
+        await self.wait_until(fetched, timeout, describe)
         stage = "finish"
-        await self._until(finished, timeout, describe)
+        await self.wait_until(finished, timeout, describe)
         events = self._answer_events(chat, since_seq, update_id, query_id)
         if events is None:
             raise NoReply(
@@ -729,7 +748,7 @@ class SandboxState:
         def arrived() -> bool:
             return any(True for _ in chat.events_since(since_seq)) and self.bot_busy() is None
 
-        await self._until(
+        await self.wait_until(
             arrived, timeout, lambda: f"waiting for a bot message in chat {chat.id}"
         )
         return self._changed_messages(list(chat.events_since(since_seq)))
@@ -746,11 +765,11 @@ class SandboxState:
                 f"update(s); busy: {self.bot_busy() or 'no'})"
             )
 
-        await self._until(idle, timeout, describe)
+        await self.wait_until(idle, timeout, describe)
 
     async def wait_for_poller(self, timeout: float = 10.0) -> None:
         """Wait until a getUpdates long poll is waiting for updates."""
-        await self._until(
+        await self.wait_until(
             lambda: self.pollers_waiting > 0,
             timeout,
             lambda: "waiting for a getUpdates long poll to start",

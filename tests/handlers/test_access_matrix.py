@@ -17,6 +17,8 @@ from bot.domain.models import Customer, Invitation, Role, StaffUser
 from handlers.common import SERVICES_KEY
 from tests.conftest import ADMIN_ID
 
+pytestmark = pytest.mark.slow  # many end-to-end runs: skipped by the inner loop, run in CI
+
 NOT_AVAILABLE = "This is not available."
 NOT_REGISTERED = "not registered"
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -12,6 +14,8 @@ from handlers.common import SERVICES_KEY
 from handlers.customers import DRAFT
 from handlers.purchases import DRAFT as PURCHASE_DRAFT
 from tests.conftest import ADMIN_ID
+
+pytestmark = pytest.mark.slow  # many end-to-end runs: skipped by the inner loop, run in CI
 
 ERROR = "something went wrong"
 NASTY = st.one_of(

@@ -583,6 +583,7 @@ async def test_where_within_and_order_together(store: Store) -> None:
             )
 
 
+@pytest.mark.slow
 async def test_large_collection_queries_match_the_reference(store: Store) -> None:
     """Enough records that the planner's walk and materialise strategies both get used."""
     records = []
