@@ -10,71 +10,30 @@ runs and for inspecting what the bot produced).
 
 from __future__ import annotations
 
+import io
 import mimetypes
 import secrets
-import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+from PIL import Image
 
 FileKind = Literal["photo", "document", "voice"]
 
 
 def image_size(data: bytes) -> tuple[int, int]:
-    """(width, height) from a PNG, JPEG, GIF or WebP header; (0, 0) if unknown.
+    """(width, height) of an image Pillow recognises; (0, 0) if it is none.
 
-    Only headers are read: the sandbox needs plausible PhotoSize dimensions,
-    not a decoder.
+    Pillow reads only the header here (``Image.open`` is lazy): the sandbox
+    needs plausible PhotoSize dimensions, not pixels.
     """
-    if data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) >= 24 and data[12:16] == b"IHDR":
-        width, height = struct.unpack(">II", data[16:24])
-        return int(width), int(height)
-    if data[:6] in (b"GIF87a", b"GIF89a") and len(data) >= 10:
-        width, height = struct.unpack("<HH", data[6:10])
-        return int(width), int(height)
-    if data.startswith(b"\xff\xd8"):
-        return _jpeg_size(data)
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return _webp_size(data)
-    return 0, 0
-
-
-def _jpeg_size(data: bytes) -> tuple[int, int]:
-    index = 2
-    size = len(data)
-    while index + 4 <= size:
-        if data[index] != 0xFF:
-            index += 1
-            continue
-        marker = data[index + 1]
-        if marker == 0xFF:  # fill byte
-            index += 1
-            continue
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
-            index += 2
-            continue
-        (length,) = struct.unpack(">H", data[index + 2 : index + 4])
-        is_sof = 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC)
-        if is_sof and index + 9 <= size:
-            height, width = struct.unpack(">HH", data[index + 5 : index + 9])
-            return int(width), int(height)
-        index += 2 + length
-    return 0, 0
-
-
-def _webp_size(data: bytes) -> tuple[int, int]:
-    chunk = data[12:16]
-    if chunk == b"VP8X" and len(data) >= 30:
-        width = 1 + int.from_bytes(data[24:27], "little")
-        height = 1 + int.from_bytes(data[27:30], "little")
-        return width, height
-    if chunk == b"VP8 " and len(data) >= 30:
-        width, height = struct.unpack("<HH", data[26:30])
-        return width & 0x3FFF, height & 0x3FFF
-    if chunk == b"VP8L" and len(data) >= 25:
-        bits = int.from_bytes(data[21:25], "little")
-        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
-    return 0, 0
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return 0, 0
+    return int(width), int(height)
 
 
 def image_extension(data: bytes) -> str:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import struct
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import telegram
+from PIL import Image
 
 from bot.sandbox import SandboxServer, serve_forever
 from bot.sandbox.files import FileStore, image_size
@@ -23,7 +25,10 @@ def jpeg(width: int, height: int) -> bytes:
 def test_image_size_from_headers(png: Callable[[int, int], bytes]) -> None:
     assert image_size(png(640, 480)) == (640, 480)
     assert image_size(jpeg(1280, 720)) == (1280, 720)
-    assert image_size(b"GIF89a" + struct.pack("<HH", 32, 16) + b"\x00" * 8) == (32, 16)
+    for kind in ("GIF", "WEBP"):
+        encoded = io.BytesIO()
+        Image.new("RGB", (32, 16)).save(encoded, kind)
+        assert image_size(encoded.getvalue()) == (32, 16), kind
     assert image_size(b"plain text") == (0, 0)
     assert image_size(b"\xff\xd8\xff") == (0, 0)  # truncated JPEG
 
