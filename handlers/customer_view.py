@@ -91,6 +91,21 @@ def stage_text(customer: Customer, language: str) -> str:
     return _(labels.STAGES[customer.effective_stage.value])
 
 
+# The tier and stage names already say these; the card shows the reasons that explain.
+_SELF_EVIDENT = {"tier.no_purchases", "stage.never_purchased"}
+
+
+def reason_texts(view: CardView, language: str, config: Config) -> list[str]:
+    """Why the card has its tier and stage ("¥128,000.00 in the last 365 days …"), translated."""
+    _ = gettext_for(language)
+
+    def amount(value: Decimal) -> str:
+        return money(value, config.locale.currency, language)
+
+    return [labels.classification_reason(reason, _, amount)
+            for reason in view.classification.reasons if reason.code not in _SELF_EVIDENT]
+
+
 def when_text(moment: datetime | None, language: str, tz: Any) -> str:
     return format_datetime(moment, language, tz) if moment else "—"
 
@@ -111,6 +126,7 @@ def render_card(view: CardView, language: str, config: Config, tz: Any) -> str:
         stage=stage_text(customer, language),
         tier_manual=customer.value_tier_override is not None,
         stage_manual=customer.stage_override is not None,
+        reasons=reason_texts(view, language, config),
         owner=view.owner.name if view.owner else customer.owner_id,
         last_contact=when_text(view.last_contact, language, tz),
         next_follow_up=when_text(customer.next_follow_up_at, language, tz),
