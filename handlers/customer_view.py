@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from babel.numbers import format_currency
+from lunar_python.util import LunarUtil
 
 from bot import labels
 from bot.config import Config
@@ -18,28 +19,27 @@ from bot.i18n import gettext_for
 from bot.render import format_datetime, render
 from bot.services.customers import CardView
 
-_CN_MONTHS = ["正", "二", "三", "四", "五", "六", "七", "八", "九", "十", "冬", "腊"]
-_CN_DAYS = ["初一", "初二", "初三", "初四", "初五", "初六", "初七", "初八", "初九", "初十",
-            "十一", "十二", "十三", "十四", "十五", "十六", "十七", "十八", "十九", "二十",
-            "廿一", "廿二", "廿三", "廿四", "廿五", "廿六", "廿七", "廿八", "廿九", "三十"]
-
-
 def money(amount: Decimal, currency: str, language: str) -> str:
     return format_currency(amount, currency, locale="zh_CN" if language == "zh" else "en")
 
 
 def birthday_text(birthday: Birthday, language: str) -> str:
+    """A birthday as the reader writes it; lunar month and day names are lunar-python's own."""
+    _ = gettext_for(language)
     if birthday.calendar is CalendarKind.LUNAR:
         if language == "zh":
-            year = f"{birthday.year}年" if birthday.year else ""
-            leap = "闰" if birthday.leap_month else ""
-            return f"农历{year}{leap}{_CN_MONTHS[birthday.month - 1]}月{_CN_DAYS[birthday.day - 1]}"
-        leap = "leap " if birthday.leap_month else ""
-        year = f"{birthday.year}-" if birthday.year else ""
-        return f"lunar {year}{leap}{birthday.month}/{birthday.day}"
+            month, day = LunarUtil.MONTH[birthday.month], LunarUtil.DAY[birthday.day]
+        else:
+            month, day = str(birthday.month), str(birthday.day)
+        return _("lunar %(year)s%(leap)s%(month)s/%(day)s") % {
+            "year": _("%(year)s-") % {"year": birthday.year} if birthday.year else "",
+            "leap": _("leap ") if birthday.leap_month else "",
+            "month": month,
+            "day": day,
+        }
     if birthday.year:
         return f"{birthday.year}-{birthday.month:02d}-{birthday.day:02d}"
-    return f"{birthday.month}月{birthday.day}日" if language == "zh" else f"{birthday.month}/{birthday.day}"
+    return _("%(month)s/%(day)s") % {"month": birthday.month, "day": birthday.day}
 
 
 def choice_text(value: str, language: str) -> str:

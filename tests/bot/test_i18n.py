@@ -111,7 +111,8 @@ def test_no_chinese_text_in_the_label_table_nor_the_reports() -> None:
     paths = [
         *(REPO / name for name in ("bot/labels.py", "bot/charts.py", "bot/reports_export.py",
                                    "bot/exports.py", "bot/services/reports.py",
-                                   "bot/domain/churn.py", "bot/domain/classification.py")),
+                                   "bot/domain/churn.py", "bot/domain/classification.py",
+                                   "handlers/customer_view.py")),
         *(REPO / "bot/domain/reports").glob("*.py"),
     ]
     for path in paths:
