@@ -19,6 +19,7 @@ from bot.i18n import gettext_for
 from bot.render import format_datetime, render
 from bot.services.customers import CardView
 
+
 def money(amount: Decimal, currency: str, language: str) -> str:
     return format_currency(amount, currency, locale="zh_CN" if language == "zh" else "en")
 
