@@ -61,6 +61,7 @@ from bot.domain.reports import (
     ReportSettings,
     compute_report,
 )
+from bot.i18n import gettext_for
 from bot.reports_export import report_xlsx
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -322,8 +323,8 @@ def main(argv: list[str] | None = None) -> None:
     settings = ReportSettings()
 
     t_report, report = timed(lambda: compute_report(data, period, NOW, settings), args.runs)
-    t_chart, png = timed(lambda: report_chart(report, "zh"), args.runs)
-    t_xlsx, xlsx = timed(lambda: report_xlsx(report, "zh"), args.runs)
+    t_chart, png = timed(lambda: report_chart(report, gettext_for("zh")), args.runs)
+    t_xlsx, xlsx = timed(lambda: report_xlsx(report, gettext_for("zh")), args.runs)
     fast_table = fast_rep_table(report)
     t_naive, naive_table = timed(
         lambda: naive_rep_table(data, period, NOW, settings.follow_up_grace),

@@ -42,7 +42,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from bot.domain.reports import Report, label
+from bot import labels
+from bot.domain.reports import Report
+from bot.labels import Gettext, heading
 
 log = logging.getLogger(__name__)
 
@@ -75,28 +77,6 @@ COLOURS = {
     "up": "#1b7f5a",
     "down": "#c8453c",
 }
-
-TEXTS = {
-    "en": {
-        "title": "Team report",
-        "activity": "Interactions per rep",
-        "tiers": "Customers by value tier",
-        "stages": "Customers by stage",
-        "others": "Others ({n}, avg.)",
-        "no_activity": "No interactions in this period",
-        "inactive": "{n} rep(s) with no activity",
-    },
-    "zh": {
-        "title": "团队报表",
-        "activity": "各销售跟进次数",
-        "tiers": "客户价值分级",
-        "stages": "客户生命周期",
-        "others": "其他 {n} 人（平均）",
-        "no_activity": "本期没有跟进记录",
-        "inactive": "{n} 名销售本期无活动",
-    },
-}
-
 
 @cache
 def cjk_font() -> tuple[str, str] | None:
@@ -131,9 +111,8 @@ def _short(name: str) -> str:
     return name if len(name) <= NAME_CHARS else name[: NAME_CHARS - 1] + "…"
 
 
-def report_chart(report: Report, language: str) -> bytes:
-    """The report as a PNG (1080×1350), labels in ``language`` ("zh" or "en")."""
-    texts = TEXTS.get(language, TEXTS["en"])
+def report_chart(report: Report, _: Gettext) -> bytes:
+    """The report as a PNG (1080×1350), its text translated by ``_`` (``bot.i18n.gettext_for``)."""
     family = _family()
     fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, facecolor="white")
     FigureCanvasAgg(fig)
@@ -149,25 +128,23 @@ def report_chart(report: Report, language: str) -> bytes:
         wspace=0.75,
     )
 
-    _header(fig, report, language, texts, family)
-    _activity(fig.add_subplot(grid[0, :]), report, texts, family)
-    tier_keys = list(report.tiers)
+    _header(fig, report, _, family)
+    _activity(fig.add_subplot(grid[0, :]), report, _, family)
     _mix(
         fig.add_subplot(grid[1, 0]),
-        texts["tiers"],
+        _text("tiers", _),
         report.tiers,
         report.tier_movement,
-        [label(k, language) for k in tier_keys],
+        [heading(labels.name(labels.TIERS, k, _)) for k in report.tiers],
         COLOURS["tier"],
         family,
     )
-    stage_keys = list(report.stages)
     _mix(
         fig.add_subplot(grid[1, 1]),
-        texts["stages"],
+        _text("stages", _),
         report.stages,
         report.stage_movement,
-        [label(k, language) for k in stage_keys],
+        [heading(labels.name(labels.STAGES, k, _)) for k in report.stages],
         COLOURS["stage"],
         family,
     )
@@ -177,14 +154,16 @@ def report_chart(report: Report, language: str) -> bytes:
     return buffer.getvalue()
 
 
-def _header(
-    fig: Figure, report: Report, language: str, texts: dict[str, str], family: list[str]
-) -> None:
+def _text(key: str, _: Gettext, **params: int) -> str:
+    return labels.sentence(labels.CHART[key], params, _)
+
+
+def _header(fig: Figure, report: Report, _: Gettext, family: list[str]) -> None:
     """Title, then up to four headline figures (2 × 2) with their change, coloured good/bad."""
     fig.text(
         0.05,
         0.97,
-        f"{texts['title']}  {report.period.label()}",
+        f"{_text('title', _)}  {report.period.label()}",
         fontsize=30,
         family=family,
         color=COLOURS["text"],
@@ -195,7 +174,7 @@ def _header(
         comparison = report.comparison(key)
         if comparison is None:
             continue
-        text = f"{label(key, language)}: {_number(comparison.current)}"
+        text = f"{labels.figure(key, _)}: {_number(comparison.current)}"
         colour = COLOURS["text"]
         if comparison.direction:
             text += f"  {comparison.direction}{_magnitude(comparison.delta)}"
@@ -207,7 +186,7 @@ def _header(
         fig.text(
             0.05,
             0.85,
-            texts["inactive"].format(n=len(report.inactive_reps)),
+            _text("inactive", _, n=len(report.inactive_reps)),
             fontsize=19,
             family=family,
             color=COLOURS["down"],
@@ -232,9 +211,9 @@ def _magnitude(value: object) -> str:
     return _number(abs(value))  # type: ignore[arg-type]
 
 
-def _activity(ax: Axes, report: Report, texts: dict[str, str], family: list[str]) -> None:
+def _activity(ax: Axes, report: Report, _: Gettext, family: list[str]) -> None:
     ax.set_title(
-        texts["activity"], fontsize=24, family=family, loc="left", color=COLOURS["text"], pad=12
+        _text("activity", _), fontsize=24, family=family, loc="left", color=COLOURS["text"], pad=12
     )
     reps = list(report.reps)  # most interactions first; idle reps last
     if not any(r.interactions for r in reps):
@@ -242,7 +221,7 @@ def _activity(ax: Axes, report: Report, texts: dict[str, str], family: list[str]
         ax.text(
             0.5,
             0.5,
-            texts["no_activity"],
+            _text("no_activity", _),
             fontsize=22,
             family=family,
             ha="center",
@@ -257,7 +236,7 @@ def _activity(ax: Axes, report: Report, texts: dict[str, str], family: list[str]
     colours = [COLOURS["bar"]] * len(top)
     rest = reps[TOP_REPS:]
     if rest:
-        names.append(texts["others"].format(n=len(rest)))
+        names.append(_text("others", _, n=len(rest)))
         values.append(sum(r.interactions for r in rest) / len(rest))
         colours.append(COLOURS["others"])
     positions = list(range(len(values)))[::-1]  # the busiest at the top

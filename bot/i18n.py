@@ -1,8 +1,13 @@
 """Translations: gettext catalogs (Babel) for short texts, per-language templates for long ones.
 
-Message ids are English. The catalogs are ``bot/locales/<lang>/LC_MESSAGES/messages.po``;
-they are compiled in memory at first use (Babel's own compiler), so a fresh
-``pip install`` needs no build step and no compiled ``.mo`` file is committed.
+This is the one translation mechanism.  Message ids are English; the labels of
+enum values, report figures, churn and classification reasons, chart texts and
+export headers are msgids in one table (``bot.labels``), and code that renders
+text takes a :class:`Translator` — the ``_`` of one language, which also has
+``ngettext`` — rather than a language code.
+
+The catalogs are ``bot/locales/<lang>/LC_MESSAGES/messages.po``; they are
+compiled in memory at first use (Babel's own compiler), so a fresh ``pip install`` needs no build step and no compiled ``.mo`` file is committed.
 """
 
 from __future__ import annotations
@@ -34,9 +39,41 @@ def translations(language: str) -> gettext.NullTranslations:
     return gettext.GNUTranslations(buffer)
 
 
-def gettext_for(language: str):
-    """The ``_`` function for a language."""
-    return translations(language).gettext
+class Translator:
+    """The ``_`` of one language: ``_(msgid)`` translates, ``_.ngettext(s, p, n)`` picks a plural.
+
+    Passed to whatever renders text (charts, exports, the label table) instead
+    of a language code, so that they hold no language of their own.
+    """
+
+    __slots__ = ("_catalog", "language")
+
+    def __init__(self, language: str) -> None:
+        self.language = language
+        self._catalog = translations(language)
+
+    def __call__(self, message: str) -> str:
+        return self._catalog.gettext(message)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return self._catalog.ngettext(singular, plural, n)
+
+    def pgettext(self, context: str, message: str) -> str:
+        return self._catalog.pgettext(context, message)
+
+    @property
+    def locale(self) -> str:
+        """The Babel locale for numbers and dates in this language."""
+        return "zh_CN" if self.language == "zh" else "en"
+
+    def __repr__(self) -> str:
+        return f"Translator({self.language!r})"
+
+
+@cache
+def gettext_for(language: str) -> Translator:
+    """The ``_`` function for a language (a :class:`Translator`)."""
+    return Translator(language)
 
 
 def pick_language(

@@ -1,15 +1,83 @@
-"""Display names of the model's enum values, as msgids for the translation catalogs.
+"""The one table of display names, as msgids for the translation catalogs.
 
-Templates translate them with ``_(value)``; listing them here is what
-lets the extractor (and the catalog-completeness test) see them.
+Every label a user reads for a *code* is here: enum values (tiers, stages,
+interaction kinds, …), report figures, churn and classification reasons,
+chart texts and export headers.  The domain returns codes and numbers; this
+module turns them into text through a translator (``bot.i18n.gettext_for``:
+``_(msgid)`` and ``_.ngettext``), and templates translate the same msgids with
+``_(value)``.  There is no language in here: the text of each language lives
+in ``bot/locales/<lang>/LC_MESSAGES/messages.po``.
+
+Markers (no-ops at run time) let the extractor and the catalog-completeness
+test (``tests/bot/test_i18n.py``) see every msgid:
+
+- ``N_("msgid")`` — a plain msgid;
+- ``NP_("singular", "plural", "param")`` — a plural msgid, chosen by
+  ``ngettext`` with the number in ``params[param]``;
+- ``NC_("context", "msgid")`` — a msgid with a context (``pgettext``), where
+  one English word needs two translations ("Feedback": the figure and the sheet name).
+
+Extract with
+``pybabel extract -F babel.cfg -k N_ -k NP_:1,2 -k NC_:1c,2 -o messages.pot .``.
+
+Slots are ``%(name)s`` (gettext's python-format), filled from a reason's or a
+figure's params.  Labels start in lower case so they can stand inside a
+sentence; where one stands alone (a table cell, a chart axis) :func:`heading`
+capitalises its first letter, which changes nothing in Chinese.
+
+One term per concept, used everywhere (the zh catalog holds them): see the
+comment below.
 """
+# Chosen Chinese terms: cold call = 陌生拜访 (not 陌拜), at risk = 有流失风险 (not 流失风险),
+# no tier = 尚未购买 (not 未分级), title = 职位 (not 职务), NPS = NPS (not 推荐度),
+# value tier = 价值分级 (not 价值等级).
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
+from typing import Any, NamedTuple, Protocol
+
+
+class Gettext(Protocol):
+    """What renders a label: ``bot.i18n.Translator`` (gettext with ``ngettext``)."""
+
+    def __call__(self, message: str) -> str: ...
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str: ...
+
+    def pgettext(self, context: str, message: str) -> str: ...
+
+
+class Plural(NamedTuple):
+    singular: str
+    plural: str
+    count: str  # the param holding the number that chooses the form
+
+
+class Context(NamedTuple):
+    context: str
+    message: str
 
 
 def N_(message: str) -> str:
     return message
 
+
+def NP_(singular: str, plural: str, count: str) -> Plural:
+    return Plural(singular, plural, count)
+
+
+def NC_(context: str, message: str) -> Context:
+    return Context(context, message)
+
+
+Msg = str | Plural | Context
+
+
+# ---------------------------------------------------------------------------
+# Enum values
+# ---------------------------------------------------------------------------
 
 ROLES = {"admin": N_("admin"), "manager": N_("manager"), "rep": N_("rep")}
 
@@ -39,7 +107,7 @@ CHOICES = {
     "female": N_("female"),
     "male": N_("male"),
     "other": N_("other"),
-    # source
+    # source (and "other")
     "referral": N_("referral"),
     "event": N_("event"),
     "ad": N_("ad"),
@@ -64,7 +132,12 @@ CHOICES = {
     "consulting": N_("consulting"),
 }
 
-TIERS = {"high": N_("high value"), "mid": N_("mid value"), "low": N_("low value"), "none": N_("no purchases yet")}
+TIERS = {
+    "high": N_("high value"),
+    "mid": N_("mid value"),
+    "low": N_("low value"),
+    "none": N_("no purchases yet"),
+}
 STAGES = {
     "prospect": N_("prospect"),
     "new": N_("new customer"),
@@ -104,3 +177,259 @@ FEEDBACK_STATUSES = {
     "resolved": N_("resolved"),
     "confirmed": N_("confirmed by the customer"),
 }
+
+# ---------------------------------------------------------------------------
+# Report figures (``bot.domain.reports`` comparison keys; "revenue:CNY" fills the currency)
+# ---------------------------------------------------------------------------
+
+FIGURES = {
+    "new_customers": N_("New customers"),
+    "interactions": N_("Interactions"),
+    "active_reps": N_("Active reps"),
+    "follow_ups_due": N_("Follow-ups due"),
+    "follow_ups_on_time": N_("Follow-ups on time"),
+    "follow_ups_overdue": N_("Follow-ups overdue"),
+    "follow_up_on_time_rate": N_("Follow-up on-time rate"),
+    "feedback": N_("Feedback"),
+    "complaints": N_("Complaints"),
+    "avg_resolution_hours": N_("Avg. resolution (hours)"),
+    "csat": N_("CSAT (1–5)"),
+    "nps": N_("NPS"),
+    "purchases": N_("Purchases"),
+    "revenue": N_("Revenue (%(currency)s)"),
+    "clv_average": N_("Average CLV (%(currency)s)"),
+}
+
+# ---------------------------------------------------------------------------
+# Reasons: churn (``bot.domain.churn.ReasonCode``) and classification
+# (``bot.domain.classification.Reason``); params fill the slots
+# ---------------------------------------------------------------------------
+
+CHURN_REASONS: dict[str, Msg] = {
+    "no_contact": NP_(
+        "no contact for %(days)s day, usual every %(usual)s",
+        "no contact for %(days)s days, usual every %(usual)s",
+        "days",
+    ),
+    "purchase_overdue": NP_(
+        "no purchase for %(days)s day, usual every %(usual)s",
+        "no purchase for %(days)s days, usual every %(usual)s",
+        "days",
+    ),
+    "purchase_frequency_falling": NP_(
+        "%(recent)s purchase in the last %(days)s days, %(before)s in the %(days)s days before",
+        "%(recent)s purchases in the last %(days)s days, %(before)s in the %(days)s days before",
+        "recent",
+    ),
+    "open_complaints": NP_("%(count)s open complaint", "%(count)s open complaints", "count"),
+    "low_csat": N_("low satisfaction: CSAT %(csat)s/5"),
+    "nps_detractor": N_("NPS %(nps)s/10 (detractor)"),
+}
+
+CLASSIFICATION_REASONS: dict[str, Msg] = {
+    "tier.no_purchases": N_("no purchases yet"),
+    "tier.high_revenue": N_(
+        "%(revenue)s in the last %(window_days)s days (high value from %(threshold)s)"
+    ),
+    "tier.frequent_buyer": NP_(
+        "%(revenue)s from %(purchases)s purchase in the last %(window_days)s days",
+        "%(revenue)s from %(purchases)s purchases in the last %(window_days)s days",
+        "purchases",
+    ),
+    "tier.mid_revenue": N_(
+        "%(revenue)s in the last %(window_days)s days (mid value from %(threshold)s)"
+    ),
+    "tier.mid_frequency": NP_(
+        "%(purchases)s purchase in the last %(window_days)s days",
+        "%(purchases)s purchases in the last %(window_days)s days",
+        "purchases",
+    ),
+    "tier.low": NP_(
+        "%(revenue)s from %(purchases)s purchase in the last %(window_days)s days",
+        "%(revenue)s from %(purchases)s purchases in the last %(window_days)s days",
+        "purchases",
+    ),
+    "tier.override": N_("value tier set by hand (automatic: %(derived)s)"),
+    "stage.never_purchased": N_("never bought"),
+    "stage.inactive": NP_(
+        "no purchase and no contact for %(days)s day",
+        "no purchase and no contact for %(days)s days",
+        "days",
+    ),
+    "stage.purchase_overdue": CHURN_REASONS["purchase_overdue"],  # {usual} = usual_gap_days
+    "stage.no_contact": NP_("no contact for %(days)s day", "no contact for %(days)s days", "days"),
+    "stage.one_purchase": NP_(
+        "one purchase, %(days)s day ago", "one purchase, %(days)s days ago", "days"
+    ),
+    "stage.recent_first_purchase": NP_(
+        "first purchase %(days)s day ago", "first purchase %(days)s days ago", "days"
+    ),
+    "stage.repeat_purchases": NP_("%(purchases)s purchase", "%(purchases)s purchases", "purchases"),
+    "stage.override": N_("stage set by hand (automatic: %(derived)s)"),
+}
+
+# ---------------------------------------------------------------------------
+# The report chart and the exported files
+# ---------------------------------------------------------------------------
+
+CHART = {
+    "title": N_("Team report"),
+    "activity": N_("Interactions per rep"),
+    "tiers": N_("Customers by value tier"),
+    "stages": N_("Customers by stage"),
+    "others": N_("Others (%(n)s, avg.)"),
+    "no_activity": N_("No interactions in this period"),
+    "inactive": NP_("%(n)s rep with no activity", "%(n)s reps with no activity", "n"),
+}
+
+EXPORT: dict[str, Msg] = {
+    # sheet names (Excel: at most 31 characters, no []:*?/\)
+    "sheet_summary": NC_("sheet", "Summary"),
+    "sheet_reps": NC_("sheet", "Interactions by rep"),
+    "sheet_feedback": NC_("sheet", "Feedback"),
+    "sheet_mix": NC_("sheet", "Tiers and stages"),
+    "sheet_at_risk": NC_("sheet", "At risk"),
+    "sheet_clv": NC_("sheet", "CLV"),
+    "sheet_customers": NC_("sheet", "Customers"),
+    # summary
+    "figure": N_("Figure"),
+    "current": N_("This period"),
+    "previous": N_("Previous period"),
+    "change": N_("Change"),
+    "direction": N_("Direction"),
+    "period_start": N_("Period start"),
+    "period_end": N_("Period end (last day)"),
+    "generated_at": N_("Generated at"),
+    # reps
+    "rep": N_("Rep"),
+    "rep_id": N_("Rep ID"),
+    "on_time": N_("Follow-ups on time"),
+    "overdue": N_("Follow-ups overdue"),
+    "active": N_("Active"),
+    "yes": N_("yes"),
+    "no": N_("no"),
+    # feedback, mix
+    "group": N_("Group"),
+    "value": N_("Value"),
+    "count": N_("Count"),
+    "movement": N_("Change since snapshot"),
+    "by_kind": N_("By kind"),
+    "by_status": N_("By status"),
+    "ratings": N_("Ratings"),
+    "tier": N_("Value tier"),
+    "stage": N_("Stage"),
+    "resolved": N_("Resolved in period"),
+    "csat_count": N_("CSAT answers"),
+    "nps_count": N_("NPS answers"),
+    "promoters": N_("Promoters (9–10)"),
+    "passives": N_("Passives (7–8)"),
+    "detractors": N_("Detractors (0–6)"),
+    # at risk, CLV
+    "customer": N_("Customer"),
+    "customer_id": N_("Customer ID"),
+    "owner": N_("Owner"),
+    "score": N_("Risk score"),
+    "reasons": N_("Reasons"),
+    "currency": N_("Currency"),
+    "orders": N_("Orders"),
+    "total": N_("Total spent"),
+    "first_purchase": N_("First purchase"),
+    "observed_days": N_("Observed days"),
+    "aov": N_("Average order value"),
+    "orders_per_year": N_("Orders per year"),
+    "lifetime_years": N_("Lifetime (years)"),
+    "clv": N_("CLV"),
+    # customers (the card's own field names where the column is a card field)
+    "phones": N_("Phones"),
+    "created": N_("Created"),
+    "last_contact": N_("Last contact"),
+    "next_follow_up": N_("Next follow-up"),
+    "archived": N_("Archived"),
+}
+
+
+# ---------------------------------------------------------------------------
+# Rendering
+# ---------------------------------------------------------------------------
+
+
+def heading(text: str) -> str:
+    """``text`` with a capital first letter, for a label standing alone (a no-op in Chinese)."""
+    return text[:1].upper() + text[1:]
+
+
+def name(table: Mapping[str, Msg], key: Any, _: Gettext, default: str | None = None) -> str:
+    """The translated display name of ``key`` in ``table``; ``default`` (else the key) if unknown."""
+    message = table.get(key) if isinstance(key, str) else None
+    if message is None:
+        return str(key) if default is None else default
+    return sentence(message, {}, _)
+
+
+def sentence(message: Msg, params: Mapping[str, Any], _: Gettext) -> str:
+    """A msgid translated (a plural one by its count param, a context one with ``pgettext``)
+    and filled with ``params``."""
+    if isinstance(message, Plural):
+        count = params.get(message.count, 0)
+        template = _.ngettext(message.singular, message.plural, count if isinstance(count, int) else 0)
+    elif isinstance(message, Context):
+        template = _.pgettext(message.context, message.message)
+    else:
+        template = _(message)
+    return template % dict(params) if params else template
+
+
+def figure(key: str, _: Gettext) -> str:
+    """The display name of a report figure: ``revenue:CNY`` → "Revenue (CNY)"; unknown keys as they are."""
+    base, _sep, currency = key.partition(":")
+    msgid = FIGURES.get(base)
+    if msgid is None:
+        return key
+    return _(msgid) % {"currency": currency} if "%(currency)s" in msgid else _(msgid)
+
+
+def churn_reason(reason: Any, _: Gettext) -> str:
+    """One churn reason (a ``bot.domain.churn.Reason``) as a plain sentence.
+
+    An unknown code (a payload from a newer version) or params that do not fit
+    render as the bare code rather than failing a reminder.
+    """
+    code = str(reason.code)
+    message = CHURN_REASONS.get(code)
+    if message is None:
+        return code
+    try:
+        return sentence(message, reason.params, _)
+    except (KeyError, ValueError, TypeError):
+        return code
+
+
+def churn_reasons(reasons: Iterable[Any], _: Gettext) -> list[str]:
+    """One sentence per churn reason, in the translator's language."""
+    return [churn_reason(reason, _) for reason in reasons]
+
+
+def classification_reason(reason: Any, _: Gettext, money: Callable[[Decimal], str]) -> str:
+    """One classification reason (``bot.domain.classification.Reason``) as a plain phrase.
+
+    ``money`` formats the amounts (revenue, thresholds) in the team's currency;
+    the tier or stage an override replaced is named with the enum's own label.
+    """
+    code = str(reason.code)
+    message = CLASSIFICATION_REASONS.get(code)
+    if message is None:
+        return code
+    params = dict(reason.params)
+    for key in ("revenue", "threshold"):
+        if isinstance(params.get(key), Decimal | int):
+            params[key] = money(Decimal(params[key]))
+    if "usual_gap_days" in params:
+        params["usual"] = params["usual_gap_days"]
+    if code == "tier.override":
+        params["derived"] = name(TIERS, params.get("derived") or "none", _)
+    elif code == "stage.override":
+        params["derived"] = name(STAGES, params.get("derived"), _)
+    try:
+        return sentence(message, params, _)
+    except (KeyError, ValueError, TypeError):
+        return code

@@ -32,9 +32,11 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
+from bot import labels
 from bot.domain.models import Customer
-from bot.domain.reports import Comparison, Report, label
+from bot.domain.reports import Comparison, Report
 from bot.exports import csv_bytes
+from bot.labels import Gettext, heading
 
 DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
 DATE_FORMAT = "yyyy-mm-dd"
@@ -46,184 +48,6 @@ RATE_KEYS = {"follow_up_on_time_rate"}
 AVERAGE_KEYS = {"avg_resolution_hours", "csat", "nps"}
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CLV_ROWS = 200
-
-HEADERS: dict[str, dict[str, str]] = {
-    "en": {
-        # sheet names (Excel: at most 31 characters, no []:*?/\)
-        "sheet_summary": "Summary",
-        "sheet_reps": "Interactions by rep",
-        "sheet_feedback": "Feedback",
-        "sheet_mix": "Tiers and stages",
-        "sheet_at_risk": "At risk",
-        "sheet_clv": "CLV",
-        "sheet_customers": "Customers",
-        # summary
-        "figure": "Figure",
-        "current": "This period",
-        "previous": "Previous period",
-        "change": "Change",
-        "direction": "Direction",
-        "period_start": "Period start",
-        "period_end": "Period end (last day)",
-        "previous_start": "Previous period start",
-        "previous_end": "Previous period end",
-        "generated_at": "Generated at",
-        # reps
-        "rep": "Rep",
-        "rep_id": "Rep ID",
-        "interactions": "Interactions",
-        "new_customers": "New customers",
-        "purchases": "Purchases",
-        "feedback": "Feedback",
-        "on_time": "Follow-ups on time",
-        "overdue": "Follow-ups overdue",
-        "active": "Active",
-        "yes": "yes",
-        "no": "no",
-        # feedback, mix
-        "group": "Group",
-        "value": "Value",
-        "count": "Count",
-        "movement": "Change since snapshot",
-        "by_kind": "By kind",
-        "by_status": "By status",
-        "ratings": "Ratings",
-        "tier": "Value tier",
-        "stage": "Stage",
-        "resolved": "Resolved in period",
-        "csat_count": "CSAT answers",
-        "nps_count": "NPS answers",
-        "promoters": "Promoters (9–10)",
-        "passives": "Passives (7–8)",
-        "detractors": "Detractors (0–6)",
-        # at risk, CLV
-        "customer": "Customer",
-        "customer_id": "Customer ID",
-        "owner": "Owner",
-        "score": "Risk score",
-        "reasons": "Reasons",
-        "currency": "Currency",
-        "orders": "Orders",
-        "total": "Total spent",
-        "first_purchase": "First purchase",
-        "observed_days": "Observed days",
-        "aov": "Average order value",
-        "orders_per_year": "Orders per year",
-        "lifetime_years": "Lifetime (years)",
-        "clv": "CLV",
-        # customers
-        "name": "Name",
-        "company": "Company",
-        "title": "Title",
-        "industry": "Industry",
-        "phones": "Phones",
-        "email": "Email",
-        "wechat": "WeChat",
-        "city": "City",
-        "value_tier": "Value tier",
-        "lifecycle": "Stage",
-        "source": "Source",
-        "tags": "Tags",
-        "created": "Created",
-        "last_contact": "Last contact",
-        "next_follow_up": "Next follow-up",
-        "archived": "Archived",
-    },
-    "zh": {
-        "sheet_summary": "概览",
-        "sheet_reps": "销售跟进",
-        "sheet_feedback": "客户反馈",
-        "sheet_mix": "分级与阶段",
-        "sheet_at_risk": "流失预警",
-        "sheet_clv": "客户终身价值",
-        "sheet_customers": "客户",
-        "figure": "指标",
-        "current": "本期",
-        "previous": "上期",
-        "change": "变化",
-        "direction": "趋势",
-        "period_start": "本期开始",
-        "period_end": "本期结束（最后一天）",
-        "previous_start": "上期开始",
-        "previous_end": "上期结束",
-        "generated_at": "生成时间",
-        "rep": "销售",
-        "rep_id": "销售 ID",
-        "interactions": "跟进次数",
-        "new_customers": "新客户",
-        "purchases": "成交笔数",
-        "feedback": "反馈",
-        "on_time": "按时跟进",
-        "overdue": "逾期跟进",
-        "active": "有活动",
-        "yes": "是",
-        "no": "否",
-        "group": "分组",
-        "value": "项目",
-        "count": "数量",
-        "movement": "较上次快照变化",
-        "by_kind": "按类型",
-        "by_status": "按状态",
-        "ratings": "评分",
-        "tier": "价值分级",
-        "stage": "生命周期",
-        "resolved": "本期解决",
-        "csat_count": "满意度答复数",
-        "nps_count": "NPS 答复数",
-        "promoters": "推荐者（9–10）",
-        "passives": "中立者（7–8）",
-        "detractors": "贬损者（0–6）",
-        "customer": "客户",
-        "customer_id": "客户 ID",
-        "owner": "负责人",
-        "score": "风险分",
-        "reasons": "原因",
-        "currency": "币种",
-        "orders": "订单数",
-        "total": "累计消费",
-        "first_purchase": "首次购买",
-        "observed_days": "观察天数",
-        "aov": "平均订单金额",
-        "orders_per_year": "年购买频次",
-        "lifetime_years": "预期生命周期（年）",
-        "clv": "客户终身价值",
-        "name": "姓名",
-        "company": "公司",
-        "title": "职位",
-        "industry": "行业",
-        "phones": "电话",
-        "email": "邮箱",
-        "wechat": "微信",
-        "city": "城市",
-        "value_tier": "价值分级",
-        "lifecycle": "生命周期",
-        "source": "来源",
-        "tags": "标签",
-        "created": "创建日期",
-        "last_contact": "最近联系",
-        "next_follow_up": "下次跟进",
-        "archived": "已归档",
-    },
-}
-
-SOURCES = {
-    "en": {
-        "referral": "Referral",
-        "event": "Event",
-        "ad": "Ad",
-        "cold_call": "Cold call",
-        "inbound": "Inbound",
-        "other": "Other",
-    },
-    "zh": {
-        "referral": "转介绍",
-        "event": "活动",
-        "ad": "广告",
-        "cold_call": "陌拜",
-        "inbound": "主动咨询",
-        "other": "其他",
-    },
-}
 
 CUSTOMER_COLUMNS = (
     "name",
@@ -247,8 +71,29 @@ CUSTOMER_COLUMNS = (
 )
 
 
-def _h(language: str) -> dict[str, str]:
-    return HEADERS.get(language, HEADERS["en"])
+# Customer columns that are card fields take the card's own field names.
+_CARD_FIELDS = {"name", "company", "title", "industry", "email", "wechat", "city", "source", "tags"}
+_CUSTOMER_HEADERS = {"value_tier": "tier", "lifecycle": "stage"}
+
+
+class _Headers:
+    """Column and sheet names, translated: ``h["rep"]`` (an ``EXPORT`` key) or a figure key."""
+
+    def __init__(self, _: Gettext) -> None:
+        self._ = _
+
+    def __getitem__(self, key: str) -> str:
+        if key in labels.EXPORT:
+            return labels.name(labels.EXPORT, key, self._)
+        if key in labels.FIGURES:
+            return labels.figure(key, self._)
+        if key in _CARD_FIELDS:
+            return labels.name(labels.FIELDS, key, self._)
+        return labels.name(labels.EXPORT, _CUSTOMER_HEADERS[key], self._)
+
+    def enum(self, table: Mapping[str, str], key: str) -> str:
+        """An enum value standing alone in a cell ("Call", not "call")."""
+        return heading(labels.name(table, key, self._))
 
 
 def money_format(currency: str) -> str:
@@ -323,7 +168,7 @@ def _workbook_bytes(workbook: Workbook) -> bytes:
 
 
 def report_xlsx(
-    report: Report, language: str, tz: tzinfo | None = None, clv_rows: int = CLV_ROWS
+    report: Report, _: Gettext, tz: tzinfo | None = None, clv_rows: int = CLV_ROWS
 ) -> bytes:
     """The report as a workbook: summary, reps, feedback, tiers/stages, at-risk, CLV sheets.
 
@@ -331,14 +176,14 @@ def report_xlsx(
     list is a customer export's job: 10 000 rows would triple the file and the
     time to build it, for a sheet a manager reads from the top).
     """
-    h = _h(language)
+    h = _Headers(_)
     tz = tz or report.period.tz or DEFAULT_TZ
     workbook = Workbook(write_only=True)
-    _summary_sheet(_Sheet(workbook, h["sheet_summary"], tz), report, language, h)
-    _reps_sheet(_Sheet(workbook, h["sheet_reps"], tz), report, language, h)
-    _feedback_sheet(_Sheet(workbook, h["sheet_feedback"], tz), report, language, h)
-    _mix_sheet(_Sheet(workbook, h["sheet_mix"], tz), report, language, h)
-    _at_risk_sheet(_Sheet(workbook, h["sheet_at_risk"], tz), report, h)
+    _summary_sheet(_Sheet(workbook, h["sheet_summary"], tz), report, _, h)
+    _reps_sheet(_Sheet(workbook, h["sheet_reps"], tz), report, h)
+    _feedback_sheet(_Sheet(workbook, h["sheet_feedback"], tz), report, h)
+    _mix_sheet(_Sheet(workbook, h["sheet_mix"], tz), report, h)
+    _at_risk_sheet(_Sheet(workbook, h["sheet_at_risk"], tz), report, _, h)
     _clv_sheet(_Sheet(workbook, h["sheet_clv"], tz), report, h, clv_rows)
     return _workbook_bytes(workbook)
 
@@ -353,7 +198,7 @@ def _comparison_format(comparison: Comparison) -> str:
     return COUNT_FORMAT
 
 
-def _summary_sheet(sheet: _Sheet, report: Report, language: str, h: dict[str, str]) -> None:
+def _summary_sheet(sheet: _Sheet, report: Report, _: Gettext, h: _Headers) -> None:
     sheet.widths(30, 18, 18, 14, 10)
     sheet.header([h["figure"], h["current"], h["previous"], h["change"], h["direction"]])
     period, previous = report.period, report.previous_period
@@ -366,7 +211,7 @@ def _summary_sheet(sheet: _Sheet, report: Report, language: str, h: dict[str, st
     for comparison in report.comparisons:
         fmt = _comparison_format(comparison)
         sheet.row(
-            label(comparison.key, language),
+            labels.figure(comparison.key, _),
             comparison.current,
             comparison.previous,
             comparison.delta,
@@ -375,12 +220,12 @@ def _summary_sheet(sheet: _Sheet, report: Report, language: str, h: dict[str, st
         )
     for currency, average in report.clv.average.items():
         sheet.row(
-            label(f"clv_average:{currency}", language), average, formats={1: money_format(currency)}
+            labels.figure(f"clv_average:{currency}", _), average, formats={1: money_format(currency)}
         )
     sheet.row(h["generated_at"], report.generated_at)
 
 
-def _reps_sheet(sheet: _Sheet, report: Report, language: str, h: dict[str, str]) -> None:
+def _reps_sheet(sheet: _Sheet, report: Report, h: _Headers) -> None:
     kinds = list(report.interactions_by_kind)
     sheet.widths(16, 14, 12, *([10] * len(kinds)), 12, 10, 10, 14, 14, 8)
     sheet.header(
@@ -388,7 +233,7 @@ def _reps_sheet(sheet: _Sheet, report: Report, language: str, h: dict[str, str])
             h["rep"],
             h["rep_id"],
             h["interactions"],
-            *[label(k, language) for k in kinds],
+            *[h.enum(labels.INTERACTION_KINDS, k) for k in kinds],
             h["new_customers"],
             h["purchases"],
             h["feedback"],
@@ -412,51 +257,52 @@ def _reps_sheet(sheet: _Sheet, report: Report, language: str, h: dict[str, str])
         )
 
 
-def _feedback_sheet(sheet: _Sheet, report: Report, language: str, h: dict[str, str]) -> None:
+def _feedback_sheet(sheet: _Sheet, report: Report, h: _Headers) -> None:
     sheet.widths(14, 28, 12)
     sheet.header([h["group"], h["value"], h["count"]])
     stats = report.feedback
     for kind, count in stats.by_kind.items():
-        sheet.row(h["by_kind"], label(kind, language), count)
+        sheet.row(h["by_kind"], h.enum(labels.FEEDBACK_KINDS, kind), count)
     for status, count in stats.by_status.items():
-        sheet.row(h["by_status"], label(status, language), count)
+        sheet.row(h["by_status"], h.enum(labels.FEEDBACK_STATUSES, status), count)
     sheet.row(h["ratings"], h["resolved"], stats.resolved)
     sheet.row(
         h["ratings"],
-        label("avg_resolution_hours", language),
+        h["avg_resolution_hours"],
         stats.avg_resolution_hours,
         formats={2: DECIMAL_FORMAT},
     )
     sheet.row(h["ratings"], h["csat_count"], stats.csat_count)
-    sheet.row(h["ratings"], label("csat", language), stats.csat_avg, formats={2: "0.00"})
+    sheet.row(h["ratings"], h["csat"], stats.csat_avg, formats={2: "0.00"})
     sheet.row(h["ratings"], h["nps_count"], stats.nps_count)
     sheet.row(h["ratings"], h["promoters"], stats.promoters)
     sheet.row(h["ratings"], h["passives"], stats.passives)
     sheet.row(h["ratings"], h["detractors"], stats.detractors)
-    sheet.row(h["ratings"], label("nps", language), stats.nps, formats={2: DECIMAL_FORMAT})
+    sheet.row(h["ratings"], h["nps"], stats.nps, formats={2: DECIMAL_FORMAT})
 
 
-def _mix_sheet(sheet: _Sheet, report: Report, language: str, h: dict[str, str]) -> None:
+def _mix_sheet(sheet: _Sheet, report: Report, h: _Headers) -> None:
     sheet.widths(14, 16, 10, 22)
     sheet.header([h["group"], h["value"], h["count"], h["movement"]])
-    for group, counts, moves in (
-        (h["tier"], report.tiers, report.tier_movement),
-        (h["stage"], report.stages, report.stage_movement),
+    for group, table, counts, moves in (
+        (h["tier"], labels.TIERS, report.tiers, report.tier_movement),
+        (h["stage"], labels.STAGES, report.stages, report.stage_movement),
     ):
         for key, count in counts.items():
             sheet.row(
-                group, label(key, language), count, moves.get(key, 0) if moves is not None else None
+                group, h.enum(table, key), count, moves.get(key, 0) if moves is not None else None
             )
 
 
-def _at_risk_sheet(sheet: _Sheet, report: Report, h: dict[str, str]) -> None:
+def _at_risk_sheet(sheet: _Sheet, report: Report, _: Gettext, h: _Headers) -> None:
     sheet.widths(18, 14, 10, 60, 22)
     sheet.header([h["customer"], h["owner"], h["score"], h["reasons"], h["customer_id"]])
     for row in report.at_risk:
-        sheet.row(row.name, row.owner_name, row.score, "; ".join(row.reasons), row.customer_id)
+        reasons = "; ".join(labels.churn_reasons(row.reasons, _))
+        sheet.row(row.name, row.owner_name, row.score, reasons, row.customer_id)
 
 
-def _clv_sheet(sheet: _Sheet, report: Report, h: dict[str, str], rows: int) -> None:
+def _clv_sheet(sheet: _Sheet, report: Report, h: _Headers, rows: int) -> None:
     sheet.widths(16, 8, 8, 16, 14, 12, 18, 14, 14, 16, 22)
     sheet.header(
         [
@@ -496,9 +342,7 @@ def _clv_sheet(sheet: _Sheet, report: Report, h: dict[str, str], rows: int) -> N
 # ---------------------------------------------------------------------------
 
 
-def _customer_values(
-    customer: Customer, staff_names: Mapping[str, str], language: str
-) -> list[Any]:
+def _customer_values(customer: Customer, staff_names: Mapping[str, str], h: _Headers) -> list[Any]:
     """One row in CUSTOMER_COLUMNS order, with typed values (the writers format them)."""
     tier = customer.effective_tier
     source = customer.source
@@ -511,15 +355,15 @@ def _customer_values(
         customer.email,
         customer.handles.get("wechat"),
         customer.city,
-        label(tier.value, language) if tier is not None else label("none", language),
-        label(customer.effective_stage.value, language),
+        h.enum(labels.TIERS, tier.value if tier is not None else "none"),
+        h.enum(labels.STAGES, customer.effective_stage.value),
         staff_names.get(customer.owner_id, customer.owner_id),
-        SOURCES.get(language, SOURCES["en"]).get(source.value, source.value) if source else None,
+        h.enum(labels.CHOICES, source.value) if source else None,
         ", ".join(customer.tags) or None,
         customer.created_at,
         customer.last_contact_at,
         customer.next_follow_up_at,
-        _h(language)["yes"] if customer.archived else _h(language)["no"],
+        h["yes"] if customer.archived else h["no"],
         customer.id,
     ]
 
@@ -527,18 +371,18 @@ def _customer_values(
 def customers_xlsx(
     customers: Iterable[Customer],
     staff_names: Mapping[str, str],
-    language: str,
+    _: Gettext,
     tz: tzinfo | None = None,
 ) -> bytes:
     """A customer list (cards, one per row) as a workbook; moments in local time ``tz``."""
-    h = _h(language)
+    h = _Headers(_)
     workbook = Workbook(write_only=True)
     sheet = _Sheet(workbook, h["sheet_customers"], tz or DEFAULT_TZ)
     sheet.widths(16, 18, 12, 12, 34, 22, 14, 10, 10, 10, 12, 10, 20, 12, 16, 16, 8, 22)
     sheet.header([h[c] for c in CUSTOMER_COLUMNS])
     created = CUSTOMER_COLUMNS.index("created")
     for customer in customers:
-        values = _customer_values(customer, staff_names, language)
+        values = _customer_values(customer, staff_names, h)
         values[created] = customer.created_at.astimezone(sheet.tz).date()
         sheet.row(*values)
     return _workbook_bytes(workbook)
@@ -557,16 +401,16 @@ def _csv_text(value: Any, tz: tzinfo) -> Any:
 def customers_csv(
     customers: Iterable[Customer],
     staff_names: Mapping[str, str],
-    language: str,
+    _: Gettext,
     tz: tzinfo | None = None,
 ) -> bytes:
     """The same list as CSV, UTF-8 with a BOM so Excel reads the Chinese correctly."""
-    h = _h(language)
+    h = _Headers(_)
     tz = tz or DEFAULT_TZ
     created = CUSTOMER_COLUMNS.index("created")
     rows = []
     for customer in customers:
-        values = _customer_values(customer, staff_names, language)
+        values = _customer_values(customer, staff_names, h)
         values[created] = customer.created_at.astimezone(tz).date()
         rows.append([_csv_text(v, tz) for v in values])
     return csv_bytes([h[c] for c in CUSTOMER_COLUMNS], rows)

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from babel.numbers import format_currency
+from lunar_python.util import LunarUtil
 
 from bot import labels
 from bot.config import Config
@@ -18,28 +19,28 @@ from bot.i18n import gettext_for
 from bot.render import format_datetime, render
 from bot.services.customers import CardView
 
-_CN_MONTHS = ["正", "二", "三", "四", "五", "六", "七", "八", "九", "十", "冬", "腊"]
-_CN_DAYS = ["初一", "初二", "初三", "初四", "初五", "初六", "初七", "初八", "初九", "初十",
-            "十一", "十二", "十三", "十四", "十五", "十六", "十七", "十八", "十九", "二十",
-            "廿一", "廿二", "廿三", "廿四", "廿五", "廿六", "廿七", "廿八", "廿九", "三十"]
-
 
 def money(amount: Decimal, currency: str, language: str) -> str:
     return format_currency(amount, currency, locale="zh_CN" if language == "zh" else "en")
 
 
 def birthday_text(birthday: Birthday, language: str) -> str:
+    """A birthday as the reader writes it; lunar month and day names are lunar-python's own."""
+    _ = gettext_for(language)
     if birthday.calendar is CalendarKind.LUNAR:
         if language == "zh":
-            year = f"{birthday.year}年" if birthday.year else ""
-            leap = "闰" if birthday.leap_month else ""
-            return f"农历{year}{leap}{_CN_MONTHS[birthday.month - 1]}月{_CN_DAYS[birthday.day - 1]}"
-        leap = "leap " if birthday.leap_month else ""
-        year = f"{birthday.year}-" if birthday.year else ""
-        return f"lunar {year}{leap}{birthday.month}/{birthday.day}"
+            month, day = LunarUtil.MONTH[birthday.month], LunarUtil.DAY[birthday.day]
+        else:
+            month, day = str(birthday.month), str(birthday.day)
+        return _("lunar %(year)s%(leap)s%(month)s/%(day)s") % {
+            "year": _("%(year)s-") % {"year": birthday.year} if birthday.year else "",
+            "leap": _("leap ") if birthday.leap_month else "",
+            "month": month,
+            "day": day,
+        }
     if birthday.year:
         return f"{birthday.year}-{birthday.month:02d}-{birthday.day:02d}"
-    return f"{birthday.month}月{birthday.day}日" if language == "zh" else f"{birthday.month}/{birthday.day}"
+    return _("%(month)s/%(day)s") % {"month": birthday.month, "day": birthday.day}
 
 
 def choice_text(value: str, language: str) -> str:
@@ -91,6 +92,21 @@ def stage_text(customer: Customer, language: str) -> str:
     return _(labels.STAGES[customer.effective_stage.value])
 
 
+# The tier and stage names already say these; the card shows the reasons that explain.
+_SELF_EVIDENT = {"tier.no_purchases", "stage.never_purchased"}
+
+
+def reason_texts(view: CardView, language: str, config: Config) -> list[str]:
+    """Why the card has its tier and stage ("¥128,000.00 in the last 365 days …"), translated."""
+    _ = gettext_for(language)
+
+    def amount(value: Decimal) -> str:
+        return money(value, config.locale.currency, language)
+
+    return [labels.classification_reason(reason, _, amount)
+            for reason in view.classification.reasons if reason.code not in _SELF_EVIDENT]
+
+
 def when_text(moment: datetime | None, language: str, tz: Any) -> str:
     return format_datetime(moment, language, tz) if moment else "—"
 
@@ -111,6 +127,7 @@ def render_card(view: CardView, language: str, config: Config, tz: Any) -> str:
         stage=stage_text(customer, language),
         tier_manual=customer.value_tier_override is not None,
         stage_manual=customer.stage_override is not None,
+        reasons=reason_texts(view, language, config),
         owner=view.owner.name if view.owner else customer.owner_id,
         last_contact=when_text(view.last_contact, language, tz),
         next_follow_up=when_text(customer.next_follow_up_at, language, tz),

@@ -21,6 +21,7 @@ from telegram import CopyTextButton, InlineKeyboardButton, InlineKeyboardMarkup,
 from telegram.error import Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application, BaseHandler, CallbackQueryHandler, CommandHandler
 
+from bot import labels
 from bot.domain import churn
 from bot.domain.models import (
     Interaction,
@@ -279,8 +280,8 @@ async def _churn(svc: Services, reminder: Reminder, user: StaffUser, language: s
     customer = await svc.store.customers.get(reminder.customer_id or "")
     if customer is None or customer.archived or customer.owner_id != user.id:
         return None
-    reasons = churn.render_reasons(
-        [churn.Reason.from_dict(r) for r in reminder.payload.get("reasons", [])], language)
+    reasons = labels.churn_reasons(
+        [churn.Reason.from_dict(r) for r in reminder.payload.get("reasons", [])], _)
     markup = InlineKeyboardMarkup([
         [InlineKeyboardButton(_(LOG_CALL_LABEL), callback_data=_cb("log", "start", customer.id)),
          InlineKeyboardButton(_(OPEN_CARD_LABEL), callback_data=_cb("cust", "view", customer.id))],

@@ -52,12 +52,14 @@ from telegram.ext import (
     filters,
 )
 
+from bot import labels
 from bot.charts import report_chart
 from bot.domain.date_range import parse_date_range
 from bot.domain.models import Reminder, ReminderKind, Role, StaffUser
-from bot.domain.reports import SAME, Comparison, Period, label
+from bot.domain.reports import SAME, Comparison, Period
 from bot.domain.validation import ValidationError
-from bot.i18n import gettext_for
+from bot.i18n import Translator, gettext_for
+from bot.labels import heading
 from bot.render import render
 from bot.services import Services
 from bot.services.customers import ListFilter
@@ -283,7 +285,7 @@ def _export_buttons(result: ReportResult, language: str) -> InlineKeyboardMarkup
 async def _send_chart(
     context: Context, chat_id: int, result: ReportResult, language: str, *, with_buttons: bool
 ) -> None:
-    png = await asyncio.to_thread(report_chart, result.report, language)  # ~0.2 s of matplotlib
+    png = await asyncio.to_thread(report_chart, result.report, gettext_for(language))  # ~0.2 s of matplotlib
     caption = render(language, "report_chart_caption", period=period_text(result.report.period, language),
                      **_scope_context(result.scope))
     await context.bot.send_photo(
@@ -357,14 +359,15 @@ def _change(comparison: Comparison, locale: str) -> str:
 
 
 def _moves(
-    counts: Mapping[str, int], moves: Mapping[str, int] | None, language: str
+    table: Mapping[str, str], counts: Mapping[str, int], moves: Mapping[str, int] | None, _: Translator
 ) -> list[tuple[str, int, str]]:
     """(name, count, "▲2"/"▼1"/"") for every tier or stage that has customers or moved."""
     rows = []
     for key, count in counts.items():
         move = (moves or {}).get(key, 0)
         if count or move:
-            rows.append((label(key, language), count, f"▲{move}" if move > 0 else f"▼{-move}" if move < 0 else ""))
+            name = heading(labels.name(table, key, _))
+            rows.append((name, count, f"▲{move}" if move > 0 else f"▼{-move}" if move < 0 else ""))
     return rows
 
 
@@ -381,9 +384,10 @@ def summary_text(result: ReportResult, language: str, *, title: str | None = Non
     """The report as one Telegram HTML message (zh/en templates; Babel-formatted numbers)."""
     report = result.report
     locale = _locale(language)
+    _ = gettext_for(language)
     one_person = result.scope.owner is not None
     rows = [
-        (label(c.key, language), _number(c.key, c.current, locale), _change(c, locale))
+        (labels.figure(c.key, _), _number(c.key, c.current, locale), _change(c, locale))
         for c in report.comparisons
         if _shown(c, one_person)
     ]
@@ -404,17 +408,19 @@ def summary_text(result: ReportResult, language: str, *, title: str | None = Non
         period=period_text(report.period, language),
         previous=period_text(report.previous_period, language),
         rows=rows,
-        by_kind=[(label(k, language), n) for k, n in report.interactions_by_kind.items() if n],
+        by_kind=[(heading(labels.name(labels.INTERACTION_KINDS, k, _)), n)
+                 for k, n in report.interactions_by_kind.items() if n],
         reps=reps[:REP_ROWS],
         more_reps=max(0, len(reps) - REP_ROWS),
         inactive=[] if one_person else [r.name for r in report.inactive_reps],
-        tiers=_moves(report.tiers, report.tier_movement, language),
-        stages=_moves(report.stages, report.stage_movement, language),
+        tiers=_moves(labels.TIERS, report.tiers, report.tier_movement, _),
+        stages=_moves(labels.STAGES, report.stages, report.stage_movement, _),
         snapshot_day=snapshot_day,
         moved=moved,
         clv=[(_number(f"clv_average:{cur}", avg, locale), report.clv.customers.get(cur, 0))
              for cur, avg in report.clv.average.items()],
-        at_risk=[(r.name, r.owner_name, r.score, list(r.reasons)) for r in report.at_risk],
+        at_risk=[(r.name, r.owner_name, r.score, labels.churn_reasons(r.reasons, _))
+                 for r in report.at_risk],
         show_owner=not one_person,
         customers=result.customers,
         generated=_when(report.generated_at, result, locale),

@@ -1,4 +1,4 @@
-"""Churn warning (客户流失预警): an explainable 0–100 risk score per customer.
+"""Churn warning: an explainable 0–100 risk score per customer.
 
 DESIGN.md asks for indicators "contact frequency, purchase frequency and
 recency against the customer's own rhythm, complaint rate and low
@@ -41,7 +41,12 @@ time on 1 March was on 1 March, whatever its UTC date.  Purchase dates are
 calendar dates in that same zone.
 
 Archived customers are never at risk.  Pure functions: time is passed in.
+
+The reasons are codes and numbers only; their sentences are msgids in
+``bot.labels.CHURN_REASONS``, rendered in the reader's language by
+``bot.labels.churn_reasons`` (a reminder payload stores ``Reason.as_dict()``).
 """
+# In the Chinese method this is 客户流失预警 (customer churn warning).
 
 from __future__ import annotations
 
@@ -359,70 +364,3 @@ def _rating_reasons(
             )
         )
     return reasons
-
-
-# ---------------------------------------------------------------------------
-# Rendering
-# ---------------------------------------------------------------------------
-
-# One sentence per code and language.  English entries are (singular, plural),
-# chosen by the parameter named in _COUNTED.  Kept here, small, until the
-# lead moves them to the gettext catalog.
-SENTENCES: dict[str, dict[str, str | tuple[str, str]]] = {
-    "en": {
-        "no_contact": (
-            "no contact for {days} day, usual every {usual}",
-            "no contact for {days} days, usual every {usual}",
-        ),
-        "purchase_overdue": (
-            "no purchase for {days} day, usual every {usual}",
-            "no purchase for {days} days, usual every {usual}",
-        ),
-        "purchase_frequency_falling": (
-            "{recent} purchase in the last {days} days, {before} in the {days} days before",
-            "{recent} purchases in the last {days} days, {before} in the {days} days before",
-        ),
-        "open_complaints": ("{count} open complaint", "{count} open complaints"),
-        "low_csat": "low satisfaction: CSAT {csat}/5",
-        "nps_detractor": "NPS {nps}/10 (detractor)",
-    },
-    "zh": {
-        "no_contact": "{days} 天未联系（通常每 {usual} 天）",
-        "purchase_overdue": "{days} 天未购买（通常每 {usual} 天）",
-        "purchase_frequency_falling": "近 {days} 天购买 {recent} 次，此前 {days} 天 {before} 次",
-        "open_complaints": "{count} 条投诉未解决",
-        "low_csat": "满意度低：{csat}/5",
-        "nps_detractor": "NPS {nps}/10（贬损者）",
-    },
-}
-_COUNTED = {
-    "no_contact": "days",
-    "purchase_overdue": "days",
-    "purchase_frequency_falling": "recent",
-    "open_complaints": "count",
-}
-
-
-def render_reasons(reasons: Iterable[Reason], language: str) -> list[str]:
-    """One plain sentence per reason, in ``language`` ("zh" or "en").
-
-    An unknown code (a payload from a newer version) renders as the bare code
-    rather than failing a reminder.
-    """
-    if language not in SENTENCES:
-        raise ValueError(f"no churn sentences for language {language!r}")
-    table = SENTENCES[language]
-    lines = []
-    for reason in reasons:
-        entry = table.get(str(reason.code))
-        if entry is None:
-            lines.append(str(reason.code))
-            continue
-        if isinstance(entry, tuple):
-            count = reason.params.get(_COUNTED.get(str(reason.code), ""), 0)
-            entry = entry[0] if count == 1 else entry[1]
-        try:
-            lines.append(entry.format(**reason.params))
-        except (KeyError, IndexError):
-            lines.append(str(reason.code))
-    return lines

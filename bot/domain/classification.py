@@ -1,4 +1,4 @@
-"""Customer classification (客户划分): value tier and lifecycle stage, with reasons.
+"""Customer classification: value tier and lifecycle stage, with reasons.
 
 Both are derived from the customer's own history so that a rep never has to
 maintain them by hand, and both come with machine-readable reasons so the
@@ -29,17 +29,22 @@ Lifecycle stage, first rule that applies:
    more than ``at_risk_days``;
 4. **new**: exactly one purchase, or the first purchase is at most
    ``new_days`` old;
-5. **repeat** (老客户): two or more purchases.
+5. **repeat** (a returning customer): two or more purchases.
 
 "Contact" is the latest non-deleted interaction that reached the customer
 (an unanswered call is an attempt, not a contact), the customer's
 ``last_contact_at``, or a purchase — whichever is latest.
+
+Reasons are codes and numbers; ``bot.labels.CLASSIFICATION_REASONS`` holds
+their msgids and ``bot.labels.classification_reason`` renders one (the card
+shows them).
 
 Amounts are summed as they are: the thresholds assume the team's single
 currency (convert before calling if a team sells in several).  A purchase's
 ``amount`` is its total, not a unit price.
 """
 
+# In the Chinese method: 客户划分 (customer classification); "repeat" is 老客户.
 from __future__ import annotations
 
 from collections.abc import Sequence

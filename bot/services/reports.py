@@ -80,6 +80,7 @@ from bot.domain.reports import (
     ReportSettings,
     compute_report,
 )
+from bot.i18n import gettext_for
 from bot.reports_export import customers_csv, customers_xlsx, report_xlsx
 from bot.services.audit import AuditService
 from bot.services.customers import CustomerService, ListFilter
@@ -313,7 +314,6 @@ class ReportService:
             snapshot=snapshot,
             period=period,
             now=now,
-            language=language,
             rules=self.churn_rules,
             settings=self.settings,
         )
@@ -390,7 +390,7 @@ class ReportService:
     # ---- exports -------------------------------------------------------------------------
     async def report_workbook(self, actor: StaffUser, result: ReportResult) -> bytes:
         """The report as XLSX (built in a worker thread); the export is audited."""
-        data = await asyncio.to_thread(report_xlsx, result.report, result.language, result.tz)
+        data = await asyncio.to_thread(report_xlsx, result.report, gettext_for(result.language), result.tz)
         await self.audit.record(
             actor.id, "export", "report", result.scope.key,
             note=f"xlsx {result.report.period.label()} ({result.scope.kind})",
@@ -421,7 +421,9 @@ class ReportService:
                 owner = await self.store.staff.get(customer.owner_id)
                 names[customer.owner_id] = owner.name if owner else customer.owner_id
         writer = customers_xlsx if fmt == "xlsx" else customers_csv
-        data = await asyncio.to_thread(writer, customers, names, language or actor.language, self.tz)
+        data = await asyncio.to_thread(
+            writer, customers, names, gettext_for(language or actor.language), self.tz
+        )
         used = {k: v for k, v in dataclasses.asdict(filters).items() if v}
         await self.audit.record(
             actor.id, "export", "customers", scope.key,
@@ -551,7 +553,6 @@ def _compute(
     snapshot: Mapping[str, Any] | None,
     period: Period,
     now: datetime,
-    language: str,
     rules: churn.ChurnRules,
     settings: ReportSettings,
 ) -> Report:
@@ -570,8 +571,7 @@ def _compute(
             feedback.get(customer.id, ()), local_now, rules,
         )
         if assessment.at_risk:
-            reasons = tuple(churn.render_reasons(assessment.reasons, language))
-            at_risk.append(AtRiskInput(customer.id, assessment.score, reasons))
+            at_risk.append(AtRiskInput(customer.id, assessment.score, tuple(assessment.reasons)))
 
     def own(groups: Mapping[str, list[Any]]) -> list[Any]:
         records: Iterable[Any] = (r for group in groups.values() for r in group)

@@ -17,6 +17,7 @@ from matplotlib.font_manager import FontProperties, findfont
 from bot import charts
 from bot.domain.models import Interaction, InteractionKind, StaffUser
 from bot.domain.reports import Report, ReportData, ReportSettings, compute_report
+from bot.i18n import gettext_for
 from tests.bot.domain.test_reports import NOW, PERIOD, team_data
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -50,14 +51,14 @@ def report() -> Report:
 
 @pytest.mark.parametrize("language", ["zh", "en"])
 def test_chart_is_a_telegram_photo(report: Report, language: str) -> None:
-    data = charts.report_chart(report, language)
+    data = charts.report_chart(report, gettext_for(language))
     assert png_size(data) == (1080, 1350)
     assert_telegram_photo(data)
 
 
 def test_empty_report_still_draws(report: Report) -> None:
     empty = compute_report(ReportData(), PERIOD, NOW)
-    assert_telegram_photo(charts.report_chart(empty, "zh"))
+    assert_telegram_photo(charts.report_chart(empty, gettext_for("zh")))
 
 
 def test_many_reps_fold_into_others() -> None:
@@ -72,7 +73,7 @@ def test_many_reps_fold_into_others() -> None:
         for _ in range(k % 7)
     ]
     many = compute_report(ReportData(staff=reps, interactions=interactions), PERIOD, NOW)
-    assert_telegram_photo(charts.report_chart(many, "zh"))
+    assert_telegram_photo(charts.report_chart(many, gettext_for("zh")))
 
 
 def test_the_cjk_font_ships_with_the_project_and_is_found() -> None:
@@ -86,7 +87,7 @@ def test_the_cjk_font_ships_with_the_project_and_is_found() -> None:
 def test_chinese_renders_without_missing_glyphs(report: Report) -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        charts.report_chart(report, "zh")
+        charts.report_chart(report, gettext_for("zh"))
         figure = Figure()
         FigureCanvasAgg(figure)
         family = charts.cjk_font()[0]  # type: ignore[index]
@@ -108,7 +109,7 @@ def test_the_missing_glyph_check_does_detect_boxes() -> None:
 
 def test_no_global_matplotlib_state_changes(report: Report) -> None:
     before = dict(matplotlib.rcParams)
-    charts.report_chart(report, "zh")
+    charts.report_chart(report, gettext_for("zh"))
     assert dict(matplotlib.rcParams) == before
     assert matplotlib.get_backend().lower() == "agg"
     pyplot = sys.modules.get("matplotlib.pyplot")
@@ -124,7 +125,7 @@ def test_falls_back_with_a_logged_warning(
     try:
         with caplog.at_level(logging.WARNING, logger="bot.charts"):
             assert charts.cjk_font() is None
-            data = charts.report_chart(report, "en")
+            data = charts.report_chart(report, gettext_for("en"))
         assert any("no CJK font" in r.getMessage() for r in caplog.records)
         assert_telegram_photo(data)
     finally:

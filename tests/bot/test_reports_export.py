@@ -12,10 +12,12 @@ import pytest
 
 from bot.domain.models import Customer, Gender, LifecycleStage, Source, ValueTier
 from bot.domain.reports import Report, ReportData, ReportSettings, compute_report
+from bot.i18n import gettext_for
 from bot.reports_export import customers_csv, customers_xlsx, money_format, report_xlsx
 from tests.bot.domain.test_reports import NOW, PERIOD, SH, sh, team_data
 
 BOM = b"\xef\xbb\xbf"
+EN, ZH = gettext_for("en"), gettext_for("zh")
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +40,7 @@ def by_first_column(sheet: openpyxl.worksheet.worksheet.Worksheet) -> dict[str, 
 
 
 def test_report_has_one_sheet_per_table(report: Report) -> None:
-    assert open_xlsx(report_xlsx(report, "en")).sheetnames == [
+    assert open_xlsx(report_xlsx(report, EN)).sheetnames == [
         "Summary",
         "Interactions by rep",
         "Feedback",
@@ -46,7 +48,7 @@ def test_report_has_one_sheet_per_table(report: Report) -> None:
         "At risk",
         "CLV",
     ]
-    assert open_xlsx(report_xlsx(report, "zh")).sheetnames == [
+    assert open_xlsx(report_xlsx(report, ZH)).sheetnames == [
         "概览",
         "销售跟进",
         "客户反馈",
@@ -57,7 +59,7 @@ def test_report_has_one_sheet_per_table(report: Report) -> None:
 
 
 def test_summary_is_typed(report: Report) -> None:
-    sheet = open_xlsx(report_xlsx(report, "en"))["Summary"]
+    sheet = open_xlsx(report_xlsx(report, EN))["Summary"]
     assert rows(sheet)[0] == ("Figure", "This period", "Previous period", "Change", "Direction")
     assert sheet["A1"].font.bold
     assert sheet.freeze_panes == "A2"
@@ -92,7 +94,7 @@ def test_summary_is_typed(report: Report) -> None:
 
 
 def test_reps_sheet(report: Report) -> None:
-    sheet = open_xlsx(report_xlsx(report, "en"))["Interactions by rep"]
+    sheet = open_xlsx(report_xlsx(report, EN))["Interactions by rep"]
     header, *body = rows(sheet)
     assert header[:4] == ("Rep", "Rep ID", "Interactions", "Call")
     assert header[-1] == "Active"
@@ -105,7 +107,7 @@ def test_reps_sheet(report: Report) -> None:
 
 
 def test_feedback_and_mix_sheets(report: Report) -> None:
-    book = open_xlsx(report_xlsx(report, "en"))
+    book = open_xlsx(report_xlsx(report, EN))
     feedback = rows(book["Feedback"])
     assert ("By kind", "Complaint", 1) in feedback
     assert ("By status", "In progress", 1) in feedback
@@ -115,18 +117,18 @@ def test_feedback_and_mix_sheets(report: Report) -> None:
     assert ratings["Promoters (9–10)"] == 2
 
     mix = rows(book["Tiers and stages"])
-    assert ("Value tier", "High", 2, 1) in mix  # 2 now, 1 in the snapshot
-    assert ("Value tier", "No tier", 2, 0) in mix
+    assert ("Value tier", "High value", 2, 1) in mix  # 2 now, 1 in the snapshot
+    assert ("Value tier", "No purchases yet", 2, 0) in mix  # the card's term for "no tier"
     assert ("Stage", "Prospect", 2, 2) in mix  # not in the snapshot: counted from 0
 
 
 def test_at_risk_and_clv_sheets(report: Report) -> None:
-    book = open_xlsx(report_xlsx(report, "zh"))
+    book = open_xlsx(report_xlsx(report, ZH))
     at_risk = rows(book["流失预警"])
     assert at_risk[0] == ("客户", "负责人", "风险分", "原因", "客户 ID")
     assert at_risk[1:] == [
-        ("王五", "Bob", 80, "2 open complaints", "c3"),
-        ("赵六", "Alice", 80, "no contact for 20 days", "c5"),
+        ("王五", "Bob", 80, "2 条投诉未解决", "c3"),  # codes rendered in the sheet's language
+        ("赵六", "Alice", 80, "20 天未联系（通常每 14 天）", "c5"),
     ]
     clv = book["客户终身价值"]
     first = [c for c in next(clv.iter_rows(min_row=2, max_row=2))]
@@ -135,12 +137,12 @@ def test_at_risk_and_clv_sheets(report: Report) -> None:
     assert first[4].value == datetime(2024, 3, 9) and first[4].is_date
     assert first[9].value == 5250.75
     assert len(rows(clv)) == 1 + 3
-    assert len(rows(open_xlsx(report_xlsx(report, "en", clv_rows=1))["CLV"])) == 1 + 1
+    assert len(rows(open_xlsx(report_xlsx(report, EN, clv_rows=1))["CLV"])) == 1 + 1
 
 
 def test_empty_report_exports(report: Report) -> None:
     empty = compute_report(ReportData(), PERIOD, NOW)
-    book = open_xlsx(report_xlsx(empty, "en"))
+    book = open_xlsx(report_xlsx(empty, EN))
     assert rows(book["Interactions by rep"]) == [rows(book["Interactions by rep"])[0]]
     assert by_first_column(book["Summary"])["NPS"][1].value is None
 
@@ -185,7 +187,7 @@ def cards() -> list[Customer]:
 
 
 def test_customers_xlsx_is_typed() -> None:
-    book = open_xlsx(customers_xlsx(cards(), {"r1": "Alice"}, "zh"))
+    book = open_xlsx(customers_xlsx(cards(), {"r1": "Alice"}, ZH))
     sheet = book["客户"]
     header = rows(sheet)[0]
     assert header[:5] == ("姓名", "公司", "职位", "行业", "电话")
@@ -205,18 +207,18 @@ def test_customers_xlsx_is_typed() -> None:
     evil = next(sheet.iter_rows(min_row=3, max_row=3))
     assert evil[0].data_type == "s" and evil[0].value == '=HYPERLINK("http://evil")'
     assert evil[col["负责人"]].value == "gone"  # unknown owner: the id
-    assert evil[col["价值分级"]].value == "未分级"
+    assert evil[col["价值分级"]].value == "尚未购买"  # the card's term for "no tier"
 
 
 def test_customers_csv_opens_in_excel() -> None:
-    data = customers_csv(cards(), {"r1": "Alice"}, "en", SH)
+    data = customers_csv(cards(), {"r1": "Alice"}, EN, SH)
     assert data.startswith(BOM)  # Excel needs the BOM to read UTF-8 (Chinese) correctly
     parsed = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
     header, zhang, evil = parsed
     col = {name: index for index, name in enumerate(header)}
     assert header[0] == "Name" and "Next follow-up" in header
     assert zhang[col["Name"]] == "张三" and zhang[col["Company"]] == "华润"
-    assert zhang[col["Value tier"]] == "High" and zhang[col["Tags"]] == "vip, 茶"
+    assert zhang[col["Value tier"]] == "High value" and zhang[col["Tags"]] == "vip, 茶"
     assert zhang[col["Created"]] == "2026-03-01"
     assert zhang[col["Last contact"]] == "2026-03-05 14:15"
     # Excel evaluates cells starting with = + - @ on opening a CSV: prefixed with '
@@ -226,14 +228,17 @@ def test_customers_csv_opens_in_excel() -> None:
     assert evil[col["Title"]] == ""  # None → empty
 
 
-def test_export_headers_exist_in_both_languages() -> None:
-    from bot.reports_export import HEADERS
+def test_export_headers_are_translated() -> None:
+    """Every header is a msgid of the one label table, translated by the zh catalog."""
+    from bot import labels
 
-    assert set(HEADERS["zh"]) == set(HEADERS["en"])
+    untranslated = [k for k in labels.EXPORT
+                    if labels.name(labels.EXPORT, k, ZH) == labels.name(labels.EXPORT, k, EN)]
+    assert untranslated == []
 
 
 def test_decimal_money_stays_exact_enough() -> None:
     # openpyxl writes Decimal as a number: it reads back as the float of the same value
-    book = open_xlsx(report_xlsx(compute_report(team_data(), PERIOD, NOW), "en"))
+    book = open_xlsx(report_xlsx(compute_report(team_data(), PERIOD, NOW), EN))
     cny = by_first_column(book["Summary"])["Revenue (CNY)"][1].value
     assert Decimal(str(cny)) == Decimal("2499.5")

@@ -21,7 +21,6 @@ from bot.domain.churn import (
     ChurnRules,
     Reason,
     ReasonCode,
-    render_reasons,
     score,
 )
 from bot.domain.models import (
@@ -35,11 +34,18 @@ from bot.domain.models import (
     Purchase,
     ValueTier,
 )
+from bot.i18n import gettext_for
+from bot.labels import churn_reasons
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 3, 15, 10, 0, tzinfo=SHANGHAI)  # 02:00 UTC
 TODAY = date(2026, 3, 15)
 LONG_AGO = NOW - timedelta(days=400)
+
+
+def render_reasons(reasons, language: str) -> list[str]:
+    """The reasons' sentences, as a reminder or a report renders them (``bot.labels``)."""
+    return churn_reasons(reasons, gettext_for(language))
 
 
 def card(tier: ValueTier | None = None, created: datetime = LONG_AGO, **fields: object) -> Customer:

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.domain.churn import Reason, ReasonCode
 from bot.domain.models import (
     Customer,
     Feedback,
@@ -45,8 +46,11 @@ from bot.domain.reports import (
     ReportSettings,
     clv_estimates,
     compute_report,
-    label,
 )
+
+# Reasons are codes and numbers (bot.labels renders them in the reader's language).
+NO_CONTACT_20 = Reason(ReasonCode.NO_CONTACT, {"days": 20, "usual": 14}, 40)
+COMPLAINTS_2 = Reason(ReasonCode.OPEN_COMPLAINTS, {"count": 2}, 30)
 
 SH = ZoneInfo("Asia/Shanghai")
 NY = ZoneInfo("America/New_York")
@@ -260,11 +264,11 @@ def team_data(snapshot: dict[str, dict[str, int]] | None = None) -> ReportData:
             ),
         ],
         at_risk=[
-            AtRiskInput("c5", 80, ("no contact for 20 days",)),
-            ("c6", 90, ["archived: dropped"]),
+            AtRiskInput("c5", 80, (NO_CONTACT_20,)),
+            ("c6", 90, [COMPLAINTS_2]),  # archived: dropped
             ("c1", 55, []),
-            ("c3", 80, ["2 open complaints"]),
-            ("zz", 99, ["not in scope: dropped"]),
+            ("c3", 80, [COMPLAINTS_2]),
+            ("zz", 99, [COMPLAINTS_2]),  # not in scope: dropped
         ],
         previous_snapshot=snapshot,
     )
@@ -529,7 +533,7 @@ def test_top_at_risk(report: Report) -> None:
     # c6 is archived and zz out of scope; c3 and c5 tie at 80: by name, 王五 before 赵六
     assert [(r.customer_id, r.score) for r in report.at_risk] == [("c3", 80), ("c5", 80)]
     first = report.at_risk[0]
-    assert (first.name, first.owner_name, first.reasons) == ("王五", "Bob", ("2 open complaints",))
+    assert (first.name, first.owner_name, first.reasons) == ("王五", "Bob", (COMPLAINTS_2,))
 
 
 def test_clv(report: Report) -> None:
@@ -604,13 +608,6 @@ def test_comparison_directions() -> None:
     assert Comparison("x", 0.1 + 0.2, 0.3).direction == SAME  # float noise is no change
     down = Comparison("avg_resolution_hours", 10.0, 12.5, False)
     assert (down.direction, down.delta, down.improved) == (DOWN, -2.5, True)
-
-
-def test_labels() -> None:
-    assert label("revenue:CNY", "en") == "Revenue (CNY)"
-    assert label("revenue:USD", "zh") == "销售额 (USD)"
-    assert label("at_risk", "zh") == "流失风险"
-    assert label("unknown-key", "en") == "unknown-key"
 
 
 def test_settings_are_validated() -> None:

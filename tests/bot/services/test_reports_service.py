@@ -57,6 +57,8 @@ from bot.domain.models import (
     StaffUser,
     ValueTier,
 )
+from bot.i18n import gettext_for
+from bot.labels import churn_reasons
 from bot.services import Services
 from bot.services.customers import ListFilter
 from bot.services.errors import AccessDenied
@@ -179,9 +181,9 @@ async def test_a_managers_week_counts_their_team_and_nothing_else(svc: Services)
     assert rows == {"ann": (2, 1, 1, 0), "bo": (0, 0, 0, 1), "dan": (0, 0, 0, 0)}
     assert [r.name for r in report.inactive_reps] == ["Dan"]
     assert dict(report.tiers) == {"high": 1, "mid": 0, "low": 0, "none": 2}  # c1, c2, c3
-    assert [(r.customer_id, r.score, r.reasons) for r in report.at_risk] == [
-        ("c2", 70, ("no contact for 184 days, usual every 14", "2 open complaints")),
-    ]
+    assert [(r.customer_id, r.score, churn_reasons(r.reasons, gettext_for("en"))) for r in report.at_risk] == [
+        ("c2", 70, ["no contact for 184 days, usual every 14", "2 open complaints"]),
+    ]  # the report carries reason codes; bot.labels renders them in the reader's language
     assert dict(report.clv.average) == {"CNY": Decimal("2250.00")}
     assert result.customers == 3
     assert report.tier_movement is None  # no earlier snapshot
@@ -332,5 +334,6 @@ async def test_the_pushed_report_is_computed_for_its_recipient(svc: Services) ->
     result = await svc.reports.scheduled_report(await staff(svc, "mia"), reminder, "zh")
     assert result is not None and result.report.period.label() == "2026-03-02 – 2026-03-08"
     assert figures(result)["interactions"] == (2, 1)
-    assert result.report.at_risk[0].reasons[0].startswith("189 天未联系")  # rendered in Chinese
+    reasons = churn_reasons(result.report.at_risk[0].reasons, gettext_for(result.language))
+    assert reasons[0].startswith("189 天未联系")  # rendered in the recipient's language
     assert await svc.reports.scheduled_report(await staff(svc, "ann"), reminder, "en") is None
