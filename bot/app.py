@@ -122,8 +122,8 @@ def register_tasks(application: Application) -> None:
     async def deliver(now: datetime) -> None:
         await reminders.deliver_due(application, services.clock.now())
 
-    scheduler.add("generate", timedelta(hours=1), services.care.run_daily)
-    scheduler.add("feedback", timedelta(hours=1), services.care.feedback_scan)
+    scheduler.add("generate", timedelta(hours=1), services.generator.run_daily)
+    scheduler.add("feedback", timedelta(hours=1), services.generator.feedback_scan)
     scheduler.add("reports", timedelta(hours=1), services.reports.generate_scheduled)
     scheduler.add("deliver", timedelta(minutes=1), deliver)
 

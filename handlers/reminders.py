@@ -239,7 +239,7 @@ async def _greeting_items(svc: Services, reminder: Reminder, user: StaffUser, la
         if customer is None or customer.archived or customer.owner_id != user.id:
             continue
         occasion = item["occasion"]
-        festival = svc.care.festival(occasion) if occasion != "birthday" else None
+        festival = svc.generator.festival(occasion) if occasion != "birthday" else None
         template = "greeting_birthday" if festival is None else f"greeting_{festival.template}"
         try:
             draft = render(language, template, c=customer)
@@ -320,7 +320,7 @@ async def _complaint(svc: Services, reminder: Reminder, user: StaffUser, languag
 @renderer(ReminderKind.DAILY_AGENDA)
 async def _agenda(svc: Services, reminder: Reminder, user: StaffUser, language: str) -> Rendered | None:
     day = date.fromisoformat(reminder.payload.get("day", reminder.due_at.date().isoformat()))
-    agenda = await svc.care.agenda(user, day)
+    agenda = await svc.generator.agenda(user, day)
     greetings = await svc.store.reminders.get_by("dedupe_key", f"greetings:{user.id}:{day.isoformat()}")
     greeting_count = len(greetings.payload.get("items", [])) if greetings else 0
     if not any(agenda.values()) and not greeting_count:
@@ -384,7 +384,7 @@ async def greeting_sent(update: Update, context: Context) -> None:
         return
     now = svc.clock.now()
     occasion = data.args[1]
-    festival = svc.care.festival(occasion)
+    festival = svc.generator.festival(occasion)
     label = festival.name(language) if festival else gettext_for(language)(BIRTHDAY_LABEL)
     interaction = await svc.store.interactions.insert(Interaction(
         customer_id=customer.id, owner_id=staff.id, kind=InteractionKind.MESSAGE, occurred_at=now,
@@ -405,7 +405,7 @@ async def festivals_command(update: Update, context: Context) -> None:
     end = today + timedelta(days=60)
     customers = await svc.customers.all_visible(staff)
     lines = []
-    for day, festival in festivals.occurrences(svc.care.festivals, today, end):
+    for day, festival in festivals.occurrences(svc.generator.festivals, today, end):
         count = sum(1 for c in customers if festival.applies(c))
         lines.append((day.isoformat(), festival.name(language), count))
     upcoming = []

@@ -85,8 +85,8 @@ _CODE_ORDER = {code: index for index, code in enumerate(ReasonCode)}
 class ChurnRules:
     """Tunable numbers of the churn score, with the documented defaults.
 
-    Field names are meant to become the keys of a ``[churn]`` config section
-    (``ChurnRules(**asdict(config.churn))``).
+    This *is* the ``[churn]`` section of the configuration: ``bot.config`` builds
+    it once, from ``config.toml`` and the environment, and the services use it.
     """
 
     # Expected contact cadence (days) per value tier; "untiered" = no tier yet.
