@@ -13,6 +13,7 @@ from bot.clock import Clock
 from bot.config import Config
 from bot.services.audit import AuditService
 from bot.services.customers import CustomerService
+from bot.services.delivery import DeliveryService
 from bot.services.feedback import FeedbackService
 from bot.services.interactions import InteractionService
 from bot.services.invitations import InvitationService
@@ -34,6 +35,7 @@ class Services:
     customers: CustomerService = field(init=False)
     reminders: ReminderService = field(init=False)
     generator: ReminderGenerator = field(init=False)
+    delivery: DeliveryService = field(init=False)
     interactions: InteractionService = field(init=False)
     feedback: FeedbackService = field(init=False)
     reports: ReportService = field(init=False)
@@ -46,6 +48,7 @@ class Services:
         self.customers = CustomerService(self.store, self.clock, self.config, self.audit, self.reminders)
         self.generator = ReminderGenerator(self.store, self.clock, self.config, self.reminders,
                                            reclassify=self.customers.reclassify)
+        self.delivery = DeliveryService(self.store, self.clock, self.config, self.reminders)
         self.interactions = InteractionService(
             self.store, self.clock, self.config, self.audit, self.customers, self.reminders)
         self.feedback = FeedbackService(

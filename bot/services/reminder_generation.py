@@ -145,6 +145,11 @@ class ReminderGenerator:
                 payload={"items": items, "day": day.isoformat()},
             )
 
+    async def greeting_count(self, user: StaffUser, day: date) -> int:
+        """How many greetings the user's greetings reminder of ``day`` lists."""
+        greetings = await self.store.reminders.get_by("dedupe_key", f"greetings:{user.id}:{day.isoformat()}")
+        return len(greetings.payload.get("items", [])) if greetings else 0
+
     def festival(self, key: str) -> festivals.Festival | None:
         return next((f for f in self.festivals if f.key == key), None)
 

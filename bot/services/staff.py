@@ -9,7 +9,7 @@ from bot.config import Config
 from bot.domain import access
 from bot.domain.models import ReminderStatus, Role, StaffUser
 from bot.services.audit import AuditService
-from bot.services.errors import AccessDenied
+from bot.services.errors import AccessDenied, Invalid, update_or_refuse
 from storage.base import ConflictError, Store
 
 SYSTEM_ACTOR = "system"
@@ -80,6 +80,20 @@ class StaffService:
         updated = dataclasses.replace(user, language=language, updated_at=self.clock.now())
         saved = await self.store.staff.update(updated)
         await self.audit.record_change(user.id, "update", "staff", user, saved)
+        return saved
+
+    async def set_quiet_hours(self, user: StaffUser, quiet: tuple[int, int] | None) -> StaffUser:
+        """The user's own quiet hours (local start and end hour); None turns them off."""
+        if quiet is not None and not all(0 <= hour <= 23 for hour in quiet):
+            raise Invalid("quiet_hours.invalid", start=quiet[0], end=quiet[1])
+        value = quiet if quiet is not None else (0, 0)  # equal hours: never quiet
+        before, saved = await update_or_refuse(
+            self.store.staff, user.id,
+            lambda u: None if u.quiet_hours == value else dataclasses.replace(
+                u, quiet_hours=value, updated_at=self.clock.now()),
+            what=f"staff {user.id}")
+        if saved is not before:
+            await self.audit.record_change(user.id, "update", "staff", before, saved)
         return saved
 
     # ---- staff management ---------------------------------------------------------------
