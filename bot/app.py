@@ -18,7 +18,6 @@ from telegram.constants import ParseMode
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.warnings import PTBUserWarning
 
-from bot.domain.models import Role
 from bot.i18n import LANGUAGES, gettext_for
 from bot.persistence import StorePersistence
 from bot.scheduler import Scheduler
@@ -137,9 +136,8 @@ async def publish_commands(application: Application, default_language: str) -> N
             published, scope=BotCommandScopeAllPrivateChats(), language_code=language
         )
     services: Services = application.bot_data[SERVICES_KEY]
-    for user in await services.store.staff.find({"active": True}):
-        if user.role is not Role.REP:
-            await commands.publish_user_commands(application.bot, user)
+    for user in await services.staff.with_team_commands():
+        await commands.publish_user_commands(application.bot, user)
 
 
 async def _tick(context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -54,8 +54,12 @@ class AccessDenied(ServiceError):
         super().__init__(code, detail=detail or code, **params)
 
 
-class Invalid(ServiceError):
-    """The request is wrong in itself (a value, a step that does not apply)."""
+class Invalid(ServiceError, ValueError):
+    """The request is wrong in itself (a value, a step that does not apply).
+
+    Also a ``ValueError``, so handlers written before this vocabulary
+    (``except (AccessDenied, ValueError)``) keep catching it.
+    """
 
     kind = "invalid"
 
