@@ -25,8 +25,8 @@ reason code (params)           fires when                                  point
 Points round half up and are at least 1 when a reason fires; a reason whose
 weight is 0 is switched off.  The customer is *at risk* when the score
 reaches ``threshold`` (50 by default: e.g. two missed cadences (40) and one
-open complaint (15)).  All numbers are :class:`ChurnRules` fields, meant to
-be configuration keys.
+open complaint (15)).  All numbers are :class:`ChurnRules` fields, the keys of
+the ``[churn]`` configuration section.
 
 Contact recency is measured from the latest **non-deleted interaction** —
 calls, visits, messages, inbound or outbound; unanswered calls too unless
