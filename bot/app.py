@@ -20,7 +20,6 @@ from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
 from bot.activity import ApplicationActivity
-from bot.domain.models import Role
 from bot.i18n import LANGUAGES, gettext_for
 from bot.persistence import StorePersistence
 from bot.scheduler import Scheduler
@@ -135,8 +134,8 @@ def register_tasks(application: Application) -> None:
     async def deliver(now: datetime) -> None:
         await reminders.deliver_due(application, services.clock.now())
 
-    scheduler.add("generate", timedelta(hours=1), services.care.run_daily)
-    scheduler.add("feedback", timedelta(hours=1), services.care.feedback_scan)
+    scheduler.add("generate", timedelta(hours=1), services.generator.run_daily)
+    scheduler.add("feedback", timedelta(hours=1), services.generator.feedback_scan)
     scheduler.add("reports", timedelta(hours=1), services.reports.generate_scheduled)
     scheduler.add("deliver", timedelta(minutes=1), deliver)
 
@@ -150,9 +149,8 @@ async def publish_commands(application: Application, default_language: str) -> N
             published, scope=BotCommandScopeAllPrivateChats(), language_code=language
         )
     services: Services = application.bot_data[SERVICES_KEY]
-    for user in await services.store.staff.find({"active": True}):
-        if user.role is not Role.REP:
-            await commands.publish_user_commands(application.bot, user)
+    for user in await services.staff.with_team_commands():
+        await commands.publish_user_commands(application.bot, user)
 
 
 async def _tick(context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -1,13 +1,32 @@
 """Configuration: ``config.toml`` overlaid by environment variables.
 
-Every key has a default (the dataclasses below; ``config.toml`` in the
-repository documents the same values).  Every key can be overridden by the
-environment variable ``CRM_BOT_<SECTION>_<KEY>`` (upper case), and a few
-have the fixed short names DESIGN.md promises (``CRM_BOT_TOKEN``,
-``CRM_BOT_API_BASE_URL``, ``CRM_BOT_DATA``, ``CRM_BOT_DATABASE_URL``,
-``CRM_BOT_ADMINS``).  Anything wrong — bad TOML, an unknown section or
-key, a wrong type, an unknown time zone — raises ``ConfigError`` whose
-message is one line naming the key.
+Every key has a default (the dataclasses below and the domain's rule
+classes; ``config.toml`` in the repository documents the same values).  Every
+key can be overridden by the environment variable ``CRM_BOT_<SECTION>_<KEY>``
+(upper case), and a few have the fixed short names DESIGN.md promises
+(``CRM_BOT_TOKEN``, ``CRM_BOT_API_BASE_URL``, ``CRM_BOT_DATA``,
+``CRM_BOT_DATABASE_URL``, ``CRM_BOT_ADMINS``).  Anything wrong — bad TOML,
+an unknown section or key, a wrong type, an unknown time zone — raises
+``ConfigError`` whose message is one line naming the key.
+
+Declared once.  The sections that hold business rules *are* the domain's
+rule dataclasses — ``[classification]`` is ``ClassificationRules``,
+``[churn]`` ``ChurnRules``, ``[feedback]`` ``FeedbackRules`` — and the
+other sections are the small dataclasses below.  Each section validates
+itself in ``__post_init__``; this module only reads the file and the
+environment, coerces each value to its field's type hint (``int``,
+``float``, ``Decimal``, ``bool``, ``str``, ``list[int]``) and builds every
+section once, at start-up.  Services use those objects as they are; nothing
+rebuilds a rule object per call.
+
+Why not pydantic-settings models feeding the domain?  The domain must stay
+importable and testable without configuration or a validation library
+(``bot/domain`` imports neither), so a settings model would be a second
+declaration of every rule key beside the dataclass the domain computes
+with — exactly the copy this design removes.  What pydantic would add over
+the coercion below (about fifty lines over five types) is a dependency,
+error texts to translate back to our one-line ``[section] key`` form, and
+two validation modes (strict for TOML, lax for environment strings).
 """
 
 from __future__ import annotations
@@ -18,19 +37,32 @@ import os
 import tomllib
 import typing
 from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import babel
 
+from bot.domain.churn import ChurnRules
+from bot.domain.classification import ClassificationRules
+from bot.domain.feedback import FeedbackRules
+from bot.domain.reports import ReportSettings
+
 LANGUAGES = ("zh", "en")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TELEGRAM_API = "https://api.telegram.org/bot"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 class ConfigError(Exception):
     """A configuration problem, with a message fit to print as one line."""
+
+
+def _hour(name: str, value: int) -> None:
+    if not 0 <= value <= 23:
+        raise ValueError(f"{name} must be an hour 0-23, got {value}")
 
 
 @dataclass
@@ -45,6 +77,18 @@ class TelegramConfig:
     webhook_secret: str = ""
     rate_limit_retries: int = 3
 
+    def __post_init__(self) -> None:
+        if self.mode not in ("polling", "webhook"):
+            raise ValueError(f"mode must be polling or webhook, got {self.mode!r}")
+        if not self.api_base_url.startswith(("http://", "https://")):
+            raise ValueError(f"api_base_url must be an http(s) URL, got {self.api_base_url!r}")
+        if self.mode == "webhook" and not self.webhook_url:
+            raise ValueError("webhook_url is required when mode = webhook")
+        if not 0 < self.webhook_port < 65536:
+            raise ValueError(f"webhook_port must be 1-65535, got {self.webhook_port}")
+        if self.rate_limit_retries < 0:
+            raise ValueError("rate_limit_retries must not be negative")
+
 
 @dataclass
 class StorageConfig:
@@ -52,10 +96,23 @@ class StorageConfig:
     path: str = "crm-data"
     url: str = ""
 
+    def __post_init__(self) -> None:
+        if self.backend not in ("tinydb", "sql"):
+            raise ValueError(f"backend must be tinydb or sql, got {self.backend!r}")
+        if self.backend == "tinydb" and not self.path:
+            raise ValueError("path must not be empty for the tinydb backend")
+        if self.backend == "sql" and not self.url:
+            raise ValueError("url is required when backend = sql (or set CRM_BOT_DATABASE_URL)")
+
 
 @dataclass
 class AccessConfig:
     admins: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for admin in self.admins:
+            if admin <= 0:
+                raise ValueError(f"admins must be Telegram user ids (positive), got {admin}")
 
 
 @dataclass
@@ -65,38 +122,23 @@ class LocaleConfig:
     currency: str = "CNY"
     phone_region: str = "CN"
 
-
-@dataclass
-class ClassificationConfig:
-    """Thresholds of the value tier and lifecycle stage (see bot/domain/classification.py)."""
-
-    window_days: int = 365
-    high_revenue: float = 100_000
-    mid_revenue: float = 20_000
-    high_frequency: int = 6
-    mid_frequency: int = 3
-    new_days: int = 30
-    at_risk_factor: float = 2.0
-    default_gap_days: int = 90
-    min_gap_days: int = 14
-    at_risk_days: int = 60
-    churned_days: int = 180
+    def __post_init__(self) -> None:
+        if self.default_language not in LANGUAGES:
+            raise ValueError(f"default_language must be one of {', '.join(LANGUAGES)}, "
+                             f"got {self.default_language!r}")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"timezone: unknown time zone {self.timezone!r}") from None
+        if self.currency not in babel.Locale("en").currencies:
+            raise ValueError(f"currency: unknown ISO 4217 code {self.currency!r}")
+        if self.phone_region != self.phone_region.upper() or len(self.phone_region) != 2:
+            raise ValueError(f"phone_region must be a two-letter region code, got {self.phone_region!r}")
 
 
-@dataclass
-class FeedbackConfig:
-    """How soon feedback must be answered, by severity, and when an overdue one goes to the manager."""
-
-    due_hours_high: int = 24
-    due_hours_medium: int = 72
-    due_hours_low: int = 168
-    escalate_after_hours: int = 48
-    edit_window_hours: int = 24  # reps may edit or delete their own entries this long
-
-
-@dataclass
+@dataclass(frozen=True)
 class RemindersConfig:
-    """Delivery of the reminder outbox."""
+    """Delivery of the reminder outbox (``bot.services.delivery``) and the daily agenda."""
 
     quiet_hours_start: int = 21  # local hour; no reminders from then ...
     quiet_hours_end: int = 8  # ... until this hour (set both equal to turn quiet hours off)
@@ -104,46 +146,47 @@ class RemindersConfig:
     digest_threshold: int = 5  # more overdue reminders than this after downtime: one digest
     agenda_hour: int = 8  # local hour of the daily agenda
 
+    def __post_init__(self) -> None:
+        for name in ("quiet_hours_start", "quiet_hours_end", "agenda_hour"):
+            _hour(name, getattr(self, name))
+        if self.max_attempts < 1 or self.digest_threshold < 1:
+            raise ValueError("max_attempts and digest_threshold must be at least 1")
 
-@dataclass
+    @property
+    def quiet_hours(self) -> tuple[int, int]:
+        return (self.quiet_hours_start, self.quiet_hours_end)
+
+
+@dataclass(frozen=True)
 class FestivalsConfig:
     calendar_file: str = ""  # empty: China's default calendar shipped with the bot
 
+    def __post_init__(self) -> None:
+        if self.calendar_file:
+            from bot.domain.festivals import FestivalConfigError, load_festivals
 
-@dataclass
+            try:
+                load_festivals(self.calendar_file)
+            except (FestivalConfigError, OSError) as exc:
+                raise ValueError(f"calendar_file: {exc}") from None
+
+
+@dataclass(frozen=True)
 class BirthdaysConfig:
     lead_days: int = 1
 
-
-@dataclass
-class ChurnConfig:
-    """Churn-warning scoring (see bot/domain/churn.py for what each key does)."""
-
-    cadence_high_days: int = 14
-    cadence_mid_days: int = 30
-    cadence_low_days: int = 60
-    cadence_untiered_days: int = 90
-    weight_no_contact: int = 40
-    weight_purchase_overdue: int = 30
-    weight_purchase_frequency_falling: int = 20
-    weight_open_complaints: int = 30
-    weight_low_csat: int = 20
-    weight_nps_detractor: int = 15
-    threshold: int = 50
-    complaints_for_full_weight: int = 2
-    low_csat_max: int = 2
-    nps_detractor_max: int = 6
-    rating_window_days: int = 180
-    frequency_window_days: int = 90
-    frequency_min_before: int = 2
-    frequency_falling_ratio: float = 0.5
-    min_purchase_gap_days: int = 7
-    unanswered_counts_as_contact: bool = True
+    def __post_init__(self) -> None:
+        if not 0 <= self.lead_days <= 60:
+            raise ValueError("lead_days must be 0-60")
 
 
-@dataclass
+@dataclass(frozen=True)
 class ReportsConfig:
-    """Manager reports (see bot/domain/reports.py and docs/clv.md for the figures)."""
+    """Manager reports: when they are pushed, and the figures' knobs.
+
+    The knobs feed ``settings``, the domain's ``ReportSettings``, built (and
+    validated) once here (see bot/domain/reports.py and docs/clv.md for the figures).
+    """
 
     weekly_day: str = "mon"  # the weekly report (last week) goes out on this day ...
     weekly_hour: int = 9  # ... at this local hour of each manager
@@ -153,17 +196,50 @@ class ReportsConfig:
     top_at_risk: int = 10
     clv_lifetime_years: float = 3.0
     clv_min_observation_days: int = 365
+    settings: ReportSettings = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.weekly_day not in WEEKDAYS:
+            raise ValueError(f"weekly_day must be one of {', '.join(WEEKDAYS)}, got {self.weekly_day!r}")
+        for name in ("weekly_hour", "monthly_hour"):
+            _hour(name, getattr(self, name))
+        if not 1 <= self.monthly_day <= 28:
+            raise ValueError(f"monthly_day must be 1-28 (a day every month has), got {self.monthly_day}")
+        if self.follow_up_grace_hours < 0:
+            raise ValueError("follow_up_grace_hours must not be negative")
+        if not 0 <= self.top_at_risk <= 50:
+            raise ValueError(f"top_at_risk must be 0-50, got {self.top_at_risk}")
+        if self.clv_lifetime_years <= 0:
+            raise ValueError("clv_lifetime_years must be positive")
+        if self.clv_min_observation_days < 1:
+            raise ValueError("clv_min_observation_days must be at least 1")
+        object.__setattr__(self, "settings", ReportSettings(
+            follow_up_grace=timedelta(hours=self.follow_up_grace_hours),
+            top_at_risk=self.top_at_risk,
+            clv_lifetime_years=Decimal(str(self.clv_lifetime_years)),
+            clv_min_observation_days=self.clv_min_observation_days,
+        ))
 
 
-@dataclass
+@dataclass(frozen=True)
 class ConversationConfig:
     timeout_minutes: int = 60
     persistence_interval_seconds: float = 2.0
 
+    def __post_init__(self) -> None:
+        if self.timeout_minutes <= 0:
+            raise ValueError("timeout_minutes must be positive")
+        if self.persistence_interval_seconds <= 0:
+            raise ValueError("persistence_interval_seconds must be positive")
 
-@dataclass
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        if self.level.upper() not in LOG_LEVELS:
+            raise ValueError(f"level must be DEBUG, INFO, WARNING or ERROR, got {self.level!r}")
 
 
 @dataclass
@@ -172,12 +248,12 @@ class Config:
     storage: StorageConfig = field(default_factory=StorageConfig)
     access: AccessConfig = field(default_factory=AccessConfig)
     locale: LocaleConfig = field(default_factory=LocaleConfig)
-    classification: ClassificationConfig = field(default_factory=ClassificationConfig)
-    feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
+    classification: ClassificationRules = field(default_factory=ClassificationRules)
+    feedback: FeedbackRules = field(default_factory=FeedbackRules)
     reminders: RemindersConfig = field(default_factory=RemindersConfig)
     festivals: FestivalsConfig = field(default_factory=FestivalsConfig)
     birthdays: BirthdaysConfig = field(default_factory=BirthdaysConfig)
-    churn: ChurnConfig = field(default_factory=ChurnConfig)
+    churn: ChurnRules = field(default_factory=ChurnRules)
     reports: ReportsConfig = field(default_factory=ReportsConfig)
     conversation: ConversationConfig = field(default_factory=ConversationConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
@@ -210,11 +286,15 @@ DEFAULT_CONFIG_FILES = ("config.local.toml", "config.toml")
 
 
 def sections() -> dict[str, type]:
-    return {
-        f.name: typing.get_type_hints(Config)[f.name]
-        for f in dataclasses.fields(Config)
-        if f.name != "source"
-    }
+    """Section name -> the dataclass that is that section."""
+    hints = typing.get_type_hints(Config)
+    return {f.name: hints[f.name] for f in dataclasses.fields(Config) if f.name != "source"}
+
+
+def keys(section: type) -> dict[str, Any]:
+    """A section's keys and their type hints (derived fields, ``init=False``, are no keys)."""
+    hints = typing.get_type_hints(section)
+    return {f.name: hints[f.name] for f in dataclasses.fields(section) if f.init}
 
 
 def find_config_file(explicit: str | None, environ: typing.Mapping[str, str]) -> Path | None:
@@ -234,7 +314,10 @@ def load_config(
     environ: typing.Mapping[str, str] | None = None,
     search: bool = True,
 ) -> Config:
-    """Read the file (if any), overlay the environment, validate. Raises ConfigError."""
+    """Read the file (if any), overlay the environment, build and validate each section once.
+
+    Raises ConfigError.
+    """
     environ = os.environ if environ is None else environ
     file = Path(path) if path else (find_config_file(None, environ) if search else None)
     raw: dict[str, Any] = {}
@@ -247,43 +330,54 @@ def load_config(
             raise ConfigError(f"{file}: not valid TOML: {exc}") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{file}: cannot be read: {exc}") from None
-    config = Config(source=str(file) if file else None)
     known = sections()
-    for section_name, values in raw.items():
+    values: dict[str, dict[str, Any]] = {name: {} for name in known}
+    for section_name, table in raw.items():
         if section_name not in known:
             raise ConfigError(f"unknown section [{section_name}] (known: {', '.join(known)})")
-        if not isinstance(values, dict):
+        if not isinstance(table, dict):
             raise ConfigError(f"[{section_name}] must be a table")
-        section = getattr(config, section_name)
-        for key, value in values.items():
-            _set(section_name, section, key, value, origin="config")
-    _apply_environment(config, environ)
-    validate(config)
-    return config
+        hints = keys(known[section_name])
+        for key, value in table.items():
+            values[section_name][key] = _checked(section_name, hints, key, value, f"[{section_name}] {key}")
+    for (section_name, key), (var, text) in _environment(environ).items():
+        hint = keys(known[section_name])[key]
+        value = _parse_env(var, hint, text)
+        values[section_name][key] = _checked(section_name, keys(known[section_name]), key, value,
+                                             f"{var} ([{section_name}] {key})")
+    built: dict[str, Any] = {}
+    for section_name, section in known.items():
+        try:
+            built[section_name] = section(**values[section_name])
+        except (ValueError, TypeError) as exc:
+            message = str(exc).removeprefix(f"{section_name}.")  # ChurnRules names its section
+            raise ConfigError(f"[{section_name}] {message}") from None
+    return Config(**built, source=str(file) if file else None)
 
 
-def _apply_environment(config: Config, environ: typing.Mapping[str, str]) -> None:
+def _environment(environ: typing.Mapping[str, str]) -> dict[tuple[str, str], tuple[str, str]]:
+    """(section, key) -> (variable, text) for every override set; the short fixed names win."""
     overrides: dict[tuple[str, str], tuple[str, str]] = {}
-    for section_name in sections():
-        for f in dataclasses.fields(getattr(config, section_name)):
-            name = f"CRM_BOT_{section_name}_{f.name}".upper()
+    for section_name, section in sections().items():
+        for key in keys(section):
+            name = f"CRM_BOT_{section_name}_{key}".upper()
             if name in environ:
-                overrides[(section_name, f.name)] = (name, environ[name])
-    for alias, target in ENV_ALIASES.items():  # the short fixed names win
+                overrides[(section_name, key)] = (name, environ[name])
+    for alias, target in ENV_ALIASES.items():
         if alias in environ:
             overrides[target] = (alias, environ[alias])
-    for (section_name, key), (var, text) in overrides.items():
-        section = getattr(config, section_name)
-        hint = typing.get_type_hints(type(section))[key]
-        _set(section_name, section, key, _parse_env(var, hint, text), origin=var)
+    return overrides
 
 
 def _parse_env(var: str, hint: Any, text: str) -> Any:
+    """An environment string as a value of ``hint``'s type."""
     try:
         if hint is int:
             return int(text)
         if hint is float:
             return float(text)
+        if hint is Decimal:
+            return Decimal(text.strip())
         if hint is bool:
             lowered = text.strip().lower()
             if lowered in ("1", "true", "yes", "on"):
@@ -297,7 +391,7 @@ def _parse_env(var: str, hint: Any, text: str) -> Any:
                 return json.loads(text)
             (item,) = typing.get_args(hint)
             return [item(part.strip()) for part in text.split(",") if part.strip()]
-    except (ValueError, json.JSONDecodeError):
+    except (ValueError, json.JSONDecodeError, InvalidOperation):
         raise ConfigError(f"{var}={text!r}: expected {_type_name(hint)}") from None
     return text
 
@@ -306,130 +400,33 @@ def _type_name(hint: Any) -> str:
     if typing.get_origin(hint) is list:
         plural = {int: "integers", float: "numbers", str: "strings"}
         return f"a list of {plural.get(typing.get_args(hint)[0], 'values')}"
-    return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(
-        hint, str(hint)
-    )
+    return {int: "an integer", float: "a number", Decimal: "a number", bool: "true or false",
+            str: "a string"}.get(hint, str(hint))
 
 
-def _set(section_name: str, section: Any, key: str, value: Any, *, origin: str) -> None:
-    hints = typing.get_type_hints(type(section))
-    where = f"[{section_name}] {key}" if origin == "config" else f"{origin} ([{section_name}] {key})"
+def _checked(section_name: str, hints: dict[str, Any], key: str, value: Any, where: str) -> Any:
+    """``value`` if it has the key's type (numbers widened: int -> float -> Decimal)."""
     if key not in hints:
-        known = ", ".join(hints)
-        raise ConfigError(f"unknown key [{section_name}] {key} (known keys: {known})")
+        raise ConfigError(f"unknown key [{section_name}] {key} (known keys: {', '.join(hints)})")
     hint = hints[key]
     if not _has_type(value, hint):
         raise ConfigError(f"{where} must be {_type_name(hint)}, got {value!r}")
-    if hint is float and isinstance(value, int):
-        value = float(value)
-    setattr(section, key, value)
+    if hint is float and not isinstance(value, float):
+        return float(value)
+    if hint is Decimal and not isinstance(value, Decimal):
+        return Decimal(str(value))
+    return value
 
 
 def _has_type(value: Any, hint: Any) -> bool:
     if typing.get_origin(hint) is list:
         (item,) = typing.get_args(hint)
         return isinstance(value, list) and all(_has_type(v, item) for v in value)
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint in (float, Decimal):
+        return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
     if hint is int:
         return isinstance(value, int) and not isinstance(value, bool)
     return isinstance(value, hint)
-
-
-def validate(config: Config) -> None:
-    t, s, loc = config.telegram, config.storage, config.locale
-    if t.mode not in ("polling", "webhook"):
-        raise ConfigError(f"[telegram] mode must be polling or webhook, got {t.mode!r}")
-    if not t.api_base_url.startswith(("http://", "https://")):
-        raise ConfigError(f"[telegram] api_base_url must be an http(s) URL, got {t.api_base_url!r}")
-    if t.mode == "webhook" and not t.webhook_url:
-        raise ConfigError("[telegram] webhook_url is required when mode = webhook")
-    if not 0 < t.webhook_port < 65536:
-        raise ConfigError(f"[telegram] webhook_port must be 1-65535, got {t.webhook_port}")
-    if t.rate_limit_retries < 0:
-        raise ConfigError("[telegram] rate_limit_retries must not be negative")
-    if s.backend not in ("tinydb", "sql"):
-        raise ConfigError(f"[storage] backend must be tinydb or sql, got {s.backend!r}")
-    if s.backend == "tinydb" and not s.path:
-        raise ConfigError("[storage] path must not be empty for the tinydb backend")
-    if s.backend == "sql" and not s.url:
-        raise ConfigError("[storage] url is required when backend = sql (or set CRM_BOT_DATABASE_URL)")
-    for admin in config.access.admins:
-        if admin <= 0:
-            raise ConfigError(f"[access] admins must be Telegram user ids (positive), got {admin}")
-    if loc.default_language not in LANGUAGES:
-        raise ConfigError(
-            f"[locale] default_language must be one of {', '.join(LANGUAGES)}, "
-            f"got {loc.default_language!r}"
-        )
-    try:
-        ZoneInfo(loc.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"[locale] timezone: unknown time zone {loc.timezone!r}") from None
-    if loc.currency not in babel.Locale("en").currencies:
-        raise ConfigError(f"[locale] currency: unknown ISO 4217 code {loc.currency!r}")
-    if loc.phone_region != loc.phone_region.upper() or len(loc.phone_region) != 2:
-        raise ConfigError(f"[locale] phone_region must be a two-letter region code, got {loc.phone_region!r}")
-    c = config.classification
-    if c.mid_revenue > c.high_revenue or c.mid_revenue < 0:
-        raise ConfigError("[classification] mid_revenue must be between 0 and high_revenue")
-    if c.mid_frequency > c.high_frequency or c.mid_frequency < 1:
-        raise ConfigError("[classification] mid_frequency must be between 1 and high_frequency")
-    if not 0 < c.at_risk_days <= c.churned_days:
-        raise ConfigError("[classification] at_risk_days must be positive and at most churned_days")
-    for name in ("window_days", "new_days", "default_gap_days", "min_gap_days"):
-        if getattr(c, name) <= 0:
-            raise ConfigError(f"[classification] {name} must be positive")
-    if c.at_risk_factor <= 0:
-        raise ConfigError("[classification] at_risk_factor must be positive")
-    f = config.feedback
-    for name in ("due_hours_high", "due_hours_medium", "due_hours_low", "escalate_after_hours",
-                 "edit_window_hours"):
-        if getattr(f, name) <= 0:
-            raise ConfigError(f"[feedback] {name} must be positive")
-    r = config.reminders
-    for name in ("quiet_hours_start", "quiet_hours_end", "agenda_hour"):
-        if not 0 <= getattr(r, name) <= 23:
-            raise ConfigError(f"[reminders] {name} must be an hour 0-23, got {getattr(r, name)}")
-    if r.max_attempts < 1 or r.digest_threshold < 1:
-        raise ConfigError("[reminders] max_attempts and digest_threshold must be at least 1")
-    if not 0 <= config.birthdays.lead_days <= 60:
-        raise ConfigError("[birthdays] lead_days must be 0-60")
-    try:
-        from bot.domain.churn import ChurnRules
-
-        ChurnRules(**dataclasses.asdict(config.churn))
-    except ValueError as exc:
-        raise ConfigError(f"[churn] {exc}") from None
-    rp = config.reports
-    if rp.weekly_day not in WEEKDAYS:
-        raise ConfigError(f"[reports] weekly_day must be one of {', '.join(WEEKDAYS)}, got {rp.weekly_day!r}")
-    for name in ("weekly_hour", "monthly_hour"):
-        if not 0 <= getattr(rp, name) <= 23:
-            raise ConfigError(f"[reports] {name} must be an hour 0-23, got {getattr(rp, name)}")
-    if not 1 <= rp.monthly_day <= 28:
-        raise ConfigError(f"[reports] monthly_day must be 1-28 (a day every month has), got {rp.monthly_day}")
-    if rp.follow_up_grace_hours < 0:
-        raise ConfigError("[reports] follow_up_grace_hours must not be negative")
-    if not 0 <= rp.top_at_risk <= 50:
-        raise ConfigError(f"[reports] top_at_risk must be 0-50, got {rp.top_at_risk}")
-    if rp.clv_lifetime_years <= 0:
-        raise ConfigError("[reports] clv_lifetime_years must be positive")
-    if rp.clv_min_observation_days < 1:
-        raise ConfigError("[reports] clv_min_observation_days must be at least 1")
-    if config.festivals.calendar_file:
-        from bot.domain.festivals import FestivalConfigError, load_festivals
-
-        try:
-            load_festivals(config.festivals.calendar_file)
-        except (FestivalConfigError, OSError) as exc:
-            raise ConfigError(f"[festivals] calendar_file: {exc}") from None
-    if config.conversation.timeout_minutes <= 0:
-        raise ConfigError("[conversation] timeout_minutes must be positive")
-    if config.conversation.persistence_interval_seconds <= 0:
-        raise ConfigError("[conversation] persistence_interval_seconds must be positive")
-    if config.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-        raise ConfigError(f"[logging] level must be DEBUG, INFO, WARNING or ERROR, got {config.logging.level!r}")
 
 
 def mask_secret(secret: str) -> str:
@@ -446,13 +443,15 @@ def render_effective(config: Config) -> str:
     for section_name in sections():
         section = getattr(config, section_name)
         lines.append(f"\n[{section_name}]")
-        for f in dataclasses.fields(section):
-            value = getattr(section, f.name)
-            if f.name in ("token", "webhook_secret"):
+        for key in keys(type(section)):
+            value = getattr(section, key)
+            if key in ("token", "webhook_secret"):
                 value = mask_secret(value)
-            if f.name == "url" and value:
+            if key == "url" and value:
                 value = _mask_url_password(value)
-            lines.append(f"{f.name} = {json.dumps(value, ensure_ascii=False)}")
+            if isinstance(value, Decimal):
+                value = int(value) if value == value.to_integral_value() else float(value)
+            lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
         if section_name == "telegram" and not config.telegram.file_base_url:
             lines.append(f"# file_base_url derived: {config.file_base_url}")
     return "\n".join(lines)

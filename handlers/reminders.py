@@ -1,30 +1,28 @@
-"""Delivering the reminder outbox, and the buttons reminders carry.
+"""The reminder outbox's Telegram side: the sending adapter, the renderers, the buttons.
 
-``deliver_due`` is the scheduler's delivery job: it claims each due row,
-honours the recipient's quiet hours and time zone, renders the message in
-their language and marks the row sent only after Telegram accepted it
-(errors and 429s are retried with backoff). Many overdue rows for one
-person — after downtime — arrive as one "while you were away" digest.
+``deliver_due`` is the scheduler's delivery job: ``bot.services.delivery``
+decides what goes to whom and when (claims, quiet hours, the digest rule,
+retries, giving up, marking sent); this module only renders each parcel in
+the recipient's language, sends it and translates the Bot API's answer into
+the service's words (``RetryLater``, ``TransientFailure``, ``Refused``).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from telegram import CopyTextButton, InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import Forbidden, RetryAfter, TelegramError
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application, BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import labels
 from bot.domain import churn
 from bot.domain.models import (
-    Interaction,
+    Direction,
     InteractionKind,
     Outcome,
     Reminder,
@@ -34,8 +32,8 @@ from bot.domain.models import (
 from bot.i18n import gettext_for
 from bot.render import render
 from bot.services import Services
+from bot.services.delivery import Parcel, Refused, Result, RetryLater, TransientFailure
 from bot.services.errors import AccessDenied
-from bot.services.reminders import in_quiet_hours
 from bot.textsplit import split_html
 from handlers import callback_data
 from handlers.common import (
@@ -56,8 +54,9 @@ log = logging.getLogger(__name__)
 Rendered = tuple[str, InlineKeyboardMarkup | None]
 Renderer = Callable[[Services, Reminder, StaffUser, str], Awaitable[Rendered | None]]
 RENDERERS: dict[ReminderKind, Renderer] = {}
-OVERDUE_FOR_DIGEST = timedelta(hours=1)
 COPY_LIMIT = 256
+# Refusals about the chat itself (not this one message): the recipient cannot be reached.
+UNREACHABLE = ("chat not found", "user is deactivated", "bot was blocked", "bot can't initiate")
 
 DONE_LABEL = N_("✅ Done — log it")
 SNOOZE_HOUR_LABEL = N_("⏰ 1 hour")
@@ -84,107 +83,65 @@ def _cb(feature: str, action: str, *args: str) -> str:
     return callback_data.encode(feature, action, *args)
 
 
-
-def _quiet(user: StaffUser, svc: Services) -> tuple[int, int] | None:
-    if user.quiet_hours is not None:
-        return user.quiet_hours
-    r = svc.config.reminders
-    return (r.quiet_hours_start, r.quiet_hours_end)
-
-
 # ---- delivery ----------------------------------------------------------------------------
 async def deliver_due(application: Application, now: datetime) -> int:
     """Send every due reminder once; returns how many were sent."""
     svc: Services = application.bot_data[SERVICES_KEY]
-    due = await svc.reminders.due(now, limit=500)
-    by_recipient: dict[str, list[Reminder]] = defaultdict(list)
-    for reminder in due:
-        by_recipient[reminder.recipient_id].append(reminder)
-    sent = 0
-    for recipient_id, reminders in by_recipient.items():
-        user = await svc.store.staff.get(recipient_id)
-        if user is None or not user.active:
-            for reminder in reminders:
-                await svc.reminders.cancel(reminder.dedupe_key, "recipient not active")
-            continue
-        quiet_end = in_quiet_hours(now, user_zone(user, svc.config.tz), _quiet(user, svc))
-        if quiet_end is not None:
-            for reminder in reminders:
-                claimed = await svc.reminders.claim(reminder, now)
-                if claimed is not None:
-                    await svc.reminders.postpone(claimed, quiet_end.astimezone(now.tzinfo), "quiet hours")
-            continue
-        overdue = [r for r in reminders if now - r.due_at > OVERDUE_FOR_DIGEST]
-        if len(overdue) > svc.config.reminders.digest_threshold:
-            sent += await _send_digest(application, svc, user, overdue, now)
-            reminders = [r for r in reminders if r not in overdue]
-        for reminder in reminders:
-            sent += await _send_one(application, svc, user, reminder, now)
-    return sent
+
+    async def send(parcel: Parcel) -> bool:
+        rendered = await _render(svc, parcel)
+        if rendered is None:
+            return False
+        await _send_telegram(application, parcel.recipient, *rendered)
+        return True
+
+    outcomes = await svc.delivery.deliver_due(now, send)
+    return sum(1 for outcome in outcomes if outcome.result is Result.SENT)
 
 
-async def _send_one(application: Application, svc: Services, user: StaffUser, reminder: Reminder,
-                    now: datetime) -> int:
-    claimed = await svc.reminders.claim(reminder, now)
-    if claimed is None:
-        return 0
-    function = RENDERERS.get(claimed.kind)
+async def _render(svc: Services, parcel: Parcel) -> Rendered | None:
+    """The parcel as one message (text and buttons); None when there is nothing to say."""
+    user = parcel.recipient
     try:
-        rendered = await function(svc, claimed, user, user.language) if function else None
+        if parcel.digest:
+            return _digest(parcel)
+        (reminder,) = parcel.reminders
+        function = RENDERERS.get(reminder.kind)
+        return await function(svc, reminder, user, user.language) if function else None
     except Exception as error:  # one broken reminder must not stop the others
-        log.exception("rendering reminder %s failed", claimed.id)
-        await svc.reminders.failed(claimed, now, f"render: {type(error).__name__}",
-                                   max_attempts=svc.config.reminders.max_attempts)
-        return 0
-    if rendered is None:
-        await svc.reminders.cancel(claimed.dedupe_key, "nothing left to say")
-        return 0
-    text, markup = rendered
+        log.exception("rendering reminders %s failed", [r.id for r in parcel.reminders])
+        raise Refused(f"render: {type(error).__name__}") from error
+
+
+async def _send_telegram(application: Application, user: StaffUser, text: str,
+                         markup: InlineKeyboardMarkup | None) -> None:
+    """Send, translating the Bot API's refusals into the delivery service's words."""
+    note = gettext_for(user.language)("(message truncated: too long to show in full)")
     try:
-        parts = split_html(text, note=gettext_for(user.language)("(message truncated: too long to show in full)"))
+        parts = split_html(text, note=note)
         for index, part in enumerate(parts):
             await application.bot.send_message(
                 user.telegram_id, part, reply_markup=markup if index == len(parts) - 1 else None)
     except RetryAfter as error:
-        retry = error.retry_after.total_seconds() if isinstance(error.retry_after, timedelta) else error.retry_after
-        await svc.reminders.failed(claimed, now, "flood control", retry_after=float(retry),
-                                   max_attempts=svc.config.reminders.max_attempts)
-        return 0
-    except (Forbidden, TelegramError) as error:
-        log.warning("reminder %s to %s failed: %s", claimed.id, user.id, error)
-        await svc.reminders.failed(claimed, now, f"{type(error).__name__}: {error}",
-                                   max_attempts=svc.config.reminders.max_attempts)
-        return 0
-    await svc.reminders.mark_sent(claimed, now)
-    return 1
+        wait = error.retry_after
+        raise RetryLater(wait.total_seconds() if isinstance(wait, timedelta) else float(wait)) from error
+    except (Forbidden, BadRequest) as error:  # 403, or 400: this chat or message is refused
+        raise Refused(f"{type(error).__name__}: {error}") from error
+    except TelegramError as error:  # network trouble, timeouts, server errors
+        raise TransientFailure(f"{type(error).__name__}: {error}") from error
 
 
-async def _send_digest(application: Application, svc: Services, user: StaffUser, reminders: list[Reminder],
-                       now: datetime) -> int:
-    claimed = [c for r in reminders if (c := await svc.reminders.claim(r, now)) is not None]
-    if not claimed:
-        return 0
-    language = user.language
+def _digest(parcel: Parcel) -> Rendered:
+    user, language = parcel.recipient, parcel.recipient.language
     _ = gettext_for(language)
     lines, rows = [], []
-    for reminder in claimed:
-        customer = await svc.store.customers.get(reminder.customer_id) if reminder.customer_id else None
+    for reminder in parcel.reminders:
+        customer = parcel.customers.get(reminder.customer_id or "")
         lines.append((when_text(reminder.due_at, language, user.timezone), _(KIND_LABELS[reminder.kind]),
                       customer.name if customer else ""))
         if customer is not None and len(rows) < 20:
             rows.append([InlineKeyboardButton(customer.name[:40], callback_data=_cb("cust", "view", customer.id))])
-    try:
-        await application.bot.send_message(
-            user.telegram_id, render(language, "reminder_digest", lines=lines),
-            reply_markup=InlineKeyboardMarkup(rows) if rows else None)
-    except TelegramError as error:
-        for reminder in claimed:
-            await svc.reminders.failed(reminder, now, f"{type(error).__name__}: {error}",
-                                       max_attempts=svc.config.reminders.max_attempts)
-        return 0
-    for reminder in claimed:
-        await svc.reminders.mark_sent(reminder, now)
-    return len(claimed)
+    return render(language, "reminder_digest", lines=lines), InlineKeyboardMarkup(rows) if rows else None
 
 
 KIND_LABELS = {
@@ -210,11 +167,10 @@ def _snooze_row(reminder: Reminder, language: str) -> list[InlineKeyboardButton]
 
 @renderer(ReminderKind.FOLLOW_UP)
 async def _follow_up(svc: Services, reminder: Reminder, user: StaffUser, language: str) -> Rendered | None:
-    customer = await svc.store.customers.get(reminder.customer_id or "")
-    if customer is None or customer.archived or customer.owner_id != user.id:
+    subject = await svc.delivery.subject(reminder, user)
+    if subject is None or subject.customer is None:
         return None
-    last = await svc.store.interactions.find({"customer_id": customer.id, "deleted": False},
-                                             order_by="occurred_at", descending=True, limit=1)
+    customer, last = subject.customer, subject.last_interaction
     _ = gettext_for(language)
     phone = customer.phones[0] if customer.phones else None
     from bot.domain.validation import format_phone
@@ -222,8 +178,8 @@ async def _follow_up(svc: Services, reminder: Reminder, user: StaffUser, languag
     text = render(language, "reminder_follow_up", c=customer,
                   phone=format_phone(phone, svc.config.locale.phone_region) if phone else None,
                   due=when_text(reminder.due_at, language, user.timezone),
-                  last=last[0] if last else None,
-                  last_when=when_text(last[0].occurred_at, language, user.timezone) if last else None)
+                  last=last,
+                  last_when=when_text(last.occurred_at, language, user.timezone) if last else None)
     markup = InlineKeyboardMarkup([
         [InlineKeyboardButton(_(DONE_LABEL), callback_data=_cb("log", "start", customer.id)),
          InlineKeyboardButton(_(OPEN_CARD_LABEL), callback_data=_cb("cust", "view", customer.id))],
@@ -233,14 +189,17 @@ async def _follow_up(svc: Services, reminder: Reminder, user: StaffUser, languag
 
 
 async def _greeting_items(svc: Services, reminder: Reminder, user: StaffUser, language: str) -> Rendered | None:
+    subject = await svc.delivery.subject(reminder, user)
+    if subject is None:
+        return None
     _ = gettext_for(language)
     entries, rows = [], []
     for item in reminder.payload.get("items", []):
-        customer = await svc.store.customers.get(item["customer_id"])
-        if customer is None or customer.archived or customer.owner_id != user.id:
+        customer = subject.customers.get(item["customer_id"])
+        if customer is None:
             continue
         occasion = item["occasion"]
-        festival = svc.care.festival(occasion) if occasion != "birthday" else None
+        festival = svc.generator.festival(occasion) if occasion != "birthday" else None
         template = "greeting_birthday" if festival is None else f"greeting_{festival.template}"
         try:
             draft = render(language, template, c=customer)
@@ -268,18 +227,13 @@ RENDERERS[ReminderKind.FESTIVAL] = _greeting_items
 @renderer(ReminderKind.CHURN_WARNING)
 async def _churn(svc: Services, reminder: Reminder, user: StaffUser, language: str) -> Rendered | None:
     _ = gettext_for(language)
-    if reminder.payload.get("summary"):
-        names = []
-        for customer_id in reminder.payload.get("customers", []):
-            customer = await svc.store.customers.get(customer_id)
-            if customer is not None:
-                names.append(customer.name)
-        if not names:
-            return None
-        return render(language, "reminder_churn_summary", names=names, team=reminder.payload.get("team")), None
-    customer = await svc.store.customers.get(reminder.customer_id or "")
-    if customer is None or customer.archived or customer.owner_id != user.id:
+    subject = await svc.delivery.subject(reminder, user)
+    if subject is None:
         return None
+    if reminder.payload.get("summary"):
+        names = [c.name for c in subject.customers.values()]
+        return render(language, "reminder_churn_summary", names=names, team=reminder.payload.get("team")), None
+    customer = subject.customer
     reasons = labels.churn_reasons(
         [churn.Reason.from_dict(r) for r in reminder.payload.get("reasons", [])], _)
     markup = InlineKeyboardMarkup([
@@ -292,10 +246,10 @@ async def _churn(svc: Services, reminder: Reminder, user: StaffUser, language: s
 
 @renderer(ReminderKind.FEEDBACK_OVERDUE)
 async def _feedback_overdue(svc: Services, reminder: Reminder, user: StaffUser, language: str) -> Rendered | None:
-    item = await svc.store.feedback.get(reminder.payload.get("feedback_id", ""))
-    customer = await svc.store.customers.get(reminder.customer_id or "")
-    if item is None or customer is None or item.deleted or item.status.value in ("resolved", "confirmed"):
+    subject = await svc.delivery.subject(reminder, user)
+    if subject is None or subject.feedback is None or subject.customer is None:
         return None
+    item, customer = subject.feedback, subject.customer
     _ = gettext_for(language)
     markup = InlineKeyboardMarkup([
         [InlineKeyboardButton(_(OPEN_FEEDBACK_LABEL), callback_data=_cb("fb", "view", item.id)),
@@ -308,10 +262,10 @@ async def _feedback_overdue(svc: Services, reminder: Reminder, user: StaffUser, 
 
 @renderer(ReminderKind.COMPLAINT_ALERT)
 async def _complaint(svc: Services, reminder: Reminder, user: StaffUser, language: str) -> Rendered | None:
-    item = await svc.store.feedback.get(reminder.payload.get("feedback_id", ""))
-    customer = await svc.store.customers.get(reminder.customer_id or "")
-    if item is None or customer is None:
+    subject = await svc.delivery.subject(reminder, user)
+    if subject is None or subject.feedback is None or subject.customer is None:
         return None
+    item, customer = subject.feedback, subject.customer
     _ = gettext_for(language)
     return render(language, "reminder_complaint", c=customer, item=item), InlineKeyboardMarkup(
         [[InlineKeyboardButton(_(OPEN_FEEDBACK_LABEL), callback_data=_cb("fb", "view", item.id)),
@@ -321,9 +275,8 @@ async def _complaint(svc: Services, reminder: Reminder, user: StaffUser, languag
 @renderer(ReminderKind.DAILY_AGENDA)
 async def _agenda(svc: Services, reminder: Reminder, user: StaffUser, language: str) -> Rendered | None:
     day = date.fromisoformat(reminder.payload.get("day", reminder.due_at.date().isoformat()))
-    agenda = await svc.care.agenda(user, day)
-    greetings = await svc.store.reminders.get_by("dedupe_key", f"greetings:{user.id}:{day.isoformat()}")
-    greeting_count = len(greetings.payload.get("items", [])) if greetings else 0
+    agenda = await svc.generator.agenda(user, day)
+    greeting_count = await svc.generator.greeting_count(user, day)
     if not any(agenda.values()) and not greeting_count:
         return None
     rows = [[InlineKeyboardButton(f"📞 {c.name}"[:40], callback_data=_cb("cust", "view", c.id))]
@@ -383,16 +336,12 @@ async def greeting_sent(update: Update, context: Context) -> None:
     except AccessDenied:
         await deny(update, context, language, f"greeting {data.args[0]}")
         return
-    now = svc.clock.now()
     occasion = data.args[1]
-    festival = svc.care.festival(occasion)
+    festival = svc.generator.festival(occasion)
     label = festival.name(language) if festival else gettext_for(language)(BIRTHDAY_LABEL)
-    interaction = await svc.store.interactions.insert(Interaction(
-        customer_id=customer.id, owner_id=staff.id, kind=InteractionKind.MESSAGE, occurred_at=now,
-        outcome=Outcome.REACHED, summary=render(language, "greeting_logged", occasion=label),
-        created_at=now, updated_at=now))
-    await svc.audit.record_change(staff.id, "create", "interaction", None, interaction)
-    await svc.customers.reclassify(customer.id)
+    await svc.interactions.log(staff, customer.id, kind=InteractionKind.MESSAGE, direction=Direction.OUTBOUND,
+                               outcome=Outcome.REACHED,
+                               summary=render(language, "greeting_logged", occasion=label))
     await update.callback_query.answer(render(language, "greeting_logged", occasion=label))
 
 
@@ -406,7 +355,7 @@ async def festivals_command(update: Update, context: Context) -> None:
     end = today + timedelta(days=60)
     customers = await svc.customers.all_visible(staff)
     lines = []
-    for day, festival in festivals.occurrences(svc.care.festivals, today, end):
+    for day, festival in festivals.occurrences(svc.generator.festivals, today, end):
         count = sum(1 for c in customers if festival.applies(c))
         lines.append((day.isoformat(), festival.name(language), count))
     upcoming = []
@@ -427,7 +376,7 @@ async def settings_command(update: Update, context: Context) -> None:
     staff, language = await caller(update, context)
     svc = services(context)
     _ = gettext_for(language)
-    quiet = _quiet(staff, svc)
+    quiet = svc.delivery.quiet_hours(staff)
     current = None if quiet is None or quiet[0] == quiet[1] else quiet
     buttons = [
         InlineKeyboardButton(("• " if current == value else "") + (f"{value[0]}:00–{value[1]}:00" if value else _(OFF_LABEL)),
@@ -447,13 +396,10 @@ async def settings_button(update: Update, context: Context) -> None:
         await deny(update, context, language, f"settings {data}")
         return
     svc = services(context)
-    value = QUIET_PRESETS[data.args[0]]
-    updated = dataclasses.replace(staff, quiet_hours=value if value else (0, 0), updated_at=svc.clock.now())
-    saved = await svc.store.staff.update(updated)
-    await svc.audit.record_change(staff.id, "update", "staff", staff, saved)
+    saved = await svc.staff.set_quiet_hours(staff, QUIET_PRESETS[data.args[0]])
     await update.callback_query.answer(render(language, "saved"))
     await update.callback_query.edit_message_text(
-        render(language, "settings", quiet=_quiet(saved, svc), timezone=saved.timezone))
+        render(language, "settings", quiet=svc.delivery.quiet_hours(saved), timezone=saved.timezone))
 
 
 def handlers() -> list[BaseHandler]:

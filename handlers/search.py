@@ -23,7 +23,7 @@ from telegram.ext import (
 )
 
 from bot import labels
-from bot.domain.models import Role
+from bot.domain import access
 from bot.domain.validation import format_phone
 from bot.i18n import gettext_for
 from bot.render import render
@@ -221,8 +221,8 @@ async def _show_list(update: Update, context: Context, page: int) -> None:
     stage_buttons = [InlineKeyboardButton(("• " if raw.get("stage") == s else "") + _(labels.STAGES[s]),
                                           callback_data=callback_data.encode("list", "stage", s)) for s in STAGE_VALUES]
     rows += [stage_buttons[:3], stage_buttons[3:]]
-    if staff.role in (Role.MANAGER, Role.ADMIN):
-        reps = [u for u in await svc.staff.visible(staff) if u.role is not Role.ADMIN]
+    if access.sees_team(staff):
+        reps = [u for u in await svc.staff.visible(staff) if access.can_own_customers(u)]
         owner_buttons = [InlineKeyboardButton(("• " if raw.get("owner") == u.id else "") + u.name[:20],
                                               callback_data=callback_data.encode("list", "owner", u.id)) for u in reps]
         rows += [owner_buttons[i:i + 3] for i in range(0, len(owner_buttons), 3)]
@@ -233,7 +233,7 @@ async def _show_list(update: Update, context: Context, page: int) -> None:
     ])
     owner_name = None
     if raw.get("owner"):
-        owner = await svc.store.staff.get(raw["owner"])
+        owner = await svc.staff.visible_one(staff, raw["owner"])
         owner_name = owner.name if owner else None
     tier_msgid = labels.TIERS.get(raw.get("tier") or "")
     stage_msgid = labels.STAGES.get(raw.get("stage") or "")
@@ -242,7 +242,7 @@ async def _show_list(update: Update, context: Context, page: int) -> None:
         tier=_(tier_msgid) if tier_msgid else None,
         stage=_(stage_msgid) if stage_msgid else None,
         tag=raw.get("tag"), city=raw.get("city"), owner=owner_name, archived=bool(raw.get("archived")),
-        mine=staff.role is Role.REP,
+        mine=not access.sees_team(staff),
     )
     markup = InlineKeyboardMarkup(rows)
     if update.callback_query is not None:
@@ -266,7 +266,7 @@ async def list_button(update: Update, context: Context) -> None:
         raw["tier"] = None if raw.get("tier") == value else value
     elif data.action == "stage" and value in STAGE_VALUES:
         raw["stage"] = None if raw.get("stage") == value else value
-    elif data.action == "owner" and staff.role in (Role.MANAGER, Role.ADMIN):
+    elif data.action == "owner" and access.sees_team(staff):
         visible = {u.id for u in await services(context).staff.visible(staff)}
         if value not in visible:
             await deny(update, context, language, f"list owner {value}")

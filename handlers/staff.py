@@ -21,7 +21,7 @@ from bot.domain.models import Role, StaffUser
 from bot.exports import audit_csv
 from bot.i18n import gettext_for
 from bot.render import render
-from bot.services.errors import AccessDenied
+from bot.services.errors import AccessDenied, ServiceError
 from handlers import callback_data
 from handlers.commands import publish_user_commands
 from handlers.common import Context, caller, deny, pressed, reply_html, services
@@ -89,14 +89,14 @@ async def _card(update: Update, context: Context, actor: StaffUser, target: Staf
     rows: list[list[InlineKeyboardButton]] = []
     if access.can_change_role(actor, target, target.role):
         rows.append([_button(_(CHANGE_ROLE_LABEL), "role", target.id)])
-    if actor.role is Role.ADMIN or (access.manages(actor, target) and len(actor.teams) > 1):
+    if access.can_move_team(actor, target):
         rows.append([_button(_(CHANGE_TEAM_LABEL), "team", target.id)])
     if access.can_deactivate(actor, target):
         if target.active:
             rows.append([_button(_(DEACTIVATE_LABEL), "deact", target.id)])
         else:
             rows.append([_button(_(REACTIVATE_LABEL), "react", target.id)])
-    if owned and actor.role in (Role.ADMIN, Role.MANAGER) and target.id != actor.id:
+    if owned and access.can_reassign_from(actor, target):
         rows.append([_button(_(REASSIGN_LABEL), "move", target.id)])
     rows.append([_button(_(BACK_LABEL), "list")])
     text = render(language, "staff_card", user=target, role=_(ROLE_LABELS[target.role]), customers=owned)
@@ -139,7 +139,7 @@ async def on_button(update: Update, context: Context) -> str | int | None:
             await update.callback_query.answer()
             teams = await svc.staff.known_teams(actor)
             rows = [[_button(team, "setteam", target.id, team_token(team))] for team in teams]
-            if actor.role is Role.ADMIN:
+            if access.can_create_team(actor):
                 rows.append([_button(_(NEW_TEAM_LABEL), "newteam", target.id)])
             rows.append([_button(_(BACK_LABEL), "view", target.id)])
             await update.callback_query.edit_message_text(
@@ -197,7 +197,7 @@ async def on_button(update: Update, context: Context) -> str | int | None:
                 reply_markup=InlineKeyboardMarkup([[_button(_(BACK_LABEL), "view", target.id)]]),
             )
         elif data.action == "newteam":
-            if actor.role is not Role.ADMIN:
+            if not access.can_create_team(actor):
                 raise AccessDenied("new team")
             await update.callback_query.answer()
             context.user_data[TEAM_TARGET] = target.id
@@ -212,11 +212,7 @@ async def _choose_new_owner(
     update: Update, context: Context, actor: StaffUser, source: StaffUser, language: str
 ) -> None:
     _ = gettext_for(language)
-    candidates = [
-        u for u in await services(context).staff.visible(actor)
-        if u.active and u.id != source.id and u.role in (Role.REP, Role.MANAGER)
-        and (actor.role is Role.ADMIN or set(u.teams) & set(actor.teams))
-    ]
+    candidates = await services(context).staff.new_owner_candidates(actor, source)
     rows = [[_button(f"{u.name} · {_(ROLE_LABELS[u.role])}", "moveto", source.id, u.id)] for u in candidates]
     rows.append([_button(_(BACK_LABEL), "view", source.id)])
     await update.callback_query.answer()
@@ -234,8 +230,8 @@ async def team_typed(update: Update, context: Context) -> str | int:
         return TYPE_TEAM
     try:
         target = await services(context).staff.change_team(actor, target_id or "", team)
-    except (AccessDenied, ValueError):
-        await deny(update, context, language, f"team of {target_id}")
+    except ServiceError as refused:
+        await deny(update, context, language, f"team of {target_id} ({refused!r})")
         return ConversationHandler.END
     context.user_data.pop(TEAM_TARGET, None)
     _ = gettext_for(language)

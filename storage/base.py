@@ -15,6 +15,9 @@ Updates are optimistic: ``update(record)`` succeeds only if the stored
 record still has ``record.version``; it then stores ``version + 1`` and
 returns the new record.  A stale update raises ``ConflictError``.  This is
 what lets several bot replicas claim an outbox reminder atomically.
+``update_with(id, mutate)`` is the read-modify-write loop on top of it
+(read, change, compare-and-set, re-read on conflict), and ``kv.put`` the
+upsert of one key: callers never write either loop by hand.
 
 The interface is async so that no backend blocks the event loop that
 serves every user and the scheduler.
@@ -23,7 +26,9 @@ serves every user and the scheduler.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+import dataclasses
+import inspect
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Generic, Self, TypeVar
@@ -42,6 +47,10 @@ from bot.domain.models import (
 )
 
 R = TypeVar("R", bound=Record)
+
+#: How often ``update_with`` re-reads and retries a record that keeps changing under it.
+UPDATE_ATTEMPTS = 5
+Mutation = Callable[[R], "R | None | Awaitable[R | None]"]
 
 
 class StoreError(Exception):
@@ -201,6 +210,34 @@ class Collection(abc.ABC, Generic[R]):
         self, where: Mapping[str, Any] | None = None, *, within: Range | None = None
     ) -> int: ...
 
+    async def update_with(
+        self, record_id: str, mutate: Mutation[R], *, attempts: int = UPDATE_ATTEMPTS
+    ) -> tuple[R, R]:
+        """Read-modify-write with the version check: returns ``(before, after)``.
+
+        ``mutate`` gets the current record (a copy it may change) and returns
+        the record to store, or None to leave it as it is (then ``after`` is
+        ``before``); it may be async, and it may raise to refuse (the error
+        propagates, nothing is written).  On a conflict the record is read
+        again and ``mutate`` runs again on the fresh copy, up to ``attempts``
+        times; then ConflictError.  NotFoundError if there is no such record
+        (including one deleted between two attempts).
+        """
+        for _attempt in range(attempts):
+            before = await self.get(record_id)
+            if before is None:
+                raise NotFoundError(f"{self.spec.name} {record_id}")
+            changed = mutate(dataclasses.replace(before))
+            if inspect.isawaitable(changed):
+                changed = await changed
+            if changed is None:
+                return before, before
+            try:
+                return before, await self.update(changed)
+            except ConflictError:
+                continue
+        raise ConflictError(f"{self.spec.name} {record_id} keeps changing")
+
     async def get_by(self, field: str, value: Any) -> R | None:
         """The one record with this unique field value, if any."""
         if field not in self.spec.unique:
@@ -220,6 +257,30 @@ class Collection(abc.ABC, Generic[R]):
             raise QueryError(f"{self.spec.name} cannot be ordered by {order_by}")
 
 
+class KeyValues(Collection[KeyValue]):
+    """The ``kv`` collection: opaque JSON values under ``"<namespace>:<key>"`` ids."""
+
+    async def put(self, record_id: str, value: Any, *, namespace: str, now: datetime) -> KeyValue:
+        """Set the value of one key, creating it if needed (the last writer wins).
+
+        Two writers racing on a new key, or on an existing one, both succeed
+        in turn: a duplicate insert becomes an update, a stale update is
+        retried on the fresh record.
+        """
+        for _attempt in range(UPDATE_ATTEMPTS):
+            existing = await self.get(record_id)
+            try:
+                if existing is None:
+                    return await self.insert(KeyValue(
+                        id=record_id, namespace=namespace, value=value, created_at=now, updated_at=now))
+                if existing.value == value:
+                    return existing
+                return await self.update(dataclasses.replace(existing, value=value, updated_at=now))
+            except (DuplicateError, ConflictError):
+                continue
+        raise ConflictError(f"kv {record_id} keeps changing")
+
+
 class Store(abc.ABC):
     """All collections of one data set. Open with ``await store.open()``; close when done."""
 
@@ -231,7 +292,7 @@ class Store(abc.ABC):
     reminders: Collection[Reminder]
     audit: Collection[AuditEvent]
     invitations: Collection[Invitation]
-    kv: Collection[KeyValue]
+    kv: KeyValues
 
     @abc.abstractmethod
     async def open(self) -> None: ...

@@ -133,3 +133,74 @@ def can_edit_entry(
     if actor.role in (Role.ADMIN, Role.MANAGER):
         return True
     return created_by == actor.id and within_edit_window(created_at, now, window_hours)
+
+
+# ---- staff and team management: what the staff screens offer, and to whom ---------------
+
+def sees_team(user: StaffUser | None) -> bool:
+    """Managers and admins see other people's records (their teams', or everyone's)."""
+    return is_active(user) and user is not None and user.role in (Role.ADMIN, Role.MANAGER)
+
+
+def can_list_staff(user: StaffUser | None) -> bool:
+    return sees_team(user)
+
+
+def can_open_staff(actor: StaffUser | None, target: StaffUser) -> bool:
+    """Whose staff card the actor may open: people they manage, and themselves (not reps)."""
+    return sees_team(actor) and (manages(actor, target) or (actor is not None and actor.id == target.id))
+
+
+def can_move_team(actor: StaffUser | None, target: StaffUser) -> bool:
+    """Whether to offer "change team": admins always; managers for their reps when they have a choice."""
+    if not is_active(actor) or actor is None:
+        return False
+    return actor.role is Role.ADMIN or (manages(actor, target) and len(actor.teams) > 1)
+
+
+def can_create_team(actor: StaffUser | None) -> bool:
+    """Only admins name a new team."""
+    return is_active(actor) and actor is not None and actor.role is Role.ADMIN
+
+
+def sees_all_teams(actor: StaffUser | None) -> bool:
+    """Admins see (and may assign) every team; managers only their own."""
+    return can_create_team(actor)
+
+
+def can_reassign_from(actor: StaffUser | None, source: StaffUser) -> bool:
+    """Whether to offer moving all of ``source``'s customers: managers and admins, not their own."""
+    return sees_team(actor) and actor is not None and actor.id != source.id
+
+
+def can_receive_customers(actor: StaffUser | None, source: StaffUser, candidate: StaffUser) -> bool:
+    """Whether ``candidate`` is offered as the new owner of ``source``'s customers."""
+    if not sees_team(actor) or actor is None:
+        return False
+    return (
+        candidate.active
+        and candidate.id != source.id
+        and candidate.role in (Role.REP, Role.MANAGER)
+        and (actor.role is Role.ADMIN or bool(set(candidate.teams) & set(actor.teams)))
+    )
+
+
+def can_own_customers(user: StaffUser | None) -> bool:
+    """Reps and managers own customers; admins oversee (they are no owner to filter by)."""
+    return user is not None and user.role is not Role.ADMIN
+
+
+def sees_every_invitation(actor: StaffUser | None) -> bool:
+    """Admins see and revoke every invitation; managers their own."""
+    return can_create_team(actor)
+
+
+def can_revoke_invitation(actor: StaffUser | None, created_by: str) -> bool:
+    if not sees_team(actor) or actor is None:
+        return False
+    return actor.role is Role.ADMIN or created_by == actor.id
+
+
+def has_team_commands(user: StaffUser | None) -> bool:
+    """Managers and admins get their extra commands published in their own chat."""
+    return sees_team(user)

@@ -25,8 +25,8 @@ reason code (params)           fires when                                  point
 Points round half up and are at least 1 when a reason fires; a reason whose
 weight is 0 is switched off.  The customer is *at risk* when the score
 reaches ``threshold`` (50 by default: e.g. two missed cadences (40) and one
-open complaint (15)).  All numbers are :class:`ChurnRules` fields, meant to
-be configuration keys.
+open complaint (15)).  All numbers are :class:`ChurnRules` fields, the keys of
+the ``[churn]`` configuration section.
 
 Contact recency is measured from the latest **non-deleted interaction** —
 calls, visits, messages, inbound or outbound; unanswered calls too unless
@@ -90,8 +90,8 @@ _CODE_ORDER = {code: index for index, code in enumerate(ReasonCode)}
 class ChurnRules:
     """Tunable numbers of the churn score, with the documented defaults.
 
-    Field names are meant to become the keys of a ``[churn]`` config section
-    (``ChurnRules(**asdict(config.churn))``).
+    This *is* the ``[churn]`` section of the configuration: ``bot.config`` builds
+    it once, from ``config.toml`` and the environment, and the services use it.
     """
 
     # Expected contact cadence (days) per value tier; "untiered" = no tier yet.

@@ -67,7 +67,12 @@ from bot.domain.models import (
 
 @dataclass(frozen=True)
 class ClassificationRules:
-    """Thresholds for tier and stage; the defaults suit a small B2B/B2C team selling in CNY."""
+    """Thresholds for tier and stage; the defaults suit a small B2B/B2C team selling in CNY.
+
+    This *is* the ``[classification]`` section of the configuration: ``bot.config``
+    builds it once, from ``config.toml`` and the environment, and every service
+    uses that one object.
+    """
 
     window_days: int = 365
     high_revenue: Decimal = Decimal(100_000)
@@ -82,14 +87,21 @@ class ClassificationRules:
     churned_days: int = 180
 
     def __post_init__(self) -> None:
-        if self.mid_revenue > self.high_revenue:
-            raise ValueError("mid_revenue must not exceed high_revenue")
-        if self.mid_frequency > self.high_frequency:
-            raise ValueError("mid_frequency must not exceed high_frequency")
+        for name in ("high_revenue", "mid_revenue"):  # an int or float from config: exact from here on
+            value = getattr(self, name)
+            if not isinstance(value, Decimal):
+                object.__setattr__(self, name, Decimal(str(value)))
+        if not 0 <= self.mid_revenue <= self.high_revenue:
+            raise ValueError("mid_revenue must be between 0 and high_revenue")
+        if not 1 <= self.mid_frequency <= self.high_frequency:
+            raise ValueError("mid_frequency must be between 1 and high_frequency")
         if not 0 < self.at_risk_days <= self.churned_days:
             raise ValueError("at_risk_days must be positive and at most churned_days")
-        if self.at_risk_factor <= 0 or self.window_days <= 0 or self.min_gap_days < 1:
-            raise ValueError("window_days, at_risk_factor and min_gap_days must be positive")
+        for name in ("window_days", "new_days", "default_gap_days", "min_gap_days"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
+        if self.at_risk_factor <= 0:
+            raise ValueError("at_risk_factor must be positive")
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Rules for logging contacts (calls, visits, …) and handling customer feedback.
+"""Rules for logging contacts (calls, visits, …).
 
 Plain functions over plain data, no I/O; "now" is always an argument.
 
@@ -25,14 +25,7 @@ Logging a contact (客户关系维护):
   updates the customer's ``last_contact_at`` — an unanswered call is an
   attempt, as ``bot.domain.classification`` counts it.
 
-Feedback (客户反馈处理):
-
-- **Due date** (:func:`feedback_due_at`): created + ``[feedback] due_hours_<severity>``.
-- **Status workflow** (:data:`TRANSITIONS`, :func:`can_transition`):
-  open → in progress → resolved → confirmed by the customer; open may jump
-  straight to resolved; a resolved or confirmed item can be reopened (back to
-  open, its resolved/confirmed times cleared so that the resolution time
-  counts the final resolution).
+Feedback (客户反馈处理) has its own module, ``bot.domain.feedback``.
 
 Editing entries logged by mistake (:func:`can_edit_entry`): admins any
 time; managers for customers of their teams (and their own) any time; reps
@@ -53,10 +46,8 @@ from zoneinfo import ZoneInfo
 from bot.domain import access
 from bot.domain.models import (
     Direction,
-    FeedbackStatus,
     InteractionKind,
     Outcome,
-    Severity,
 )
 from bot.domain.validation import DEFAULT_TIME, ValidationError, parse_when
 
@@ -317,56 +308,17 @@ def follow_up_choice(choice: str, *, now: datetime, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, DEFAULT_TIME, tzinfo=tz)
 
 
-# ------------------------------------------------------------------ feedback
-
-@dataclass(frozen=True)
-class FeedbackRules:
-    """Hours to answer feedback, by severity (``[feedback] due_hours_*``)."""
-
-    due_hours_high: int = 24
-    due_hours_medium: int = 72
-    due_hours_low: int = 168
-
-    def due_hours(self, severity: Severity) -> int:
-        return {
-            Severity.HIGH: self.due_hours_high,
-            Severity.MEDIUM: self.due_hours_medium,
-            Severity.LOW: self.due_hours_low,
-        }[severity]
-
-
-def feedback_due_at(severity: Severity, created_at: datetime, rules: FeedbackRules) -> datetime:
-    """When a response is due: created + the severity's hours."""
-    return created_at + timedelta(hours=rules.due_hours(severity))
-
-
-TRANSITIONS: dict[FeedbackStatus, frozenset[FeedbackStatus]] = {
-    FeedbackStatus.OPEN: frozenset({FeedbackStatus.IN_PROGRESS, FeedbackStatus.RESOLVED}),
-    FeedbackStatus.IN_PROGRESS: frozenset({FeedbackStatus.RESOLVED, FeedbackStatus.OPEN}),
-    FeedbackStatus.RESOLVED: frozenset({FeedbackStatus.CONFIRMED, FeedbackStatus.OPEN}),
-    FeedbackStatus.CONFIRMED: frozenset({FeedbackStatus.OPEN}),
-}
-
-
-def can_transition(current: FeedbackStatus, new: FeedbackStatus) -> bool:
-    """Whether feedback may move from ``current`` to ``new`` (see :data:`TRANSITIONS`)."""
-    return new in TRANSITIONS.get(current, frozenset())
-
-
-def next_statuses(current: FeedbackStatus) -> list[FeedbackStatus]:
-    """The statuses ``current`` may move to, in workflow order."""
-    return [s for s in FeedbackStatus if can_transition(current, s)]
-
-
-def is_reopen(current: FeedbackStatus, new: FeedbackStatus) -> bool:
-    return new is FeedbackStatus.OPEN and current is not FeedbackStatus.OPEN
-
-
-def resolution_hours(created_at: datetime, resolved_at: datetime | None) -> float | None:
-    """Resolution time in hours (resolved − created), None while unresolved."""
-    if resolved_at is None:
-        return None
-    return round((resolved_at - created_at).total_seconds() / 3600, 2)
+# Feedback rules moved to bot.domain.feedback; these names stay importable from here
+# until handlers/feedback.py (being rewritten on the wizard engine) imports them from there.
+from bot.domain.feedback import (  # noqa: F401
+    TRANSITIONS,
+    FeedbackRules,
+    can_transition,
+    feedback_due_at,
+    is_reopen,
+    next_statuses,
+    resolution_hours,
+)
 
 # Editing entries logged by mistake is a role rule: it lives with the others in access.py.
 can_edit_entry = access.can_edit_entry

@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from bot.clock import Clock
 from bot.config import Config
 from bot.services.audit import AuditService
-from bot.services.care import CareService
 from bot.services.customers import CustomerService
+from bot.services.delivery import DeliveryService
 from bot.services.feedback import FeedbackService
 from bot.services.interactions import InteractionService
 from bot.services.invitations import InvitationService
+from bot.services.reminder_generation import ReminderGenerator
 from bot.services.reminders import ReminderService
 from bot.services.reports import ReportService
 from bot.services.staff import StaffService
@@ -33,7 +34,8 @@ class Services:
     invitations: InvitationService = field(init=False)
     customers: CustomerService = field(init=False)
     reminders: ReminderService = field(init=False)
-    care: CareService = field(init=False)
+    generator: ReminderGenerator = field(init=False)
+    delivery: DeliveryService = field(init=False)
     interactions: InteractionService = field(init=False)
     feedback: FeedbackService = field(init=False)
     reports: ReportService = field(init=False)
@@ -44,8 +46,9 @@ class Services:
         self.invitations = InvitationService(self.store, self.clock, self.config, self.audit)
         self.reminders = ReminderService(self.store, self.clock, self.config)
         self.customers = CustomerService(self.store, self.clock, self.config, self.audit, self.reminders)
-        self.care = CareService(self.store, self.clock, self.config, self.reminders,
-                                reclassify=self.customers.reclassify)
+        self.generator = ReminderGenerator(self.store, self.clock, self.config, self.reminders,
+                                           reclassify=self.customers.reclassify)
+        self.delivery = DeliveryService(self.store, self.clock, self.config, self.reminders)
         self.interactions = InteractionService(
             self.store, self.clock, self.config, self.audit, self.customers, self.reminders)
         self.feedback = FeedbackService(

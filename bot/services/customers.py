@@ -34,7 +34,7 @@ from bot.domain.search import SearchDoc, SearchIndex, search_doc
 from bot.services.audit import AuditService
 from bot.services.errors import AccessDenied
 from bot.services.reminders import ReminderService
-from storage.base import ConflictError, Store
+from storage.base import ConflictError, NotFoundError, Store
 
 DUPLICATE_NAME_SCORE = 90
 
@@ -89,14 +89,8 @@ class CustomerService:
 
     @property
     def rules(self) -> ClassificationRules:
-        c = self.config.classification
-        return ClassificationRules(
-            window_days=c.window_days, high_revenue=Decimal(str(c.high_revenue)),
-            mid_revenue=Decimal(str(c.mid_revenue)), high_frequency=c.high_frequency,
-            mid_frequency=c.mid_frequency, new_days=c.new_days, at_risk_factor=c.at_risk_factor,
-            default_gap_days=c.default_gap_days, min_gap_days=c.min_gap_days,
-            at_risk_days=c.at_risk_days, churned_days=c.churned_days,
-        )
+        """The ``[classification]`` section, built once at start-up."""
+        return self.config.classification
 
     def input_context(self) -> card.InputContext:
         return card.InputContext(
@@ -314,20 +308,23 @@ class CustomerService:
 
     async def reclassify(self, customer_id: str) -> Customer:
         """Recompute the derived tier and stage after the customer's history changed."""
-        for _attempt in range(3):
-            customer = await self.store.customers.get(customer_id)
-            if customer is None:
-                raise AccessDenied(f"customer {customer_id}")
+        async def classified(customer: Customer) -> Customer | None:
             purchases = await self.store.purchases.find({"customer_id": customer_id})
             interactions = await self.store.interactions.find({"customer_id": customer_id, "deleted": False})
             updated = await self._classified(customer, purchases, interactions)
-            if (updated.value_tier, updated.stage) == (customer.value_tier, customer.stage):
-                return customer
-            try:
-                return await self.store.customers.update(updated)
-            except ConflictError:
-                continue
-        return customer
+            unchanged = (updated.value_tier, updated.stage) == (customer.value_tier, customer.stage)
+            return None if unchanged else updated
+
+        try:
+            _before, after = await self.store.customers.update_with(customer_id, classified, attempts=3)
+        except NotFoundError:
+            raise AccessDenied(f"customer {customer_id}") from None
+        except ConflictError:  # busy: the next change or the daily run classifies it
+            current = await self.store.customers.get(customer_id)
+            if current is None:
+                raise AccessDenied(f"customer {customer_id}") from None
+            return current
+        return after
 
     async def _classified(
         self, customer: Customer, purchases: list[Purchase], interactions: list[Interaction]

@@ -30,7 +30,7 @@ from typing import Any
 from bot.clock import Clock
 from bot.config import Config
 from bot.domain import access
-from bot.domain import interactions as rules
+from bot.domain import feedback as workflow
 from bot.domain.models import (
     Customer,
     Feedback,
@@ -45,9 +45,9 @@ from bot.domain.models import (
 )
 from bot.services.audit import AuditService, diff
 from bot.services.customers import CustomerService
-from bot.services.errors import AccessDenied
+from bot.services.errors import AccessDenied, update_or_refuse
 from bot.services.reminders import ReminderService
-from storage.base import ConflictError, Store
+from storage.base import Store
 
 # Listed by /feedback: everything still needing an action (resolved awaits the customer's word).
 UNFINISHED = (FeedbackStatus.OPEN, FeedbackStatus.IN_PROGRESS, FeedbackStatus.RESOLVED)
@@ -78,13 +78,12 @@ class FeedbackService:
         self.reminders = reminders
 
     @property
-    def rules(self) -> rules.FeedbackRules:
-        f = self.config.feedback
-        return rules.FeedbackRules(due_hours_high=f.due_hours_high, due_hours_medium=f.due_hours_medium,
-                                   due_hours_low=f.due_hours_low)
+    def rules(self) -> workflow.FeedbackRules:
+        """The ``[feedback]`` section, built once at start-up."""
+        return self.config.feedback
 
     def default_due(self, severity: Severity, created_at: datetime | None = None) -> datetime:
-        return rules.feedback_due_at(severity, created_at or self.clock.now(), self.rules)
+        return workflow.feedback_due_at(severity, created_at or self.clock.now(), self.rules)
 
     # ---- reading -------------------------------------------------------------------------
     async def get(self, actor: StaffUser, feedback_id: str) -> tuple[Feedback, Customer]:
@@ -102,8 +101,8 @@ class FeedbackService:
         return None
 
     async def may_edit(self, actor: StaffUser, item: Feedback, customer: Customer) -> bool:
-        return rules.can_edit_entry(actor, customer, await self.created_by(item), item.created_at,
-                                    self.clock.now(), self.config.feedback.edit_window_hours)
+        return access.can_edit_entry(actor, customer, await self.created_by(item), item.created_at,
+                                     self.clock.now(), self.rules.edit_window_hours)
 
     async def editable(self, actor: StaffUser, feedback_id: str) -> tuple[Feedback, Customer]:
         item, customer = await self.get(actor, feedback_id)
@@ -142,40 +141,43 @@ class FeedbackService:
         content: str, csat: int | None, nps: int | None, due_at: datetime | None,
     ) -> tuple[Feedback, list[ComplaintAlert]]:
         """Correct an entry; one that becomes a complaint alerts the managers then."""
-        for _attempt in range(3):
-            item, customer = await self.editable(actor, feedback_id)
+        _item, customer = await self.editable(actor, feedback_id)
+
+        def correct(item: Feedback) -> Feedback | None:
+            if item.deleted:
+                raise AccessDenied(f"feedback {feedback_id}")
             updated = dataclasses.replace(item, kind=kind, severity=severity, content=content, csat=csat,
                                           nps=nps, due_at=due_at, updated_at=self.clock.now())
-            if updated == dataclasses.replace(item, updated_at=updated.updated_at):
-                return item, []
-            try:
-                saved = await self.store.feedback.update(updated)
-            except ConflictError:
-                continue
-            await self.audit.record_change(actor.id, "update", "feedback", item, saved)
-            alerts = []
-            if kind is FeedbackKind.COMPLAINT and item.kind is not FeedbackKind.COMPLAINT:
-                alerts = await self._alert(actor, saved, customer)
-            return saved, alerts
-        raise ConflictError(f"feedback {feedback_id} keeps changing")
+            return None if updated == dataclasses.replace(item, updated_at=updated.updated_at) else updated
+
+        item, saved = await update_or_refuse(self.store.feedback, feedback_id, correct,
+                                             what=f"feedback {feedback_id}")
+        if saved is item:
+            return item, []
+        await self.audit.record_change(actor.id, "update", "feedback", item, saved)
+        alerts = []
+        if kind is FeedbackKind.COMPLAINT and item.kind is not FeedbackKind.COMPLAINT:
+            alerts = await self._alert(actor, saved, customer)
+        return saved, alerts
 
     async def delete(self, actor: StaffUser, feedback_id: str) -> Feedback:
         """Soft delete, audited; alerts about it still waiting in the outbox are cancelled."""
-        for _attempt in range(3):
-            item, customer = await self.editable(actor, feedback_id)
-            try:
-                saved = await self.store.feedback.update(
-                    dataclasses.replace(item, deleted=True, updated_at=self.clock.now()))
-            except ConflictError:
-                continue
-            await self.audit.record_change(actor.id, "delete", "feedback", item, saved)
-            for reminder in await self.store.reminders.find(
-                {"customer_id": customer.id, "status": ReminderStatus.PENDING.value}
-            ):
-                if reminder.payload.get("feedback_id") == item.id:
-                    await self.reminders.cancel(reminder.dedupe_key, "feedback deleted")
-            return saved
-        raise ConflictError(f"feedback {feedback_id} keeps changing")
+        _item, customer = await self.editable(actor, feedback_id)
+
+        def mark_deleted(item: Feedback) -> Feedback:
+            if item.deleted:
+                raise AccessDenied(f"feedback {feedback_id}")
+            return dataclasses.replace(item, deleted=True, updated_at=self.clock.now())
+
+        item, saved = await update_or_refuse(self.store.feedback, feedback_id, mark_deleted,
+                                             what=f"feedback {feedback_id}")
+        await self.audit.record_change(actor.id, "delete", "feedback", item, saved)
+        for reminder in await self.store.reminders.find(
+            {"customer_id": customer.id, "status": ReminderStatus.PENDING.value}
+        ):
+            if reminder.payload.get("feedback_id") == item.id:
+                await self.reminders.cancel(reminder.dedupe_key, "feedback deleted")
+        return saved
 
     # ---- the workflow --------------------------------------------------------------------
     async def set_status(
@@ -185,31 +187,40 @@ class FeedbackService:
 
         Resolving needs a resolution note and sets ``resolved_at`` (resolution
         time = resolved_at − created_at, noted in the audit event); confirming
-        sets ``confirmed_at``; reopening clears both.
+        sets ``confirmed_at``; reopening clears both.  A step the workflow does
+        not allow (a stale button) is refused with code ``feedback.transition``,
+        resolving without a note with ``feedback.note_required`` — as AccessDenied
+        for now, because handlers/feedback.py answers those presses "not
+        available"; they become ``Invalid`` once it catches ``ServiceError``.
         """
-        for _attempt in range(3):
-            item, _customer = await self.get(actor, feedback_id)
-            if not rules.can_transition(item.status, status):
-                raise AccessDenied(f"feedback {feedback_id}: {item.status} → {status}")
+        await self.get(actor, feedback_id)  # may they see it at all
+
+        def move(item: Feedback) -> Feedback:
+            if item.deleted:
+                raise AccessDenied(f"feedback {feedback_id}")
+            if not workflow.can_transition(item.status, status):
+                raise AccessDenied(f"feedback {feedback_id}: {item.status} → {status}",
+                                   code="feedback.transition", current=item.status.value,
+                                   wanted=status.value)
             if status is FeedbackStatus.RESOLVED and not (resolution or "").strip():
-                raise AccessDenied(f"feedback {feedback_id}: resolving needs a note")
+                raise AccessDenied(f"feedback {feedback_id}: resolving needs a note",
+                                   code="feedback.note_required")
             now = self.clock.now()
             changes: dict[str, Any] = {"status": status, "updated_at": now}
             if status is FeedbackStatus.RESOLVED:
                 changes.update(resolved_at=now, resolution=resolution, confirmed_at=None)
             elif status is FeedbackStatus.CONFIRMED:
                 changes["confirmed_at"] = now
-            elif rules.is_reopen(item.status, status):
+            elif workflow.is_reopen(item.status, status):
                 changes.update(resolved_at=None, confirmed_at=None)
-            try:
-                saved = await self.store.feedback.update(dataclasses.replace(item, **changes))
-            except ConflictError:
-                continue
-            hours = rules.resolution_hours(saved.created_at, saved.resolved_at)
-            note = f"resolution time {hours} h" if status is FeedbackStatus.RESOLVED else None
-            await self.audit.record(actor.id, "status", "feedback", saved.id, diff(item, saved), note=note)
-            return saved
-        raise ConflictError(f"feedback {feedback_id} keeps changing")
+            return dataclasses.replace(item, **changes)
+
+        item, saved = await update_or_refuse(self.store.feedback, feedback_id, move,
+                                             what=f"feedback {feedback_id}")
+        hours = workflow.resolution_hours(saved.created_at, saved.resolved_at)
+        note = f"resolution time {hours} h" if status is FeedbackStatus.RESOLVED else None
+        await self.audit.record(actor.id, "status", "feedback", saved.id, diff(item, saved), note=note)
+        return saved
 
     # ---- complaint alerts ----------------------------------------------------------------
     async def managers_for(self, customer: Customer) -> list[StaffUser]:

@@ -31,9 +31,9 @@ from bot.domain import interactions as rules
 from bot.domain.models import Customer, Direction, Interaction, InteractionKind, Outcome, StaffUser
 from bot.services.audit import AuditService
 from bot.services.customers import CustomerService
-from bot.services.errors import AccessDenied
+from bot.services.errors import AccessDenied, update_or_refuse
 from bot.services.reminders import ReminderService
-from storage.base import ConflictError, Store
+from storage.base import Store
 
 
 class _Keep:
@@ -77,8 +77,8 @@ class InteractionService:
         return interaction, customer
 
     def may_edit(self, actor: StaffUser, interaction: Interaction, customer: Customer) -> bool:
-        return rules.can_edit_entry(actor, customer, interaction.owner_id, interaction.created_at,
-                                    self.clock.now(), self.config.feedback.edit_window_hours)
+        return access.can_edit_entry(actor, customer, interaction.owner_id, interaction.created_at,
+                                     self.clock.now(), self.config.feedback.edit_window_hours)
 
     async def editable(self, actor: StaffUser, interaction_id: str) -> tuple[Interaction, Customer]:
         interaction, customer = await self.get(actor, interaction_id)
@@ -148,37 +148,41 @@ class InteractionService:
         next_follow_up_at: datetime | None,
     ) -> Interaction:
         """Correct an entry (edit-window rules apply); the customer's follow-up follows it."""
-        for _attempt in range(3):
-            interaction, customer = await self.editable(actor, interaction_id)
+        _interaction, customer = await self.editable(actor, interaction_id)
+
+        def correct(interaction: Interaction) -> Interaction | None:
+            if interaction.deleted:
+                raise AccessDenied(f"interaction {interaction_id}")
             updated = dataclasses.replace(
                 interaction, kind=kind, direction=direction, outcome=outcome, summary=summary,
                 voice_file_id=voice_file_id, next_follow_up_at=next_follow_up_at,
                 updated_at=self.clock.now(),
             )
-            if updated == dataclasses.replace(interaction, updated_at=updated.updated_at):
-                return interaction
-            try:
-                saved = await self.store.interactions.update(updated)
-            except ConflictError:
-                continue
-            await self.audit.record_change(actor.id, "update", "interaction", interaction, saved)
-            await self._resync_customer(actor, customer.id, old=interaction, new=saved)
-            return saved
-        raise ConflictError(f"interaction {interaction_id} keeps changing")
+            unchanged = updated == dataclasses.replace(interaction, updated_at=updated.updated_at)
+            return None if unchanged else updated
+
+        interaction, saved = await update_or_refuse(self.store.interactions, interaction_id, correct,
+                                                    what=f"interaction {interaction_id}")
+        if saved is interaction:
+            return interaction
+        await self.audit.record_change(actor.id, "update", "interaction", interaction, saved)
+        await self._resync_customer(actor, customer.id, old=interaction, new=saved)
+        return saved
 
     async def delete(self, actor: StaffUser, interaction_id: str) -> Interaction:
         """Soft delete (``deleted=True``), audited; the customer's contact and follow-up un-done."""
-        for _attempt in range(3):
-            interaction, customer = await self.editable(actor, interaction_id)
-            deleted = dataclasses.replace(interaction, deleted=True, updated_at=self.clock.now())
-            try:
-                saved = await self.store.interactions.update(deleted)
-            except ConflictError:
-                continue
-            await self.audit.record_change(actor.id, "delete", "interaction", interaction, saved)
-            await self._resync_customer(actor, customer.id, old=interaction, new=None)
-            return saved
-        raise ConflictError(f"interaction {interaction_id} keeps changing")
+        _interaction, customer = await self.editable(actor, interaction_id)
+
+        def mark_deleted(interaction: Interaction) -> Interaction:
+            if interaction.deleted:
+                raise AccessDenied(f"interaction {interaction_id}")
+            return dataclasses.replace(interaction, deleted=True, updated_at=self.clock.now())
+
+        interaction, saved = await update_or_refuse(self.store.interactions, interaction_id,
+                                                    mark_deleted, what=f"interaction {interaction_id}")
+        await self.audit.record_change(actor.id, "delete", "interaction", interaction, saved)
+        await self._resync_customer(actor, customer.id, old=interaction, new=None)
+        return saved
 
     # ---- keeping the customer in step ----------------------------------------------------
     async def _resync_customer(
@@ -211,20 +215,16 @@ class InteractionService:
     async def _update_customer(
         self, actor: StaffUser, customer_id: str, changes: dict[str, Any], action: str
     ) -> Customer:
-        for _attempt in range(5):
-            customer = await self.store.customers.get(customer_id)
-            if customer is None:
-                raise AccessDenied(f"customer {customer_id}")
+        def apply(customer: Customer) -> Customer | None:
             if all(getattr(customer, k) == v for k, v in changes.items()):
-                return customer
-            updated = dataclasses.replace(customer, **changes, updated_at=self.clock.now())
-            try:
-                saved = await self.store.customers.update(updated)
-            except ConflictError:
-                continue
+                return None
+            return dataclasses.replace(customer, **changes, updated_at=self.clock.now())
+
+        customer, saved = await update_or_refuse(self.store.customers, customer_id, apply,
+                                                 what=f"customer {customer_id}")
+        if saved is not customer:
             await self.audit.record_change(actor.id, action, "customer", customer, saved)
-            return saved
-        raise ConflictError(f"customer {customer_id} keeps changing")
+        return saved
 
     async def _after_change(self, customer: Customer) -> Customer:
         customer = await self.customers.reclassify(customer.id)

@@ -11,7 +11,7 @@ from bot.config import Config
 from bot.domain import access
 from bot.domain.models import Invitation, Role, StaffUser
 from bot.services.audit import AuditService
-from bot.services.errors import AccessDenied, InvitationError
+from bot.services.errors import AccessDenied, Invalid, InvitationError
 from storage.base import ConflictError, Store
 
 VALIDITY_DAYS = (1, 7, 30)
@@ -41,7 +41,8 @@ class InvitationService:
         if not access.can_invite(actor, role, team):
             raise AccessDenied(f"invite {role.value} to {team}")
         if valid_days not in VALIDITY_DAYS:
-            raise ValueError(f"validity must be one of {VALIDITY_DAYS}")
+            raise Invalid("invitation.validity", detail=f"validity must be one of {VALIDITY_DAYS}",
+                          days=valid_days)
         now = self.clock.now()
         invitation = Invitation(
             id=new_code(), role=role, team=team, created_by=actor.id,
@@ -53,9 +54,9 @@ class InvitationService:
 
     async def active(self, actor: StaffUser) -> list[Invitation]:
         """Usable invitations the actor may see: admins all, managers their own."""
-        if actor.role is Role.ADMIN:
+        if access.sees_every_invitation(actor):
             found = await self.store.invitations.find({"revoked": False, "redeemed_by": None})
-        elif actor.role is Role.MANAGER:
+        elif access.sees_team(actor):
             found = await self.store.invitations.find({"created_by": actor.id, "revoked": False})
         else:
             raise AccessDenied("invitations")
@@ -63,11 +64,8 @@ class InvitationService:
         return sorted((i for i in found if i.usable(now)), key=lambda i: i.created_at)
 
     async def revoke(self, actor: StaffUser, code: str) -> Invitation:
-        invitation = await self.store.invitations.get(code)
-        if invitation is None or not (
-            actor.role is Role.ADMIN
-            or (actor.role is Role.MANAGER and invitation.created_by == actor.id)
-        ):
+        invitation = await self.store.invitations.get(code) if len(code) <= 64 else None
+        if invitation is None or not access.can_revoke_invitation(actor, invitation.created_by):
             raise AccessDenied(f"invitation {code}")
         if invitation.revoked:
             return invitation

@@ -1,8 +1,8 @@
 """The reminder outbox: rows in the store, each a message owed to somebody at a time.
 
 Features *schedule* reminders here (idempotently, by dedupe key); the
-delivery job (``bot.scheduler``) *claims* due rows, sends them through
-Telegram and marks them sent only once Telegram accepted the message.
+delivery job (``bot.services.delivery``) *claims* due rows, has them sent
+through Telegram and marks them sent only once Telegram accepted the message.
 A claim is an optimistic update of the row, so two replicas — or a job and
 a restart — never both send the same reminder; a crash between Telegram's
 acceptance and the "sent" mark is the one window in which a reminder can
@@ -149,11 +149,14 @@ class ReminderService:
 
     async def failed(
         self, reminder: Reminder, now: datetime, error: str, *, retry_after: float | None = None,
-        max_attempts: int = 5,
+        max_attempts: int | None = 5,
     ) -> Reminder:
-        """Retry with exponential backoff (or Telegram's retry_after); give up after max_attempts."""
+        """Retry with exponential backoff (or Telegram's retry_after); give up after max_attempts.
+
+        ``max_attempts=None``: a transient failure, retried however often it takes.
+        """
         payload = {k: v for k, v in reminder.payload.items() if k != "lease_until"}
-        if reminder.attempts >= max_attempts:
+        if max_attempts is not None and reminder.attempts >= max_attempts:
             return await self.store.reminders.update(dataclasses.replace(
                 reminder, status=ReminderStatus.FAILED, last_error=error[:500], payload=payload,
                 updated_at=now))

@@ -185,17 +185,11 @@ class ReportService:
 
     @property
     def settings(self) -> ReportSettings:
-        r = self.config.reports
-        return ReportSettings(
-            follow_up_grace=timedelta(hours=r.follow_up_grace_hours),
-            top_at_risk=r.top_at_risk,
-            clv_lifetime_years=r.clv_lifetime_years,  # type: ignore[arg-type]  # made Decimal there
-            clv_min_observation_days=r.clv_min_observation_days,
-        )
+        return self.config.reports.settings  # built once, with the configuration
 
     @property
     def churn_rules(self) -> churn.ChurnRules:
-        return churn.ChurnRules(**dataclasses.asdict(self.config.churn))
+        return self.config.churn  # the [churn] section is the rule object
 
     # ---- periods -------------------------------------------------------------------------
     def period(

@@ -9,7 +9,7 @@ from bot.config import Config
 from bot.domain import access
 from bot.domain.models import ReminderStatus, Role, StaffUser
 from bot.services.audit import AuditService
-from bot.services.errors import AccessDenied
+from bot.services.errors import AccessDenied, Invalid, update_or_refuse
 from storage.base import ConflictError, Store
 
 SYSTEM_ACTOR = "system"
@@ -82,40 +82,65 @@ class StaffService:
         await self.audit.record_change(user.id, "update", "staff", user, saved)
         return saved
 
+    async def set_quiet_hours(self, user: StaffUser, quiet: tuple[int, int] | None) -> StaffUser:
+        """The user's own quiet hours (local start and end hour); None turns them off."""
+        if quiet is not None and not all(0 <= hour <= 23 for hour in quiet):
+            raise Invalid("quiet_hours.invalid", start=quiet[0], end=quiet[1])
+        value = quiet if quiet is not None else (0, 0)  # equal hours: never quiet
+        before, saved = await update_or_refuse(
+            self.store.staff, user.id,
+            lambda u: None if u.quiet_hours == value else dataclasses.replace(
+                u, quiet_hours=value, updated_at=self.clock.now()),
+            what=f"staff {user.id}")
+        if saved is not before:
+            await self.audit.record_change(user.id, "update", "staff", before, saved)
+        return saved
+
     # ---- staff management ---------------------------------------------------------------
     async def visible(self, actor: StaffUser) -> list[StaffUser]:
         """Staff the actor may see in the staff list: admins all, managers their teams."""
-        if not access.is_active(actor):
+        if not access.can_list_staff(actor):
             raise AccessDenied("staff list")
-        if actor.role is Role.ADMIN:
+        teams = access.visible_teams(actor)
+        if teams is None:
             users = await self.store.staff.find()
-        elif actor.role is Role.MANAGER:
+        else:
             found: dict[str, StaffUser] = {actor.id: actor}
-            for team in actor.teams:
+            for team in teams:
                 for user in await self.store.staff.find({"teams": team}):
                     found[user.id] = user
             users = list(found.values())
-        else:
-            raise AccessDenied("staff list")
         return sorted(users, key=lambda u: (not u.active, u.role.value, u.name.lower()))
 
     async def manageable(self, actor: StaffUser, staff_id: str) -> StaffUser:
         """A staff user the actor may open and manage; AccessDenied for anyone else."""
-        target = await self.store.staff.get(staff_id)
-        if target is None or not (access.manages(actor, target) or target.id == actor.id):
-            raise AccessDenied(f"staff {staff_id}")
-        if actor.role is Role.REP:
+        target = await self.store.staff.get(staff_id) if len(staff_id) <= 64 else None
+        if target is None or not access.can_open_staff(actor, target):
             raise AccessDenied(f"staff {staff_id}")
         return target
 
+    async def visible_one(self, actor: StaffUser, staff_id: str) -> StaffUser | None:
+        """A staff user from the actor's staff list (e.g. the owner a list is filtered by), else None."""
+        if not access.can_list_staff(actor):
+            return None
+        return next((u for u in await self.visible(actor) if u.id == staff_id), None)
+
+    async def with_team_commands(self) -> list[StaffUser]:
+        """Active staff whose chat gets the managers' and admins' extra commands."""
+        return [u for u in await self.store.staff.find({"active": True}) if access.has_team_commands(u)]
+
     async def known_teams(self, actor: StaffUser) -> list[str]:
         """Teams the actor may assign people to: all existing ones for admins, their own for managers."""
-        if actor.role is Role.ADMIN:
+        if access.sees_all_teams(actor):
             teams = {team for user in await self.store.staff.find() for team in user.teams}
             return sorted(teams | set(actor.teams))
-        if actor.role is Role.MANAGER:
+        if access.sees_team(actor):
             return sorted(actor.teams)
         return []
+
+    async def new_owner_candidates(self, actor: StaffUser, source: StaffUser) -> list[StaffUser]:
+        """Whom ``source``'s customers may be moved to (see ``access.can_receive_customers``)."""
+        return [u for u in await self.visible(actor) if access.can_receive_customers(actor, source, u)]
 
     async def change_role(self, actor: StaffUser, staff_id: str, role: Role) -> StaffUser:
         target = await self.manageable(actor, staff_id)
@@ -126,7 +151,7 @@ class StaffService:
     async def change_team(self, actor: StaffUser, staff_id: str, team: str) -> StaffUser:
         team = " ".join(team.split())
         if not team or len(team) > MAX_TEAM_LENGTH:
-            raise ValueError("team.invalid")
+            raise Invalid("team.invalid", max_length=MAX_TEAM_LENGTH)
         target = await self.manageable(actor, staff_id)
         if not access.can_change_team(actor, target, team):
             raise AccessDenied(f"team of {staff_id}")

@@ -90,10 +90,12 @@ from sqlalchemy.pool import QueuePool, StaticPool
 
 from bot.domain.codec import _encode as encode_value  # the codec's own value encoding
 from bot.domain.codec import to_dict
+from bot.domain.models import KeyValue
 from storage.base import (
     Collection,
     ConflictError,
     DuplicateError,
+    KeyValues,
     NotFoundError,
     QueryError,
     R,
@@ -441,6 +443,10 @@ class SQLCollection(Collection[R]):
         return await self._store._read(lambda conn: int(conn.scalar(query) or 0))
 
 
+class SQLKeyValues(SQLCollection[KeyValue], KeyValues):
+    """The kv collection; ``put`` is the interface's."""
+
+
 @dataclasses.dataclass
 class _Engines:
     engine: Engine
@@ -504,7 +510,8 @@ class SQLStore(Store):
         self._writes = 0  # records written since opening (SQLite: when to refresh statistics)
         self._next_analysis = 1000
         for name, tables in self._tables.collections.items():
-            setattr(self, name, SQLCollection(self, tables))
+            kind = SQLKeyValues if tables.spec.record_type is KeyValue else SQLCollection
+            setattr(self, name, kind(self, tables))
 
     def __repr__(self) -> str:
         where = self.url.render_as_string(hide_password=True)

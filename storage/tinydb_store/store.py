@@ -67,12 +67,14 @@ from filelock import FileLock, Timeout
 
 from bot.domain.codec import _encode as encode_value
 from bot.domain.codec import to_dict
+from bot.domain.models import KeyValue
 from storage.base import (
     SCHEMA,
     Collection,
     CollectionSpec,
     ConflictError,
     DuplicateError,
+    KeyValues,
     NotFoundError,
     QueryError,
     R,
@@ -260,6 +262,10 @@ class TinyDBCollection(Collection[R]):
         return found
 
 
+class TinyDBKeyValues(TinyDBCollection[KeyValue], KeyValues):
+    """The kv collection; ``put`` is the interface's."""
+
+
 @dataclasses.dataclass
 class _Loaded:
     lock: FileLock
@@ -329,7 +335,8 @@ class TinyDBStore(Store):
         self._compact_mutex: asyncio.Lock | None = None
         self.compactions = 0  # completed, for tests and the benchmark
         for name, spec in SCHEMA.items():
-            setattr(self, name, TinyDBCollection(self, spec))
+            kind = TinyDBKeyValues if spec.record_type is KeyValue else TinyDBCollection
+            setattr(self, name, kind(self, spec))
 
     def __repr__(self) -> str:
         return f"TinyDBStore({str(self.path)!r}, {self._state})"

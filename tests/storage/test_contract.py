@@ -257,6 +257,107 @@ async def test_concurrent_updates_exactly_one_wins(store: Store) -> None:
     assert await store.reminders.get(reminder.id) == winners[0]
 
 
+# -- update_with: the read-modify-write helper -----------------------------------
+
+
+@pytest.mark.parametrize("collection", COLLECTIONS)
+async def test_update_with_changes_the_current_record(store: Store, collection: str) -> None:
+    coll = store.collection(collection)
+    record = sample(collection, 7)
+    await coll.insert(record)
+    before, after = await coll.update_with(
+        record.id, lambda r: dataclasses.replace(r, updated_at=T0 + timedelta(days=9)))
+    assert before == record
+    assert after.version == record.version + 1
+    assert after.updated_at == T0 + timedelta(days=9)
+    assert await coll.get(record.id) == after
+
+
+async def test_update_with_none_writes_nothing(store: Store) -> None:
+    customer = sample("customers", 1)
+    await store.customers.insert(customer)
+    before, after = await store.customers.update_with(customer.id, lambda c: None)
+    assert before == after == customer
+    assert (await store.customers.get(customer.id)).version == customer.version
+
+
+async def test_update_with_retries_on_a_fresh_copy_after_a_conflict(store: Store) -> None:
+    customer = sample("customers", 2)
+    await store.customers.insert(customer)
+    seen: list[int] = []
+
+    async def rename(current: Customer) -> Customer:
+        seen.append(current.version)
+        if len(seen) == 1:  # somebody else writes between our read and our write
+            await store.customers.update(dataclasses.replace(current, name="Other writer"))
+        return dataclasses.replace(current, tags=[*current.tags, "mine"])
+
+    before, after = await store.customers.update_with(customer.id, rename)
+    assert seen == [customer.version, customer.version + 1]
+    assert before.name == "Other writer"
+    assert after.name == "Other writer" and "mine" in after.tags  # neither change is lost
+    assert after.version == customer.version + 2
+
+
+async def test_update_with_gives_up_and_propagates_refusals(store: Store) -> None:
+    customer = sample("customers", 3)
+    await store.customers.insert(customer)
+
+    async def always_raced(current: Customer) -> Customer:
+        await store.customers.update(current)  # bumps the version under us every time
+        return dataclasses.replace(current, name="never stored")
+
+    with pytest.raises(ConflictError):
+        await store.customers.update_with(customer.id, always_raced, attempts=3)
+    assert (await store.customers.get(customer.id)).version == customer.version + 3
+
+    def refuse(current: Customer) -> Customer:
+        raise PermissionError("no")
+
+    with pytest.raises(PermissionError):
+        await store.customers.update_with(customer.id, refuse)
+    with pytest.raises(NotFoundError):
+        await store.customers.update_with("no-such-id", lambda c: c)
+
+
+async def test_concurrent_update_with_loses_no_increment(store: Store) -> None:
+    reminder = sample("reminders", 2)
+    await store.reminders.insert(reminder)
+
+    def bump(current: Reminder) -> Reminder:
+        return dataclasses.replace(current, attempts=current.attempts + 1)
+
+    await asyncio.gather(*(store.reminders.update_with(reminder.id, bump, attempts=20)
+                           for _ in range(4)))
+    assert (await store.reminders.get(reminder.id)).attempts == reminder.attempts + 4
+
+
+# -- kv.put: the upsert of one key -------------------------------------------------
+
+
+async def test_kv_put_creates_then_replaces(store: Store, reopen: Any) -> None:
+    first = await store.kv.put("scheduler:bookmark", "2026-01-01", namespace="scheduler", now=T0)
+    assert (first.namespace, first.value, first.created_at) == ("scheduler", "2026-01-01", T0)
+    later = T0 + timedelta(hours=1)
+    second = await store.kv.put("scheduler:bookmark", {"day": "2026-01-02"}, namespace="scheduler",
+                                now=later)
+    assert second.value == {"day": "2026-01-02"} and second.version == first.version + 1
+    assert (second.created_at, second.updated_at) == (T0, later)
+    same = await store.kv.put("scheduler:bookmark", {"day": "2026-01-02"}, namespace="scheduler",
+                              now=later + timedelta(hours=1))
+    assert same == second  # an unchanged value is not rewritten
+    store = await reopen(store)
+    assert (await store.kv.get("scheduler:bookmark")).value == {"day": "2026-01-02"}
+    assert ids(await store.kv.find({"namespace": "scheduler"})) == ["scheduler:bookmark"]
+
+
+async def test_concurrent_kv_puts_all_succeed(store: Store) -> None:
+    results = await asyncio.gather(
+        *(store.kv.put("race:key", n, namespace="race", now=T0) for n in range(5)))
+    assert len(results) == 5
+    assert (await store.kv.get("race:key")).value in range(5)
+
+
 async def test_update_moves_record_between_index_values(store: Store) -> None:
     customers = await fill(store, "customers", 12)
     target = customers[2]  # two phones, owner rep-c

@@ -70,3 +70,46 @@ def test_deactivation_and_audit_rights() -> None:
     assert access.can_export_audit(ADMIN) and not access.can_export_audit(MANAGER_EAST)
     assert access.visible_teams(ADMIN) is None
     assert access.visible_teams(MANAGER_BOTH) == ["east", "west"]
+
+
+# ---- the staff screens' decisions (formerly restated in handlers/staff.py and the services)
+
+def test_who_lists_and_opens_staff_cards() -> None:
+    assert [access.can_list_staff(u) for u in (ADMIN, MANAGER_EAST, REP_EAST, GONE)] == [True, True, False, False]
+    assert access.can_open_staff(MANAGER_EAST, REP_EAST) and access.can_open_staff(MANAGER_EAST, MANAGER_EAST)
+    assert not access.can_open_staff(MANAGER_EAST, REP_WEST)
+    assert not access.can_open_staff(REP_EAST, REP_EAST)  # reps have no staff screens, not even their own
+    assert access.can_open_staff(ADMIN, REP_WEST)
+
+
+def test_team_buttons() -> None:
+    assert access.can_move_team(ADMIN, REP_EAST)
+    assert not access.can_move_team(MANAGER_EAST, REP_EAST)  # one team: nothing to choose
+    assert access.can_move_team(MANAGER_BOTH, REP_EAST)
+    assert not access.can_move_team(MANAGER_BOTH, ADMIN)
+    assert access.can_create_team(ADMIN) and not access.can_create_team(MANAGER_BOTH)
+    assert access.sees_all_teams(ADMIN) and not access.sees_all_teams(MANAGER_EAST)
+
+
+def test_reassignment_offers() -> None:
+    assert access.can_reassign_from(MANAGER_EAST, REP_EAST)
+    assert not access.can_reassign_from(MANAGER_EAST, MANAGER_EAST)
+    assert not access.can_reassign_from(REP_EAST, REP_WEST)
+    rep_east_2 = staff(7, Role.REP, ["east"])
+    assert access.can_receive_customers(MANAGER_EAST, REP_EAST, rep_east_2)
+    assert access.can_receive_customers(MANAGER_EAST, REP_EAST, MANAGER_BOTH)
+    assert not access.can_receive_customers(MANAGER_EAST, REP_EAST, REP_EAST)  # not to themselves
+    assert not access.can_receive_customers(MANAGER_EAST, REP_EAST, REP_WEST)  # another team
+    assert not access.can_receive_customers(MANAGER_EAST, REP_EAST, GONE)
+    assert not access.can_receive_customers(ADMIN, REP_EAST, ADMIN)  # admins own no customers
+    assert access.can_receive_customers(ADMIN, REP_EAST, REP_WEST)
+
+
+def test_invitations_and_commands() -> None:
+    assert access.sees_every_invitation(ADMIN) and not access.sees_every_invitation(MANAGER_EAST)
+    assert access.can_revoke_invitation(MANAGER_EAST, MANAGER_EAST.id)
+    assert not access.can_revoke_invitation(MANAGER_EAST, ADMIN.id)
+    assert access.can_revoke_invitation(ADMIN, MANAGER_EAST.id)
+    assert not access.can_revoke_invitation(REP_EAST, REP_EAST.id)
+    assert [access.has_team_commands(u) for u in (ADMIN, MANAGER_EAST, REP_EAST)] == [True, True, False]
+    assert not access.can_own_customers(ADMIN) and access.can_own_customers(MANAGER_EAST)

@@ -14,11 +14,9 @@ from bot.domain import interactions as rules
 from bot.domain.models import (
     Customer,
     Direction,
-    FeedbackStatus,
     InteractionKind,
     Outcome,
     Role,
-    Severity,
     StaffUser,
 )
 
@@ -154,36 +152,6 @@ def test_follow_up_buttons_are_days_at_nine_local() -> None:
     assert rules.follow_up_choice("month", now=end_of_january, tz=SHANGHAI).date().isoformat() == "2026-02-28"
     with pytest.raises(ValueError):
         rules.follow_up_choice("someday", now=NOW, tz=SHANGHAI)
-
-
-def test_feedback_due_dates_by_severity() -> None:
-    default = rules.FeedbackRules()
-    assert rules.feedback_due_at(Severity.HIGH, NOW, default) == NOW + timedelta(hours=24)
-    assert rules.feedback_due_at(Severity.MEDIUM, NOW, default) == NOW + timedelta(hours=72)
-    assert rules.feedback_due_at(Severity.LOW, NOW, default) == NOW + timedelta(hours=168)
-    custom = rules.FeedbackRules(due_hours_high=4, due_hours_medium=8, due_hours_low=48)
-    assert rules.feedback_due_at(Severity.HIGH, NOW, custom) == NOW + timedelta(hours=4)
-
-
-def test_status_transitions() -> None:
-    open_, progress, resolved, confirmed = (FeedbackStatus.OPEN, FeedbackStatus.IN_PROGRESS,
-                                            FeedbackStatus.RESOLVED, FeedbackStatus.CONFIRMED)
-    allowed = {(a, b) for a in FeedbackStatus for b in FeedbackStatus if rules.can_transition(a, b)}
-    assert allowed == {
-        (open_, progress), (open_, resolved),
-        (progress, resolved), (progress, open_),
-        (resolved, confirmed), (resolved, open_),
-        (confirmed, open_),
-    }
-    assert not rules.can_transition(open_, confirmed)
-    assert not rules.can_transition(open_, open_)
-    assert rules.next_statuses(resolved) == [open_, confirmed]
-    assert rules.is_reopen(confirmed, open_) and not rules.is_reopen(open_, progress)
-
-
-def test_resolution_time_in_hours() -> None:
-    assert rules.resolution_hours(NOW, NOW + timedelta(hours=5, minutes=30)) == 5.5
-    assert rules.resolution_hours(NOW, None) is None
 
 
 def _user(uid: str, role: Role, teams: list[str], active: bool = True) -> StaffUser:

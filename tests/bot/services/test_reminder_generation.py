@@ -28,7 +28,7 @@ async def test_stage_moves_to_at_risk_with_time_alone(tmp_path: Path) -> None:
         await svc.customers.reclassify(customer.id)
         assert (await store.customers.get(customer.id)).stage is LifecycleStage.NEW
         clock.advance(timedelta(days=200))
-        await svc.care.run_daily(clock.now())
+        await svc.generator.run_daily(clock.now())
         assert (await store.customers.get(customer.id)).stage is LifecycleStage.CHURNED
 
 
@@ -41,7 +41,7 @@ async def test_generation_is_idempotent(tmp_path: Path) -> None:
         await store.customers.insert(Customer(name="A", owner_id="7", team="east",
                                               next_follow_up_at=START + timedelta(hours=5)))
         for _ in range(3):
-            await svc.care.run_daily(clock.now())
+            await svc.generator.run_daily(clock.now())
         reminders = await store.reminders.find({"status": ReminderStatus.PENDING.value})
         keys = [r.dedupe_key for r in reminders]
         assert len(keys) == len(set(keys))

@@ -3,7 +3,7 @@
 Each generator looks at the store as of ``now`` and *schedules* outbox rows
 with dedupe keys, so running it twice — a rerun job, a restart, two
 replicas, a catch-up after downtime — yields each reminder once. Delivery
-is someone else's job (``handlers.reminders``).
+is someone else's job (``bot.services.delivery``).
 
 Days are each recipient's local days: a greeting or an agenda is due at
 ``[reminders] agenda_hour`` in the recipient's own time zone.
@@ -11,7 +11,6 @@ Days are each recipient's local days: a greeting or an agenda is due at
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
@@ -26,14 +25,13 @@ from bot.domain import birthdays, churn, festivals
 from bot.domain.models import (
     Customer,
     FeedbackStatus,
-    KeyValue,
     ReminderKind,
     ReminderStatus,
     Role,
     StaffUser,
 )
 from bot.services.reminders import ReminderService, follow_up_key
-from storage.base import ConflictError, Range, Store
+from storage.base import Range, Store
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +47,9 @@ def _zone(user: StaffUser, default: str) -> ZoneInfo:
         return ZoneInfo(default)
 
 
-class CareService:
+class ReminderGenerator:
+    """Schedules follow-ups, greetings, agendas, churn warnings and overdue-feedback reminders."""
+
     def __init__(
         self, store: Store, clock: Clock, config: Config, reminders: ReminderService,
         reclassify: Callable[[str], Awaitable[Any]] | None = None,
@@ -66,7 +66,8 @@ class CareService:
 
     @property
     def churn_rules(self) -> churn.ChurnRules:
-        return churn.ChurnRules(**dataclasses.asdict(self.config.churn))
+        """The ``[churn]`` section, built once at start-up."""
+        return self.config.churn
 
     async def _active_staff(self) -> list[StaffUser]:
         return await self.store.staff.find({"active": True})
@@ -102,15 +103,7 @@ class CareService:
             await self.reclassify(customer.id)
 
     async def _save_bookmark(self, day: date, now: datetime) -> None:
-        existing = await self.store.kv.get(BOOKMARK)
-        try:
-            if existing is None:
-                await self.store.kv.insert(KeyValue(id=BOOKMARK, namespace="scheduler", value=day.isoformat(),
-                                                    created_at=now, updated_at=now))
-            else:
-                await self.store.kv.update(dataclasses.replace(existing, value=day.isoformat(), updated_at=now))
-        except ConflictError:
-            pass  # another replica moved it
+        await self.store.kv.put(BOOKMARK, day.isoformat(), namespace="scheduler", now=now)
 
     # ---- follow-ups ----------------------------------------------------------------------
     async def sync_follow_ups(self, now: datetime) -> int:
@@ -151,6 +144,11 @@ class CareService:
                 dedupe_key=f"greetings:{owner_id}:{day.isoformat()}",
                 payload={"items": items, "day": day.isoformat()},
             )
+
+    async def greeting_count(self, user: StaffUser, day: date) -> int:
+        """How many greetings the user's greetings reminder of ``day`` lists."""
+        greetings = await self.store.reminders.get_by("dedupe_key", f"greetings:{user.id}:{day.isoformat()}")
+        return len(greetings.payload.get("items", [])) if greetings else 0
 
     def festival(self, key: str) -> festivals.Festival | None:
         return next((f for f in self.festivals if f.key == key), None)
@@ -213,14 +211,7 @@ class CareService:
                 count += 1
             if assessment.at_risk != was_at_risk or state is None:
                 value = {"at_risk": assessment.at_risk, "score": assessment.score}
-                try:
-                    if state is None:
-                        await self.store.kv.insert(KeyValue(id=state_id, namespace=CHURN_STATE, value=value,
-                                                            created_at=now, updated_at=now))
-                    else:
-                        await self.store.kv.update(dataclasses.replace(state, value=value, updated_at=now))
-                except ConflictError:
-                    pass
+                await self.store.kv.put(state_id, value, namespace=CHURN_STATE, now=now)
         for team, ids in warned.items():
             for manager in staff.values():
                 if manager.role is Role.MANAGER and team in manager.teams:
@@ -235,7 +226,7 @@ class CareService:
     async def feedback_scan(self, now: datetime) -> int:
         """Overdue feedback: a reminder to the owner, escalated to managers after a delay."""
         count = 0
-        escalate_after = timedelta(hours=self.config.feedback.escalate_after_hours)
+        escalate_after = self.config.feedback.escalate_after
         staff = {u.id: u for u in await self._active_staff()}
         for status in (FeedbackStatus.OPEN, FeedbackStatus.IN_PROGRESS):
             for item in await self.store.feedback.find(

@@ -1,0 +1,293 @@
+"""Delivering the reminder outbox: who gets what now, and what happens when sending fails.
+
+``DeliveryService.deliver_due(now, send)`` is the scheduler's delivery job
+without Telegram: the Telegram adapter (``handlers/reminders.py``) passes a
+``send`` callable that renders and sends one ``Parcel`` and reports the
+result in this module's words:
+
+- it returns ``True`` once the Bot API accepted every message of the parcel;
+- it returns ``False`` when there is nothing left to say (the customer was
+  archived, the feedback resolved): the reminders are cancelled;
+- it raises ``RetryLater(seconds)`` when Telegram asks to wait (429), or
+  ``TransientFailure`` for network trouble and server errors: the reminders
+  are retried later — a transient failure never makes a reminder final;
+- it raises ``Refused`` when Telegram refuses the message or the chat (the
+  bot was blocked, the chat does not exist, the message was rejected): the
+  reminder is retried with backoff and given up after ``[reminders]
+  max_attempts`` attempts, with the reason recorded.
+
+What the service decides, per recipient, for every pending reminder due by
+``now``: an inactive recipient's reminders are cancelled; in the
+recipient's quiet hours (their own, else ``[reminders] quiet_hours_*``, in
+their time zone) the reminders are postponed to the end of the quiet hours
+— not an attempt; more than ``[reminders] digest_threshold`` reminders
+overdue by over an hour (downtime) go as one digest parcel; everything else
+one parcel per reminder.  Every reminder is *claimed* first (an optimistic
+update, so two replicas never both send it) and marked sent only after
+``send`` returned True.
+
+``subject(reminder, recipient)`` is the other decision the renderers need:
+whether a reminder still has something to say, and the records it is about.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from bot.clock import Clock
+from bot.config import Config, RemindersConfig
+from bot.domain.models import (
+    Customer,
+    Feedback,
+    FeedbackStatus,
+    Interaction,
+    Reminder,
+    ReminderKind,
+    ReminderStatus,
+    StaffUser,
+)
+from bot.services.reminders import ReminderService, in_quiet_hours
+from storage.base import Store
+
+log = logging.getLogger(__name__)
+
+OVERDUE_FOR_DIGEST = timedelta(hours=1)
+BATCH = 500
+FINISHED_FEEDBACK = (FeedbackStatus.RESOLVED, FeedbackStatus.CONFIRMED)
+
+
+class SendError(Exception):
+    """What ``send`` raises when a parcel did not go out; ``reason`` is recorded on the reminder."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class RetryLater(SendError):
+    """Flood control: try again after ``seconds`` (Telegram's retry_after)."""
+
+    def __init__(self, seconds: float, reason: str = "flood control") -> None:
+        super().__init__(reason)
+        self.seconds = seconds
+
+
+class TransientFailure(SendError):
+    """Network trouble, a timeout, a server error: retried with backoff, never final."""
+
+
+class Refused(SendError):
+    """Telegram refused the chat or the message: retried, then given up after max_attempts."""
+
+
+@dataclass(frozen=True)
+class Parcel:
+    """What one ``send`` call delivers: one reminder, or several as one "while you were away" digest.
+
+    ``customers`` holds the customers a digest mentions (by id), so the
+    adapter can name them without reading the store.
+    """
+
+    recipient: StaffUser
+    reminders: tuple[Reminder, ...]
+    digest: bool = False
+    customers: Mapping[str, Customer] = field(default_factory=dict)
+
+
+Send = Callable[[Parcel], Awaitable[bool]]
+
+
+class Result(StrEnum):
+    SENT = "sent"
+    CANCELLED = "cancelled"  # nothing left to say, or the recipient left
+    POSTPONED = "postponed"  # quiet hours
+    RETRYING = "retrying"  # failed this time, due again later
+    GAVE_UP = "gave_up"  # refused max_attempts times: final
+    TAKEN = "taken"  # another worker holds the claim
+
+
+@dataclass(frozen=True)
+class Outcome:
+    reminder_id: str
+    result: Result
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The records a reminder is about, loaded when it is rendered (so it is current)."""
+
+    customer: Customer | None = None
+    feedback: Feedback | None = None
+    last_interaction: Interaction | None = None
+    customers: Mapping[str, Customer] = field(default_factory=dict)  # greetings, churn summaries
+
+
+class DeliveryService:
+    def __init__(self, store: Store, clock: Clock, config: Config, reminders: ReminderService) -> None:
+        self.store = store
+        self.clock = clock
+        self.config = config
+        self.reminders = reminders
+
+    @property
+    def rules(self) -> RemindersConfig:
+        return self.config.reminders
+
+    def quiet_hours(self, user: StaffUser) -> tuple[int, int] | None:
+        """The user's own quiet hours, else the configured ones; None or (h, h) means off."""
+        return user.quiet_hours if user.quiet_hours is not None else self.rules.quiet_hours
+
+    def zone(self, user: StaffUser) -> ZoneInfo:
+        try:
+            return ZoneInfo(user.timezone)
+        except (ValueError, KeyError):
+            return self.config.tz
+
+    # ---- the job -------------------------------------------------------------------------
+    async def deliver_due(self, now: datetime, send: Send, *, limit: int = BATCH) -> list[Outcome]:
+        """Deliver every reminder due by ``now`` once; one outcome per reminder looked at."""
+        by_recipient: dict[str, list[Reminder]] = defaultdict(list)
+        for reminder in await self.reminders.due(now, limit=limit):
+            by_recipient[reminder.recipient_id].append(reminder)
+        outcomes: list[Outcome] = []
+        for recipient_id, reminders in by_recipient.items():
+            outcomes += await self._deliver_to(recipient_id, reminders, now, send)
+        return outcomes
+
+    async def _deliver_to(
+        self, recipient_id: str, reminders: list[Reminder], now: datetime, send: Send
+    ) -> list[Outcome]:
+        user = await self.store.staff.get(recipient_id)
+        if user is None or not user.active:
+            for reminder in reminders:
+                await self.reminders.cancel(reminder.dedupe_key, "recipient not active")
+            return [Outcome(r.id, Result.CANCELLED, "recipient not active") for r in reminders]
+        quiet_end = in_quiet_hours(now, self.zone(user), self.quiet_hours(user))
+        if quiet_end is not None:
+            return [await self._postpone(r, quiet_end.astimezone(now.tzinfo), now) for r in reminders]
+        outcomes: list[Outcome] = []
+        overdue = [r for r in reminders if now - r.due_at > OVERDUE_FOR_DIGEST]
+        if len(overdue) > self.rules.digest_threshold:
+            outcomes += await self._send_digest(user, overdue, now, send)
+            reminders = [r for r in reminders if r not in overdue]
+        for reminder in reminders:
+            outcomes.append(await self._send_one(user, reminder, now, send))
+        return outcomes
+
+    async def _postpone(self, reminder: Reminder, until: datetime, now: datetime) -> Outcome:
+        claimed = await self.reminders.claim(reminder, now)
+        if claimed is None:
+            return Outcome(reminder.id, Result.TAKEN)
+        await self.reminders.postpone(claimed, until, "quiet hours")
+        return Outcome(reminder.id, Result.POSTPONED, "quiet hours")
+
+    async def _send_one(self, user: StaffUser, reminder: Reminder, now: datetime, send: Send) -> Outcome:
+        claimed = await self.reminders.claim(reminder, now)
+        if claimed is None:
+            return Outcome(reminder.id, Result.TAKEN)
+        return (await self._send([claimed], Parcel(user, (claimed,)), now, send))[0]
+
+    async def _send_digest(
+        self, user: StaffUser, reminders: list[Reminder], now: datetime, send: Send
+    ) -> list[Outcome]:
+        claimed = [c for r in reminders if (c := await self.reminders.claim(r, now)) is not None]
+        taken = [Outcome(r.id, Result.TAKEN) for r in reminders if r.id not in {c.id for c in claimed}]
+        if not claimed:
+            return taken
+        customers: dict[str, Customer] = {}
+        for reminder in claimed:
+            if reminder.customer_id and reminder.customer_id not in customers:
+                customer = await self.store.customers.get(reminder.customer_id)
+                if customer is not None:
+                    customers[customer.id] = customer
+        parcel = Parcel(user, tuple(claimed), digest=True, customers=customers)
+        return taken + await self._send(claimed, parcel, now, send)
+
+    async def _send(self, claimed: list[Reminder], parcel: Parcel, now: datetime, send: Send) -> list[Outcome]:
+        """Send one parcel of claimed reminders and record what happened to each."""
+        try:
+            delivered = await send(parcel)
+        except RetryLater as error:
+            return [await self._retry(r, now, error.reason, retry_after=error.seconds) for r in claimed]
+        except TransientFailure as error:
+            return [await self._retry(r, now, error.reason) for r in claimed]
+        except Refused as error:
+            log.warning("reminders %s to %s refused: %s", [r.id for r in claimed], parcel.recipient.id,
+                        error.reason)
+            return [await self._refused(r, now, error.reason) for r in claimed]
+        if not delivered:
+            for reminder in claimed:
+                await self.reminders.cancel(reminder.dedupe_key, "nothing left to say")
+            return [Outcome(r.id, Result.CANCELLED, "nothing left to say") for r in claimed]
+        for reminder in claimed:
+            await self.reminders.mark_sent(reminder, now)
+        return [Outcome(r.id, Result.SENT) for r in claimed]
+
+    async def _retry(
+        self, reminder: Reminder, now: datetime, reason: str, *, retry_after: float | None = None
+    ) -> Outcome:
+        """A transient failure: due again later, never final (the attempt is not counted)."""
+        await self.reminders.failed(reminder, now, reason, retry_after=retry_after, max_attempts=None)
+        return Outcome(reminder.id, Result.RETRYING, reason)
+
+    async def _refused(self, reminder: Reminder, now: datetime, reason: str) -> Outcome:
+        saved = await self.reminders.failed(reminder, now, reason, max_attempts=self.rules.max_attempts)
+        final = saved.status is ReminderStatus.FAILED
+        return Outcome(reminder.id, Result.GAVE_UP if final else Result.RETRYING, reason)
+
+    # ---- what a reminder is about --------------------------------------------------------
+    async def subject(self, reminder: Reminder, recipient: StaffUser) -> Subject | None:
+        """The records ``reminder`` is about, or None when it has nothing left to say.
+
+        A rep's reminder about a customer holds only while the customer is
+        theirs and not archived; feedback reminders while the feedback is
+        unfinished; greetings for the customers still theirs; a churn summary
+        for the customers that still exist.
+        """
+        kind = reminder.kind
+        if kind is ReminderKind.FOLLOW_UP:
+            customer = await self._owned(reminder.customer_id, recipient)
+            if customer is None:
+                return None
+            last = await self.store.interactions.find({"customer_id": customer.id, "deleted": False},
+                                                      order_by="occurred_at", descending=True, limit=1)
+            return Subject(customer=customer, last_interaction=last[0] if last else None)
+        if kind in (ReminderKind.BIRTHDAY, ReminderKind.FESTIVAL):
+            customers = {}
+            for item in reminder.payload.get("items", []):
+                customer = await self._owned(item.get("customer_id"), recipient)
+                if customer is not None:
+                    customers[customer.id] = customer
+            return Subject(customers=customers) if customers else None
+        if kind is ReminderKind.CHURN_WARNING:
+            if reminder.payload.get("summary"):
+                found = {}
+                for customer_id in reminder.payload.get("customers", []):
+                    customer = await self.store.customers.get(customer_id)
+                    if customer is not None:
+                        found[customer.id] = customer
+                return Subject(customers=found) if found else None
+            customer = await self._owned(reminder.customer_id, recipient)
+            return Subject(customer=customer) if customer is not None else None
+        if kind in (ReminderKind.FEEDBACK_OVERDUE, ReminderKind.COMPLAINT_ALERT):
+            item = await self.store.feedback.get(str(reminder.payload.get("feedback_id", "")))
+            customer = await self.store.customers.get(reminder.customer_id or "")
+            if item is None or customer is None:
+                return None
+            if kind is ReminderKind.FEEDBACK_OVERDUE and (item.deleted or item.status in FINISHED_FEEDBACK):
+                return None
+            return Subject(customer=customer, feedback=item)
+        return Subject()
+
+    async def _owned(self, customer_id: str | None, recipient: StaffUser) -> Customer | None:
+        customer = await self.store.customers.get(customer_id) if customer_id else None
+        if customer is None or customer.archived or customer.owner_id != recipient.id:
+            return None
+        return customer
