@@ -108,6 +108,10 @@ class StaffService:
             raise AccessDenied(f"staff {staff_id}")
         return target
 
+    async def names(self) -> dict[str, str]:
+        """Every staff user's name by id, for showing who did what."""
+        return {user.id: user.name for user in await self.store.staff.find()}
+
     async def known_teams(self, actor: StaffUser) -> list[str]:
         """Teams the actor may assign people to: all existing ones for admins, their own for managers."""
         if actor.role is Role.ADMIN:
