@@ -318,9 +318,7 @@ async def on_item_button(update: Update, context: Context) -> None:
     if result is None:
         return
     staff, language, data = result
-    svc = services(context)
-    _ = gettext_for(language)
-    query = update.callback_query
+    query, svc = update.callback_query, services(context)
     try:
         if data.action == "list":
             await query.answer()

@@ -34,15 +34,8 @@ from enum import Enum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import (
-    BaseHandler,
-    CallbackQueryHandler,
-    CommandHandler,
-    ConversationHandler,
-    MessageHandler,
-    filters,
-)
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update, ext
+from telegram.ext import CallbackQueryHandler, CommandHandler, ConversationHandler, MessageHandler
 
 from bot.domain.models import Customer, Role, StaffUser
 from bot.domain.validation import ValidationError
@@ -172,9 +165,9 @@ class Form:
     steps: tuple[Step, ...]
     ask: Callable[[Turn, Prompt], str | Awaitable[str]]
     on_save: Callable[..., Awaitable[str | None]]  # None: saved; a state: stay there, the draft kept
-    entry_points: Sequence[BaseHandler] = ()
+    entry_points: Sequence[ext.BaseHandler] = ()
     confirm: Callable[[Turn, str | None], str | Awaitable[str]] | None = None  # None: save after the last step
-    extra_states: Mapping[str, Sequence[BaseHandler]] = field(default_factory=dict)
+    extra_states: Mapping[str, Sequence[ext.BaseHandler]] = field(default_factory=dict)
     back_button: bool = True
     # ``<name>:<customer_start>:<customer id>`` begins the form on ``customer_values(customer, services)``
     customer_start: str | None = None
@@ -541,17 +534,17 @@ def _bind(function: Callable[..., Awaitable[Any]], *bound: Any) -> Callable[[Upd
     return callback
 
 
-def _step_handlers(form: Form, step: Step, text: filters.BaseFilter) -> list[BaseHandler]:
-    handlers: list[BaseHandler] = [
+def _step_handlers(form: Form, step: Step, text: ext.filters.BaseFilter) -> list[ext.BaseHandler]:
+    handlers: list[ext.BaseHandler] = [
         CommandHandler("skip", _bind(_command, form, step, "skip")),
         CommandHandler("back", _bind(_command, form, step, "back")),
         MessageHandler(text, _bind(_typed, form, step)),
     ]
     if step.kind is Kind.FILE:
-        media = filters.VOICE | filters.AUDIO | filters.Document.ALL | filters.PHOTO
+        media = ext.filters.VOICE | ext.filters.AUDIO | ext.filters.Document.ALL | ext.filters.PHOTO
         handlers.append(MessageHandler(media, _bind(_attached, form, step)))
     if step.kind is Kind.LOCATION:
-        handlers.append(MessageHandler(filters.LOCATION, _bind(_attached, form, step)))
+        handlers.append(MessageHandler(ext.filters.LOCATION, _bind(_attached, form, step)))
     return handlers
 
 
@@ -565,7 +558,7 @@ async def _confirm_typed(form: Form, update: Update, context: Context) -> str | 
 
 def conversation(form: Form, conversation_timeout: timedelta | None = None) -> ConversationHandler:
     """The form's one ConversationHandler: a state per step, the confirmation, the shared buttons."""
-    text = filters.TEXT & ~filters.COMMAND & ~filters.Text(all_menu_labels())
+    text = ext.filters.TEXT & ~ext.filters.COMMAND & ~ext.filters.Text(all_menu_labels())
     press = CallbackQueryHandler(_bind(_press, form), pattern=_declare(form))
     start = [CallbackQueryHandler(_bind(_customer_button, form), pattern=rf"^{form.name}:{form.customer_start}:")
              ] if form.customer_start else []
