@@ -17,12 +17,11 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, Mess
 
 from bot import labels
 from bot.domain import card
-from bot.domain.models import Customer
+from bot.domain.models import Customer, StaffUser
 from bot.domain.validation import ValidationError, parse_name, parse_phone
 from bot.render import render
-from bot.services.errors import AccessDenied
 from handlers import callback_data, wizard
-from handlers.common import Context, caller, deny, pressed, reply_html, services
+from handlers.common import Context, caller, reply_html, services
 from handlers.customer_card import on_card_button, send_card
 from handlers.customer_view import render_draft, value_text
 from handlers.menu import ADD_CUSTOMER, N_
@@ -168,31 +167,20 @@ async def from_contact(update: Update, context: Context) -> str | int:
     return await wizard.begin(update, context, FORM, draft, reason=reason)
 
 
-async def start_edit(update: Update, context: Context) -> str | int | None:
-    result = await pressed(update, context)
-    if result is None:
-        return None
-    staff, language, data = result
-    try:
-        view = await services(context).customers.card(staff, data.args[0])
-    except AccessDenied:
-        await deny(update, context, language, f"edit {data.args[0]}")
-        return None
-    await update.callback_query.answer()
-    draft = {"mode": "edit", "id": view.customer.id, **card.draft_from_customer(view.customer)}
-    if view.referrer is not None:
-        draft["referred_by_name"] = view.referrer.name
-    return await wizard.begin(update, context, FORM, draft, review=True)
+async def _edit_values(staff: StaffUser, customer_id: str, svc: Any) -> dict[str, Any]:
+    view = await svc.customers.card(staff, customer_id)
+    draft = {"id": view.customer.id, **card.draft_from_customer(view.customer)}
+    return {**draft, "referred_by_name": view.referrer.name} if view.referrer is not None else draft
 
 
 FORM = wizard.Form(
     name="add", conversation="customer", draft_key=DRAFT, steps=tuple(_step(f) for f in card.FIELDS),
     ask=_ask, confirm=_confirm, on_save=on_save, mark_filled=True, field_columns=3,
+    edit_button="cust:edit", edit_values=_edit_values,
     entry_points=[
         CommandHandler("add", start_add),
         MessageHandler(filters.Text(menu_labels(ADD_CUSTOMER)), start_add),
         MessageHandler(filters.CONTACT, from_contact),
-        CallbackQueryHandler(start_edit, pattern=r"^cust:edit:"),
     ],
     extra_states={DUPLICATES: [CallbackQueryHandler(open_existing, pattern=r"^cust:view:"),
                                CallbackQueryHandler(save_anyway, pattern=r"^add:force:")]},

@@ -159,29 +159,20 @@ async def on_save(turn: Turn) -> None:
 
 
 # ---- entry points --------------------------------------------------------------------------
-async def start_edit(update: Update, context: Context) -> str | int | None:
-    result = await pressed(update, context)
-    if result is None:
-        return None
-    staff, language, data = result
-    try:
-        item, customer = await services(context).feedback.editable(staff, data.args[0])
-    except AccessDenied:
-        await deny(update, context, language, f"edit feedback {data.args[0]}")
-        return None
-    await answer_press(update)
-    return await wizard.begin(update, context, FORM, {
-        "mode": "edit", "id": item.id, "customer_id": customer.id, "customer_name": customer.name,
+async def _edit_values(staff: StaffUser, feedback_id: str, svc: Any) -> dict[str, Any]:
+    item, customer = await svc.feedback.editable(staff, feedback_id)
+    return {
+        "id": item.id, "customer_id": customer.id, "customer_name": customer.name,
         "kind": item.kind.value, "severity": item.severity.value, "content": item.content,
         "csat": item.csat, "nps": item.nps, "due": item.due_at.isoformat() if item.due_at else None,
         "created_at": item.created_at.isoformat(),
-    }, review=True)
+    }
 
 
 FORM = wizard.Form(
     name="fb", conversation="feedback", draft_key=DRAFT, steps=STEPS, ask=_ask, confirm=_confirm,
     on_save=on_save, field_columns=3,
-    customer_start="start", entry_points=[CallbackQueryHandler(start_edit, pattern=r"^fb:edit:")],
+    customer_start="start", edit_button="fb:edit", edit_values=_edit_values,
     customer_values=lambda c, _svc: {"mode": "new", "customer_id": c.id, "customer_name": c.name},
 )
 

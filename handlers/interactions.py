@@ -38,7 +38,6 @@ from bot.services.interactions import KEEP
 from handlers import callback_data, wizard
 from handlers.common import (
     Context,
-    answer_press,
     caller,
     deny,
     display_name,
@@ -261,36 +260,26 @@ async def log_command(update: Update, context: Context) -> str | int:
     return await wizard.begin(update, context, FORM, draft)
 
 
-async def start_edit(update: Update, context: Context) -> str | int | None:
+async def _edit_values(staff: StaffUser, interaction_id: str, svc: Any) -> dict[str, Any]:
     """``log:edit:<interaction>``: the confirmation on an existing entry, each field changeable."""
-    result = await pressed(update, context)
-    if result is None:
-        return None
-    staff, language, data = result
-    try:
-        interaction, customer = await services(context).interactions.editable(staff, data.args[0])
-    except AccessDenied:
-        await deny(update, context, language, f"edit interaction {data.args[0]}")
-        return None
-    await answer_press(update)
-    return await wizard.begin(update, context, FORM, {
-        "mode": "edit", "id": interaction.id, "customer_id": customer.id, "customer_name": customer.name,
+    interaction, customer = await svc.interactions.editable(staff, interaction_id)
+    return {
+        "id": interaction.id, "customer_id": customer.id, "customer_name": customer.name,
         "kind": interaction.kind.value, "direction": interaction.direction.value,
         "outcome": interaction.outcome.value if interaction.outcome else Outcome.OTHER.value,
         "summary": interaction.summary, "voice_file_id": interaction.voice_file_id,
         "follow_up": interaction.next_follow_up_at.isoformat() if interaction.next_follow_up_at else "none",
         "current_follow_up": None,
-    }, review=True)
+    }
 
 
 FORM = wizard.Form(
     name="log", conversation="interaction", draft_key=DRAFT, steps=STEPS, ask=_ask, confirm=_confirm,
-    on_save=on_save, customer_start="start",
+    on_save=on_save, customer_start="start", edit_button="log:edit", edit_values=_edit_values,
     customer_values=lambda c, svc: _with_customer(_new(), c, svc.clock.now()),
     entry_points=[
         CommandHandler("log", log_command),
         MessageHandler(filters.Text(menu_labels(LOG)), log_command),
-        CallbackQueryHandler(start_edit, pattern=r"^log:edit:"),
     ],
 )
 

@@ -172,6 +172,10 @@ class Form:
     # ``<name>:<customer_start>:<customer id>`` begins the form on ``customer_values(customer, services)``
     customer_start: str | None = None
     customer_values: Callable[[Customer, Services], dict[str, Any]] | None = None
+    # ``<edit_button>:<record id>`` opens the card on ``await edit_values(staff, id, services)``
+    # (AccessDenied: "not available")
+    edit_button: str | None = None
+    edit_values: Callable[[StaffUser, str, Services], Awaitable[dict[str, Any]]] | None = None
     mark_filled: bool = False  # "✓ " on the card's buttons of filled fields
     field_columns: int = 2
 
@@ -267,6 +271,20 @@ async def begin_for_customer(update: Update, context: Context, form: Form, custo
 async def _customer_button(form: Form, update: Update, context: Context) -> str | int | None:
     data = callback_data.parse(update.callback_query.data if update.callback_query else None)
     return await begin_for_customer(update, context, form, data.args[0] if data and data.args else "")
+
+
+async def _edit_button(form: Form, update: Update, context: Context) -> str | int | None:
+    staff, language = await caller(update, context)
+    data = callback_data.parse(update.callback_query.data if update.callback_query else None)
+    try:
+        if staff is None or data is None or not data.args or form.edit_values is None:
+            raise AccessDenied("edit button")
+        values = await form.edit_values(staff, data.args[0], services(context))
+    except AccessDenied:
+        await deny(update, context, language, f"{form.name} edit {data}")
+        return None
+    await answer_press(update)
+    return await begin(update, context, form, {"mode": "edit", **values}, review=True)
 
 
 async def advance(turn: Turn, *, reason: str | None = None) -> str | int:
@@ -562,6 +580,8 @@ def conversation(form: Form, conversation_timeout: timedelta | None = None) -> C
     press = CallbackQueryHandler(_bind(_press, form), pattern=_declare(form))
     start = [CallbackQueryHandler(_bind(_customer_button, form), pattern=rf"^{form.name}:{form.customer_start}:")
              ] if form.customer_start else []
+    if form.edit_button:
+        start.append(CallbackQueryHandler(_bind(_edit_button, form), pattern=rf"^{form.edit_button}:"))
     return ConversationHandler(
         entry_points=[*start, *form.entry_points, press],
         states={
