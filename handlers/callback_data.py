@@ -20,10 +20,6 @@ _ARG = re.compile(r"^[A-Za-z0-9_.+-]{1,40}$")
 ACTIONS: dict[tuple[str, str], int] = {
     ("lang", "set"): 1,
     # invitations
-    ("inv", "role"): 1,
-    ("inv", "team"): 1,
-    ("inv", "days"): 1,
-    ("inv", "cancel"): 0,
     ("inv", "revoke"): 1,
     # staff management
     ("staff", "list"): 0,
@@ -39,15 +35,8 @@ ACTIONS: dict[tuple[str, str], int] = {
     ("staff", "move"): 1,
     ("staff", "moveto"): 2,
     ("staff", "move_ok"): 2,
-    # the add / edit customer wizard
-    ("add", "field"): 1,
-    ("add", "set"): 2,
-    ("add", "ref"): 1,
-    ("add", "save"): 0,
-    ("add", "force"): 0,
-    ("add", "skip"): 0,
-    ("add", "back"): 0,
-    ("add", "cancel"): 0,
+    # the add / edit customer wizard (its buttons: handlers/wizard.py declares them)
+    ("add", "force"): 1,
     # the customer card
     ("cust", "view"): 1,
     ("cust", "edit"): 1,
@@ -72,42 +61,18 @@ ACTIONS: dict[tuple[str, str], int] = {
     ("list", "clear"): 0,
     # purchases
     ("buy", "add"): 1,
-    ("buy", "qty"): 1,
-    ("buy", "day"): 1,
-    ("buy", "save"): 0,
-    ("buy", "cancel"): 0,
     # reminders, greetings, settings ("log:start" is the log-interaction wizard's entry)
     ("log", "start"): 1,
     ("rem", "snooze"): 2,
     ("greet", "sent"): 2,
     ("set", "quiet"): 1,
     # logging calls and visits (issue 6; "log:start" above is its entry)
-    ("log", "pick"): 1,
-    ("log", "kind"): 1,
-    ("log", "dir"): 1,
-    ("log", "out"): 1,
-    ("log", "fu"): 1,
-    ("log", "skip"): 0,
-    ("log", "back"): 0,
-    ("log", "field"): 1,
-    ("log", "save"): 0,
-    ("log", "cancel"): 0,
     ("log", "view"): 1,
     ("log", "edit"): 1,
     ("log", "del"): 1,
     ("log", "del_ok"): 1,
     # customer feedback (issue 6)
     ("fb", "start"): 1,
-    ("fb", "kind"): 1,
-    ("fb", "sev"): 1,
-    ("fb", "csat"): 1,
-    ("fb", "nps"): 1,
-    ("fb", "due"): 1,
-    ("fb", "skip"): 0,
-    ("fb", "back"): 0,
-    ("fb", "field"): 1,
-    ("fb", "save"): 0,
-    ("fb", "cancel"): 0,
     ("fb", "view"): 1,
     ("fb", "status"): 2,
     ("fb", "resolve"): 1,
@@ -142,6 +107,13 @@ class CallbackData:
         if len(data.encode()) > MAX_BYTES:
             raise ValueError(f"callback data longer than {MAX_BYTES} bytes: {data!r}")
         return data
+
+
+def declare(feature: str, action: str, arguments: int) -> None:
+    """Add a callback kind; the forms of ``handlers/wizard.py`` declare their buttons here when built."""
+    known = ACTIONS.setdefault((feature, action), arguments)
+    if known != arguments:
+        raise ValueError(f"{feature}:{action} declared with {known} and {arguments} arguments")
 
 
 def encode(feature: str, action: str, *args: str) -> str:

@@ -1,4 +1,4 @@
-"""Invitations: /invite (a wizard), /invitations (list and revoke), and redeeming a deep link."""
+"""Invitations: /invite (a form on handlers/wizard.py), /invitations (list and revoke), redeeming a deep link."""
 
 from __future__ import annotations
 
@@ -6,36 +6,31 @@ import hashlib
 from datetime import timedelta
 
 from telegram import CopyTextButton, InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import (
-    BaseHandler,
-    CallbackQueryHandler,
-    CommandHandler,
-    ConversationHandler,
-    MessageHandler,
-    filters,
-)
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.domain import access
-from bot.domain.models import Role, StaffUser
+from bot.domain.models import Role
+from bot.domain.validation import ValidationError
 from bot.i18n import gettext_for
 from bot.render import render
 from bot.services.errors import AccessDenied, InvitationError
 from bot.services.invitations import VALIDITY_DAYS, deep_link
-from handlers import callback_data
+from handlers import callback_data, wizard
 from handlers.commands import publish_user_commands
 from handlers.common import Context, caller, deny, pressed, reply_html, services
 from handlers.menu import INVITE, N_, labels, main_menu
+from handlers.wizard import Choice, Inputs, Kind, Prompt, Step, Turn
 
-CHOOSE_ROLE, CHOOSE_TEAM, TYPE_TEAM, CHOOSE_DAYS = "inv:role", "inv:team", "inv:team_text", "inv:days"
 DRAFT = "invite_draft"
 NEW_TEAM = "new"
-CANCEL_LABEL = N_("✖ Cancel")
+A_NEW_TEAM = {"new": True}  # the team step's value when the team is typed in next; never a team name
 NEW_TEAM_LABEL = N_("✏️ New team…")
 NO_TEAM_LABEL = N_("No team")
 REVOKE_LABEL = N_("Revoke")
 COPY_LABEL = N_("📋 Copy link")
 DAY_LABELS = {1: N_("1 day"), 7: N_("7 days"), 30: N_("30 days")}
 ROLE_LABELS = {Role.REP: N_("rep"), Role.MANAGER: N_("manager"), Role.ADMIN: N_("admin")}
+SCREENS = {"role": "invite_role", "team": "invite_team", "team_name": "invite_team_type", "days": "invite_days"}
 
 
 def team_token(team: str) -> str:
@@ -43,156 +38,68 @@ def team_token(team: str) -> str:
     return hashlib.sha1(team.encode()).hexdigest()[:10]
 
 
-def _cancel_row(language: str) -> list[InlineKeyboardButton]:
-    _ = gettext_for(language)
-    return [InlineKeyboardButton(_(CANCEL_LABEL), callback_data=callback_data.encode("inv", "cancel"))]
+def _roles(turn: Turn) -> list[Choice]:
+    return [Choice(role.value, turn._(ROLE_LABELS[role]), role.value) for role in access.inviteable_roles(turn.staff)]
+
+
+async def _teams(turn: Turn) -> list[Choice]:
+    teams = [Choice(team_token(t), t, t) for t in await turn.svc.staff.known_teams(turn.staff)]
+    if access.can_name_teams(turn.staff):
+        teams.append(Choice(NEW_TEAM, turn._(NEW_TEAM_LABEL), A_NEW_TEAM))
+        if turn.draft.get("role") != Role.REP.value:
+            teams.append(Choice("none", turn._(NO_TEAM_LABEL), None))
+    return teams
+
+
+def _team_name(text: str, _inputs: Inputs) -> str:
+    team = " ".join(text.split())
+    if not team or len(team) > 50 or team.startswith("/"):
+        raise ValidationError("team", "team.invalid")
+    return team
+
+
+STEPS = (
+    Step("role", Kind.CHOICE, choices=_roles),
+    Step("team", Kind.CHOICE, choices=_teams, columns=1),
+    Step("team_name", Kind.TEXT, _team_name, applies=lambda draft: draft.get("team") == A_NEW_TEAM),
+    Step("days", Kind.CHOICE, choices=lambda turn: [Choice(str(d), turn._(DAY_LABELS[d]), d) for d in VALIDITY_DAYS]),
+)
+
+
+def _ask(turn: Turn, prompt: Prompt) -> str:
+    role = turn.draft.get("role")
+    text = render(turn.language, SCREENS[prompt.step.key], role=turn._(ROLE_LABELS[Role(role)]) if role else None)
+    return f"⚠️ {prompt.reason}\n{text}" if prompt.reason else text
+
+
+async def on_save(turn: Turn) -> None:
+    draft = turn.draft
+    team = draft.get("team_name") if draft.get("team") == A_NEW_TEAM else draft.get("team")
+    invitation = await turn.svc.invitations.create(turn.staff, Role(draft["role"]), team, int(draft["days"]))
+    link = deep_link(turn.context.bot.username, invitation.id)
+    await reply_html(
+        turn.update, turn.context, render(turn.language, "invite_created", link=link, invitation=invitation,
+                                          role=turn._(ROLE_LABELS[invitation.role]), tz=turn.staff.timezone),
+        turn.language,
+        reply_markup=InlineKeyboardMarkup([
+            [InlineKeyboardButton(turn._(COPY_LABEL), copy_text=CopyTextButton(link))],
+            [InlineKeyboardButton(turn._(REVOKE_LABEL), callback_data=callback_data.encode("inv", "revoke", invitation.id))],
+        ]),
+    )
 
 
 async def start_invite(update: Update, context: Context) -> str | int:
     staff, language = await caller(update, context)
-    if staff is None or staff.role not in (Role.ADMIN, Role.MANAGER):
+    if not access.inviteable_roles(staff):
         await deny(update, context, language, "/invite")
-        return ConversationHandler.END
-    context.user_data[DRAFT] = {}
-    _ = gettext_for(language)
-    roles = [Role.REP] if staff.role is Role.MANAGER else [Role.REP, Role.MANAGER, Role.ADMIN]
-    buttons = [
-        InlineKeyboardButton(_(ROLE_LABELS[role]), callback_data=callback_data.encode("inv", "role", role.value))
-        for role in roles
-    ]
-    await reply_html(
-        update, context, render(language, "invite_role"), language,
-        reply_markup=InlineKeyboardMarkup([buttons, _cancel_row(language)]),
-    )
-    return CHOOSE_ROLE
+        return wizard.END
+    return await wizard.begin(update, context, FORM, {})
 
 
-async def role_chosen(update: Update, context: Context) -> str | int:
-    result = await pressed(update, context)
-    if result is None:
-        return CHOOSE_ROLE
-    staff, language, data = result
-    if data.action != "role" or data.args[0] not in {r.value for r in Role}:
-        await deny(update, context, language, f"invite role {data}")
-        return CHOOSE_ROLE
-    role = Role(data.args[0])
-    if not any(access.can_invite(staff, role, team) for team in [*staff.teams, None]):
-        await deny(update, context, language, f"invite role {role}")
-        return CHOOSE_ROLE
-    context.user_data.setdefault(DRAFT, {})["role"] = role.value
-    await update.callback_query.answer()
-    return await _ask_team(update, context, staff, language)
-
-
-async def _ask_team(update: Update, context: Context, staff: StaffUser, language: str) -> str:
-    _ = gettext_for(language)
-    teams = await services(context).staff.known_teams(staff)
-    rows = [
-        [InlineKeyboardButton(team, callback_data=callback_data.encode("inv", "team", team_token(team)))]
-        for team in teams
-    ]
-    if staff.role is Role.ADMIN:
-        rows.append([InlineKeyboardButton(_(NEW_TEAM_LABEL), callback_data=callback_data.encode("inv", "team", NEW_TEAM))])
-        if context.user_data[DRAFT].get("role") != Role.REP.value:
-            rows.append([InlineKeyboardButton(_(NO_TEAM_LABEL), callback_data=callback_data.encode("inv", "team", "none"))])
-    rows.append(_cancel_row(language))
-    await update.callback_query.edit_message_text(
-        render(language, "invite_team", role=_(ROLE_LABELS[Role(context.user_data[DRAFT]["role"])])),
-        reply_markup=InlineKeyboardMarkup(rows),
-    )
-    return CHOOSE_TEAM
-
-
-async def team_chosen(update: Update, context: Context) -> str | int:
-    result = await pressed(update, context)
-    if result is None:
-        return CHOOSE_TEAM
-    staff, language, data = result
-    token = data.args[0] if data.action == "team" else ""
-    if token == NEW_TEAM and staff.role is Role.ADMIN:
-        await update.callback_query.answer()
-        await update.callback_query.edit_message_text(render(language, "invite_team_type"))
-        return TYPE_TEAM
-    if token == "none" and staff.role is Role.ADMIN:
-        team = None
-    else:
-        teams = {team_token(t): t for t in await services(context).staff.known_teams(staff)}
-        if token not in teams:
-            await deny(update, context, language, f"invite team {token}")
-            return CHOOSE_TEAM
-        team = teams[token]
-    context.user_data[DRAFT]["team"] = team
-    await update.callback_query.answer()
-    await update.callback_query.edit_message_text(
-        render(language, "invite_days"), reply_markup=_days_keyboard(language)
-    )
-    return CHOOSE_DAYS
-
-
-async def team_typed(update: Update, context: Context) -> str:
-    _staff, language = await caller(update, context)
-    team = " ".join((update.effective_message.text or "").split())
-    if not team or len(team) > 50 or team.startswith("/"):
-        await reply_html(update, context, render(language, "invite_team_invalid"), language)
-        return TYPE_TEAM
-    context.user_data[DRAFT]["team"] = team
-    await reply_html(
-        update, context, render(language, "invite_days"), language, reply_markup=_days_keyboard(language)
-    )
-    return CHOOSE_DAYS
-
-
-def _days_keyboard(language: str) -> InlineKeyboardMarkup:
-    _ = gettext_for(language)
-    buttons = [
-        InlineKeyboardButton(_(DAY_LABELS[days]), callback_data=callback_data.encode("inv", "days", str(days)))
-        for days in VALIDITY_DAYS
-    ]
-    return InlineKeyboardMarkup([buttons, _cancel_row(language)])
-
-
-async def days_chosen(update: Update, context: Context) -> str | int:
-    result = await pressed(update, context)
-    if result is None:
-        return CHOOSE_DAYS
-    staff, language, data = result
-    draft = context.user_data.get(DRAFT, {})
-    if data.action != "days" or not data.args[0].isdigit() or "role" not in draft:
-        await deny(update, context, language, f"invite days {data}")
-        return CHOOSE_DAYS
-    try:
-        invitation = await services(context).invitations.create(
-            staff, Role(draft["role"]), draft.get("team"), int(data.args[0])
-        )
-    except (AccessDenied, ValueError):
-        await deny(update, context, language, f"invite {draft}")
-        return CHOOSE_DAYS
-    context.user_data.pop(DRAFT, None)
-    await update.callback_query.answer()
-    link = deep_link(context.bot.username, invitation.id)
-    _ = gettext_for(language)
-    await update.callback_query.edit_message_text(
-        render(language, "invite_created", link=link, invitation=invitation,
-               role=_(ROLE_LABELS[invitation.role]), tz=staff.timezone),
-        reply_markup=InlineKeyboardMarkup([
-            [InlineKeyboardButton(_(COPY_LABEL), copy_text=CopyTextButton(link))],
-            [InlineKeyboardButton(_(REVOKE_LABEL), callback_data=callback_data.encode("inv", "revoke", invitation.id))],
-        ]),
-    )
-    return ConversationHandler.END
-
-
-async def cancel(update: Update, context: Context) -> int:
-    staff, language = await caller(update, context)
-    context.user_data.pop(DRAFT, None)
-    text = render(language, "cancelled")
-    if update.callback_query is not None:
-        await update.callback_query.answer()
-        await update.callback_query.edit_message_text(text)
-    else:
-        await reply_html(update, context, text, language,
-                         reply_markup=main_menu(language, staff.role if staff else Role.REP))
-    return ConversationHandler.END
+FORM = wizard.Form(
+    name="inv", conversation="invite", draft_key=DRAFT, steps=STEPS, ask=_ask, on_save=on_save, back_button=False,
+    entry_points=[CommandHandler("invite", start_invite), MessageHandler(filters.Text(labels(INVITE)), start_invite)],
+)
 
 
 async def list_invitations(update: Update, context: Context) -> None:
@@ -250,26 +157,7 @@ async def redeem(update: Update, context: Context, code: str) -> None:
 
 def handlers(conversation_timeout: timedelta | None = None) -> list[BaseHandler]:
     return [
-        ConversationHandler(
-            entry_points=[
-                CommandHandler("invite", start_invite),
-                MessageHandler(filters.Text(labels(INVITE)), start_invite),
-            ],
-            states={
-                CHOOSE_ROLE: [CallbackQueryHandler(role_chosen, pattern=r"^inv:role:")],
-                CHOOSE_TEAM: [CallbackQueryHandler(team_chosen, pattern=r"^inv:team:")],
-                TYPE_TEAM: [MessageHandler(filters.TEXT & ~filters.COMMAND, team_typed)],
-                CHOOSE_DAYS: [CallbackQueryHandler(days_chosen, pattern=r"^inv:days:")],
-            },
-            fallbacks=[
-                CommandHandler("cancel", cancel),
-                CallbackQueryHandler(cancel, pattern=r"^inv:cancel$"),
-            ],
-            name="invite",
-            persistent=True,
-            allow_reentry=True,
-            conversation_timeout=conversation_timeout,
-        ),
+        wizard.conversation(FORM, conversation_timeout),
         CommandHandler("invitations", list_invitations),
         CallbackQueryHandler(revoke, pattern=r"^inv:revoke:"),
     ]

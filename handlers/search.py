@@ -31,8 +31,8 @@ from bot.services.customers import ListFilter
 from bot.services.errors import AccessDenied
 from handlers import callback_data
 from handlers.common import Context, caller, deny, pressed, reply_html, services
+from handlers.customer_card import send_card
 from handlers.customer_view import stage_text, tier_text
-from handlers.customers import send_card
 from handlers.menu import FIND, LIST, N_
 from handlers.menu import labels as menu_labels
 

@@ -8,6 +8,7 @@ caller loaded from the store, never with anything taken from callback data.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from bot.domain.models import Customer, Role, StaffUser
@@ -102,6 +103,28 @@ def can_reassign(actor: StaffUser | None, customer: Customer, new_owner: StaffUs
     if actor.role is not Role.MANAGER or not can_view_customer(actor, customer):
         return False
     return bool(set(new_owner.teams) & set(actor.teams))
+
+
+def can_reassign_customers(actor: StaffUser | None) -> bool:
+    """Whether the card offers to reassign a customer (and shows its change history)."""
+    return is_active(actor) and actor is not None and actor.role in (Role.MANAGER, Role.ADMIN)
+
+
+def reassign_candidates(actor: StaffUser, customer: Customer, staff: Iterable[StaffUser]) -> list[StaffUser]:
+    """Whom ``actor`` may hand ``customer`` to: active reps and managers other than its owner."""
+    return [u for u in staff
+            if u.id != customer.owner_id and u.role is not Role.ADMIN and can_reassign(actor, customer, u)]
+
+
+def inviteable_roles(actor: StaffUser | None) -> list[Role]:
+    """The roles ``actor`` may invite someone into (into some team, or none)."""
+    teams = [*actor.teams, None] if actor is not None else []
+    return [r for r in (Role.REP, Role.MANAGER, Role.ADMIN) if any(can_invite(actor, r, t) for t in teams)]
+
+
+def can_name_teams(actor: StaffUser | None) -> bool:
+    """Admins may invite into a new team, or into none; managers only into their own teams."""
+    return can_purge(actor)
 
 
 def visible_teams(user: StaffUser) -> list[str] | None:

@@ -833,3 +833,11 @@ def parse_tags(text: str) -> list[str]:
             if len(tags) > TAGS_MAX_COUNT:
                 raise ValidationError("tags", "tags.too_many", max_count=TAGS_MAX_COUNT)
     return tags
+
+
+def parse_rating(text: str, low: int, high: int, *, field_name: str = "rating") -> int:
+    """A whole number on a scale typed instead of tapped (CSAT 1–5, NPS 0–10)."""
+    value = _nfkc(text).strip()
+    if value not in {str(n) for n in range(low, high + 1)}:
+        raise ValidationError(field_name, "choice.use_buttons")
+    return int(value)

@@ -129,6 +129,10 @@ class StaffService:
         """Active staff whose chat gets the managers' and admins' extra commands."""
         return [u for u in await self.store.staff.find({"active": True}) if access.has_team_commands(u)]
 
+    async def names(self) -> dict[str, str]:
+        """Every staff user's name by id, for showing who did what."""
+        return {user.id: user.name for user in await self.store.staff.find()}
+
     async def known_teams(self, actor: StaffUser) -> list[str]:
         """Teams the actor may assign people to: all existing ones for admins, their own for managers."""
         if access.sees_all_teams(actor):

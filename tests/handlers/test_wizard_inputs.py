@@ -46,7 +46,7 @@ async def test_any_text_at_any_customer_field(admin: Any, bot: Any, sandbox: Any
     await admin.send(text)
     assert not errors_since(admin, before)
     assert not sandbox.refused, sandbox.refused
-    draft = bot.user_data[ADMIN_ID][DRAFT]["draft"]
+    draft = bot.user_data[ADMIN_ID][DRAFT]
     if key != "name":
         assert draft["name"] == "Keep Me"
     if key != "phones":
@@ -180,7 +180,7 @@ async def test_any_text_at_any_feedback_step(admin: Any, bot: Any, sandbox: Any,
         if stored.status is FeedbackStatus.RESOLVED:
             assert stored.resolution and RESOLVING not in bot.user_data[ADMIN_ID]
         else:
-            assert bot.user_data[ADMIN_ID][RESOLVING] == item.id
+            assert bot.user_data[ADMIN_ID][RESOLVING]["id"] == item.id
         return
     count = await store.feedback.count()
     await admin.press_forged(admin.last_message().message_id, f"fb:start:{customer.id}")

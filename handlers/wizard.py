@@ -1,0 +1,597 @@
+"""One conversation engine for every form: a form is a list of steps, the engine does the talking.
+
+A feature declares a :class:`Form` — its steps (key, kind, a parser from
+``bot.domain``, choices, required or skippable, the label of its button on
+the confirmation card), its screens (the question of a step, the
+confirmation card) and an ``on_save`` that calls its service. The engine
+builds the form's one ``ConversationHandler`` with a state per step, the
+back / skip / cancel buttons and commands, the re-ask with a reason on bad
+input, the confirmation card with one-tap field edits and Save, and the
+resume of a persisted draft from any of the form's buttons.
+
+The form's state lives in one place: the draft in ``user_data[form.draft_key]``
+(persisted with the conversation), a plain dict of the values entered so far
+plus what the feature put there when it began the form. Which step is being
+asked is the conversation state and nothing else. Every change bumps the
+draft's version; Save carries the token and version of the draft the card
+showed, so a save acts on exactly that draft, and only once.
+
+Callback data of a form: ``<form>:<action>[:<arg>]`` — ``field:<key>``,
+``save:<token>``, ``back:<key>``, ``skip:<key>``, ``cancel`` and, per step,
+``<step action>:<code>`` for its choices. A pressed choice is looked up among
+the choices offered now, never taken on trust.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import secrets
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from enum import Enum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update, ext
+from telegram.ext import CallbackQueryHandler, CommandHandler, ConversationHandler, MessageHandler
+
+from bot.domain.models import Customer, Role, StaffUser
+from bot.domain.validation import ValidationError
+from bot.i18n import gettext_for
+from bot.render import render
+from bot.services import Services
+from bot.services.errors import AccessDenied
+from handlers import callback_data
+from handlers.common import (
+    Context,
+    answer_press,
+    caller,
+    deny,
+    drop_keyboard,
+    reply_html,
+    services,
+    user_zone,
+)
+from handlers.menu import N_, all_menu_labels, main_menu
+from handlers.reasons import reason_text
+
+SAVE_LABEL = N_("✅ Save")
+CANCEL_LABEL = N_("✖ Cancel")
+BACK_LABEL = N_("« Back")
+SKIP_LABEL = N_("Skip")
+
+END = ConversationHandler.END
+CONFIRM = "confirm"  # the key of the confirmation card, as a step key in ``back:<key>``
+TOKEN, VERSION, REVIEW = "token", "version", "review"  # the engine's own keys in a draft
+ENGINE_ACTIONS = {"field": 1, "save": 1, "back": 1, "skip": 1, "cancel": 0}
+
+
+class Kind(Enum):
+    """What a step takes; the engine listens for that (a text, a press, a file, a location)."""
+
+    TEXT = "text"
+    CHOICE = "choice"  # buttons; typed text too when the step has a parser
+    CUSTOMER = "customer"  # typed text searches, a press picks one the caller may see
+    WHEN = "when"  # a day and time: quick buttons or typed text
+    RATING = "rating"  # a number on a scale: buttons or typed digits
+    AMOUNT = "amount"
+    FILE = "file"  # typed text, or a voice note / document / photo kept by ``file_id``
+    LOCATION = "location"  # a shared location
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What parsing needs besides the text: plain values, no Telegram."""
+
+    now: datetime
+    tz: ZoneInfo  # the user's
+    today: date  # in the company's time zone
+    phone_region: str
+    currency: str
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One button of a step: ``code`` goes into the callback data, ``value`` into the draft."""
+
+    code: str
+    label: str  # already translated
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent at a FILE step, or the place shared at a LOCATION step."""
+
+    kind: str  # voice | audio | document | photo | location
+    file_id: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+
+
+Parse = Callable[[str, Inputs], Any]
+Choices = Callable[["Turn"], Sequence[Choice] | Awaitable[Sequence[Choice]]]
+
+
+@dataclass(frozen=True)
+class Step:
+    key: str
+    kind: Kind
+    parse: Parse | None = None  # typed text → value; raises ValidationError (the reason is shown)
+    choices: Choices | None = None
+    required: bool = True
+    label: str | None = None  # msgid of its button on the confirmation card; None: not editable there
+    in_sequence: bool = True  # asked in turn; False: only from the confirmation card
+    applies: Callable[[dict[str, Any]], bool] = lambda draft: True
+    action: str = ""  # callback action of its buttons; the key by default
+    columns: int = 3
+    skip_value: Any = None
+    store: Callable[[dict[str, Any], Any], None] | None = None  # how a value goes into the draft
+    attach: Callable[[Turn, Attachment], Any] | None = None  # FILE / LOCATION: the value of an attachment
+    search: Callable[[Turn, str], Awaitable[Sequence[Choice]]] | None = None  # CUSTOMER: typed text
+    pick: Callable[[Turn, Customer], bool] | None = None  # CUSTOMER: apply a picked one; False refuses
+    toggle: Toggle | None = None  # a second value set on the same screen (e.g. the direction)
+
+    @property
+    def button(self) -> str:
+        return self.action or self.key
+
+
+@dataclass(frozen=True)
+class Toggle:
+    key: str
+    action: str
+    choices: Callable[[Turn], Sequence[Choice]]
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """What a step's screen shows: the step, why it is asked again, the offered choices, a search."""
+
+    step: Step
+    reason: str | None = None
+    choices: Sequence[Choice] = ()
+    query: str | None = None  # what was typed to search (CUSTOMER steps)
+    no_match: bool = False  # the search found nothing
+
+
+@dataclass(frozen=True)
+class Form:
+    name: str  # callback feature and state prefix, e.g. "log"
+    conversation: str  # the persisted conversation's name
+    draft_key: str
+    steps: tuple[Step, ...]
+    ask: Callable[[Turn, Prompt], str | Awaitable[str]]
+    on_save: Callable[..., Awaitable[str | None]]  # None: saved; a state: stay there, the draft kept
+    entry_points: Sequence[ext.BaseHandler] = ()
+    confirm: Callable[[Turn, str | None], str | Awaitable[str]] | None = None  # None: save after the last step
+    extra_states: Mapping[str, Sequence[ext.BaseHandler]] = field(default_factory=dict)
+    back_button: bool = True
+    # ``<name>:<customer_start>:<customer id>`` begins the form on ``customer_values(customer, services)``
+    customer_start: str | None = None
+    customer_values: Callable[[Customer, Services], dict[str, Any]] | None = None
+    # ``<edit_button>:<record id>`` opens the card on ``await edit_values(staff, id, services)``
+    # (AccessDenied: "not available")
+    edit_button: str | None = None
+    edit_values: Callable[[StaffUser, str, Services], Awaitable[dict[str, Any]]] | None = None
+    mark_filled: bool = False  # "✓ " on the card's buttons of filled fields
+    field_columns: int = 2
+
+    def step(self, key: str) -> Step | None:
+        return next((s for s in self.steps if s.key == key), None)
+
+    def state(self, key: str) -> str:
+        return f"{self.name}:{key}"
+
+    def cb(self, action: str, *args: str) -> str:
+        return callback_data.encode(self.name, action, *args)
+
+
+@dataclass
+class Turn:
+    """Everything handling one update of a form needs: who, in which language, which draft."""
+
+    form: Form
+    update: Update
+    context: Context
+    staff: StaffUser
+    language: str
+    draft: dict[str, Any]
+
+    @property
+    def svc(self) -> Services:
+        return services(self.context)
+
+    def _(self, msgid: str) -> str:
+        return gettext_for(self.language)(msgid)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return user_zone(self.staff, self.svc.config.tz)
+
+    @property
+    def inputs(self) -> Inputs:
+        svc = self.svc
+        now = svc.clock.now()
+        return Inputs(now=now, tz=self.tz, today=now.astimezone(svc.config.tz).date(),
+                      phone_region=svc.config.locale.phone_region, currency=svc.config.locale.currency)
+
+    def filled(self, key: str) -> bool:
+        return self.draft.get(key) not in (None, "", [])
+
+
+def options(turn: Turn, table: Mapping[str, str]) -> list[Choice]:
+    """Choices from a ``bot.labels`` table: code = value = the enum value, the label translated."""
+    return [Choice(code, turn._(msgid), code) for code, msgid in table.items()]
+
+
+def customer_choices(customers: Sequence[Customer]) -> list[Choice]:
+    return [Choice(c.id, (c.name + (f" · {c.company}" if c.company else ""))[:60], c.id) for c in customers]
+
+
+# ---- driving a form ------------------------------------------------------------------------
+async def begin(update: Update, context: Context, form: Form, values: dict[str, Any], *,
+                review: bool = False, at: str | None = None, reason: str | None = None,
+                choices: Sequence[Choice] | None = None, query: str | None = None,
+                no_match: bool = False) -> str | int:
+    """Start ``form`` on a fresh draft (replacing any of the same form) and ask what is missing.
+
+    ``review``: straight to the confirmation card (editing a record, a quick add); ``at``: ask
+    that step first (with ``reason``: why, e.g. what a quick add could not read).
+    """
+    staff, language = await caller(update, context)
+    if staff is None:
+        await deny(update, context, language, f"{form.name} without staff")
+        return ConversationHandler.END
+    draft = {**values, TOKEN: secrets.token_hex(4), VERSION: 0, REVIEW: review}
+    context.user_data[form.draft_key] = draft
+    turn = Turn(form, update, context, staff, language, draft)
+    step = form.step(at) if at else None
+    if step is not None:
+        return await ask(turn, step, reason=reason, choices=choices, query=query, no_match=no_match)
+    return await advance(turn, reason=reason)
+
+
+async def begin_for_customer(update: Update, context: Context, form: Form, customer_id: str) -> str | int | None:
+    """Begin ``form`` about a customer the caller may see; "not available" (and None) otherwise."""
+    staff, language = await caller(update, context)
+    try:
+        if staff is None or form.customer_values is None:
+            raise AccessDenied("not staff")
+        customer = await services(context).customers.visible(staff, customer_id)
+    except AccessDenied:
+        await deny(update, context, language, f"{form.name} for {customer_id}")
+        return None
+    await answer_press(update)
+    return await begin(update, context, form, form.customer_values(customer, services(context)))
+
+
+async def _customer_button(form: Form, update: Update, context: Context) -> str | int | None:
+    data = callback_data.parse(update.callback_query.data if update.callback_query else None)
+    return await begin_for_customer(update, context, form, data.args[0] if data and data.args else "")
+
+
+async def _edit_button(form: Form, update: Update, context: Context) -> str | int | None:
+    staff, language = await caller(update, context)
+    data = callback_data.parse(update.callback_query.data if update.callback_query else None)
+    try:
+        if staff is None or data is None or not data.args or form.edit_values is None:
+            raise AccessDenied("edit button")
+        values = await form.edit_values(staff, data.args[0], services(context))
+    except AccessDenied:
+        await deny(update, context, language, f"{form.name} edit {data}")
+        return None
+    await answer_press(update)
+    return await begin(update, context, form, {"mode": "edit", **values}, review=True)
+
+
+async def advance(turn: Turn, *, reason: str | None = None) -> str | int:
+    """The next unanswered step, or (all answered, or reviewing) the confirmation card."""
+    if not turn.draft.get(REVIEW):
+        for step in turn.form.steps:
+            if step.in_sequence and step.applies(turn.draft) and step.key not in turn.draft:
+                return await ask(turn, step, reason=reason)
+    if turn.form.confirm is None:
+        return await save(turn, None)
+    return await show_confirm(turn, reason=reason)
+
+
+async def ask(turn: Turn, step: Step, *, reason: str | None = None, choices: Sequence[Choice] | None = None,
+              query: str | None = None, no_match: bool = False) -> str:
+    if choices is None:
+        choices = await _choices(step, turn)
+    rows: list[list[InlineKeyboardButton]] = []
+    if step.toggle is not None:
+        current = turn.draft.get(step.toggle.key)
+        rows.append([InlineKeyboardButton(("• " if c.value == current else "") + c.label,
+                                          callback_data=turn.form.cb(step.toggle.action, c.code))
+                     for c in step.toggle.choices(turn)])
+    buttons = [InlineKeyboardButton(c.label, callback_data=turn.form.cb(step.button, c.code)) for c in choices]
+    rows += [buttons[i:i + step.columns] for i in range(0, len(buttons), step.columns)]
+    nav = []
+    if turn.form.back_button and (turn.draft.get(REVIEW) or _previous(turn, step) is not None):
+        nav.append(InlineKeyboardButton(turn._(BACK_LABEL), callback_data=turn.form.cb("back", step.key)))
+    if not step.required:
+        nav.append(InlineKeyboardButton(turn._(SKIP_LABEL), callback_data=turn.form.cb("skip", step.key)))
+    nav.append(InlineKeyboardButton(turn._(CANCEL_LABEL), callback_data=turn.form.cb("cancel")))
+    rows.append(nav)
+    text = await _maybe(turn.form.ask(turn, Prompt(step, reason, choices, query, no_match)))
+    await reply_html(turn.update, turn.context, text, turn.language, reply_markup=InlineKeyboardMarkup(rows))
+    return turn.form.state(step.key)
+
+
+async def show_confirm(turn: Turn, *, reason: str | None = None) -> str:
+    """The confirmation card: the form's text, Save (this very draft), one button per field, Cancel."""
+    assert turn.form.confirm is not None
+    turn.draft[REVIEW] = True
+    fields = [
+        InlineKeyboardButton(("✓ " if turn.form.mark_filled and turn.filled(s.key) else "") + turn._(s.label),
+                             callback_data=turn.form.cb("field", s.key))
+        for s in turn.form.steps if s.label and s.applies(turn.draft)
+    ]
+    columns = turn.form.field_columns
+    rows = [[InlineKeyboardButton(turn._(SAVE_LABEL), callback_data=turn.form.cb("save", draft_token(turn.draft)))],
+            *[fields[i:i + columns] for i in range(0, len(fields), columns)],
+            [InlineKeyboardButton(turn._(CANCEL_LABEL), callback_data=turn.form.cb("cancel"))]]
+    text = await _maybe(turn.form.confirm(turn, reason))
+    await reply_html(turn.update, turn.context, text, turn.language, reply_markup=InlineKeyboardMarkup(rows))
+    return turn.form.state(CONFIRM)
+
+
+async def save(turn: Turn, token: str | None, **options: Any) -> str | int | None:
+    """Save exactly the confirmed draft, once: the draft leaves ``user_data`` before ``on_save`` runs."""
+    form, draft = turn.form, turn.draft
+    if token is not None and token != draft_token(draft):
+        await deny(turn.update, turn.context, turn.language, f"{form.name} save of a changed draft")
+        return await show_confirm(turn)
+    for step in form.steps:
+        if step.required and step.applies(draft) and not turn.filled(step.key):
+            await answer_press(turn.update)
+            return await ask(turn, step, reason=reason_text(ValidationError(step.key, "text.empty"), turn.language))
+    turn.context.user_data.pop(form.draft_key, None)
+    await drop_keyboard(turn.update)
+    try:
+        stay = await form.on_save(turn, **options)
+    except AccessDenied:
+        await deny(turn.update, turn.context, turn.language, f"{form.name} save")
+        return ConversationHandler.END
+    if stay is not None:
+        turn.context.user_data[form.draft_key] = draft
+        return stay
+    await answer_press(turn.update, saved_text(turn))
+    return ConversationHandler.END
+
+
+async def cancel(form: Form, update: Update, context: Context) -> int:
+    staff, language = await caller(update, context)
+    context.user_data.pop(form.draft_key, None)
+    await answer_press(update)
+    await drop_keyboard(update)
+    await reply_html(update, context, render(language, "cancelled"), language,
+                     reply_markup=main_menu(language, staff.role if staff else Role.REP))
+    return ConversationHandler.END
+
+
+def saved_text(turn: Turn) -> str:
+    return render(turn.language, "customer_saved")
+
+
+# ---- what the user does --------------------------------------------------------------------
+async def current(form: Form, update: Update, context: Context) -> Turn | None:
+    staff, language = await caller(update, context)
+    draft = context.user_data.get(form.draft_key)
+    if staff is None or draft is None:
+        return None
+    return Turn(form, update, context, staff, language, draft)
+
+
+def _set(turn: Turn, step: Step, value: Any) -> None:
+    if step.store is not None:
+        step.store(turn.draft, value)
+    else:
+        turn.draft[step.key] = value
+    turn.draft[VERSION] = turn.draft.get(VERSION, 0) + 1
+
+
+async def _typed(form: Form, step: Step, update: Update, context: Context) -> str | int:
+    turn = await current(form, update, context)
+    if turn is None:
+        return await cancel(form, update, context)
+    text = update.effective_message.text or ""
+    if step.kind is Kind.CUSTOMER and step.search is not None:
+        query = " ".join(text.split())[:100]
+        found = await step.search(turn, query) if query else []
+        return await ask(turn, step, choices=found, query=query[:50], no_match=not found)
+    try:
+        if step.parse is None:
+            raise ValidationError(step.key, "choice.use_buttons")
+        value = step.parse(text, turn.inputs)
+    except ValidationError as error:
+        return await ask(turn, step, reason=reason_text(error, turn.language))
+    _set(turn, step, value)
+    return await advance(turn)
+
+
+async def _attached(form: Form, step: Step, update: Update, context: Context) -> str | int:
+    turn = await current(form, update, context)
+    if turn is None:
+        return await cancel(form, update, context)
+    message = update.effective_message
+    if message.location is not None:
+        attachment = Attachment("location", latitude=message.location.latitude,
+                                longitude=message.location.longitude)
+    elif message.photo:
+        attachment = Attachment("photo", file_id=message.photo[-1].file_id)
+    else:
+        kind = next(k for k in ("voice", "audio", "document") if getattr(message, k) is not None)
+        attachment = Attachment(kind, file_id=getattr(message, kind).file_id)
+    try:
+        if step.attach is None:
+            raise ValidationError(step.key, "file.unsupported")
+        value = step.attach(turn, attachment)
+    except ValidationError as error:
+        return await ask(turn, step, reason=reason_text(error, turn.language))
+    _set(turn, step, value)
+    return await advance(turn)
+
+
+async def _skip(turn: Turn, step: Step) -> str | int:
+    if step.required:
+        code = "choice.use_buttons" if step.kind in (Kind.CHOICE, Kind.CUSTOMER) else "text.empty"
+        return await ask(turn, step, reason=reason_text(ValidationError(step.key, code), turn.language))
+    _set(turn, step, step.skip_value)
+    return await advance(turn)
+
+
+def _previous(turn: Turn, step: Step) -> Step | None:
+    sequence = [s for s in turn.form.steps if s.in_sequence and s.applies(turn.draft)]
+    if step not in sequence:
+        return sequence[-1] if step.key == CONFIRM and sequence else None
+    index = sequence.index(step)
+    return sequence[index - 1] if index > 0 else None
+
+
+async def _back(turn: Turn, key: str) -> str | int:
+    step = turn.form.step(key)
+    if step is None or turn.draft.get(REVIEW):
+        return await advance(turn) if turn.form.confirm is None else await show_confirm(turn)
+    return await ask(turn, _previous(turn, step) or step)
+
+
+async def _command(form: Form, step: Step, action: str, update: Update, context: Context) -> str | int:
+    turn = await current(form, update, context)
+    if turn is None:
+        return await cancel(form, update, context)
+    return await (_skip(turn, step) if action == "skip" else _back(turn, step.key))
+
+
+async def _press(form: Form, update: Update, context: Context) -> str | int | None:
+    """Any of the form's buttons, in any state — also with no conversation (a persisted draft resumes)."""
+    staff, language = await caller(update, context)
+    data = callback_data.parse(update.callback_query.data if update.callback_query else None)
+    if data is not None and data.action == "cancel":
+        return await cancel(form, update, context)
+    turn = await current(form, update, context)
+    if data is None or turn is None:
+        await deny(update, context, language, f"{form.name} button {data} without a draft")
+        return ConversationHandler.END if turn is None else None
+    arg = data.args[0] if data.args else ""
+    if data.action == "save":
+        return await save(turn, arg)
+    if data.action in ("back", "skip", "field"):
+        step = form.step(arg)
+        if step is None and not (data.action == "back" and arg == CONFIRM):
+            await deny(update, context, language, f"{form.name} {data.action} {arg}")
+            return None
+        await answer_press(update)
+        if data.action == "field":
+            return await ask(turn, step)
+        return await (_back(turn, arg) if data.action == "back" else _skip(turn, step))
+    for step in form.steps:
+        if step.toggle is not None and data.action == step.toggle.action:
+            chosen = next((c for c in step.toggle.choices(turn) if c.code == arg), None)
+            if chosen is None:
+                break
+            turn.draft[step.toggle.key] = chosen.value
+            turn.draft[VERSION] = turn.draft.get(VERSION, 0) + 1
+            await answer_press(update)
+            return await ask(turn, step)
+        if data.action != step.button:
+            continue
+        if step.kind is Kind.CUSTOMER:
+            try:
+                customer = await turn.svc.customers.visible(staff, arg)
+            except AccessDenied:
+                break
+            if step.pick is not None and not step.pick(turn, customer):
+                break
+            if step.pick is None:
+                turn.draft[step.key] = customer.id
+            turn.draft[VERSION] = turn.draft.get(VERSION, 0) + 1
+        else:
+            chosen = next((c for c in await _choices(step, turn) if c.code == arg), None)
+            if chosen is None:
+                break
+            _set(turn, step, chosen.value)
+        await answer_press(update)
+        return await advance(turn)
+    await deny(update, context, language, f"{form.name} button {data}")
+    return None
+
+
+async def _choices(step: Step, turn: Turn) -> Sequence[Choice]:
+    return await _maybe(step.choices(turn)) if step.choices is not None else ()
+
+
+async def _maybe(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
+
+
+def draft_token(draft: dict[str, Any]) -> str:
+    return f"{draft.get(TOKEN, 'none')}.{draft.get(VERSION, 0)}"
+
+
+# ---- the ConversationHandler ---------------------------------------------------------------
+def _declare(form: Form) -> re.Pattern[str]:
+    actions = dict(ENGINE_ACTIONS)
+    for step in form.steps:
+        actions[step.button] = 1
+        if step.toggle is not None:
+            actions[step.toggle.action] = 1
+    for action, arguments in actions.items():
+        callback_data.declare(form.name, action, arguments)
+    return re.compile(rf"^{re.escape(form.name)}:({'|'.join(map(re.escape, actions))})(:|$)")
+
+
+def _bind(function: Callable[..., Awaitable[Any]], *bound: Any) -> Callable[[Update, Context], Awaitable[Any]]:
+    async def callback(update: Update, context: Context) -> Any:
+        return await function(*bound, update, context)
+
+    return callback
+
+
+def _step_handlers(form: Form, step: Step, text: ext.filters.BaseFilter) -> list[ext.BaseHandler]:
+    handlers: list[ext.BaseHandler] = [
+        CommandHandler("skip", _bind(_command, form, step, "skip")),
+        CommandHandler("back", _bind(_command, form, step, "back")),
+        MessageHandler(text, _bind(_typed, form, step)),
+    ]
+    if step.kind is Kind.FILE:
+        media = ext.filters.VOICE | ext.filters.AUDIO | ext.filters.Document.ALL | ext.filters.PHOTO
+        handlers.append(MessageHandler(media, _bind(_attached, form, step)))
+    if step.kind is Kind.LOCATION:
+        handlers.append(MessageHandler(ext.filters.LOCATION, _bind(_attached, form, step)))
+    return handlers
+
+
+async def _confirm_typed(form: Form, update: Update, context: Context) -> str | int:
+    turn = await current(form, update, context)
+    if turn is None:
+        return await cancel(form, update, context)
+    return await show_confirm(turn, reason=reason_text(ValidationError(CONFIRM, "choice.use_buttons"),
+                                                       turn.language))
+
+
+def conversation(form: Form, conversation_timeout: timedelta | None = None) -> ConversationHandler:
+    """The form's one ConversationHandler: a state per step, the confirmation, the shared buttons."""
+    text = ext.filters.TEXT & ~ext.filters.COMMAND & ~ext.filters.Text(all_menu_labels())
+    press = CallbackQueryHandler(_bind(_press, form), pattern=_declare(form))
+    start = [CallbackQueryHandler(_bind(_customer_button, form), pattern=rf"^{form.name}:{form.customer_start}:")
+             ] if form.customer_start else []
+    if form.edit_button:
+        start.append(CallbackQueryHandler(_bind(_edit_button, form), pattern=rf"^{form.edit_button}:"))
+    return ConversationHandler(
+        entry_points=[*start, *form.entry_points, press],
+        states={
+            **{form.state(step.key): _step_handlers(form, step, text) for step in form.steps},
+            form.state(CONFIRM): [MessageHandler(text, _bind(_confirm_typed, form))],
+            **form.extra_states,
+        },
+        fallbacks=[CommandHandler("cancel", _bind(cancel, form)), press],
+        name=form.conversation,
+        persistent=True,
+        allow_reentry=True,
+        conversation_timeout=conversation_timeout,
+    )

@@ -1,0 +1,206 @@
+"""The conversation engine itself, once for every form, on a small test-only form through the sandbox.
+
+The form: name (text, required) → size (choice) → note (text, skippable) →
+next contact (a day and time) → confirmation card (Save, one button per
+field). What a form declares is its business; what is tested here is what
+the engine does with any form: back, skip, cancel, bad input, field edits,
+resume after a restart, and a save that happens exactly once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from telegram.ext import CommandHandler
+
+from bot.domain.validation import parse_name, parse_when
+from bot.runner import running_bot
+from handlers import wizard
+from handlers.wizard import Choice, Kind, Prompt, Step, Turn
+from tests.conftest import ADMIN_ID
+from tests.helpers import add_first
+
+NOT_AVAILABLE = "This is not available."
+DRAFT = "probe_form_draft"
+SAVED: list[dict[str, Any]] = []
+
+
+def _ask(turn: Turn, prompt: Prompt) -> str:
+    text = f"{prompt.step.key}? now={turn.draft.get(prompt.step.key)!r}"
+    return f"⚠️ {prompt.reason}\n{text}" if prompt.reason else text
+
+
+def _confirm(turn: Turn, reason: str | None) -> str:
+    values = {k: turn.draft.get(k) for k in ("name", "size", "note", "when")}
+    return f"confirm {values}"
+
+
+async def _on_save(turn: Turn) -> None:
+    SAVED.append({k: turn.draft.get(k) for k in ("name", "size", "note", "when")})
+
+
+async def _start(update: Any, context: Any) -> Any:
+    return await wizard.begin(update, context, FORM, {})
+
+
+FORM = wizard.Form(
+    name="probe", conversation="probe_form", draft_key=DRAFT, ask=_ask, confirm=_confirm, on_save=_on_save,
+    steps=(
+        Step("name", Kind.TEXT, lambda text, _i: parse_name(text), label="Name"),
+        Step("size", Kind.CHOICE, choices=lambda turn: [Choice("s", "small", "small"), Choice("l", "large", "large")],
+             label="Size"),
+        Step("note", Kind.TEXT, lambda text, _i: text.strip(), required=False, label="Note"),
+        Step("when", Kind.WHEN, lambda text, i: parse_when(text, now=i.now, tz=i.tz).isoformat(), label="When"),
+    ),
+    entry_points=[CommandHandler("probe", _start)],
+)
+
+
+def _configure(app: Any) -> None:
+    add_first(app, wizard.conversation(FORM))
+
+
+@pytest.fixture
+def connect(sandbox: Any, config: Any, clock: Any) -> Callable[[], Any]:
+    """Start the real bot (with the probe form) against the sandbox; call again for a restart."""
+    config = dataclasses.replace(config, telegram=dataclasses.replace(
+        config.telegram, api_base_url=sandbox.base_url, file_base_url=sandbox.file_base_url))
+
+    @asynccontextmanager
+    async def running() -> AsyncIterator[Any]:
+        async with running_bot(config, clock=clock, token=sandbox.token, poll_timeout=1,
+                               configure=_configure, auto_tick=False) as app:
+            yield app
+
+    SAVED.clear()
+    return running
+
+
+@pytest.fixture
+async def app(connect: Callable[[], Any]) -> AsyncIterator[Any]:
+    async with connect() as application:
+        yield application
+
+
+@pytest.fixture
+def ada(sandbox: Any) -> Any:
+    return sandbox.user(ADMIN_ID, first_name="Ada", language_code="en")
+
+
+async def fill(user: Any) -> Any:
+    await user.send("/probe")
+    await user.send("Li Lei")
+    await user.press("large")
+    await user.send("first note")
+    replies = await user.send("tomorrow 3pm")
+    assert replies[-1].text.startswith("confirm"), replies[-1].text
+    return replies[-1]
+
+
+async def test_back_goes_one_step_back_and_keeps_the_value(app: Any, ada: Any) -> None:
+    await ada.send("/probe")
+    await ada.send("Li Lei")
+    replies = await ada.press("« Back")
+    assert replies[-1].text == "name? now='Li Lei'"
+    replies = await ada.send("/back")  # at the first step: asked again, nothing lost
+    assert replies[-1].text == "name? now='Li Lei'"
+    await ada.send("Han Meimei")
+    await ada.press("small")
+    replies = await ada.send("/back")
+    assert replies[-1].text == "size? now='small'"
+    assert app.user_data[ADMIN_ID][DRAFT]["name"] == "Han Meimei"
+
+
+async def test_skip_only_where_a_step_is_optional(app: Any, ada: Any) -> None:
+    await ada.send("/probe")
+    replies = await ada.send("/skip")
+    assert "Nothing was typed" in replies[-1].text and "name?" in replies[-1].text
+    assert ["« Back", "Skip"] not in replies[-1].button_labels()
+    await ada.send("Li Lei")
+    await ada.press("small")
+    replies = await ada.press("Skip")
+    assert replies[-1].text == "when? now=None"
+    assert app.user_data[ADMIN_ID][DRAFT]["note"] is None
+    replies = await ada.send("tomorrow")
+    assert "'note': None" in replies[-1].text
+
+
+async def test_cancel_drops_the_draft_and_saves_nothing(app: Any, ada: Any) -> None:
+    await ada.send("/probe")
+    await ada.send("Li Lei")
+    replies = await ada.send("/cancel")
+    assert "Nothing was saved" in replies[-1].text
+    assert DRAFT not in app.user_data[ADMIN_ID]
+    await ada.send("/probe")
+    replies = await ada.press("✖ Cancel")
+    assert "Nothing was saved" in replies[-1].text
+    assert SAVED == []
+
+
+async def test_bad_input_is_asked_again_with_a_reason_and_nothing_is_lost(app: Any, ada: Any) -> None:
+    await ada.send("/probe")
+    replies = await ada.send("🙂 123")
+    assert replies[-1].text.startswith("⚠️ A name needs at least one letter.")
+    await ada.send("Li Lei")
+    replies = await ada.send("big")  # a choice step takes its buttons
+    assert "Please choose one of the buttons." in replies[-1].text
+    await ada.press_forged(replies[-1].message_id, "probe:size:xl")  # not among the offered choices
+    assert ada.callback_answers[-1]["text"] == NOT_AVAILABLE
+    await ada.press("large")
+    await ada.send("a note")
+    replies = await ada.send("sometime maybe")
+    assert "could not read a date" in replies[-1].text and replies[-1].text.endswith("when? now=None")
+    draft = app.user_data[ADMIN_ID][DRAFT]
+    assert (draft["name"], draft["size"], draft["note"]) == ("Li Lei", "large", "a note")
+
+
+async def test_a_field_edit_on_the_card_returns_to_the_card(app: Any, ada: Any) -> None:
+    card = await fill(ada)
+    assert card.button_labels() == [["✅ Save"], ["Name", "Size"], ["Note", "When"], ["✖ Cancel"]]
+    replies = await ada.press("Size")
+    assert replies[-1].text == "size? now='large'"
+    assert "« Back" in replies[-1].button_labels()[-1]  # back to the card
+    replies = await ada.press("small")
+    assert replies[-1].text.startswith("confirm") and "'size': 'small'" in replies[-1].text
+    await ada.press("Note")
+    replies = await ada.press("« Back")
+    assert replies[-1].text.startswith("confirm") and "'note': 'first note'" in replies[-1].text
+    await ada.press("✅ Save")
+    assert SAVED == [{"name": "Li Lei", "size": "small", "note": "first note", "when": SAVED[0]["when"]}]
+
+
+async def test_save_happens_once_and_only_for_the_confirmed_draft(app: Any, ada: Any) -> None:
+    card = await fill(ada)
+    save = card.reply_markup["inline_keyboard"][0][0]["callback_data"]
+    await ada.press_forged(card.message_id, save)
+    await ada.press_forged(card.message_id, save)  # the double tap
+    assert len(SAVED) == 1 and ada.callback_answers[-1]["text"] == NOT_AVAILABLE
+    # A card that no longer shows the draft cannot save it.
+    old = await fill(ada)
+    old_save = old.reply_markup["inline_keyboard"][0][0]["callback_data"]
+    await ada.press("Note")
+    await ada.send("second note")
+    replies = await ada.press_forged(old.message_id, old_save)
+    assert ada.callback_answers[-1]["text"] == NOT_AVAILABLE and len(SAVED) == 1
+    assert "'note': 'second note'" in replies[-1].text
+    await ada.press("✅ Save")
+    assert [s["note"] for s in SAVED] == ["first note", "second note"]
+
+
+async def test_a_restart_mid_form_resumes_where_the_user_was(connect: Callable[[], Any], ada: Any) -> None:
+    async with connect():
+        await ada.send("/probe")
+        await ada.send("Li Lei")
+        replies = await ada.press("large")
+        assert replies[-1].text == "note? now=None"
+    async with connect() as app:
+        replies = await ada.send("kept across the restart")
+        assert replies[-1].text == "when? now=None"
+        replies = await ada.send("tomorrow 9am")
+        assert "'name': 'Li Lei', 'size': 'large', 'note': 'kept across the restart'" in replies[-1].text
+        await ada.press("✅ Save")
+        assert len(SAVED) == 1 and DRAFT not in app.user_data[ADMIN_ID]
