@@ -357,7 +357,8 @@ async def save(turn: Turn, token: str | None, **options: Any) -> str | int | Non
     except AccessDenied:
         await deny(turn.update, turn.context, turn.language, f"{form.name} save")
         return ConversationHandler.END
-    if stay is not None:
+    if stay is not None:  # not saved (e.g. a duplicate to confirm): the press still gets its answer
+        await answer_press(turn.update)
         turn.context.user_data[form.draft_key] = draft
         return stay
     await answer_press(turn.update, saved_text(turn))

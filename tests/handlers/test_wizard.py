@@ -18,11 +18,10 @@ import pytest
 from telegram.ext import CommandHandler
 
 from bot.domain.validation import parse_name, parse_when
-from bot.runner import running_bot
 from handlers import wizard
 from handlers.wizard import Choice, Kind, Prompt, Step, Turn
 from tests.conftest import ADMIN_ID
-from tests.helpers import add_first
+from tests.helpers import add_first, bot_in_sandbox
 
 NOT_AVAILABLE = "This is not available."
 DRAFT = "probe_form_draft"
@@ -72,8 +71,8 @@ def connect(sandbox: Any, config: Any, clock: Any) -> Callable[[], Any]:
 
     @asynccontextmanager
     async def running() -> AsyncIterator[Any]:
-        async with running_bot(config, clock=clock, token=sandbox.token, poll_timeout=1,
-                               configure=_configure, auto_tick=False) as app:
+        async with bot_in_sandbox(sandbox, config, clock=clock, configure=_configure,
+                                  auto_tick=False) as app:
             yield app
 
     SAVED.clear()
