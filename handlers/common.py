@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,6 +24,7 @@ from bot.domain.models import StaffUser
 from bot.i18n import gettext_for, pick_language
 from bot.render import render
 from bot.services import Services
+from bot.services.errors import AccessDenied
 from bot.textsplit import split_html
 from handlers import callback_data
 from handlers.callback_data import CallbackData
@@ -115,6 +118,63 @@ async def pressed(
         await deny(update, context, language, f"button {update.callback_query.data!r}")
         return None
     return staff, language, parsed
+
+
+async def show(
+    update: Update, context: Context, text: str, language: str, markup: InlineKeyboardMarkup | None
+) -> None:
+    """A screen: from a button it replaces the pressed message, from typed text it is a new one."""
+    if update.callback_query is not None:
+        await answer_press(update)
+        await update.callback_query.edit_message_text(text, reply_markup=markup)
+    else:
+        await reply_html(update, context, text, language, reply_markup=markup)
+
+
+ButtonCallback = Callable[[Update, Context, StaffUser, str, CallbackData], Awaitable[Any]]
+
+
+def button_handler(handle: ButtonCallback) -> Callable[[Update, Context], Awaitable[Any]]:
+    """A button's callback, given the caller and the parsed data; a refused press never reaches it.
+
+    The data is only parsed here, never trusted: ``handle`` re-checks access
+    on the records it names.
+    """
+
+    @functools.wraps(handle)
+    async def callback(update: Update, context: Context) -> Any:
+        result = await pressed(update, context)
+        if result is None:
+            return None
+        staff, language, data = result
+        try:
+            return await handle(update, context, staff, language, data)
+        except AccessDenied as denied:
+            await deny(update, context, language, f"button {data} ({denied})")
+            return None
+
+    return callback
+
+
+CommandCallback = Callable[[Update, Context, StaffUser, str], Awaitable[Any]]
+
+
+def command_handler(what: str) -> Callable[[CommandCallback], Callable[[Update, Context], Awaitable[Any]]]:
+    """A command's callback, given the caller; what the service refuses is answered "not available"."""
+
+    def wrap(handle: CommandCallback) -> Callable[[Update, Context], Awaitable[Any]]:
+        @functools.wraps(handle)
+        async def callback(update: Update, context: Context) -> Any:
+            staff, language = await caller(update, context)
+            try:
+                return await handle(update, context, staff, language)
+            except AccessDenied as denied:
+                await deny(update, context, language, f"{what} ({denied})")
+                return None
+
+        return callback
+
+    return wrap
 
 
 def display_name(language: str, table: dict[str, str], key: Any) -> str:

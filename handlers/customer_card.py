@@ -17,18 +17,8 @@ from bot.domain.models import Customer, StaffUser
 from bot.i18n import gettext_for
 from bot.render import render
 from bot.services.errors import AccessDenied
-from handlers import callback_data
+from handlers import callback_data, common
 from handlers.callback_data import CallbackData
-from handlers.common import (
-    BACK_LABEL,
-    Context,
-    confirm_delete,
-    deny,
-    drop_keyboard,
-    pressed,
-    reply_html,
-    services,
-)
 from handlers.customer_view import money, render_card, when_text
 from handlers.menu import N_
 
@@ -70,28 +60,27 @@ def card_keyboard(staff: StaffUser, customer: Customer, language: str) -> Inline
     return InlineKeyboardMarkup(rows)
 
 
-async def send_card(update: Update, context: Context, staff: StaffUser, language: str, customer_id: str,
+async def send_card(update: Update, context: common.Context, staff: StaffUser, language: str, customer_id: str,
                     *, edit: bool = False) -> None:
-    svc = services(context)
+    svc = common.services(context)
     view = await svc.customers.card(staff, customer_id)
     text = render_card(view, language, svc.config, staff.timezone)
     markup = card_keyboard(staff, view.customer, language)
-    if edit and update.callback_query is not None:
+    if edit and update.callback_query is not None:  # the caller answers the press
         await update.callback_query.edit_message_text(text, reply_markup=markup)
-    else:
-        await reply_html(update, context, text, language, reply_markup=markup)
-
-
-async def on_card_button(update: Update, context: Context) -> None:
-    """Every ``cust:`` button; the customer is re-loaded and access re-checked each time."""
-    result = await pressed(update, context)
-    if result is None:
         return
-    staff, language, data = result
-    svc = services(context)
+    await common.reply_html(update, context, text, language, reply_markup=markup)
+
+
+@common.button_handler
+async def on_card_button(
+    update: Update, context: common.Context, staff: StaffUser, language: str, data: CallbackData
+) -> None:
+    """Every ``cust:`` button; the customer is re-loaded and access re-checked each time."""
+    svc = common.services(context)
     _ = gettext_for(language)
     query = update.callback_query
-    back = [_button(_(BACK_LABEL), "cust", "view", data.args[0])]
+    back = [_button(_(common.BACK_LABEL), "cust", "view", data.args[0])]
     try:
         customer = await svc.customers.visible(staff, data.args[0])
         if data.action == "view":
@@ -120,7 +109,7 @@ async def on_card_button(update: Update, context: Context) -> None:
             events = await svc.audit.customer_history(staff, customer)
             await query.answer()
             names = await svc.staff.names()
-            await reply_html(update, context, render(
+            await common.reply_html(update, context, render(
                 language, "customer_audit", name=customer.name, tz=staff.timezone,
                 events=[(e, names.get(e.actor_id, e.actor_id)) for e in events[:30]]), language)
         elif data.action == "reassign":
@@ -135,7 +124,7 @@ async def on_card_button(update: Update, context: Context) -> None:
         else:
             raise AccessDenied(f"card action {data.action}")
     except AccessDenied as denied:
-        await deny(update, context, language, f"customer button {data} ({denied})")
+        await common.deny(update, context, language, f"customer button {data} ({denied})")
 
 
 async def _change(svc: Any, staff: StaffUser, customer: Customer, action: str, args: tuple[str, ...]) -> None:
@@ -163,14 +152,14 @@ async def _class_menu(update: Update, language: str, customer: Customer) -> None
         render(language, "customer_classification", name=customer.name),
         reply_markup=InlineKeyboardMarkup([
             tiers, [_button(_(AUTO_LABEL), "cust", "tier", cid, "auto")], stages[:3], stages[3:],
-            [_button(_(AUTO_LABEL), "cust", "stage", cid, "auto")], [_button(_(BACK_LABEL), "cust", "view", cid)],
+            [_button(_(AUTO_LABEL), "cust", "stage", cid, "auto")], [_button(_(common.BACK_LABEL), "cust", "view", cid)],
         ]),
     )
 
 
-async def _history(update: Update, context: Context, staff: StaffUser, language: str, customer: Customer,
+async def _history(update: Update, context: common.Context, staff: StaffUser, language: str, customer: Customer,
                    page: int) -> None:
-    items = await services(context).customers.history(staff, customer.id)
+    items = await common.services(context).customers.history(staff, customer.id)
     pages = max(1, -(-len(items) // HISTORY_PAGE))
     page = min(max(page, 0), pages - 1)
     shown = items[page * HISTORY_PAGE:(page + 1) * HISTORY_PAGE]
@@ -192,14 +181,14 @@ async def _history(update: Update, context: Context, staff: StaffUser, language:
     nav = [_button(label, "cust", "history", customer.id, str(target))
            for label, target, shown_ in (("‹", page - 1, page > 0), ("›", page + 1, page + 1 < pages)) if shown_]
     rows += [nav] if nav else []
-    rows.append([_button(_(BACK_LABEL), "cust", "view", customer.id)])
+    rows.append([_button(_(common.BACK_LABEL), "cust", "view", customer.id)])
     await update.callback_query.edit_message_text(
         render(language, "customer_history", name=customer.name, lines=lines, page=page + 1, pages=pages),
         reply_markup=InlineKeyboardMarkup(rows),
     )
 
 
-async def entry_action(update: Update, context: Context, staff: StaffUser, language: str, data: CallbackData,
+async def entry_action(update: Update, context: common.Context, staff: StaffUser, language: str, data: CallbackData,
                        service: Any, show: Any) -> None:
     """``view|del|del_ok:<id>`` of an entry in a card's history (a contact, a feedback); AccessDenied if refused."""
     query = update.callback_query
@@ -210,12 +199,12 @@ async def entry_action(update: Update, context: Context, staff: StaffUser, langu
     elif data.action == "del":
         entry, _customer = await service.editable(staff, data.args[0])
         await query.answer()
-        await confirm_delete(update, context, language, data.feature, entry.id)
+        await common.confirm_delete(update, context, language, data.feature, entry.id)
     elif data.action == "del_ok":
         entry = await service.delete(staff, data.args[0])
         await query.answer(render(language, "entry_deleted"))
-        await drop_keyboard(update)
-        await reply_html(update, context, render(language, "entry_deleted"), language)
+        await common.drop_keyboard(update)
+        await common.reply_html(update, context, render(language, "entry_deleted"), language)
         await send_card(update, context, staff, language, entry.customer_id)
     else:
         raise AccessDenied(f"{data.feature} action {data.action}")

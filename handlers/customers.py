@@ -21,7 +21,7 @@ from bot.domain.models import Customer, StaffUser
 from bot.domain.validation import ValidationError, parse_name, parse_phone
 from bot.render import render
 from handlers import callback_data, wizard
-from handlers.common import Context, caller, reply_html, services
+from handlers.common import BACK_LABEL, Context, caller, reply_html, services
 from handlers.customer_card import on_card_button, send_card
 from handlers.customer_view import render_draft, value_text
 from handlers.menu import ADD_CUSTOMER, N_
@@ -117,7 +117,7 @@ async def _show_duplicates(turn: Turn, duplicates: Any) -> str:
     rows = [[_button(turn._(OPEN_LABEL) % {"name": c.name[:40]}, "cust", "view", c.id)]
             for c, _reason in duplicates.visible]
     rows.append([_button(turn._(SAVE_ANYWAY_LABEL), "add", "force", wizard.draft_token(turn.draft)),
-                 InlineKeyboardButton(turn._(wizard.BACK_LABEL), callback_data=FORM.cb("back", wizard.CONFIRM))])
+                 InlineKeyboardButton(turn._(BACK_LABEL), callback_data=FORM.cb("back", wizard.CONFIRM))])
     text = render(turn.language, "customer_duplicates", hidden=duplicates.hidden,
                   visible=[(c.name, c.company, reason) for c, reason in duplicates.visible])
     await reply_html(turn.update, turn.context, text, turn.language, reply_markup=InlineKeyboardMarkup(rows))

@@ -37,14 +37,15 @@ from bot.render import render
 from bot.services.errors import AccessDenied
 from bot.services.feedback import ComplaintAlert
 from handlers import callback_data, wizard
+from handlers.callback_data import CallbackData
 from handlers.common import (
     Context,
     answer_press,
+    button_handler,
     caller,
     deny,
     display_name,
     drop_keyboard,
-    pressed,
     reply_html,
     send_html,
     services,
@@ -130,15 +131,13 @@ def _ask(turn: Turn, prompt: Prompt) -> str:
 
 
 def _confirm(turn: Turn, reason: str | None) -> str:
-    draft, language = turn.draft, turn.language
+    draft = turn.draft
     due, default = _due(turn)
-    return render(
-        language, "feedback_confirm", reason=reason, editing=draft.get("mode") == "edit",
-        name=draft.get("customer_name", ""),
-        kind=display_name(language, labels.FEEDBACK_KINDS, draft.get("kind")),
-        severity=display_name(language, labels.SEVERITIES, draft.get("severity")),
+    return turn.card(
+        "feedback_confirm", reason,
+        kind=turn.shown(labels.FEEDBACK_KINDS, "kind"), severity=turn.shown(labels.SEVERITIES, "severity"),
         content=draft.get("content", ""), csat=draft.get("csat"), nps=draft.get("nps"),
-        due=when_text(due, language, turn.tz), default_due=default,
+        due=when_text(due, turn.language, turn.tz), default_due=default,
         complaint=draft.get("kind") == FeedbackKind.COMPLAINT.value and draft.get("mode") != "edit",
     )
 
@@ -178,12 +177,11 @@ FORM = wizard.Form(
 
 
 # ---- resolving: a one-step form ------------------------------------------------------------
-async def start_resolve(update: Update, context: Context) -> str | int | None:
+@button_handler
+async def start_resolve(
+    update: Update, context: Context, staff: StaffUser, language: str, data: CallbackData
+) -> str | int | None:
     """``fb:resolve:<feedback>``: ask for the resolution note."""
-    result = await pressed(update, context)
-    if result is None:
-        return None
-    staff, language, data = result
     try:
         item, _customer = await services(context).feedback.get(staff, data.args[0])
         if not rules.can_transition(item.status, FeedbackStatus.RESOLVED):
@@ -303,12 +301,11 @@ async def _show_list(update: Update, context: Context, staff: StaffUser, languag
     await reply_html(update, context, text, language, reply_markup=InlineKeyboardMarkup(rows) if rows else None)
 
 
-async def on_item_button(update: Update, context: Context) -> None:
+@button_handler
+async def on_item_button(
+    update: Update, context: Context, staff: StaffUser, language: str, data: CallbackData
+) -> None:
     """``fb:view|status|del|del_ok|list``; the item re-loaded and access re-checked each time."""
-    result = await pressed(update, context)
-    if result is None:
-        return
-    staff, language, data = result
     query, svc = update.callback_query, services(context)
     try:
         if data.action == "list":

@@ -36,12 +36,13 @@ from bot.render import render
 from bot.services.errors import AccessDenied
 from bot.services.interactions import KEEP
 from handlers import callback_data, wizard
+from handlers.callback_data import CallbackData
 from handlers.common import (
     Context,
+    button_handler,
     caller,
     deny,
     display_name,
-    pressed,
     reply_html,
     services,
     user_zone,
@@ -175,15 +176,13 @@ def _ask(turn: Turn, prompt: Prompt) -> str:
 
 
 def _confirm(turn: Turn, reason: str | None) -> str:
-    draft, language = turn.draft, turn.language
     mode, when = _follow_up_parts(turn)
-    return render(
-        language, "log_confirm", reason=reason, editing=draft.get("mode") == "edit",
-        name=draft.get("customer_name", ""),
-        kind=display_name(language, labels.INTERACTION_KINDS, draft.get("kind")),
-        direction=display_name(language, labels.DIRECTIONS, draft.get("direction", "outbound")),
-        outcome=display_name(language, labels.OUTCOMES, draft.get("outcome")),
-        summary=draft.get("summary") or "", voice=bool(draft.get("voice_file_id")),
+    return turn.card(
+        "log_confirm", reason,
+        kind=turn.shown(labels.INTERACTION_KINDS, "kind"),
+        direction=turn.shown(labels.DIRECTIONS, "direction", "outbound"),
+        outcome=turn.shown(labels.OUTCOMES, "outcome"),
+        summary=turn.draft.get("summary") or "", voice=bool(turn.draft.get("voice_file_id")),
         follow_up_mode=mode or "none", follow_up=when,
     )
 
@@ -309,12 +308,11 @@ async def show_entry(update: Update, context: Context, staff: StaffUser, languag
     await reply_html(update, context, text, language, reply_markup=InlineKeyboardMarkup(rows))
 
 
-async def on_entry_button(update: Update, context: Context) -> None:
+@button_handler
+async def on_entry_button(
+    update: Update, context: Context, staff: StaffUser, language: str, data: CallbackData
+) -> None:
     """``log:view|del|del_ok:<interaction>``; the entry re-loaded and access re-checked each time."""
-    result = await pressed(update, context)
-    if result is None:
-        return
-    staff, language, data = result
     try:
         await entry_action(update, context, staff, language, data, services(context).interactions, show_entry)
     except AccessDenied as denied:

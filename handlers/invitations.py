@@ -9,15 +9,15 @@ from telegram import CopyTextButton, InlineKeyboardButton, InlineKeyboardMarkup,
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.domain import access
-from bot.domain.models import Role
+from bot.domain.models import Role, StaffUser
 from bot.domain.validation import ValidationError
 from bot.i18n import gettext_for
 from bot.render import render
 from bot.services.errors import AccessDenied, InvitationError
 from bot.services.invitations import VALIDITY_DAYS, deep_link
-from handlers import callback_data, wizard
+from handlers import callback_data, common, wizard
+from handlers.callback_data import CallbackData
 from handlers.commands import publish_user_commands
-from handlers.common import Context, caller, deny, pressed, reply_html, services
 from handlers.menu import INVITE, N_, labels, main_menu
 from handlers.wizard import Choice, Inputs, Kind, Prompt, Step, Turn
 
@@ -77,7 +77,7 @@ async def on_save(turn: Turn) -> None:
     team = draft.get("team_name") if draft.get("team") == A_NEW_TEAM else draft.get("team")
     invitation = await turn.svc.invitations.create(turn.staff, Role(draft["role"]), team, int(draft["days"]))
     link = deep_link(turn.context.bot.username, invitation.id)
-    await reply_html(
+    await common.reply_html(
         turn.update, turn.context, render(turn.language, "invite_created", link=link, invitation=invitation,
                                           role=turn._(ROLE_LABELS[invitation.role]), tz=turn.staff.timezone),
         turn.language,
@@ -88,10 +88,10 @@ async def on_save(turn: Turn) -> None:
     )
 
 
-async def start_invite(update: Update, context: Context) -> str | int:
-    staff, language = await caller(update, context)
+async def start_invite(update: Update, context: common.Context) -> str | int:
+    staff, language = await common.caller(update, context)
     if not access.inviteable_roles(staff):
-        await deny(update, context, language, "/invite")
+        await common.deny(update, context, language, "/invite")
         return wizard.END
     return await wizard.begin(update, context, FORM, {})
 
@@ -102,13 +102,9 @@ FORM = wizard.Form(
 )
 
 
-async def list_invitations(update: Update, context: Context) -> None:
-    staff, language = await caller(update, context)
-    try:
-        invitations = await services(context).invitations.active(staff)
-    except AccessDenied:
-        await deny(update, context, language, "/invitations")
-        return
+@common.command_handler("/invitations")
+async def list_invitations(update: Update, context: common.Context, staff: StaffUser, language: str) -> None:
+    invitations = await common.services(context).invitations.active(staff)
     _ = gettext_for(language)
     rows = [
         [InlineKeyboardButton(f"{_(REVOKE_LABEL)} {i.id[:6]}…", callback_data=callback_data.encode("inv", "revoke", i.id))]
@@ -118,38 +114,37 @@ async def list_invitations(update: Update, context: Context) -> None:
         language, "invitations_list", tz=staff.timezone,
         invitations=[(i, deep_link(context.bot.username, i.id), _(ROLE_LABELS[i.role])) for i in invitations],
     )
-    await reply_html(update, context, text, language, reply_markup=InlineKeyboardMarkup(rows) if rows else None)
+    await common.reply_html(update, context, text, language, reply_markup=InlineKeyboardMarkup(rows) if rows else None)
 
 
-async def revoke(update: Update, context: Context) -> None:
-    result = await pressed(update, context)
-    if result is None:
-        return
-    staff, language, data = result
+@common.button_handler
+async def revoke(
+    update: Update, context: common.Context, staff: StaffUser, language: str, data: CallbackData
+) -> None:
     try:
-        invitation = await services(context).invitations.revoke(staff, data.args[0])
+        invitation = await common.services(context).invitations.revoke(staff, data.args[0])
     except AccessDenied:
-        await deny(update, context, language, f"revoke {data.args[0]}")
+        await common.deny(update, context, language, f"revoke {data.args[0]}")
         return
     await update.callback_query.answer()
     await update.callback_query.edit_message_text(render(language, "invitation_revoked", code=invitation.id))
 
 
-async def redeem(update: Update, context: Context, code: str) -> None:
+async def redeem(update: Update, context: common.Context, code: str) -> None:
     """``/start <code>`` from someone not yet registered (the access gate lets exactly this through)."""
     tg_user = update.effective_user
-    _staff, language = await caller(update, context)
+    _staff, language = await common.caller(update, context)
     try:
-        user = await services(context).invitations.redeem(
+        user = await common.services(context).invitations.redeem(
             code, telegram_id=tg_user.id, name=tg_user.full_name, username=tg_user.username,
             language=language,
         )
     except InvitationError as error:
-        await reply_html(update, context, render(language, "invitation_refused", reason=error.reason), language)
+        await common.reply_html(update, context, render(language, "invitation_refused", reason=error.reason), language)
         return
     if user.role is not Role.REP:
         await publish_user_commands(context.bot, user)
-    await reply_html(
+    await common.reply_html(
         update, context, render(language, "welcome", user=user), language,
         reply_markup=main_menu(language, user.role),
     )

@@ -36,12 +36,13 @@ from bot.services.delivery import Parcel, Refused, Result, RetryLater, Transient
 from bot.services.errors import AccessDenied
 from bot.textsplit import split_html
 from handlers import callback_data
+from handlers.callback_data import CallbackData
 from handlers.common import (
     SERVICES_KEY,
     Context,
+    button_handler,
     caller,
     deny,
-    pressed,
     reply_html,
     services,
     user_zone,
@@ -301,11 +302,10 @@ def snooze_until(choice: str, now: datetime, tz: ZoneInfo) -> datetime | None:
     return None
 
 
-async def on_button(update: Update, context: Context) -> Any:
-    result = await pressed(update, context)
-    if result is None:
-        return None
-    staff, language, data = result
+@button_handler
+async def on_button(
+    update: Update, context: Context, staff: StaffUser, language: str, data: CallbackData
+) -> Any:
     svc = services(context)
     try:
         reminder = await svc.reminders.get_for(staff, data.args[0])
@@ -324,12 +324,11 @@ async def on_button(update: Update, context: Context) -> Any:
     return None
 
 
-async def greeting_sent(update: Update, context: Context) -> None:
+@button_handler
+async def greeting_sent(
+    update: Update, context: Context, staff: StaffUser, language: str, data: CallbackData
+) -> None:
     """"✓ Sent": the greeting went out by WeChat/SMS — log it as a contact."""
-    result = await pressed(update, context)
-    if result is None:
-        return
-    staff, language, data = result
     svc = services(context)
     try:
         customer = await svc.customers.visible(staff, data.args[0])
@@ -387,11 +386,10 @@ async def settings_command(update: Update, context: Context) -> None:
                      language, reply_markup=InlineKeyboardMarkup([buttons]))
 
 
-async def settings_button(update: Update, context: Context) -> None:
-    result = await pressed(update, context)
-    if result is None:
-        return
-    staff, language, data = result
+@button_handler
+async def settings_button(
+    update: Update, context: Context, staff: StaffUser, language: str, data: CallbackData
+) -> None:
     if data.action != "quiet" or data.args[0] not in QUIET_PRESETS:
         await deny(update, context, language, f"settings {data}")
         return

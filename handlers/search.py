@@ -24,13 +24,15 @@ from telegram.ext import (
 
 from bot import labels
 from bot.domain import access
+from bot.domain.models import StaffUser
 from bot.domain.validation import format_phone
 from bot.i18n import gettext_for
 from bot.render import render
 from bot.services.customers import ListFilter
 from bot.services.errors import AccessDenied
 from handlers import callback_data
-from handlers.common import Context, caller, deny, pressed, reply_html, services
+from handlers.callback_data import CallbackData
+from handlers.common import Context, button_handler, caller, deny, reply_html, services, show
 from handlers.customer_card import send_card
 from handlers.customer_view import stage_text, tier_text
 from handlers.menu import FIND, LIST, N_
@@ -114,18 +116,13 @@ async def _show_results(update: Update, context: Context, page: int) -> None:
         rows.append(nav)
     text = render(language, "find_results", query=query, count=len(found))
     markup = InlineKeyboardMarkup(rows) if rows else None
-    if update.callback_query is not None:
-        await update.callback_query.answer()
-        await update.callback_query.edit_message_text(text, reply_markup=markup)
-    else:
-        await reply_html(update, context, text, language, reply_markup=markup)
+    await show(update, context, text, language, markup)
 
 
-async def find_page(update: Update, context: Context) -> None:
-    result = await pressed(update, context)
-    if result is None:
-        return
-    _staff, _language, data = result
+@button_handler
+async def find_page(
+    update: Update, context: Context, _staff: StaffUser, _language: str, data: CallbackData
+) -> None:
     await _show_results(update, context, int(data.args[0]) if data.args[0].isdigit() else 0)
 
 
@@ -245,18 +242,13 @@ async def _show_list(update: Update, context: Context, page: int) -> None:
         mine=not access.sees_team(staff),
     )
     markup = InlineKeyboardMarkup(rows)
-    if update.callback_query is not None:
-        await update.callback_query.answer()
-        await update.callback_query.edit_message_text(text, reply_markup=markup)
-    else:
-        await reply_html(update, context, text, language, reply_markup=markup)
+    await show(update, context, text, language, markup)
 
 
-async def list_button(update: Update, context: Context) -> None:
-    result = await pressed(update, context)
-    if result is None:
-        return
-    staff, language, data = result
+@button_handler
+async def list_button(
+    update: Update, context: Context, staff: StaffUser, language: str, data: CallbackData
+) -> None:
     raw: dict[str, Any] = dict(context.user_data.get(FILTER_KEY, {}))
     value = data.args[0] if data.args else ""
     if data.action == "page":

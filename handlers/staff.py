@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import (
-    Application,
-    BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
@@ -22,17 +21,19 @@ from bot.exports import audit_csv
 from bot.i18n import gettext_for
 from bot.render import render
 from bot.services.errors import AccessDenied, ServiceError
-from handlers import callback_data
+from handlers import callback_data, common
+from handlers.callback_data import CallbackData
 from handlers.commands import publish_user_commands
-from handlers.common import Context, caller, deny, pressed, reply_html, services
 from handlers.invitations import ROLE_LABELS, team_token
 from handlers.menu import N_, STAFF, labels
+
+if TYPE_CHECKING:
+    from telegram.ext import Application, BaseHandler
 
 log = logging.getLogger(__name__)
 
 TYPE_TEAM = "staff:team_text"
 TEAM_TARGET = "staff_team_target"
-BACK_LABEL = N_("« Back")
 CHANGE_ROLE_LABEL = N_("Change role")
 CHANGE_TEAM_LABEL = N_("Change team")
 DEACTIVATE_LABEL = N_("Deactivate")
@@ -47,30 +48,21 @@ def _button(text: str, action: str, *args: str) -> InlineKeyboardButton:
     return InlineKeyboardButton(text, callback_data=callback_data.encode("staff", action, *args))
 
 
-async def whoami(update: Update, context: Context) -> None:
-    staff, language = await caller(update, context)
+async def whoami(update: Update, context: common.Context) -> None:
+    staff, language = await common.caller(update, context)
     _ = gettext_for(language)
-    owned = await services(context).customers.count_owned(staff.id)
-    await reply_html(
+    owned = await common.services(context).customers.count_owned(staff.id)
+    await common.reply_html(
         update, context,
         render(language, "whoami", user=staff, role=_(ROLE_LABELS[staff.role]), customers=owned),
         language,
     )
 
 
-async def staff_list(update: Update, context: Context) -> None:
-    staff, language = await caller(update, context)
-    try:
-        users = await services(context).staff.visible(staff)
-    except AccessDenied:
-        await deny(update, context, language, "/staff")
-        return
-    text, markup = _list_view(users, language)
-    if update.callback_query is not None:
-        await update.callback_query.answer()
-        await update.callback_query.edit_message_text(text, reply_markup=markup)
-    else:
-        await reply_html(update, context, text, language, reply_markup=markup)
+@common.command_handler("/staff")
+async def staff_list(update: Update, context: common.Context, staff: StaffUser, language: str) -> None:
+    text, markup = _list_view(await common.services(context).staff.visible(staff), language)
+    await common.show(update, context, text, language, markup)
 
 
 def _list_view(users: list[StaffUser], language: str) -> tuple[str, InlineKeyboardMarkup]:
@@ -83,9 +75,9 @@ def _list_view(users: list[StaffUser], language: str) -> tuple[str, InlineKeyboa
     return text, InlineKeyboardMarkup(rows)
 
 
-async def _card(update: Update, context: Context, actor: StaffUser, target: StaffUser, language: str) -> None:
+async def _card(update: Update, context: common.Context, actor: StaffUser, target: StaffUser, language: str) -> None:
     _ = gettext_for(language)
-    owned = await services(context).customers.count_owned(target.id)
+    owned = await common.services(context).customers.count_owned(target.id)
     rows: list[list[InlineKeyboardButton]] = []
     if access.can_change_role(actor, target, target.role):
         rows.append([_button(_(CHANGE_ROLE_LABEL), "role", target.id)])
@@ -98,18 +90,17 @@ async def _card(update: Update, context: Context, actor: StaffUser, target: Staf
             rows.append([_button(_(REACTIVATE_LABEL), "react", target.id)])
     if owned and access.can_reassign_from(actor, target):
         rows.append([_button(_(REASSIGN_LABEL), "move", target.id)])
-    rows.append([_button(_(BACK_LABEL), "list")])
+    rows.append([_button(_(common.BACK_LABEL), "list")])
     text = render(language, "staff_card", user=target, role=_(ROLE_LABELS[target.role]), customers=owned)
     await update.callback_query.edit_message_text(text, reply_markup=InlineKeyboardMarkup(rows))
 
 
-async def on_button(update: Update, context: Context) -> str | int | None:
+@common.button_handler
+async def on_button(
+    update: Update, context: common.Context, actor: StaffUser, language: str, data: CallbackData
+) -> str | int | None:
     """Every ``staff:`` button. The target is re-loaded and re-checked on each press."""
-    result = await pressed(update, context)
-    if result is None:
-        return None
-    actor, language, data = result
-    svc = services(context)
+    svc = common.services(context)
     if data.action == "list":
         await staff_list(update, context)
         return None
@@ -126,7 +117,7 @@ async def on_button(update: Update, context: Context) -> str | int | None:
             buttons = [_button(_(ROLE_LABELS[r]), "setrole", target.id, r.value) for r in Role]
             await update.callback_query.edit_message_text(
                 render(language, "staff_choose_role", user=target),
-                reply_markup=InlineKeyboardMarkup([buttons, [_button(_(BACK_LABEL), "view", target.id)]]),
+                reply_markup=InlineKeyboardMarkup([buttons, [_button(_(common.BACK_LABEL), "view", target.id)]]),
             )
         elif data.action == "setrole":
             if data.args[1] not in {r.value for r in Role}:
@@ -141,7 +132,7 @@ async def on_button(update: Update, context: Context) -> str | int | None:
             rows = [[_button(team, "setteam", target.id, team_token(team))] for team in teams]
             if access.can_create_team(actor):
                 rows.append([_button(_(NEW_TEAM_LABEL), "newteam", target.id)])
-            rows.append([_button(_(BACK_LABEL), "view", target.id)])
+            rows.append([_button(_(common.BACK_LABEL), "view", target.id)])
             await update.callback_query.edit_message_text(
                 render(language, "staff_choose_team", user=target), reply_markup=InlineKeyboardMarkup(rows)
             )
@@ -161,7 +152,7 @@ async def on_button(update: Update, context: Context) -> str | int | None:
                 render(language, "staff_deactivate_confirm", user=target, customers=owned),
                 reply_markup=InlineKeyboardMarkup([
                     [_button(_(CONFIRM_DEACTIVATE_LABEL), "deact_ok", target.id)],
-                    [_button(_(BACK_LABEL), "view", target.id)],
+                    [_button(_(common.BACK_LABEL), "view", target.id)],
                 ]),
             )
         elif data.action == "deact_ok":
@@ -185,7 +176,7 @@ async def on_button(update: Update, context: Context) -> str | int | None:
                 render(language, "staff_move_confirm", source=target, target=new_owner, customers=owned),
                 reply_markup=InlineKeyboardMarkup([
                     [_button(_(CONFIRM_MOVE_LABEL), "move_ok", target.id, new_owner.id)],
-                    [_button(_(BACK_LABEL), "view", target.id)],
+                    [_button(_(common.BACK_LABEL), "view", target.id)],
                 ]),
             )
         elif data.action == "move_ok":
@@ -194,7 +185,7 @@ async def on_button(update: Update, context: Context) -> str | int | None:
             await update.callback_query.answer()
             await update.callback_query.edit_message_text(
                 render(language, "staff_moved", source=target, target=new_owner, customers=moved),
-                reply_markup=InlineKeyboardMarkup([[_button(_(BACK_LABEL), "view", target.id)]]),
+                reply_markup=InlineKeyboardMarkup([[_button(_(common.BACK_LABEL), "view", target.id)]]),
             )
         elif data.action == "newteam":
             if not access.can_create_team(actor):
@@ -204,59 +195,59 @@ async def on_button(update: Update, context: Context) -> str | int | None:
             await update.callback_query.edit_message_text(render(language, "invite_team_type"))
             return TYPE_TEAM
     except AccessDenied as denied:
-        await deny(update, context, language, f"staff button {data} ({denied})")
+        await common.deny(update, context, language, f"staff button {data} ({denied})")
     return None
 
 
 async def _choose_new_owner(
-    update: Update, context: Context, actor: StaffUser, source: StaffUser, language: str
+    update: Update, context: common.Context, actor: StaffUser, source: StaffUser, language: str
 ) -> None:
     _ = gettext_for(language)
-    candidates = await services(context).staff.new_owner_candidates(actor, source)
+    candidates = await common.services(context).staff.new_owner_candidates(actor, source)
     rows = [[_button(f"{u.name} · {_(ROLE_LABELS[u.role])}", "moveto", source.id, u.id)] for u in candidates]
-    rows.append([_button(_(BACK_LABEL), "view", source.id)])
+    rows.append([_button(_(common.BACK_LABEL), "view", source.id)])
     await update.callback_query.answer()
     await update.callback_query.edit_message_text(
         render(language, "staff_move_choose", user=source), reply_markup=InlineKeyboardMarkup(rows)
     )
 
 
-async def team_typed(update: Update, context: Context) -> str | int:
-    actor, language = await caller(update, context)
+async def team_typed(update: Update, context: common.Context) -> str | int:
+    actor, language = await common.caller(update, context)
     target_id = context.user_data.get(TEAM_TARGET)
     team = " ".join((update.effective_message.text or "").split())
     if not team or len(team) > 50 or team.startswith("/"):
-        await reply_html(update, context, render(language, "invite_team_invalid"), language)
+        await common.reply_html(update, context, render(language, "invite_team_invalid"), language)
         return TYPE_TEAM
     try:
-        target = await services(context).staff.change_team(actor, target_id or "", team)
+        target = await common.services(context).staff.change_team(actor, target_id or "", team)
     except ServiceError as refused:
-        await deny(update, context, language, f"team of {target_id} ({refused!r})")
+        await common.deny(update, context, language, f"team of {target_id} ({refused!r})")
         return ConversationHandler.END
     context.user_data.pop(TEAM_TARGET, None)
     _ = gettext_for(language)
-    await reply_html(
+    await common.reply_html(
         update, context, render(language, "staff_card", user=target, role=_(ROLE_LABELS[target.role]),
-                                customers=await services(context).customers.count_owned(target.id)),
-        language, reply_markup=InlineKeyboardMarkup([[_button(_(BACK_LABEL), "view", target.id)]]),
+                                customers=await common.services(context).customers.count_owned(target.id)),
+        language, reply_markup=InlineKeyboardMarkup([[_button(_(common.BACK_LABEL), "view", target.id)]]),
     )
     return ConversationHandler.END
 
 
-async def cancel_team(update: Update, context: Context) -> int:
-    _staff, language = await caller(update, context)
+async def cancel_team(update: Update, context: common.Context) -> int:
+    _staff, language = await common.caller(update, context)
     context.user_data.pop(TEAM_TARGET, None)
-    await reply_html(update, context, render(language, "cancelled"), language)
+    await common.reply_html(update, context, render(language, "cancelled"), language)
     return ConversationHandler.END
 
 
-async def export_audit(update: Update, context: Context) -> None:
-    staff, language = await caller(update, context)
-    svc = services(context)
+async def export_audit(update: Update, context: common.Context) -> None:
+    staff, language = await common.caller(update, context)
+    svc = common.services(context)
     try:
         events = await svc.audit.export(staff)
     except AccessDenied:
-        await deny(update, context, language, "/audit")
+        await common.deny(update, context, language, "/audit")
         return
     day = svc.clock.now().astimezone(svc.config.tz).strftime("%Y%m%d")
     await context.bot.send_document(

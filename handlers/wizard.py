@@ -43,23 +43,12 @@ from bot.i18n import gettext_for
 from bot.render import render
 from bot.services import Services
 from bot.services.errors import AccessDenied
-from handlers import callback_data
-from handlers.common import (
-    Context,
-    answer_press,
-    caller,
-    deny,
-    drop_keyboard,
-    reply_html,
-    services,
-    user_zone,
-)
+from handlers import callback_data, common
 from handlers.menu import N_, all_menu_labels, main_menu
 from handlers.reasons import reason_text
 
 SAVE_LABEL = N_("✅ Save")
 CANCEL_LABEL = N_("✖ Cancel")
-BACK_LABEL = N_("« Back")
 SKIP_LABEL = N_("Skip")
 
 END = ConversationHandler.END
@@ -195,21 +184,21 @@ class Turn:
 
     form: Form
     update: Update
-    context: Context
+    context: common.Context
     staff: StaffUser
     language: str
     draft: dict[str, Any]
 
     @property
     def svc(self) -> Services:
-        return services(self.context)
+        return common.services(self.context)
 
     def _(self, msgid: str) -> str:
         return gettext_for(self.language)(msgid)
 
     @property
     def tz(self) -> ZoneInfo:
-        return user_zone(self.staff, self.svc.config.tz)
+        return common.user_zone(self.staff, self.svc.config.tz)
 
     @property
     def inputs(self) -> Inputs:
@@ -220,6 +209,16 @@ class Turn:
 
     def filled(self, key: str) -> bool:
         return self.draft.get(key) not in (None, "", [])
+
+    def shown(self, table: Mapping[str, str], key: str, default: str | None = None) -> str:
+        """The draft's value of ``key`` by its label in a ``bot.labels`` table ("—" when unset)."""
+        return common.display_name(self.language, table, self.draft.get(key, default))
+
+    def card(self, template: str, reason: str | None, **fields: Any) -> str:
+        """The confirmation card: the fields every form's card shows, then the form's own."""
+        return render(self.language, template, reason=reason,
+                      editing=self.draft.get("mode") == "edit",
+                      name=self.draft.get("customer_name", ""), **fields)
 
 
 def options(turn: Turn, table: Mapping[str, str]) -> list[Choice]:
@@ -232,7 +231,7 @@ def customer_choices(customers: Sequence[Customer]) -> list[Choice]:
 
 
 # ---- driving a form ------------------------------------------------------------------------
-async def begin(update: Update, context: Context, form: Form, values: dict[str, Any], *,
+async def begin(update: Update, context: common.Context, form: Form, values: dict[str, Any], *,
                 review: bool = False, at: str | None = None, reason: str | None = None,
                 choices: Sequence[Choice] | None = None, query: str | None = None,
                 no_match: bool = False) -> str | int:
@@ -241,9 +240,9 @@ async def begin(update: Update, context: Context, form: Form, values: dict[str, 
     ``review``: straight to the confirmation card (editing a record, a quick add); ``at``: ask
     that step first (with ``reason``: why, e.g. what a quick add could not read).
     """
-    staff, language = await caller(update, context)
+    staff, language = await common.caller(update, context)
     if staff is None:
-        await deny(update, context, language, f"{form.name} without staff")
+        await common.deny(update, context, language, f"{form.name} without staff")
         return ConversationHandler.END
     draft = {**values, TOKEN: secrets.token_hex(4), VERSION: 0, REVIEW: review}
     context.user_data[form.draft_key] = draft
@@ -254,36 +253,36 @@ async def begin(update: Update, context: Context, form: Form, values: dict[str, 
     return await advance(turn, reason=reason)
 
 
-async def begin_for_customer(update: Update, context: Context, form: Form, customer_id: str) -> str | int | None:
+async def begin_for_customer(update: Update, context: common.Context, form: Form, customer_id: str) -> str | int | None:
     """Begin ``form`` about a customer the caller may see; "not available" (and None) otherwise."""
-    staff, language = await caller(update, context)
+    staff, language = await common.caller(update, context)
     try:
         if staff is None or form.customer_values is None:
             raise AccessDenied("not staff")
-        customer = await services(context).customers.visible(staff, customer_id)
+        customer = await common.services(context).customers.visible(staff, customer_id)
     except AccessDenied:
-        await deny(update, context, language, f"{form.name} for {customer_id}")
+        await common.deny(update, context, language, f"{form.name} for {customer_id}")
         return None
-    await answer_press(update)
-    return await begin(update, context, form, form.customer_values(customer, services(context)))
+    await common.answer_press(update)
+    return await begin(update, context, form, form.customer_values(customer, common.services(context)))
 
 
-async def _customer_button(form: Form, update: Update, context: Context) -> str | int | None:
+async def _customer_button(form: Form, update: Update, context: common.Context) -> str | int | None:
     data = callback_data.parse(update.callback_query.data if update.callback_query else None)
     return await begin_for_customer(update, context, form, data.args[0] if data and data.args else "")
 
 
-async def _edit_button(form: Form, update: Update, context: Context) -> str | int | None:
-    staff, language = await caller(update, context)
+async def _edit_button(form: Form, update: Update, context: common.Context) -> str | int | None:
+    staff, language = await common.caller(update, context)
     data = callback_data.parse(update.callback_query.data if update.callback_query else None)
     try:
         if staff is None or data is None or not data.args or form.edit_values is None:
             raise AccessDenied("edit button")
-        values = await form.edit_values(staff, data.args[0], services(context))
+        values = await form.edit_values(staff, data.args[0], common.services(context))
     except AccessDenied:
-        await deny(update, context, language, f"{form.name} edit {data}")
+        await common.deny(update, context, language, f"{form.name} edit {data}")
         return None
-    await answer_press(update)
+    await common.answer_press(update)
     return await begin(update, context, form, {"mode": "edit", **values}, review=True)
 
 
@@ -312,13 +311,13 @@ async def ask(turn: Turn, step: Step, *, reason: str | None = None, choices: Seq
     rows += [buttons[i:i + step.columns] for i in range(0, len(buttons), step.columns)]
     nav = []
     if turn.form.back_button and (turn.draft.get(REVIEW) or _previous(turn, step) is not None):
-        nav.append(InlineKeyboardButton(turn._(BACK_LABEL), callback_data=turn.form.cb("back", step.key)))
+        nav.append(InlineKeyboardButton(turn._(common.BACK_LABEL), callback_data=turn.form.cb("back", step.key)))
     if not step.required:
         nav.append(InlineKeyboardButton(turn._(SKIP_LABEL), callback_data=turn.form.cb("skip", step.key)))
     nav.append(InlineKeyboardButton(turn._(CANCEL_LABEL), callback_data=turn.form.cb("cancel")))
     rows.append(nav)
     text = await _maybe(turn.form.ask(turn, Prompt(step, reason, choices, query, no_match)))
-    await reply_html(turn.update, turn.context, text, turn.language, reply_markup=InlineKeyboardMarkup(rows))
+    await common.reply_html(turn.update, turn.context, text, turn.language, reply_markup=InlineKeyboardMarkup(rows))
     return turn.form.state(step.key)
 
 
@@ -336,7 +335,7 @@ async def show_confirm(turn: Turn, *, reason: str | None = None) -> str:
             *[fields[i:i + columns] for i in range(0, len(fields), columns)],
             [InlineKeyboardButton(turn._(CANCEL_LABEL), callback_data=turn.form.cb("cancel"))]]
     text = await _maybe(turn.form.confirm(turn, reason))
-    await reply_html(turn.update, turn.context, text, turn.language, reply_markup=InlineKeyboardMarkup(rows))
+    await common.reply_html(turn.update, turn.context, text, turn.language, reply_markup=InlineKeyboardMarkup(rows))
     return turn.form.state(CONFIRM)
 
 
@@ -344,33 +343,33 @@ async def save(turn: Turn, token: str | None, **options: Any) -> str | int | Non
     """Save exactly the confirmed draft, once: the draft leaves ``user_data`` before ``on_save`` runs."""
     form, draft = turn.form, turn.draft
     if token is not None and token != draft_token(draft):
-        await deny(turn.update, turn.context, turn.language, f"{form.name} save of a changed draft")
+        await common.deny(turn.update, turn.context, turn.language, f"{form.name} save of a changed draft")
         return await show_confirm(turn)
     for step in form.steps:
         if step.required and step.applies(draft) and not turn.filled(step.key):
-            await answer_press(turn.update)
+            await common.answer_press(turn.update)
             return await ask(turn, step, reason=reason_text(ValidationError(step.key, "text.empty"), turn.language))
     turn.context.user_data.pop(form.draft_key, None)
-    await drop_keyboard(turn.update)
+    await common.drop_keyboard(turn.update)
     try:
         stay = await form.on_save(turn, **options)
     except AccessDenied:
-        await deny(turn.update, turn.context, turn.language, f"{form.name} save")
+        await common.deny(turn.update, turn.context, turn.language, f"{form.name} save")
         return ConversationHandler.END
     if stay is not None:  # not saved (e.g. a duplicate to confirm): the press still gets its answer
-        await answer_press(turn.update)
+        await common.answer_press(turn.update)
         turn.context.user_data[form.draft_key] = draft
         return stay
-    await answer_press(turn.update, saved_text(turn))
+    await common.answer_press(turn.update, saved_text(turn))
     return ConversationHandler.END
 
 
-async def cancel(form: Form, update: Update, context: Context) -> int:
-    staff, language = await caller(update, context)
+async def cancel(form: Form, update: Update, context: common.Context) -> int:
+    staff, language = await common.caller(update, context)
     context.user_data.pop(form.draft_key, None)
-    await answer_press(update)
-    await drop_keyboard(update)
-    await reply_html(update, context, render(language, "cancelled"), language,
+    await common.answer_press(update)
+    await common.drop_keyboard(update)
+    await common.reply_html(update, context, render(language, "cancelled"), language,
                      reply_markup=main_menu(language, staff.role if staff else Role.REP))
     return ConversationHandler.END
 
@@ -380,8 +379,8 @@ def saved_text(turn: Turn) -> str:
 
 
 # ---- what the user does --------------------------------------------------------------------
-async def current(form: Form, update: Update, context: Context) -> Turn | None:
-    staff, language = await caller(update, context)
+async def current(form: Form, update: Update, context: common.Context) -> Turn | None:
+    staff, language = await common.caller(update, context)
     draft = context.user_data.get(form.draft_key)
     if staff is None or draft is None:
         return None
@@ -396,7 +395,7 @@ def _set(turn: Turn, step: Step, value: Any) -> None:
     turn.draft[VERSION] = turn.draft.get(VERSION, 0) + 1
 
 
-async def _typed(form: Form, step: Step, update: Update, context: Context) -> str | int:
+async def _typed(form: Form, step: Step, update: Update, context: common.Context) -> str | int:
     turn = await current(form, update, context)
     if turn is None:
         return await cancel(form, update, context)
@@ -415,7 +414,7 @@ async def _typed(form: Form, step: Step, update: Update, context: Context) -> st
     return await advance(turn)
 
 
-async def _attached(form: Form, step: Step, update: Update, context: Context) -> str | int:
+async def _attached(form: Form, step: Step, update: Update, context: common.Context) -> str | int:
     turn = await current(form, update, context)
     if turn is None:
         return await cancel(form, update, context)
@@ -461,22 +460,22 @@ async def _back(turn: Turn, key: str) -> str | int:
     return await ask(turn, _previous(turn, step) or step)
 
 
-async def _command(form: Form, step: Step, action: str, update: Update, context: Context) -> str | int:
+async def _command(form: Form, step: Step, action: str, update: Update, context: common.Context) -> str | int:
     turn = await current(form, update, context)
     if turn is None:
         return await cancel(form, update, context)
     return await (_skip(turn, step) if action == "skip" else _back(turn, step.key))
 
 
-async def _press(form: Form, update: Update, context: Context) -> str | int | None:
+async def _press(form: Form, update: Update, context: common.Context) -> str | int | None:
     """Any of the form's buttons, in any state — also with no conversation (a persisted draft resumes)."""
-    staff, language = await caller(update, context)
+    staff, language = await common.caller(update, context)
     data = callback_data.parse(update.callback_query.data if update.callback_query else None)
     if data is not None and data.action == "cancel":
         return await cancel(form, update, context)
     turn = await current(form, update, context)
     if data is None or turn is None:
-        await deny(update, context, language, f"{form.name} button {data} without a draft")
+        await common.deny(update, context, language, f"{form.name} button {data} without a draft")
         return ConversationHandler.END if turn is None else None
     arg = data.args[0] if data.args else ""
     if data.action == "save":
@@ -484,9 +483,9 @@ async def _press(form: Form, update: Update, context: Context) -> str | int | No
     if data.action in ("back", "skip", "field"):
         step = form.step(arg)
         if step is None and not (data.action == "back" and arg == CONFIRM):
-            await deny(update, context, language, f"{form.name} {data.action} {arg}")
+            await common.deny(update, context, language, f"{form.name} {data.action} {arg}")
             return None
-        await answer_press(update)
+        await common.answer_press(update)
         if data.action == "field":
             return await ask(turn, step)
         return await (_back(turn, arg) if data.action == "back" else _skip(turn, step))
@@ -497,7 +496,7 @@ async def _press(form: Form, update: Update, context: Context) -> str | int | No
                 break
             turn.draft[step.toggle.key] = chosen.value
             turn.draft[VERSION] = turn.draft.get(VERSION, 0) + 1
-            await answer_press(update)
+            await common.answer_press(update)
             return await ask(turn, step)
         if data.action != step.button:
             continue
@@ -516,9 +515,9 @@ async def _press(form: Form, update: Update, context: Context) -> str | int | No
             if chosen is None:
                 break
             _set(turn, step, chosen.value)
-        await answer_press(update)
+        await common.answer_press(update)
         return await advance(turn)
-    await deny(update, context, language, f"{form.name} button {data}")
+    await common.deny(update, context, language, f"{form.name} button {data}")
     return None
 
 
@@ -546,8 +545,8 @@ def _declare(form: Form) -> re.Pattern[str]:
     return re.compile(rf"^{re.escape(form.name)}:({'|'.join(map(re.escape, actions))})(:|$)")
 
 
-def _bind(function: Callable[..., Awaitable[Any]], *bound: Any) -> Callable[[Update, Context], Awaitable[Any]]:
-    async def callback(update: Update, context: Context) -> Any:
+def _bind(function: Callable[..., Awaitable[Any]], *bound: Any) -> Callable[[Update, common.Context], Awaitable[Any]]:
+    async def callback(update: Update, context: common.Context) -> Any:
         return await function(*bound, update, context)
 
     return callback
@@ -567,7 +566,7 @@ def _step_handlers(form: Form, step: Step, text: ext.filters.BaseFilter) -> list
     return handlers
 
 
-async def _confirm_typed(form: Form, update: Update, context: Context) -> str | int:
+async def _confirm_typed(form: Form, update: Update, context: common.Context) -> str | int:
     turn = await current(form, update, context)
     if turn is None:
         return await cancel(form, update, context)
