@@ -19,6 +19,7 @@ exit, however the console ends.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import mimetypes
@@ -460,11 +461,11 @@ async def read_line(stdin: TextIO) -> str:
 
     def read() -> None:
         try:
-            line = stdin.readline()
-        except BaseException as exc:  # handed to the event loop, raised there
-            loop.call_soon_threadsafe(deliver, None, exc)
-        else:
-            loop.call_soon_threadsafe(deliver, line, None)
+            line, error = stdin.readline(), None
+        except Exception as exc:  # noqa: BLE001 - handed to the event loop, raised there
+            line, error = None, exc
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile (Ctrl-C)
+            loop.call_soon_threadsafe(deliver, line, error)
 
     threading.Thread(target=read, name="console-stdin", daemon=True).start()
     return await future

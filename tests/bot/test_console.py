@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import itertools
 import subprocess
 import sys
 import tempfile
@@ -14,8 +15,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.config import load_config
 import bot.console
+from bot.config import load_config
 from bot.console import html_to_terminal, parse_clock_argument, run_console, what_telegram_does
 from bot.sandbox.server import SandboxServer
 
@@ -186,7 +187,7 @@ async def test_each_piped_line_is_read_only_once_the_bot_is_idle(
     await run_console(config, demo=True, stdin=Script(), stdout=io.StringIO())
     assert len(waits_when_read) == 5
     # before every line after the first, the console waited for the bot to be idle
-    assert all(b > a for a, b in zip(waits_when_read, waits_when_read[1:], strict=False))
+    assert all(b > a for a, b in itertools.pairwise(waits_when_read))
 
 
 # ---- point 7: digits are text; #N and M.N press ---------------------------------------------
