@@ -6,13 +6,20 @@
   crm-bot sandbox  [--port N]                       a local Bot API server for `run` to use
   crm-bot calendar --year YYYY [--language zh|en]   that year's festival dates
   crm-bot check    [--config PATH]                  validate and print the effective configuration
+  crm-bot --version
+
+Output piped into a reader that stops early (``crm-bot check | head``) ends
+the command quietly, as it does for other Unix tools. The bot token is never
+printed: ``check`` masks it and ``run`` redacts it from error lines.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+from importlib import metadata
 
 from bot.config import Config, ConfigError, load_config, render_effective
 from bot.logs import setup_logging
@@ -24,10 +31,18 @@ NO_TOKEN = (
 )
 
 
+def version() -> str:
+    try:
+        return metadata.version("crm-bot")
+    except metadata.PackageNotFoundError:  # running from a source tree that is not installed
+        return "unknown (not installed)"
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(
         prog="crm-bot", description="A sales team's CRM as a Telegram bot."
     )
+    main.add_argument("--version", action="version", version=f"crm-bot {version()}")
     commands = main.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="run the bot against Telegram (needs a token)")
@@ -61,12 +76,40 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader went away (`crm-bot check | head`): stop quietly. Point stdout at
+        # /dev/null so the interpreter's final flush does not fail a second time.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for other tools
+
+
+def check_warnings(config: Config) -> list[str]:
+    """What is valid but leaves the bot unusable."""
+    warnings = []
+    if not config.telegram.token:
+        warnings.append("no bot token: `crm-bot run` will not start (set CRM_BOT_TOKEN); "
+                        "`crm-bot console --demo` needs none")
+    if not config.access.admins:
+        warnings.append("no admins: nobody can register staff (set CRM_BOT_ADMINS to your "
+                        "Telegram user id)")
+    return warnings
+
+
+def _main(argv: list[str] | None) -> int:
     args = parser().parse_args(argv)
     try:
         if args.command == "check":
             config = load_config(args.config)
             print(render_effective(config))
-            print("\nconfiguration OK")
+            warnings = check_warnings(config)
+            sys.stdout.flush()
+            for warning in warnings:
+                print(f"crm-bot: warning: {warning}", file=sys.stderr)
+            print("\nconfiguration OK" if not warnings
+                  else f"\nconfiguration valid, with {len(warnings)} warning(s)")
             return 0
         if args.command == "run":
             config = load_config(args.config)
@@ -118,8 +161,7 @@ def _run(config: Config) -> int:
     from bot.runner import run_until_signal
 
     setup_logging(config.logging.level, [config.telegram.token, config.telegram.webhook_secret])
-    asyncio.run(run_until_signal(config))
-    return 0
+    return asyncio.run(run_until_signal(config))
 
 
 if __name__ == "__main__":  # pragma: no cover

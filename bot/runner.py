@@ -13,9 +13,11 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 from collections.abc import AsyncIterator, Callable
 
 from telegram import Update
+from telegram.error import BadRequest, InvalidToken, NetworkError
 from telegram.ext import Application
 
 from bot.activity import ApplicationActivity
@@ -94,13 +96,65 @@ async def running_bot(
         await store.close()
 
 
-async def run_until_signal(config: Config) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    async with running_bot(config) as application:
-        me = application.bot
-        log.info("crm-bot is running as @%s (%s mode); Ctrl-C stops it", me.username, config.telegram.mode)
-        await stop.wait()
-        log.info("stopping")
+FIRST_RETRY_DELAY = 1.0
+MAX_RETRY_DELAY = 60.0
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    """``text`` with every secret (the bot token, in a request URL) replaced by ``[token]``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[token]")
+    return text
+
+
+def unreachable_line(config: Config, error: Exception, delay: float) -> str:
+    """One line saying the Bot API could not be reached, and when the next try is."""
+    reason = redact(str(error) or type(error).__name__, [config.telegram.token])
+    return (
+        f"crm-bot: cannot reach the Bot API at {config.telegram.api_base_url}: {reason}; "
+        f"retrying in {delay:g} s (Ctrl-C stops)"
+    )
+
+
+async def run_until_signal(
+    config: Config,
+    *,
+    stop: asyncio.Event | None = None,
+    first_delay: float = FIRST_RETRY_DELAY,
+    max_delay: float = MAX_RETRY_DELAY,
+) -> int:
+    """Run the bot until SIGINT/SIGTERM (or until ``stop`` is set); the exit status.
+
+    While the Bot API cannot be reached at start-up, say so in one line and
+    try again, waiting twice as long each time up to ``max_delay``. A
+    refused token is final: retrying cannot fix it.
+    """
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+    delay = first_delay
+    while not stop.is_set():
+        try:
+            async with running_bot(config) as application:
+                me = application.bot
+                log.info("crm-bot is running as @%s (%s mode); Ctrl-C stops it",
+                         me.username, config.telegram.mode)
+                await stop.wait()
+                log.info("stopping")
+                return 0
+        except InvalidToken as exc:
+            reason = redact(str(exc), [config.telegram.token])
+            print(f"crm-bot: the Bot API refused the bot token ({reason}); "
+                  "check CRM_BOT_TOKEN", file=sys.stderr, flush=True)
+            return 2
+        except BadRequest:  # a request the bot got wrong: not a connection problem
+            raise
+        except NetworkError as exc:  # includes TimedOut
+            print(unreachable_line(config, exc, delay), file=sys.stderr, flush=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
+        delay = min(delay * 2, max_delay)
+    return 0

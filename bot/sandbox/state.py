@@ -143,6 +143,7 @@ class SandboxMessage:
     voice: StoredFile | None = None
     voice_duration: int = 0
     contact: dict[str, Any] | None = None
+    location: dict[str, float] | None = None  # {"latitude": …, "longitude": …}
     via_bot: TelegramUser | None = None  # set when a user sent an inline query result
     reply_to_message_id: int | None = None
     edited: bool = False
@@ -203,6 +204,8 @@ class SandboxMessage:
                 data["caption_entities"] = [dict(e) for e in self.caption_entities]
         if self.contact is not None:
             data["contact"] = dict(self.contact)
+        if self.location is not None:
+            data["location"] = dict(self.location)
         if self.inline_markup is not None:
             data["reply_markup"] = self.inline_markup
         return data
@@ -225,6 +228,7 @@ class SandboxMessage:
             "photo": self.photo.info() if self.photo else None,
             "document": self.document.info() if self.document else None,
             "contact": self.contact,
+            "location": self.location,
             "reply_to_message_id": self.reply_to_message_id,
             "edited": self.edited,
             "edit_date": self.edit_date,

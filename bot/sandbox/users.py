@@ -330,6 +330,20 @@ class SandboxUser:
             "message", self._api(message), f"contact {phone_number!r}", wait=wait, timeout=timeout
         )
 
+    async def send_location(
+        self, latitude: float, longitude: float, *, wait: bool = True, timeout: float = 10.0
+    ) -> list[SandboxMessage]:
+        """Share a location (a map pin), as the app's attachment menu does."""
+        self._ensure_active()
+        if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+            raise SandboxError("a location needs -90 <= latitude <= 90 and -180 <= longitude <= 180")
+        location = {"latitude": float(latitude), "longitude": float(longitude)}
+        message = self._state.add_message(self._chat, from_bot=False, location=location)
+        return await self._dispatch(
+            "message", self._api(message), f"location {latitude}, {longitude}",
+            wait=wait, timeout=timeout,
+        )
+
     async def send_document(
         self,
         filename: str,

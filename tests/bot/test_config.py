@@ -124,7 +124,8 @@ def test_check_command_prints_one_line_on_a_bad_config(tmp_path: Path) -> None:
 
 
 def test_check_command_prints_the_effective_config_masked(tmp_path: Path) -> None:
-    result = run_cli("check", cwd=tmp_path, env={"CRM_BOT_TOKEN": "987654321:TOPSECRETTOKENVALUE"})
+    result = run_cli("check", cwd=tmp_path, env={"CRM_BOT_TOKEN": "987654321:TOPSECRETTOKENVALUE",
+                                                 "CRM_BOT_ADMINS": "111111111"})
     assert result.returncode == 0, result.stderr
     assert "TOPSECRETTOKENVALUE" not in result.stdout
     assert 'timezone = "Asia/Shanghai"' in result.stdout

@@ -130,3 +130,15 @@ async def test_waiting_on_a_dropped_update_fails_fast(
     await tg.delete_webhook(drop_pending_updates=True)
     with pytest.raises(SandboxError, match="dropped before the bot fetched it"):
         await asyncio.wait_for(waiting, 2)
+
+
+async def test_a_shared_location_reaches_the_bot_as_a_location(
+    tg: telegram.Bot, server: SandboxServer
+) -> None:
+    user = server.user(1001)
+    await user.send_location(31.2304, 121.4737, wait=False)
+    (update,) = await tg.get_updates(timeout=1)
+    assert update.message is not None and update.message.location is not None
+    assert (update.message.location.latitude, update.message.location.longitude) == (31.2304, 121.4737)
+    with pytest.raises(SandboxError):
+        await user.send_location(91, 0, wait=False)
