@@ -177,7 +177,7 @@ def _header(fig: Figure, report: Report, _: Gettext, family: list[str]) -> None:
         text = f"{labels.figure(key, _)}: {_number(comparison.current)}"
         colour = COLOURS["text"]
         if comparison.direction:
-            text += f"  {comparison.direction}{_magnitude(comparison.delta)}"
+            text += f"  {labels.DIRECTION_SIGNS[comparison.direction]}{_magnitude(comparison.delta)}"
             if comparison.improved is not None:
                 colour = COLOURS["up"] if comparison.improved else COLOURS["down"]
         x, y = (0.05, 0.52)[index % 2], 0.915 - 0.032 * (index // 2)

@@ -433,3 +433,7 @@ def classification_reason(reason: Any, _: Gettext, money: Callable[[Decimal], st
         return sentence(message, params, _)
     except (KeyError, ValueError, TypeError):
         return code
+
+
+DIRECTION_SIGNS = {"up": "▲", "down": "▼", "same": "＝"}
+"""How a comparison's direction (``bot.domain.reports.Comparison.direction``) is shown."""

@@ -215,7 +215,7 @@ def _summary_sheet(sheet: _Sheet, report: Report, _: Gettext, h: _Headers) -> No
             comparison.current,
             comparison.previous,
             comparison.delta,
-            comparison.direction or None,
+            labels.DIRECTION_SIGNS.get(comparison.direction) or None,
             formats={1: fmt, 2: fmt, 3: fmt},
         )
     for currency, average in report.clv.average.items():

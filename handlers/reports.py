@@ -95,8 +95,7 @@ CUSTOMERS_CSV_LABEL = N_("📋 Customers (CSV)")
 FILES_LABEL = N_("📊 Chart & Excel")
 RANGE_REASONS = {
     "range.unrecognised": N_(
-        "I could not read two dates there. Examples: 2026-03-01 2026-03-15, 3月1日-3月15日, "
-        "1 March - 15 March."
+        "I could not read two dates there. Examples: 2026-03-01 2026-03-15, 1 March - 15 March."
     ),
     "range.reversed": N_("The end date is before the start date."),
     "range.in_future": N_("That range starts in the future."),
@@ -353,9 +352,9 @@ def _number(key: str, value: Any, locale: str) -> str:
 def _change(comparison: Comparison, locale: str) -> str:
     direction = comparison.direction
     if not direction or direction == SAME:
-        return direction
+        return labels.DIRECTION_SIGNS.get(direction, "")
     delta = comparison.delta
-    return f"{direction}{_number(comparison.key, abs(delta), locale)}"  # type: ignore[arg-type]
+    return f"{labels.DIRECTION_SIGNS[direction]}{_number(comparison.key, abs(delta), locale)}"  # type: ignore[arg-type]
 
 
 def _moves(

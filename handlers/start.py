@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from babel import Locale
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
@@ -13,7 +14,8 @@ from handlers.common import Context, caller, deny, reply_html, services
 from handlers.menu import HELP, LANGUAGE, labels, main_menu
 from handlers.search import CARD_PREFIX, open_card
 
-LANGUAGE_NAMES = {"zh": "中文", "en": "English"}
+# Each language by its own name, from CLDR (Babel): 中文, English.
+LANGUAGE_NAMES = {code: Locale.parse(code).get_display_name(code) for code in ("zh", "en")}
 
 
 async def start(update: Update, context: Context) -> None:

@@ -332,7 +332,7 @@ def _parse_entry(entry: Any, where: str) -> Festival:
 
     names = entry.get("name")
     if not isinstance(names, Mapping):
-        raise fail("name", 'required table of names, e.g. { zh = "春节", en = "Spring Festival" }')
+        raise fail("name", 'required table of names, e.g. { zh = "…", en = "Spring Festival" }')
     for lang in REQUIRED_LANGUAGES:
         if lang not in names:
             raise fail("name", f"missing the {lang!r} name")

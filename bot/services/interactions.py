@@ -20,6 +20,7 @@ What logging a contact changes, in this order:
 from __future__ import annotations
 
 import dataclasses
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -113,7 +114,7 @@ class InteractionService:
             by_id = {c.id: c for c in visible}
             return QuickLogMatch([by_id[i] for i in ids], rest)
         first, _, rest = text.strip().partition(" ")
-        first = first.rstrip(",，:：")
+        first = unicodedata.normalize("NFKC", first).rstrip(",:")  # full-width ，： too
         found = await self.customers.search(actor, first, limit=6) if first else []
         return QuickLogMatch(found, rest.strip())
 

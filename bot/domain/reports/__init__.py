@@ -74,7 +74,7 @@ Definitions (the ones a manager will ask about):
   keeps the top N by score.
 - **CLV**: see ``docs/clv.md`` and :func:`clv_estimates`.
 - **Comparisons**: each headline figure with its value for the previous period,
-  the difference and a direction ▲ / ▼ / ＝ (nothing when either side has no
+  the difference and a direction (up / down / same) (nothing when either side has no
   value, e.g. no CSAT given).  Whether up is good is in ``higher_is_better``
   (``False`` for overdue follow-ups, complaints and resolution time).
 """

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from bot.domain.reports.activity import PeriodCounts
 
-UP, DOWN, SAME = "▲", "▼", "＝"
+UP, DOWN, SAME = "up", "down", "same"  # shown as ▲ ▼ ＝ (bot.labels.DIRECTION_SIGNS)
 
 
 Number = int | float | Decimal
@@ -30,7 +30,7 @@ class Comparison:
 
     @property
     def direction(self) -> str:
-        """▲ / ▼ / ＝, or "" when there is nothing to compare (floats compared to 1e-9)."""
+        """UP / DOWN / SAME, or "" when there is nothing to compare (floats compared to 1e-9)."""
         delta = self.delta
         if delta is None:
             return ""
