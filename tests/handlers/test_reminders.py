@@ -384,3 +384,33 @@ async def test_after_a_jump_through_quiet_hours_only_todays_agenda_is_sent(
                                         "status": ReminderStatus.CANCELLED.value})
     superseded = [r.payload["day"] for r in stale if "superseded" in (r.last_error or "")]
     assert superseded == ["2026-12-11"]  # generated ahead before the jump, cancelled, never sent
+
+
+class TestDowntimeBeyondTheHorizon:
+    @pytest.fixture
+    def config(self, config: Any) -> Any:
+        return dataclasses.replace(config, reminders=dataclasses.replace(config.reminders, catch_up_days=7))
+
+    @pytest.mark.parametrize("language", ["zh", "en"])
+    async def test_the_admins_hear_in_one_message_what_was_not_caught_up(
+        self, bot: Any, sandbox: Any, clock: Any, admin: Any, language: str
+    ) -> None:
+        from handlers.reminders import day_text
+
+        users = await team(bot, sandbox, clock)
+        store = bot.bot_data[SERVICES_KEY].store
+        ada = await store.staff.get(str(admin.id))
+        await store.staff.update(dataclasses.replace(ada, language=language))
+        clock.set(local(2026, 12, 14, 9, 0))
+        await customer(bot, clock, "张伟", birthday=Birthday(calendar=CalendarKind.SOLAR, month=12, day=20))
+        await run_until(bot, sandbox, clock, local(2026, 12, 14, 12, 0))
+        clock.set(local(2027, 1, 13, 10, 0))  # 30 days off; 7 are caught up
+        await run_until(bot, sandbox, clock, local(2027, 1, 13, 12, 0))
+        heading = {"zh": "停机时间超出补发范围", "en": "Downtime longer than the catch-up horizon"}[language]
+        notes = [m.text for m in admin.bot_messages() if heading in (m.text or "")]
+        assert len(notes) == 1, [m.text for m in admin.bot_messages()]
+        first, last = day_text(date(2026, 12, 15), language), day_text(date(2027, 1, 5), language)
+        assert first in notes[0] and last in notes[0] and " 22 " in notes[0]
+        assert ("祝福：3 条" if language == "zh" else "greetings: 3") in notes[0]  # birthday, Christmas, New Year
+        assert texts(users["rep"], "错过的祝福") == []  # nothing within the horizon: no missed greetings
+        assert all(not (m.text or "").startswith("⚠️") for m in users["rep"].bot_messages())
