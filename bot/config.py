@@ -145,12 +145,15 @@ class RemindersConfig:
     max_attempts: int = 5
     digest_threshold: int = 5  # more overdue reminders than this after downtime: one digest
     agenda_hour: int = 8  # local hour of the daily agenda
+    catch_up_days: int = 31  # after downtime, every missed day this far back is caught up
 
     def __post_init__(self) -> None:
         for name in ("quiet_hours_start", "quiet_hours_end", "agenda_hour"):
             _hour(name, getattr(self, name))
         if self.max_attempts < 1 or self.digest_threshold < 1:
             raise ValueError("max_attempts and digest_threshold must be at least 1")
+        if not 1 <= self.catch_up_days <= 366:
+            raise ValueError("catch_up_days must be 1-366")
 
     @property
     def quiet_hours(self) -> tuple[int, int]:

@@ -6,9 +6,13 @@ sandbox console's ``/clock +1d`` and the tests move a simulated clock and
 call ``tick`` themselves, so whatever would have happened in that time
 happens now, in order, once per interval (a task that was due several
 times during a jump runs once per missed interval up to ``max_catch_up``,
-then once). The reminder, report and greeting features register their
-tasks here; delivery of what they produce goes through the store's outbox
-so a restart loses nothing.
+then once). That in-memory catch-up is only a convenience: a restart forgets
+it, so every task that owes something per day or per period catches up
+from its own bookmark in the store, day by day, up to ``[reminders]
+catch_up_days`` (``bot.services.reminder_generation``, ``ReportService.
+generate_scheduled``). The reminder, report and greeting features register
+their tasks here; delivery of what they produce goes through the store's
+outbox so a restart loses nothing.
 """
 
 from __future__ import annotations

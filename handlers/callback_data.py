@@ -64,6 +64,7 @@ ACTIONS: dict[tuple[str, str], int] = {
     # reminders, greetings, settings ("log:start" is the log-interaction wizard's entry)
     ("log", "start"): 1,
     ("rem", "snooze"): 2,
+    ("rem", "open"): 1,  # a digest line's reminder (a report, greetings, an agenda)
     ("greet", "sent"): 2,
     ("set", "quiet"): 1,
     # logging calls and visits (issue 6; "log:start" above is its entry)

@@ -15,12 +15,13 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
 from telegram import CopyTextButton, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application, BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import labels
-from bot.domain import churn
+from bot.domain import catch_up, churn
 from bot.domain.models import (
     Direction,
     InteractionKind,
@@ -34,6 +35,7 @@ from bot.render import render
 from bot.services import Services
 from bot.services.delivery import Parcel, Refused, Result, RetryLater, TransientFailure
 from bot.services.errors import AccessDenied
+from bot.services.reminder_generation import agenda_day
 from bot.textsplit import split_html
 from handlers import callback_data
 from handlers.callback_data import CallbackData
@@ -70,6 +72,7 @@ LOG_CALL_LABEL = N_("📞 Log a call")
 COPY_LABEL = N_("📋 %(name)s")
 SENT_LABEL = N_("✓ Sent to %(name)s")
 BIRTHDAY_LABEL = N_("birthday")
+OPEN_LABEL = N_("📂 %(what)s: %(detail)s")
 
 
 def renderer(kind: ReminderKind) -> Callable[[Renderer], Renderer]:
@@ -105,7 +108,7 @@ async def _render(svc: Services, parcel: Parcel) -> Rendered | None:
     user = parcel.recipient
     try:
         if parcel.digest:
-            return _digest(parcel)
+            return await _digest(svc, parcel)
         (reminder,) = parcel.reminders
         function = RENDERERS.get(reminder.kind)
         return await function(svc, reminder, user, user.language) if function else None
@@ -132,17 +135,56 @@ async def _send_telegram(application: Application, user: StaffUser, text: str,
         raise TransientFailure(f"{type(error).__name__}: {error}") from error
 
 
-def _digest(parcel: Parcel) -> Rendered:
+async def _digest(svc: Services, parcel: Parcel) -> Rendered:
+    """One line per reminder; each keeps a button: the customer's card, else one that opens it."""
     user, language = parcel.recipient, parcel.recipient.language
     _ = gettext_for(language)
     lines, rows = [], []
     for reminder in parcel.reminders:
         customer = parcel.customers.get(reminder.customer_id or "")
-        lines.append((when_text(reminder.due_at, language, user.timezone), _(KIND_LABELS[reminder.kind]),
-                      customer.name if customer else ""))
-        if customer is not None and len(rows) < 20:
+        what = _(KIND_LABELS[reminder.kind])
+        detail_of = DIGEST_DETAILS.get(reminder.kind)
+        detail = customer.name if customer else (detail_of(svc, reminder, language) if detail_of else "")
+        lines.append((when_text(reminder.due_at, language, user.timezone), what, detail))
+        if len(rows) >= DIGEST_BUTTONS:
+            continue
+        if customer is not None:
             rows.append([InlineKeyboardButton(customer.name[:40], callback_data=_cb("cust", "view", customer.id))])
+        elif reminder.kind in RENDERERS:  # a report, greetings, an agenda: open it from here
+            label = _(OPEN_LABEL) % {"what": what, "detail": detail or when_text(reminder.due_at, language,
+                                                                                user.timezone)}
+            rows.append([InlineKeyboardButton(label[:60], callback_data=_cb("rem", "open", reminder.id))])
     return render(language, "reminder_digest", lines=lines), InlineKeyboardMarkup(rows) if rows else None
+
+
+DigestDetail = Callable[[Services, Reminder, str], str]
+# What a digest line says about a reminder that is not about one customer (a report's period).
+DIGEST_DETAILS: dict[ReminderKind, DigestDetail] = {}
+DIGEST_BUTTONS = 90  # Telegram allows 100 buttons a message
+
+
+def digest_detail(*kinds: ReminderKind) -> Callable[[DigestDetail], DigestDetail]:
+    def register(function: DigestDetail) -> DigestDetail:
+        for kind in kinds:
+            DIGEST_DETAILS[kind] = function
+        return function
+
+    return register
+
+
+def day_text(day: date, language: str) -> str:
+    """A day as people read it: "Feb 5, 2027" / "2027年2月5日"."""
+    return format_date(day, "medium", locale="zh_CN" if language == "zh" else "en")
+
+
+@digest_detail(ReminderKind.DAILY_AGENDA)
+def _agenda_detail(svc: Services, reminder: Reminder, language: str) -> str:
+    return day_text(agenda_day(reminder), language)
+
+
+@digest_detail(ReminderKind.BIRTHDAY, ReminderKind.FESTIVAL)
+def _greetings_detail(svc: Services, reminder: Reminder, language: str) -> str:
+    return str(len(reminder.payload.get("items", [])))
 
 
 KIND_LABELS = {
@@ -155,6 +197,7 @@ KIND_LABELS = {
     ReminderKind.DAILY_AGENDA: N_("daily agenda"),
     ReminderKind.WEEKLY_REPORT: N_("weekly report"),
     ReminderKind.MONTHLY_REPORT: N_("monthly report"),
+    ReminderKind.CATCH_UP: N_("downtime beyond the catch-up horizon"),
 }
 
 
@@ -194,6 +237,7 @@ async def _greeting_items(svc: Services, reminder: Reminder, user: StaffUser, la
     if subject is None:
         return None
     _ = gettext_for(language)
+    today = svc.clock.now().astimezone(user_zone(user, svc.config.tz)).date()
     entries, rows = [], []
     for item in reminder.payload.get("items", []):
         customer = subject.customers.get(item["customer_id"])
@@ -208,7 +252,9 @@ async def _greeting_items(svc: Services, reminder: Reminder, user: StaffUser, la
             draft = render(language, "greeting_generic", c=customer,
                            occasion=festival.name(language) if festival else occasion)
         occasion_name = festival.name(language) if festival else _(BIRTHDAY_LABEL)
-        entries.append((customer.name, occasion_name, item["date"], draft))
+        day = date.fromisoformat(item["date"])
+        entries.append({"name": customer.name, "occasion": occasion_name, "draft": draft,
+                        "day": day_text(day, language), "relation": catch_up.relation(day, today).value})
         if len(rows) < 48:
             rows.append([
                 InlineKeyboardButton(_(COPY_LABEL) % {"name": customer.name[:20]},
@@ -218,7 +264,8 @@ async def _greeting_items(svc: Services, reminder: Reminder, user: StaffUser, la
             ])
     if not entries:
         return None
-    return render(language, "reminder_greetings", entries=entries), InlineKeyboardMarkup(rows)
+    return render(language, "reminder_greetings", entries=entries,
+                  missed=bool(reminder.payload.get("missed"))), InlineKeyboardMarkup(rows)
 
 
 RENDERERS[ReminderKind.BIRTHDAY] = _greeting_items
@@ -275,7 +322,9 @@ async def _complaint(svc: Services, reminder: Reminder, user: StaffUser, languag
 
 @renderer(ReminderKind.DAILY_AGENDA)
 async def _agenda(svc: Services, reminder: Reminder, user: StaffUser, language: str) -> Rendered | None:
-    day = date.fromisoformat(reminder.payload.get("day", reminder.due_at.date().isoformat()))
+    day = agenda_day(reminder)
+    if day < svc.clock.now().astimezone(user_zone(user, svc.config.tz)).date():
+        return None  # superseded: an agenda is about its own day, never sent after it
     agenda = await svc.generator.agenda(user, day)
     greeting_count = await svc.generator.greeting_count(user, day)
     if not any(agenda.values()) and not greeting_count:
@@ -286,6 +335,16 @@ async def _agenda(svc: Services, reminder: Reminder, user: StaffUser, language: 
     return render(language, "reminder_agenda", day=day.isoformat(), follow_ups=follow_ups,
                   feedback=[c.name for c in agenda["feedback"]], at_risk=[c.name for c in agenda["at_risk"]],
                   greetings=greeting_count), InlineKeyboardMarkup(rows) if rows else None
+
+
+@renderer(ReminderKind.CATCH_UP)
+async def _catch_up(svc: Services, reminder: Reminder, user: StaffUser, language: str) -> Rendered | None:
+    payload = reminder.payload
+    return render(language, "reminder_catch_up",
+                  first=day_text(date.fromisoformat(payload["from"]), language),
+                  last=day_text(date.fromisoformat(payload["to"]), language),
+                  days=payload.get("days", 0), greetings=payload.get("greetings", 0),
+                  horizon=payload.get("horizon", svc.config.reminders.catch_up_days)), None
 
 
 # ---- buttons -----------------------------------------------------------------------------
@@ -317,6 +376,13 @@ async def on_button(
             await update.callback_query.answer(render(language, "reminder_snoozed",
                                                       until=when_text(until, language, staff.timezone)))
             await update.callback_query.edit_message_reply_markup(None)
+            return None
+        if data.action == "open":  # a digest line: show the reminder it stands for
+            function = RENDERERS.get(reminder.kind)
+            rendered = await function(svc, reminder, staff, language) if function else None
+            await update.callback_query.answer()
+            text, markup = rendered or (render(language, "reminder_gone"), None)
+            await reply_html(update, context, text, language, reply_markup=markup)
             return None
         raise AccessDenied(f"reminder action {data.action}")
     except AccessDenied as denied:

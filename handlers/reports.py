@@ -70,7 +70,7 @@ from handlers.common import Context, caller, deny, pressed, reply_html, send_htm
 from handlers.menu import N_, REPORT, all_menu_labels
 from handlers.menu import labels as menu_labels
 from handlers.reasons import REASONS, reason_text
-from handlers.reminders import Rendered, renderer
+from handlers.reminders import Rendered, digest_detail, renderer
 
 log = logging.getLogger(__name__)
 
@@ -441,6 +441,14 @@ async def _pushed(svc: Services, reminder: Reminder, user: StaffUser, language: 
     markup = InlineKeyboardMarkup([[InlineKeyboardButton(
         _(FILES_LABEL), callback_data=_cb("files", kind, dates, result.scope.token))]])
     return summary_text(result, language, title=title), markup
+
+
+@digest_detail(ReminderKind.WEEKLY_REPORT, ReminderKind.MONTHLY_REPORT)
+def _pushed_period(svc: Services, reminder: Reminder, language: str) -> str:
+    """A digested report's line names its period (the line's button opens the report)."""
+    period = reminder.payload.get("period", {})
+    kind, start, end = parse_period_token(str(period.get("kind")), str(period.get("dates")))
+    return period_text(svc.reports.period(kind, start=start, end=end), language)
 
 
 @renderer(ReminderKind.WEEKLY_REPORT)

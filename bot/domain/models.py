@@ -150,6 +150,7 @@ class ReminderKind(StrEnum):
     DAILY_AGENDA = "daily_agenda"
     WEEKLY_REPORT = "weekly_report"
     MONTHLY_REPORT = "monthly_report"
+    CATCH_UP = "catch_up"  # after downtime: the days beyond the catch-up horizon (to admins)
 
 
 class ReminderStatus(StrEnum):

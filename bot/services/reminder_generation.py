@@ -21,10 +21,11 @@ from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
 from bot.config import Config
-from bot.domain import birthdays, churn, festivals
+from bot.domain import birthdays, catch_up, churn, festivals
 from bot.domain.models import (
     Customer,
     FeedbackStatus,
+    Reminder,
     ReminderKind,
     ReminderStatus,
     Role,
@@ -36,8 +37,16 @@ from storage.base import Range, Store
 log = logging.getLogger(__name__)
 
 BOOKMARK = "scheduler:generated_through"
-MAX_CATCH_UP_DAYS = 7
 CHURN_STATE = "churn_state"
+
+
+def greetings_key(owner_id: str, day: date) -> str:
+    return f"greetings:{owner_id}:{day.isoformat()}"
+
+
+def agenda_day(reminder: Reminder) -> date:
+    """The day an agenda reminder is about."""
+    return date.fromisoformat(reminder.payload.get("day") or reminder.due_at.date().isoformat())
 
 
 def _zone(user: StaffUser, default: str) -> ZoneInfo:
@@ -76,25 +85,36 @@ class ReminderGenerator:
         return datetime.combine(day, time(self.config.reminders.agenda_hour), tz)
 
     # ---- the daily run -------------------------------------------------------------------
+    @property
+    def horizon(self) -> int:
+        """``[reminders] catch_up_days``: how many missed days a run after downtime catches up."""
+        return self.config.reminders.catch_up_days
+
     async def run_daily(self, now: datetime) -> None:
-        """Generate every day's reminders not generated yet, up to each person's today."""
+        """Generate what is owed up to each person's today, catching up every missed day.
+
+        The bookmark in the store says which day was generated last, so a restart
+        or a long outage is caught up from the store: the greetings of every
+        missed day within the horizon come as one "missed" message per rep, with
+        their drafts; the days beyond it are named to the admins in one message;
+        only today's agenda is sent (older ones are superseded).
+        """
         bookmark = await self.store.kv.get(BOOKMARK)
-        default_tz = ZoneInfo(self.config.locale.timezone)
-        today = now.astimezone(default_tz).date()
-        start = today
-        if bookmark is not None:
-            start = max(date.fromisoformat(bookmark.value) + timedelta(days=1),
-                        today - timedelta(days=MAX_CATCH_UP_DAYS))
-        day = start
-        while day <= today + timedelta(days=1):  # a day ahead: time zones east of the server's
-            await self.sync_follow_ups(now)
+        today = now.astimezone(ZoneInfo(self.config.locale.timezone)).date()
+        done = date.fromisoformat(bookmark.value) if bookmark is not None else None
+        owed = catch_up.catch_up(done, today, self.horizon)
+        await self.sync_follow_ups(now)
+        if owed.beyond is not None:
+            await self.beyond_horizon(owed.beyond, now)
+        if owed.missed is not None:
+            await self.missed_greetings(owed.missed, now)
+        for day in (today, today + timedelta(days=1)):  # a day ahead: time zones east of the server's
             await self.greetings(day)
-            await self.agendas(day)
-            day += timedelta(days=1)
-        if bookmark is None or start <= today:  # once a day: the first run of a new day
+        await self.agendas(now)
+        if done is None or done < today:  # once a day: the first run of a new day
             await self.reclassify_all()  # stages move with time alone (new → at risk → churned)
             await self.churn_scan(now)
-        await self._save_bookmark(today, now)
+        await self._save_bookmark(max(today, done) if done else today, now)
 
     async def reclassify_all(self) -> None:
         if self.reclassify is None:
@@ -110,7 +130,7 @@ class ReminderGenerator:
         """Make sure every planned follow-up has its pending reminder (e.g. after an import)."""
         created = 0
         for customer in await self.store.customers.find(
-            {"archived": False}, within=Range("next_follow_up_at", now - timedelta(days=MAX_CATCH_UP_DAYS), None)
+            {"archived": False}, within=Range("next_follow_up_at", now - timedelta(days=self.horizon), None)
         ):
             existing = await self.store.reminders.get_by("dedupe_key", follow_up_key(customer.id))
             if existing is None or (existing.status is ReminderStatus.CANCELLED
@@ -120,51 +140,114 @@ class ReminderGenerator:
         return created
 
     # ---- birthdays and festivals ---------------------------------------------------------
-    async def greetings(self, day: date) -> None:
-        """One message per rep per day listing whose greetings are due (birthdays and festivals)."""
+    async def _customers_by_owner(self) -> tuple[dict[str, StaffUser], dict[str, list[Customer]]]:
         staff = {u.id: u for u in await self._active_staff()}
         by_owner: dict[str, list[Customer]] = defaultdict(list)
         for customer in await self.store.customers.find({"archived": False}):
             if customer.owner_id in staff:
                 by_owner[customer.owner_id].append(customer)
-        lead = self.config.birthdays.lead_days
+        return staff, by_owner
+
+    def _greetings_of(self, customers: list[Customer], day: date) -> list[dict]:
+        """The greetings whose reminder day is ``day`` (lead time before the occasion)."""
+        items: list[dict] = []
+        for customer_id, when in birthdays.birthdays_due(customers, day, self.config.birthdays.lead_days):
+            items.append({"customer_id": customer_id, "occasion": "birthday", "date": when.isoformat()})
+        for festival, when, ids in festivals.due_greetings(self.festivals, customers, day):
+            items += [{"customer_id": cid, "occasion": festival.key, "date": when.isoformat()} for cid in ids]
+        return items
+
+    @staticmethod
+    def _greeting_kind(items: list[dict]) -> ReminderKind:
+        return ReminderKind.BIRTHDAY if all(i["occasion"] == "birthday" for i in items) else ReminderKind.FESTIVAL
+
+    async def greetings(self, day: date) -> None:
+        """One message per rep per day listing whose greetings are due (birthdays and festivals)."""
+        staff, by_owner = await self._customers_by_owner()
         for owner_id, customers in by_owner.items():
-            items: list[dict] = []
-            for customer_id, when in birthdays.birthdays_due(customers, day, lead):
-                items.append({"customer_id": customer_id, "occasion": "birthday", "date": when.isoformat()})
-            for festival, when, ids in festivals.due_greetings(self.festivals, customers, day):
-                items += [{"customer_id": cid, "occasion": festival.key, "date": when.isoformat()} for cid in ids]
+            items = self._greetings_of(customers, day)
             if not items:
                 continue
             user = staff[owner_id]
             await self.reminders.schedule(
-                kind=ReminderKind.BIRTHDAY if all(i["occasion"] == "birthday" for i in items) else ReminderKind.FESTIVAL,
+                kind=self._greeting_kind(items),
                 recipient_id=owner_id,
                 due_at=self._at_agenda_hour(day, _zone(user, self.config.locale.timezone)),
-                dedupe_key=f"greetings:{owner_id}:{day.isoformat()}",
+                dedupe_key=greetings_key(owner_id, day),
                 payload={"items": items, "day": day.isoformat()},
+            )
+
+    async def missed_greetings(self, days: catch_up.DayRange, now: datetime) -> None:
+        """One message per rep, due now, with every greeting whose reminder day passed while down.
+
+        A day whose greetings message went out is skipped; one still pending (generated
+        ahead before the outage) is superseded by this message, so nothing comes twice.
+        """
+        _staff, by_owner = await self._customers_by_owner()
+        for owner_id, customers in by_owner.items():
+            items: list[dict] = []
+            for day in days:
+                key = greetings_key(owner_id, day)
+                existing = await self.store.reminders.get_by("dedupe_key", key)
+                if existing is not None and existing.status is ReminderStatus.SENT:
+                    continue
+                await self.reminders.cancel(key, "superseded by the missed-greetings message")
+                items += [i for i in self._greetings_of(customers, day) if i not in items]
+            if items:
+                await self.reminders.schedule(
+                    kind=self._greeting_kind(items), recipient_id=owner_id, due_at=now,
+                    dedupe_key=f"greetings_missed:{owner_id}:{days.first.isoformat()}:{days.last.isoformat()}",
+                    payload={"items": items, "missed": True,
+                             "from": days.first.isoformat(), "to": days.last.isoformat()},
+                )
+
+    async def beyond_horizon(self, days: catch_up.DayRange, now: datetime) -> None:
+        """Downtime longer than the horizon: one message to each admin naming what was not caught up."""
+        staff, by_owner = await self._customers_by_owner()
+        greetings = sum(len(self._greetings_of(customers, day)) for customers in by_owner.values() for day in days)
+        for admin in staff.values():
+            if admin.role is not Role.ADMIN:
+                continue
+            await self.reminders.schedule(
+                kind=ReminderKind.CATCH_UP, recipient_id=admin.id, due_at=now,
+                dedupe_key=f"catch_up:{admin.id}:{days.first.isoformat()}:{days.last.isoformat()}",
+                payload={"from": days.first.isoformat(), "to": days.last.isoformat(),
+                         "days": days.days, "greetings": greetings, "horizon": self.horizon},
             )
 
     async def greeting_count(self, user: StaffUser, day: date) -> int:
         """How many greetings the user's greetings reminder of ``day`` lists."""
-        greetings = await self.store.reminders.get_by("dedupe_key", f"greetings:{user.id}:{day.isoformat()}")
+        greetings = await self.store.reminders.get_by("dedupe_key", greetings_key(user.id, day))
         return len(greetings.payload.get("items", [])) if greetings else 0
 
     def festival(self, key: str) -> festivals.Festival | None:
         return next((f for f in self.festivals if f.key == key), None)
 
     # ---- daily agenda --------------------------------------------------------------------
-    async def agendas(self, day: date) -> None:
+    async def agendas(self, now: datetime) -> None:
+        """Each person's agenda for their local today and tomorrow; older pending ones are superseded.
+
+        An agenda is about its own day: one for a day gone by (downtime, a jump
+        through quiet hours) is cancelled, never sent.
+        """
         for user in await self._active_staff():
+            tz = _zone(user, self.config.locale.timezone)
+            today = now.astimezone(tz).date()
+            for stale in await self.store.reminders.find({
+                "kind": ReminderKind.DAILY_AGENDA.value, "recipient_id": user.id,
+                "status": ReminderStatus.PENDING.value,
+            }):
+                if agenda_day(stale) < today:
+                    await self.reminders.cancel(stale.dedupe_key, "superseded by a newer agenda")
             if user.role is Role.ADMIN and not await self.store.customers.count({"owner_id": user.id}):
                 continue
-            tz = _zone(user, self.config.locale.timezone)
-            await self.reminders.schedule(
-                kind=ReminderKind.DAILY_AGENDA, recipient_id=user.id,
-                due_at=self._at_agenda_hour(day, tz),
-                dedupe_key=f"agenda:{user.id}:{day.isoformat()}",
-                payload={"day": day.isoformat()},
-            )
+            for day in (today, today + timedelta(days=1)):
+                await self.reminders.schedule(
+                    kind=ReminderKind.DAILY_AGENDA, recipient_id=user.id,
+                    due_at=self._at_agenda_hour(day, tz),
+                    dedupe_key=f"agenda:{user.id}:{day.isoformat()}",
+                    payload={"day": day.isoformat()},
+                )
 
     async def agenda(self, user: StaffUser, day: date) -> dict[str, list[Customer]]:
         """What a rep has on their plate today: computed at delivery time, so it is current."""

@@ -36,10 +36,11 @@ admin's weekly report (the previous week) and monthly report (the previous
 month) into the reminder outbox, due at ``[reports]`` weekly/monthly day and
 hour in their own time zone, with dedupe keys ``weekly_report:<user>:<ISO week
 reported>`` and ``monthly_report:<user>:<YYYY-MM reported>`` — exactly once.
-The next one is scheduled ahead; one that fell due while the bot was down is
-caught up if at most ``CATCH_UP`` late, and skipped when later than that (the
-next one comes on time).  A fresh installation does not send the report that
-was due before it first ran.
+The next one is scheduled ahead; every one that fell due while the bot was
+down is caught up, as far back as ``[reminders] catch_up_days`` (the admins
+hear of the days beyond it, ``bot.services.reminder_generation``), and a late
+one is still sent.  A fresh installation does not send the report that was due
+before it first ran.
 
 Periods are cut at midnight in the business time zone (``[locale] timezone``),
 so everybody's "this week" has the same figures.
@@ -91,7 +92,6 @@ from storage.base import ConflictError, DuplicateError, Range, Store
 NAMESPACE = "reports"
 SNAPSHOT_DAYS = 70
 SCHEDULE_BOOKMARK = f"{NAMESPACE}:scheduled_through"
-CATCH_UP = timedelta(days=2)
 WHOLE_COLLECTION_FROM = 300  # customers; from here one scan beats per-customer look-ups
 MAX_CUSTOM_DAYS = 366
 ALL = "all"  # the scope token of "everything the actor may see"
@@ -434,6 +434,9 @@ class ReportService:
         """
         bookmark = await self.store.kv.get(SCHEDULE_BOOKMARK)
         last_run = datetime.fromisoformat(bookmark.value) if bookmark is not None else None
+        # Every report that fell due since the last run is owed, up to the catch-up horizon;
+        # a fresh installation owes none of the past ones.
+        since = max(last_run, now - timedelta(days=self.config.reminders.catch_up_days)) if last_run else now
         cfg = self.config.reports
         count = 0
         for user in await self.store.staff.find({"active": True}):
@@ -441,11 +444,9 @@ class ReportService:
                 continue
             tz = _zone(user.timezone, self.tz)
             for kind, due in (
-                *((ReminderKind.WEEKLY_REPORT, d) for d in self._weekly_dues(now, tz, cfg.weekly_day)),
-                *((ReminderKind.MONTHLY_REPORT, d) for d in self._monthly_dues(now, tz)),
+                *((ReminderKind.WEEKLY_REPORT, d) for d in self._weekly_dues(since, now, tz, cfg.weekly_day)),
+                *((ReminderKind.MONTHLY_REPORT, d) for d in self._monthly_dues(since, now, tz)),
             ):
-                if due <= now and (last_run is None or last_run >= due or now - due > CATCH_UP):
-                    continue  # sent already, due before we ever ran, or too stale to be news
                 wanted = self._scheduled_report(user, kind, due)
                 existing = await self.store.reminders.get_by("dedupe_key", wanted["dedupe_key"])
                 if existing is None or (
@@ -457,29 +458,33 @@ class ReportService:
         await self._save_bookmark(now)
         return count
 
-    def _weekly_dues(self, now: datetime, tz: ZoneInfo, weekday: str) -> tuple[datetime, datetime]:
-        """The latest weekly due moment at or before ``now`` and the next one after it."""
+    def _weekly_dues(self, since: datetime, now: datetime, tz: ZoneInfo, weekday: str) -> list[datetime]:
+        """Every weekly due moment after ``since`` up to ``now``, and the next one after ``now``."""
         local = now.astimezone(tz).date()
         monday = local - timedelta(days=local.weekday())
         due = datetime.combine(monday + timedelta(days=WEEKDAYS.index(weekday)),
                                time(self.config.reports.weekly_hour), tz)
-        if due.astimezone(UTC) > now:
-            return due - timedelta(days=7), due
-        return due, due + timedelta(days=7)
+        if due.astimezone(UTC) <= now:
+            due = datetime.combine(due.date() + timedelta(days=7), due.timetz())
+        dues = [due]
+        while (earlier := datetime.combine(dues[-1].date() - timedelta(days=7), due.timetz())) > since:
+            dues.append(earlier)
+        return dues[::-1]
 
-    def _monthly_dues(self, now: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    def _monthly_dues(self, since: datetime, now: datetime, tz: ZoneInfo) -> list[datetime]:
+        """Every monthly due moment after ``since`` up to ``now``, and the next one after ``now``."""
         cfg = self.config.reports
-        first = now.astimezone(tz).date().replace(day=1)
 
         def due_in(month_first: date) -> datetime:
             return datetime.combine(month_first.replace(day=cfg.monthly_day), time(cfg.monthly_hour), tz)
 
-        previous_first = (first - timedelta(days=1)).replace(day=1)
-        next_first = (first + timedelta(days=32)).replace(day=1)
-        due = due_in(first)
-        if due.astimezone(UTC) > now:
-            return due_in(previous_first), due
-        return due, due_in(next_first)
+        first = now.astimezone(tz).date().replace(day=1)
+        if due_in(first).astimezone(UTC) <= now:
+            first = (first + timedelta(days=32)).replace(day=1)
+        dues = [due_in(first)]
+        while (earlier := due_in((dues[-1].date().replace(day=1) - timedelta(days=1)).replace(day=1))) > since:
+            dues.append(earlier)
+        return dues[::-1]
 
     def _scheduled_report(self, user: StaffUser, kind: ReminderKind, due: datetime) -> dict[str, Any]:
         if kind is ReminderKind.WEEKLY_REPORT:
@@ -512,12 +517,10 @@ class ReportService:
     async def scheduled_report(self, user: StaffUser, reminder: Reminder, language: str) -> ReportResult | None:
         """The report a pushed reminder stands for, computed now for its recipient.
 
-        None (nothing to send) when the recipient is no longer a manager or admin, or the
-        report is more than ``CATCH_UP`` late (after a long downtime: the next one comes on time).
+        None (nothing to send) when the recipient is no longer a manager or admin. A late
+        report is still sent (its period is frozen in the reminder): it is always deliverable.
         """
         if not access.is_active(user) or user.role is Role.REP:
-            return None
-        if self.clock.now() - reminder.due_at > CATCH_UP:
             return None
         period = reminder.payload.get("period", {})
         kind, start, end = parse_period_token(str(period.get("kind")), str(period.get("dates")))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -158,15 +158,25 @@ async def test_birthday_greeting_with_copy_button_and_sent_logs_a_contact(bot: A
     assert len(interactions) == 1 and "祝福" in interactions[0].summary
 
 
-async def test_lunar_festival_greeting_the_day_before(bot: Any, sandbox: Any, clock: Any) -> None:
+@pytest.mark.parametrize("language", ["zh", "en"])
+async def test_lunar_festival_greeting_the_day_before_says_tomorrow(
+    bot: Any, sandbox: Any, clock: Any, language: str
+) -> None:
+    from handlers.reminders import day_text
+
     users = await team(bot, sandbox, clock)
-    clock.set(local(2027, 2, 4, 20, 0))  # 春节 2027 is 6 February; lead time one day
-    await customer(bot, clock, "Emma", owner=REP2)
+    rep, owner = (users["rep"], REP) if language == "zh" else (users["rep2"], REP2)
+    clock.set(local(2027, 2, 4, 7, 0))  # 春节 2027 is 6 February, 除夕 the 5th; lead time one day
+    await customer(bot, clock, "Emma", owner=owner)
     await run_until(bot, sandbox, clock, local(2027, 2, 5, 9, 0), step=timedelta(hours=1))
-    greetings = [m for m in users["rep2"].bot_messages() if "🎉 Greetings to send" in (m.text or "")]
-    assert [("Lunar New Year's Eve (2027-02-05)" in m.text, "Spring Festival (2027-02-06)" in m.text)
-            for m in greetings] == [(True, False), (False, True)]
-    assert greetings[1].date == int(local(2027, 2, 5, 8, 0).timestamp())  # a day ahead, at agenda time
+    greetings = [m for m in rep.bot_messages() if (m.text or "").startswith("🎉")]
+    eve, spring = {"zh": ("除夕", "春节"), "en": ("Lunar New Year's Eve", "Spring Festival")}[language]
+    tomorrow = {"zh": "明天（{}）", "en": "tomorrow ({})"}[language]
+    assert [(f"{eve} · " + tomorrow.format(day_text(date(2027, 2, 5), language)) in m.text,
+             f"{spring} · " + tomorrow.format(day_text(date(2027, 2, 6), language)) in m.text)
+            for m in greetings] == [(True, False), (False, True)], [m.text for m in greetings]
+    assert not any(("今天" if language == "zh" else "today") in m.text for m in greetings)
+    assert [m.date for m in greetings] == [int(local(2027, 2, d, 8, 0).timestamp()) for d in (4, 5)]
 
 
 async def test_churn_warning_once_to_the_owner_and_a_summary_to_the_manager(bot: Any, sandbox: Any, clock: Any) -> None:
@@ -292,3 +302,115 @@ async def test_archiving_cancels_the_follow_up(bot: Any, sandbox: Any, clock: An
     await svc.customers.archive(await svc.store.staff.get(str(REP2)), client.id)
     await run_until(bot, sandbox, clock, local(2026, 3, 2, 11, 0), step=timedelta(minutes=5))
     assert texts(users["rep2"], "Follow up with Gone Co") == []
+
+
+# ---- downtime: every missed day caught up, nothing silently dropped (issue 13) -----------
+MANAGER_EN = 804
+
+
+def buttons(message: Any) -> list[dict[str, Any]]:
+    return [b for row in (message.reply_markup or {}).get("inline_keyboard", []) for b in row]
+
+
+async def reports_seen(user: Any) -> list[str]:
+    """The text of every pushed report the user got or can open from a digest's buttons."""
+    seen = [m.text for m in user.bot_messages() if (m.text or "").startswith("📊")]
+    for message in [m for m in user.bot_messages() if m.text and m.text.startswith("📬")]:
+        for row, line in enumerate(message.reply_markup["inline_keyboard"] if message.reply_markup else []):
+            for col, button in enumerate(line):
+                if button.get("callback_data", "").startswith("rem:open:"):
+                    replies = await user.press_button(message.message_id, row, col)
+                    seen += [m.text for m in replies if (m.text or "").startswith("📊")]
+    return seen
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+async def test_an_outage_over_christmas_and_new_year_is_caught_up_day_by_day(
+    bot: Any, sandbox: Any, clock: Any, language: str
+) -> None:
+    from bot.domain.reports import Period
+    from handlers.reports import period_text
+
+    users = await team(bot, sandbox, clock)
+    store = bot.bot_data[SERVICES_KEY].store
+    await store.staff.insert(StaffUser(id=str(MANAGER_EN), telegram_id=MANAGER_EN, name="Mia", role=Role.MANAGER,
+                                       teams=["east"], language="en", created_at=clock.now(), updated_at=clock.now()))
+    users["manager_en"] = sandbox.user(MANAGER_EN, first_name="Mia", language_code="en")
+    rep, manager = (users["rep"], users["manager"]) if language == "zh" else (users["rep2"], users["manager_en"])
+    owner = REP if language == "zh" else REP2
+    clock.set(local(2026, 12, 14, 9, 0))  # a Monday
+    await customer(bot, clock, "张伟", owner=owner, birthday=Birthday(calendar=CalendarKind.SOLAR, month=12, day=20))
+    await run_until(bot, sandbox, clock, local(2026, 12, 14, 12, 0))
+    before = len(rep.bot_messages()), len(manager.bot_messages())
+
+    clock.set(local(2027, 1, 13, 10, 0))  # the server was off for 30 days
+    await run_until(bot, sandbox, clock, local(2027, 1, 13, 12, 0))
+
+    missed = [m for m in rep.bot_messages()[before[0]:] if "张伟" in (m.text or "") and "🎉" in m.text]
+    assert len(missed) == 1, [m.text for m in rep.bot_messages()[before[0]:]]
+    text = missed[0].text
+    occasions = {"zh": ("生日", "圣诞节", "元旦"), "en": ("birthday", "Christmas", "New Year's Day")}[language]
+    assert all(o in text for o in occasions), text
+    assert ("错过" if language == "zh" else "Missed") in text
+    copies = [b["copy_text"]["text"] for b in buttons(missed[0]) if "copy_text" in b]
+    assert len(copies) == 3 and all(c in text for c in copies)
+
+    tz = SHANGHAI
+    weeks = [Period.this_week(local(2026, 12, d, 12), tz) for d in (14, 21, 28)]
+    weeks += [Period.this_week(local(2027, 1, d, 12), tz) for d in (4,)]
+    months = [Period.this_month(local(2026, 12, 15, 12), tz)]
+    reports = await reports_seen(manager)
+    for period in weeks + months:
+        shown = period_text(period, language)
+        assert sum(r.split("\n")[1].startswith(shown) for r in reports) == 1, (shown, [r[:80] for r in reports])
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+async def test_after_a_jump_through_quiet_hours_only_todays_agenda_is_sent(
+    bot: Any, sandbox: Any, clock: Any, language: str
+) -> None:
+    users = await team(bot, sandbox, clock)
+    store = bot.bot_data[SERVICES_KEY].store
+    rep, owner = (users["rep"], REP) if language == "zh" else (users["rep2"], REP2)
+    heading = {"zh": "☀️ 今日安排", "en": "☀️ Your day"}[language]
+    clock.set(local(2026, 12, 10, 19, 0))
+    await customer(bot, clock, "张伟", owner=owner, next_follow_up_at=local(2026, 12, 11, 15, 0))
+    await run_until(bot, sandbox, clock, local(2026, 12, 10, 20, 0))
+    clock.set(local(2026, 12, 14, 3, 0))  # the clock jumps into the quiet hours of the 14th
+    await run_until(bot, sandbox, clock, local(2026, 12, 14, 10, 0))
+    agendas = [m.text for m in rep.bot_messages() if (m.text or "").startswith(heading)]
+    assert len(agendas) == 1 and "2026-12-14" in agendas[0], agendas
+    stale = await store.reminders.find({"kind": ReminderKind.DAILY_AGENDA.value, "recipient_id": str(owner),
+                                        "status": ReminderStatus.CANCELLED.value})
+    superseded = [r.payload["day"] for r in stale if "superseded" in (r.last_error or "")]
+    assert superseded == ["2026-12-11"]  # generated ahead before the jump, cancelled, never sent
+
+
+class TestDowntimeBeyondTheHorizon:
+    @pytest.fixture
+    def config(self, config: Any) -> Any:
+        return dataclasses.replace(config, reminders=dataclasses.replace(config.reminders, catch_up_days=7))
+
+    @pytest.mark.parametrize("language", ["zh", "en"])
+    async def test_the_admins_hear_in_one_message_what_was_not_caught_up(
+        self, bot: Any, sandbox: Any, clock: Any, admin: Any, language: str
+    ) -> None:
+        from handlers.reminders import day_text
+
+        users = await team(bot, sandbox, clock)
+        store = bot.bot_data[SERVICES_KEY].store
+        ada = await store.staff.get(str(admin.id))
+        await store.staff.update(dataclasses.replace(ada, language=language))
+        clock.set(local(2026, 12, 14, 9, 0))
+        await customer(bot, clock, "张伟", birthday=Birthday(calendar=CalendarKind.SOLAR, month=12, day=20))
+        await run_until(bot, sandbox, clock, local(2026, 12, 14, 12, 0))
+        clock.set(local(2027, 1, 13, 10, 0))  # 30 days off; 7 are caught up
+        await run_until(bot, sandbox, clock, local(2027, 1, 13, 12, 0))
+        heading = {"zh": "停机时间超出补发范围", "en": "Downtime longer than the catch-up horizon"}[language]
+        notes = [m.text for m in admin.bot_messages() if heading in (m.text or "")]
+        assert len(notes) == 1, [m.text for m in admin.bot_messages()]
+        first, last = day_text(date(2026, 12, 15), language), day_text(date(2027, 1, 5), language)
+        assert first in notes[0] and last in notes[0] and " 22 " in notes[0]
+        assert ("祝福：3 条" if language == "zh" else "greetings: 3") in notes[0]  # birthday, Christmas, New Year
+        assert texts(users["rep"], "错过的祝福") == []  # nothing within the horizon: no missed greetings
+        assert all(not (m.text or "").startswith("⚠️") for m in users["rep"].bot_messages())
