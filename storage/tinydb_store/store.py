@@ -426,7 +426,8 @@ class TinyDBStore(Store):
                     raise StoreCorruptError(f"{directory}: unknown collection {collection!r}")
                 target = docs[collection]
                 for name in parts.values():
-                    for doc in read_partition(directory / name, collection):
+                    expected = manifest.checksums.get(name)
+                    for doc in read_partition(directory / name, collection, expected):
                         target[doc["id"]] = doc
             seq, backlog = manifest.snapshot_seq, 0
             gens = [g for g in journal_gens(directory) if g >= manifest.journal_gen]
