@@ -48,7 +48,7 @@ from storage.tinydb_store.files import (
     write_manifest,
     write_partition,
 )
-from storage.tinydb_store.journal import read_journal
+from storage.tinydb_store.journal import replay_journal
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def _merge_locked(directory: Path, upto_gen: int) -> MergeResult:
     touched: dict[tuple[str, int], list[tuple[str, dict | None]]] = defaultdict(list)
     last_seq = manifest.snapshot_seq
     for gen in gens:
-        for seq, ops in read_journal(directory / journal_name(gen)):
+        for seq, ops in replay_journal(directory, gen):
             last_seq = max(last_seq, seq)
             for collection, bucket, rid, doc in ops:
                 touched[(collection, bucket)].append((rid, doc))

@@ -8,6 +8,9 @@ Layout of a data directory::
                                           journal generation on the journals must be replayed
     journal-00000007.log                  append-only journal generations (see journal.py)
     interactions-013.00000007.json        a snapshot partition: a plain TinyDB database file
+    damaged/                              damaged files put aside, each with a report
+      journal-00000003.log.1a2b3c4d       (``put_aside``); never read as data, never deleted
+      journal-00000003.log.1a2b3c4d.json  by the store: the operator clears them
 
 Every file that is ever *replaced* is written under a temporary name, flushed,
 fsynced and renamed over the old one, and the directory is fsynced, so a
@@ -35,19 +38,22 @@ import json
 import os
 import re
 import zlib
+import shutil
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from tinydb import TinyDB
 from tinydb.storages import JSONStorage
 
-from storage.base import SCHEMA, StoreDamagedError
+from storage.base import SCHEMA, Damage, StoreDamagedError
 
 FORMAT = "crm-bot-tinydb/1"
 MANIFEST = "MANIFEST.json"
 LOCK = "LOCK"
+DAMAGED = "damaged"
 COMPACT_LOCK = "COMPACT.lock"
 
 _JOURNAL_RE = re.compile(r"^journal-(\d{8})\.log$")
@@ -289,3 +295,54 @@ def collect_garbage(directory: Path, manifest: Manifest) -> list[str]:
             except FileNotFoundError:
                 pass
     return removed
+
+
+def put_aside(directory: Path, path: Path, detail: str, lost: int, kept_after: int) -> Damage:
+    """Keep a copy of a damaged file in ``damaged/`` with a report beside it; returns the report.
+
+    The copy is a hard link where the file system allows it (the journal is
+    never written again, and a compaction that deletes it leaves the copy),
+    else a copy.  Named after the content's hash, so finding the same damage
+    again (the next start before a compaction) keeps one copy and one report.
+    """
+    aside = directory / DAMAGED
+    aside.mkdir(mode=0o700, exist_ok=True)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:8]
+    kept = aside / f"{path.name}.{digest}"
+    report_path = kept.with_name(kept.name + ".json")
+    if report_path.exists():
+        return _read_report(report_path)
+    if not kept.exists():
+        try:
+            os.link(path, kept)
+        except OSError:
+            shutil.copyfile(path, kept)
+    report = Damage(
+        file=str(path),
+        detail=detail,
+        lost=lost,
+        kept_after=kept_after,
+        kept=str(kept),
+        found_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    atomic_write_bytes(report_path, json.dumps(asdict(report), indent=1).encode("utf-8"))
+    return report
+
+
+def _read_report(path: Path) -> Damage:
+    try:
+        body = json.loads(path.read_bytes())
+        return Damage(**body)
+    except (OSError, ValueError, TypeError) as exc:
+        return Damage(file=str(path), detail=f"a damage report that cannot be read ({exc})", lost=-1)
+
+
+def damage_reports(directory: str | Path) -> tuple[Damage, ...]:
+    """Every damage report in ``directory/damaged/``, oldest first (read-only; no lock needed)."""
+    aside = Path(directory) / DAMAGED
+    try:
+        names = sorted(entry.name for entry in os.scandir(aside) if entry.name.endswith(".json"))
+    except FileNotFoundError:
+        return ()
+    reports = [_read_report(aside / name) for name in names]
+    return tuple(sorted(reports, key=lambda r: (r.found_at, r.file)))

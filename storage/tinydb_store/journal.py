@@ -9,11 +9,16 @@ journal generations are not yet in the snapshots".  ``insert_many`` is one
 entry, so it is all-or-nothing.
 
 A crash can leave the last line of a journal torn (cut short, or garbage
-where the file system had not yet written).  The CRC catches that; reading a
-journal stops at its first bad line, which keeps a consistent prefix.  Lines
-after a bad one were never acknowledged if the bad line is a torn tail; if
-the file was damaged in the middle they are dropped with a warning, since
-applying them over a gap would be worse.
+where the file system had not yet written).  The CRC catches that, and a bad
+line with no intact line after it is such a torn tail: it was never
+acknowledged, and it is ignored without a word.  A bad line *followed* by
+intact ones is damage (a flipped bit, a bad sector): every line carries its
+own CRC, so the intact entries after it are still replayed -- each op holds
+a record's complete state, so a lost entry costs the changes it made and
+nothing else -- and ``scan_journal`` reports the damage: which lines, and
+how many entries are missing (entries are numbered consecutively, so the gap
+in ``s`` counts them).  The store then puts the file aside and lists the
+loss in ``store.damage`` (see ``files.put_aside``).
 
 The writer is a dedicated thread.  Writes from the event loop land in a
 buffer; the thread takes *everything* buffered at that moment, writes it with
@@ -35,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from storage.base import StoreError
-from storage.tinydb_store.files import fsync_dir, journal_name
+from storage.tinydb_store.files import fsync_dir, journal_name, put_aside
 
 log = logging.getLogger(__name__)
 
@@ -63,25 +68,68 @@ def _decode_line(line: bytes) -> tuple[int, list[Op]] | None:
         return None
 
 
-def read_journal(path: Path) -> list[tuple[int, list[Op]]]:
-    """The intact entries of one journal file, up to its first bad line."""
+Entry = tuple[int, list[Op]]
+
+
+@dataclass
+class JournalDamage:
+    """Bad lines in a journal with intact lines after them (not a torn tail)."""
+
+    lines: list[int]  # 1-based numbers of the damaged lines
+    lost: int  # entries missing (at least; from the gaps in the entry numbers)
+    kept_after: int  # intact entries after the first damaged line, still replayed
+
+    def detail(self) -> str:
+        shown = ", ".join(str(n) for n in self.lines[:10])
+        more = f" and {len(self.lines) - 10} more" if len(self.lines) > 10 else ""
+        return (
+            f"damaged journal line(s) {shown}{more}; "
+            f"the {self.kept_after} intact entries after them were kept"
+        )
+
+
+def scan_journal(path: Path) -> tuple[list[Entry], JournalDamage | None]:
+    """The intact entries of one journal file, and the damage in it if there is any."""
     data = path.read_bytes()
     lines = data.split(b"\n")
     lines.pop()  # after the last newline: b"" or the torn fragment of an unfinished line
-    entries: list[tuple[int, list[Op]]] = []
-    for number, line in enumerate(lines):
+    entries: list[Entry] = []
+    bad: list[int] = []  # damaged lines seen since the last intact one
+    damaged: list[int] = []
+    lost = kept_after = 0
+    for number, line in enumerate(lines, start=1):
         entry = _decode_line(line)
         if entry is None:
-            dropped = sum(1 for rest in lines[number + 1 :] if _decode_line(rest) is not None)
-            if dropped:
-                log.warning(
-                    "%s: line %d is damaged; ignoring it and the %d intact lines after it",
-                    path,
-                    number + 1,
-                    dropped,
-                )
-            break
+            bad.append(number)
+            continue
+        if bad:  # intact after bad: damage, not a torn tail
+            damaged.extend(bad)
+            gap = entry[0] - entries[-1][0] - 1 if entries else len(bad)
+            lost += max(gap, 1)
+            bad = []
+        if damaged:
+            kept_after += 1
         entries.append(entry)
+    if not damaged:
+        return entries, None  # at most a torn tail, which was never acknowledged
+    return entries, JournalDamage(damaged, lost, kept_after)
+
+
+def read_journal(path: Path) -> list[Entry]:
+    """The intact entries of one journal file (see ``scan_journal``)."""
+    entries, damage = scan_journal(path)
+    if damage is not None:
+        log.error("%s: %s; %d entries lost", path, damage.detail(), damage.lost)
+    return entries
+
+
+def replay_journal(directory: Path, gen: int) -> list[Entry]:
+    """The intact entries of journal ``gen``; damage is put aside and reported, loudly."""
+    path = directory / journal_name(gen)
+    entries, damage = scan_journal(path)
+    if damage is not None:
+        report = put_aside(directory, path, damage.detail(), damage.lost, damage.kept_after)
+        log.error("DATA LOSS in %s: %s", directory, report.line())
     return entries
 
 

@@ -73,6 +73,7 @@ from storage.base import (
     Collection,
     CollectionSpec,
     ConflictError,
+    Damage,
     DuplicateError,
     KeyValues,
     NotFoundError,
@@ -91,6 +92,7 @@ from storage.tinydb_store.files import (
     StoreCorruptError,
     bucket_of,
     collect_garbage,
+    damage_reports,
     has_data_files,
     journal_gens,
     journal_name,
@@ -98,7 +100,7 @@ from storage.tinydb_store.files import (
     read_partition,
     write_manifest,
 )
-from storage.tinydb_store.journal import JournalWriter, Op, encode_entry, read_journal
+from storage.tinydb_store.journal import JournalWriter, Op, encode_entry, replay_journal
 from storage.tinydb_store.memtable import MemTable
 
 log = logging.getLogger(__name__)
@@ -274,6 +276,7 @@ class _Loaded:
     seq: int
     backlog: int  # ops replayed from journals not yet in the snapshots
     gen: int  # the journal generation this session writes
+    damage: tuple[Damage, ...]
 
 
 class TinyDBStore(Store):
@@ -334,12 +337,23 @@ class TinyDBStore(Store):
         self._compaction: asyncio.Task[None] | None = None
         self._compact_mutex: asyncio.Lock | None = None
         self.compactions = 0  # completed, for tests and the benchmark
+        self._damage: tuple[Damage, ...] = ()
         for name, spec in SCHEMA.items():
             kind = TinyDBKeyValues if spec.record_type is KeyValue else TinyDBCollection
             setattr(self, name, kind(self, spec))
 
     def __repr__(self) -> str:
         return f"TinyDBStore({str(self.path)!r}, {self._state})"
+
+    @property
+    def damage(self) -> tuple[Damage, ...]:
+        """The reports in ``damaged/`` as of opening (see ``Store.damage``)."""
+        return self._damage
+
+    @staticmethod
+    def damage_in(path: str | Path) -> tuple[Damage, ...]:
+        """The damage reports of a data directory, without opening it (``crm-bot check``)."""
+        return damage_reports(path)
 
     # -- opening -------------------------------------------------------------
 
@@ -371,6 +385,7 @@ class TinyDBStore(Store):
         self._buckets = dict(loaded.manifest.buckets)
         self._seq = loaded.seq
         self._backlog = loaded.backlog
+        self._damage = loaded.damage
         self._since_rotation = 0
         self._merged_through = loaded.manifest.journal_gen - 1
         self._compact_mutex = asyncio.Lock()
@@ -432,7 +447,7 @@ class TinyDBStore(Store):
             seq, backlog = manifest.snapshot_seq, 0
             gens = [g for g in journal_gens(directory) if g >= manifest.journal_gen]
             for gen in gens:
-                for entry_seq, ops in read_journal(directory / journal_name(gen)):
+                for entry_seq, ops in replay_journal(directory, gen):
                     seq = max(seq, entry_seq)
                     for collection, _bucket, rid, doc in ops:
                         target = docs.get(collection)
@@ -453,7 +468,10 @@ class TinyDBStore(Store):
             table.load(docs.pop(name))
             tables[name] = table
         gen = max(gens[-1] if gens else 0, manifest.journal_gen - 1) + 1
-        return _Loaded(lock, manifest, tables, seq, backlog, gen)
+        damage = damage_reports(directory)
+        for report in damage:
+            log.error("DATA LOSS in %s: %s (see docs/operations.md)", directory, report.line())
+        return _Loaded(lock, manifest, tables, seq, backlog, gen, damage)
 
     # -- the write path ------------------------------------------------------
 
