@@ -110,7 +110,7 @@ def _main(argv: list[str] | None) -> int:
                 print(f"crm-bot: warning: {warning}", file=sys.stderr)
             print("\nconfiguration OK" if not warnings
                   else f"\nconfiguration valid, with {len(warnings)} warning(s)")
-            return 0
+            return _check_storage(config)
         if args.command == "run":
             config = load_config(args.config)
             return _run(config)
@@ -137,6 +137,21 @@ def _main(argv: list[str] | None) -> int:
     except KeyboardInterrupt:
         return 130
     return 2
+
+
+def _check_storage(config: Config) -> int:
+    """Damage the store found and worked around (``Store.damage``): said loudly, exit 1."""
+    if config.storage.backend != "tinydb":
+        return 0
+    from storage import TinyDBStore
+
+    reports = TinyDBStore.damage_in(config.storage.path)
+    for report in reports:
+        print(f"storage DAMAGED: {report.line()}")
+    if reports:
+        print("see docs/operations.md, 'Damaged data files'")
+        return 1
+    return 0
 
 
 def _calendar(config: Config, year: int, language: str | None) -> int:

@@ -77,6 +77,45 @@ class StoreLockedError(StoreError):
     """Another process has the data directory open."""
 
 
+class StoreDamagedError(StoreError):
+    """Stored data is damaged in a way no crash explains; the store refuses to open.
+
+    The message is one line naming the file and what is wrong with it; the
+    way out is a restore from a backup (``docs/operations.md``).
+    """
+
+
+class StorageFullError(StoreError):
+    """The disk (or quota) holding the data is full: the write was not stored.
+
+    Nothing of the write stays visible.  The store stays usable: reads go on,
+    and writes succeed again once there is space, without a restart.
+    """
+
+
+@dataclass(frozen=True)
+class Damage:
+    """Damage a store found in its files and worked around, for people to see.
+
+    ``file`` is the damaged file as it was named, ``kept`` where a copy of it
+    was put aside (for forensics or a manual repair), ``lost`` how many
+    acknowledged writes could not be read back (at least; -1 when unknown),
+    ``kept_after`` how many intact entries after the damage were still used.
+    """
+
+    file: str
+    detail: str
+    lost: int
+    kept_after: int = 0
+    kept: str | None = None
+    found_at: str = ""  # ISO time
+
+    def line(self) -> str:
+        where = f"; a copy is kept as {self.kept}" if self.kept else ""
+        lost = "an unknown number of" if self.lost < 0 else str(self.lost)
+        return f"{self.file}: {self.detail}: {lost} write(s) lost{where}"
+
+
 @dataclass(frozen=True)
 class CollectionSpec:
     name: str
@@ -293,6 +332,17 @@ class Store(abc.ABC):
     audit: Collection[AuditEvent]
     invitations: Collection[Invitation]
     kv: KeyValues
+
+    @property
+    def damage(self) -> tuple[Damage, ...]:
+        """Damage found in the stored data since it was last cleared (empty: none).
+
+        A backend that works around damage (the TinyDB journal keeps the
+        intact entries after a damaged one) lists it here, so that start-up,
+        ``crm-bot check`` and the admins can say so; the list survives
+        restarts until the operator clears it (``docs/operations.md``).
+        """
+        return ()
 
     @abc.abstractmethod
     async def open(self) -> None: ...

@@ -100,6 +100,7 @@ from storage.base import (
     QueryError,
     R,
     Range,
+    StorageFullError,
     Store,
     StoreError,
 )
@@ -167,6 +168,14 @@ def _reason(exc: BaseException) -> str:
     if isinstance(orig, SQLAlchemyError):
         text = text.split("\n[SQL:")[0].split("\n(Background")[0]
     return " ".join(text.split()) or type(orig).__name__
+
+
+def _disk_full(exc: SQLAlchemyError) -> bool:
+    """SQLite's SQLITE_FULL ("database or disk is full") or PostgreSQL's disk_full (53100)."""
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "sqlite_errorcode", None) == 13 or getattr(orig, "sqlstate", None) == "53100":
+        return True
+    return "database or disk is full" in str(orig or exc) or "No space left on device" in str(orig or exc)
 
 
 def _coerce(kind: Kind, key: Any) -> Any:
@@ -701,6 +710,11 @@ class SQLStore(Store):
         except IntegrityError as exc:
             raise duplicate(exc) from exc
         except SQLAlchemyError as exc:
+            if _disk_full(exc):
+                raise StorageFullError(
+                    f"{self!r}: no space left for the database: {_reason(exc)}; "
+                    "the write was not stored"
+                ) from exc
             raise StoreError(f"{self!r}: the write failed: {_reason(exc)}") from exc
 
     async def _read(self, work: Work[T]) -> T:

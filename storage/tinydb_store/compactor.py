@@ -48,7 +48,7 @@ from storage.tinydb_store.files import (
     write_manifest,
     write_partition,
 )
-from storage.tinydb_store.journal import read_journal
+from storage.tinydb_store.journal import replay_journal
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def _merge_locked(directory: Path, upto_gen: int) -> MergeResult:
     touched: dict[tuple[str, int], list[tuple[str, dict | None]]] = defaultdict(list)
     last_seq = manifest.snapshot_seq
     for gen in gens:
-        for seq, ops in read_journal(directory / journal_name(gen)):
+        for seq, ops in replay_journal(directory, gen):
             last_seq = max(last_seq, seq)
             for collection, bucket, rid, doc in ops:
                 touched[(collection, bucket)].append((rid, doc))
@@ -103,12 +103,13 @@ def _merge_locked(directory: Path, upto_gen: int) -> MergeResult:
 
     new_gen = upto_gen + 1
     partitions = {c: dict(p) for c, p in manifest.partitions.items()}
+    checksums = dict(manifest.checksums)
     replaced: list[str] = []
     for (collection, bucket), ops in sorted(touched.items()):
         current = partitions.get(collection, {}).get(str(bucket))
         docs: dict[str, dict] = {}
         if current is not None:
-            for doc in read_partition(directory / current, collection):
+            for doc in read_partition(directory / current, collection, manifest.checksums.get(current)):
                 docs[doc["id"]] = doc
             replaced.append(current)
         for rid, doc in ops:
@@ -118,7 +119,7 @@ def _merge_locked(directory: Path, upto_gen: int) -> MergeResult:
                 docs[rid] = doc
         if docs:
             name = partition_name(collection, bucket, new_gen)
-            write_partition(directory / name, collection, docs.values())
+            checksums[name] = write_partition(directory / name, collection, docs.values())
             partitions.setdefault(collection, {})[str(bucket)] = name
             result.partitions_written += 1
         else:
@@ -132,6 +133,7 @@ def _merge_locked(directory: Path, upto_gen: int) -> MergeResult:
             journal_gen=new_gen,
             buckets=manifest.buckets,
             partitions={c: p for c, p in partitions.items() if p},
+            checksums=checksums,
         ),
     )
     # The new state is durable; what it replaced is garbage now.

@@ -8,6 +8,9 @@ Layout of a data directory::
                                           journal generation on the journals must be replayed
     journal-00000007.log                  append-only journal generations (see journal.py)
     interactions-013.00000007.json        a snapshot partition: a plain TinyDB database file
+    damaged/                              damaged files put aside, each with a report
+      journal-00000003.log.1a2b3c4d       (``put_aside``); never read as data, never deleted
+      journal-00000003.log.1a2b3c4d.json  by the store: the operator clears them
 
 Every file that is ever *replaced* is written under a temporary name, flushed,
 fsynced and renamed over the old one, and the directory is fsynced, so a
@@ -17,27 +20,40 @@ names carry the new journal generation and then switches ``MANIFEST.json`` to
 them in one atomic rename.  Anything the manifest does not name (a temporary
 file, a partition a crashed compaction wrote) is garbage and is deleted when
 the store opens; it is never read as data.
+
+The manifest also records each partition's SHA-256 and size.  A partition
+that does not match (a changed byte, a file cut to zero length) or is missing
+cannot be the result of a crash -- partitions are complete before the
+manifest names them -- so opening refuses with ``StoreCorruptError`` (a
+``StoreDamagedError``) naming the file; the way out is a restore from a
+backup.  A manifest written before checksums existed has none: its
+partitions are checked for being non-empty JSON only, and the next
+compaction adds checksums for the partitions it writes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import zlib
+import shutil
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from tinydb import TinyDB
 from tinydb.storages import JSONStorage
 
-from storage.base import SCHEMA, StoreError
+from storage.base import SCHEMA, Damage, StoreDamagedError
 
 FORMAT = "crm-bot-tinydb/1"
 MANIFEST = "MANIFEST.json"
 LOCK = "LOCK"
+DAMAGED = "damaged"
 COMPACT_LOCK = "COMPACT.lock"
 
 _JOURNAL_RE = re.compile(r"^journal-(\d{8})\.log$")
@@ -54,7 +70,10 @@ DEFAULT_BUCKETS: dict[str, int] = {
 }
 
 
-class StoreCorruptError(StoreError):
+RESTORE_HINT = "restore the data directory from a backup (see docs/operations.md)"
+
+
+class StoreCorruptError(StoreDamagedError):
     """A data file is unreadable in a way a crash cannot explain (disk damage, foreign files)."""
 
 
@@ -104,11 +123,15 @@ def _tmp_path(final: Path) -> Path:
 def atomic_write_bytes(final: Path, data: bytes) -> None:
     """Write, flush, fsync, rename over ``final``, fsync the directory."""
     tmp = _tmp_path(final)
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, final)
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a failed write (disk full) leaves nothing taking space
+        raise
     fsync_dir(final.parent)
 
 
@@ -121,14 +144,18 @@ class Manifest:
     buckets: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_BUCKETS))
     # collection -> bucket (as text) -> partition file name
     partitions: dict[str, dict[str, str]] = field(default_factory=dict)
+    # partition file name -> "sha256:<hex> <size>" (absent for files of older manifests)
+    checksums: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
+        files = self.files()
         body = {
             "format": FORMAT,
             "snapshot_seq": self.snapshot_seq,
             "journal_gen": self.journal_gen,
             "buckets": self.buckets,
             "partitions": self.partitions,
+            "checksums": {k: v for k, v in self.checksums.items() if k in files},
         }
         return json.dumps(body, indent=1, sort_keys=True).encode("utf-8")
 
@@ -156,6 +183,7 @@ def read_manifest(directory: Path) -> Manifest | None:
         journal_gen=int(body["journal_gen"]),
         buckets=buckets,
         partitions={c: dict(p) for c, p in body["partitions"].items()},
+        checksums=dict(body.get("checksums") or {}),
     )
 
 
@@ -163,37 +191,75 @@ def write_manifest(directory: Path, manifest: Manifest) -> None:
     atomic_write_bytes(directory / MANIFEST, manifest.to_json())
 
 
-def read_partition(path: Path, collection: str) -> list[dict[str, Any]]:
-    """The records in a snapshot partition, read with TinyDB's own JSON storage."""
-    storage = JSONStorage(str(path), access_mode="r", encoding="utf-8")
+def checksum(data: bytes) -> str:
+    """How the manifest records a partition's content: ``sha256:<hex> <size>``."""
+    return f"sha256:{hashlib.sha256(data).hexdigest()} {len(data)}"
+
+
+def read_partition(path: Path, collection: str, expected: str | None = None) -> list[dict[str, Any]]:
+    """The records in a snapshot partition the manifest names, checked against ``expected``.
+
+    The file is a TinyDB database; it is read as TinyDB's ``JSONStorage``
+    reads it (one JSON document), from bytes that are first checked against
+    the manifest's checksum.  Missing, empty, changed or unreadable: one-line
+    ``StoreCorruptError`` naming the file.
+    """
     try:
-        tables = storage.read()
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise StoreCorruptError(
+            f"snapshot partition {path} is missing (MANIFEST.json names it); {RESTORE_HINT}"
+        ) from None
+    except OSError as exc:
+        raise StoreCorruptError(f"snapshot partition {path} cannot be read ({exc}); {RESTORE_HINT}") from None
+    if not data.strip():
+        raise StoreCorruptError(
+            f"snapshot partition {path} is empty ({len(data)} bytes) but MANIFEST.json "
+            f"says it holds records; {RESTORE_HINT}"
+        )
+    if expected is not None and checksum(data) != expected:
+        found = checksum(data)
+        raise StoreCorruptError(
+            f"snapshot partition {path} is damaged: its checksum is {found}, "
+            f"MANIFEST.json recorded {expected}; {RESTORE_HINT}"
+        )
+    try:
+        tables = json.loads(data.decode("utf-8"))
     except ValueError as exc:
-        raise StoreCorruptError(f"snapshot {path} is not valid JSON: {exc}") from None
-    finally:
-        storage.close()
-    if not tables:
-        return []
-    return list(tables.get(collection, {}).values())
+        raise StoreCorruptError(f"snapshot partition {path} is not valid JSON ({exc}); {RESTORE_HINT}") from None
+    table = tables.get(collection) if isinstance(tables, dict) else None
+    if not isinstance(table, dict) or not table:
+        raise StoreCorruptError(
+            f"snapshot partition {path} holds no {collection} records but MANIFEST.json "
+            f"says it does; {RESTORE_HINT}"
+        )
+    return list(table.values())
 
 
-def write_partition(path: Path, collection: str, docs: Iterable[dict[str, Any]]) -> None:
-    """Write a snapshot partition as a TinyDB database, atomically.
+def write_partition(path: Path, collection: str, docs: Iterable[dict[str, Any]]) -> str:
+    """Write a snapshot partition as a TinyDB database, atomically; returns its checksum.
 
     The file is built through TinyDB itself (its ``JSONStorage`` flushes and
     fsyncs on write) under a temporary name and renamed into place, so the
     result opens with a plain ``tinydb.TinyDB(path)`` and the record's table
     is named after its collection.  The caller fsyncs the directory once for
-    all the partitions of a compaction.
+    all the partitions of a compaction.  A failed write (disk full) leaves no
+    temporary file behind to take space.
     """
     tmp = _tmp_path(path)
     tmp.unlink(missing_ok=True)
-    db = TinyDB(str(tmp), storage=JSONStorage, encoding="utf-8")
     try:
-        db.table(collection, cache_size=0).insert_multiple(docs)
-    finally:
-        db.close()
-    os.replace(tmp, path)
+        db = TinyDB(str(tmp), storage=JSONStorage, encoding="utf-8")
+        try:
+            db.table(collection, cache_size=0).insert_multiple(docs)
+        finally:
+            db.close()
+        written = checksum(tmp.read_bytes())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return written
 
 
 def has_data_files(directory: Path) -> bool:
@@ -229,3 +295,54 @@ def collect_garbage(directory: Path, manifest: Manifest) -> list[str]:
             except FileNotFoundError:
                 pass
     return removed
+
+
+def put_aside(directory: Path, path: Path, detail: str, lost: int, kept_after: int) -> Damage:
+    """Keep a copy of a damaged file in ``damaged/`` with a report beside it; returns the report.
+
+    The copy is a hard link where the file system allows it (the journal is
+    never written again, and a compaction that deletes it leaves the copy),
+    else a copy.  Named after the content's hash, so finding the same damage
+    again (the next start before a compaction) keeps one copy and one report.
+    """
+    aside = directory / DAMAGED
+    aside.mkdir(mode=0o700, exist_ok=True)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:8]
+    kept = aside / f"{path.name}.{digest}"
+    report_path = kept.with_name(kept.name + ".json")
+    if report_path.exists():
+        return _read_report(report_path)
+    if not kept.exists():
+        try:
+            os.link(path, kept)
+        except OSError:
+            shutil.copyfile(path, kept)
+    report = Damage(
+        file=str(path),
+        detail=detail,
+        lost=lost,
+        kept_after=kept_after,
+        kept=str(kept),
+        found_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    atomic_write_bytes(report_path, json.dumps(asdict(report), indent=1).encode("utf-8"))
+    return report
+
+
+def _read_report(path: Path) -> Damage:
+    try:
+        body = json.loads(path.read_bytes())
+        return Damage(**body)
+    except (OSError, ValueError, TypeError) as exc:
+        return Damage(file=str(path), detail=f"a damage report that cannot be read ({exc})", lost=-1)
+
+
+def damage_reports(directory: str | Path) -> tuple[Damage, ...]:
+    """Every damage report in ``directory/damaged/``, oldest first (read-only; no lock needed)."""
+    aside = Path(directory) / DAMAGED
+    try:
+        names = sorted(entry.name for entry in os.scandir(aside) if entry.name.endswith(".json"))
+    except FileNotFoundError:
+        return ()
+    reports = [_read_report(aside / name) for name in names]
+    return tuple(sorted(reports, key=lambda r: (r.found_at, r.file)))

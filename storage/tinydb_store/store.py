@@ -45,15 +45,20 @@ Semantics every backend shares (the contract tests pin them down):
 * Records returned share nothing with the stored data.
 
 Particular to this backend: a write whose caller was cancelled while it
-waited may still have happened (it was already applied and queued); and if
-the journal cannot be written (disk full, I/O error) the failing writes
-raise ``StoreError`` and the store refuses further writes until reopened,
-because memory may then hold what the disk does not.
+waited may still have happened (it was already applied and queued).  If the
+journal cannot be written (disk full, I/O error), the failed writes -- and
+any queued behind them -- are undone in memory before their callers hear of
+it (``StorageFullError`` for a full disk, else ``StoreError``), and a read
+that saw one of them reads again: nothing that was not stored is ever shown.
+The store stays open; the next write tries the disk again, so it recovers by
+itself once space returns.  Only a journal that cannot even be cut back to
+its last durable length makes the store refuse writes until reopened.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import gc
 import logging
@@ -73,6 +78,7 @@ from storage.base import (
     Collection,
     CollectionSpec,
     ConflictError,
+    Damage,
     DuplicateError,
     KeyValues,
     NotFoundError,
@@ -91,6 +97,7 @@ from storage.tinydb_store.files import (
     StoreCorruptError,
     bucket_of,
     collect_garbage,
+    damage_reports,
     has_data_files,
     journal_gens,
     journal_name,
@@ -98,12 +105,14 @@ from storage.tinydb_store.files import (
     read_partition,
     write_manifest,
 )
-from storage.tinydb_store.journal import JournalWriter, Op, encode_entry, read_journal
+from storage.tinydb_store.journal import JournalWriter, Op, encode_entry, replay_journal
 from storage.tinydb_store.memtable import MemTable
 
 log = logging.getLogger(__name__)
 
 _Doc = dict[str, Any]
+_Change = tuple[MemTable, str, "_Doc | None"]  # a table, a record id, its new doc (None: delete)
+_T = Any
 
 
 class TinyDBCollection(Collection[R]):
@@ -170,7 +179,7 @@ class TinyDBCollection(Collection[R]):
             raise DuplicateError(f"{self.spec.name} {rid!r} already exists")
         self._check_unique(table, doc, None)
         op = [self.spec.name, self._bucket(doc), rid, doc]
-        await self._store._commit([op], lambda: table.put(doc))
+        await self._store._commit([op], [(table, rid, doc)])
         return record
 
     async def insert_many(self, records: Sequence[R]) -> None:
@@ -190,11 +199,7 @@ class TinyDBCollection(Collection[R]):
             self._check_unique(table, doc, taken)
             ops.append([self.spec.name, self._bucket(doc), rid, doc])
 
-        def apply() -> None:
-            for doc in docs:
-                table.put(doc)
-
-        await self._store._commit(ops, apply)
+        await self._store._commit(ops, [(table, doc["id"], doc) for doc in docs])
 
     async def update(self, record: R) -> R:
         table = self._store._writable(self.spec.name)
@@ -215,7 +220,7 @@ class TinyDBCollection(Collection[R]):
         ops: list[Op] = [[self.spec.name, bucket, rid, doc]]
         if old_bucket != bucket:  # the partition key changed: the record moves
             ops.insert(0, [self.spec.name, old_bucket, rid, None])
-        await self._store._commit(ops, lambda: table.put(doc))
+        await self._store._commit(ops, [(table, rid, doc)])
         return new
 
     async def delete(self, record_id: str) -> bool:
@@ -224,16 +229,17 @@ class TinyDBCollection(Collection[R]):
         if old is None:
             return False
         op = [self.spec.name, self._bucket(old), record_id, None]
-        await self._store._commit([op], lambda: table.remove(record_id))
+        await self._store._commit([op], [(table, record_id, None)])
         return True
 
     # -- reads -------------------------------------------------------------
 
     async def get(self, record_id: str) -> R | None:
-        doc = self._table().docs.get(record_id)
-        record = None if doc is None else self._decode(doc)
-        await self._store._settle()
-        return record
+        def read() -> R | None:
+            doc = self._table().docs.get(record_id)
+            return None if doc is None else self._decode(doc)
+
+        return await self._store._read(read)  # type: ignore[no-any-return]
 
     async def find(
         self,
@@ -246,20 +252,24 @@ class TinyDBCollection(Collection[R]):
         limit: int | None = None,
     ) -> list[R]:
         self.check_query(where, within, order_by)
-        table = self._table()
-        ids = table.select(self._where(where), within, order_by or "id", descending, offset, limit)
-        docs = table.docs
-        records = [self._decode(docs[rid]) for rid in ids]
-        await self._store._settle()
-        return records
+        encoded = self._where(where)
+
+        def read() -> list[R]:
+            table = self._table()
+            ids = table.select(encoded, within, order_by or "id", descending, offset, limit)
+            docs = table.docs
+            return [self._decode(docs[rid]) for rid in ids]
+
+        return await self._store._read(read)  # type: ignore[no-any-return]
 
     async def count(
         self, where: Mapping[str, Any] | None = None, *, within: Range | None = None
     ) -> int:
         self.check_query(where, within, None)
-        found = self._table().count(self._where(where), within)
-        await self._store._settle()
-        return found
+        encoded = self._where(where)
+        return await self._store._read(  # type: ignore[no-any-return]
+            lambda: self._table().count(encoded, within)
+        )
 
 
 class TinyDBKeyValues(TinyDBCollection[KeyValue], KeyValues):
@@ -274,6 +284,7 @@ class _Loaded:
     seq: int
     backlog: int  # ops replayed from journals not yet in the snapshots
     gen: int  # the journal generation this session writes
+    damage: tuple[Damage, ...]
 
 
 class TinyDBStore(Store):
@@ -334,12 +345,28 @@ class TinyDBStore(Store):
         self._compaction: asyncio.Task[None] | None = None
         self._compact_mutex: asyncio.Lock | None = None
         self.compactions = 0  # completed, for tests and the benchmark
+        self._damage: tuple[Damage, ...] = ()
+        # writes applied in memory whose journal future has not told yet: (future, seq, undo)
+        self._inflight: collections.deque[
+            tuple[asyncio.Future[None], int, list[tuple[MemTable, str, _Doc | None]]]
+        ] = collections.deque()
+        self._compact_hold = 0  # ops a failed compaction waits for before the next try
         for name, spec in SCHEMA.items():
             kind = TinyDBKeyValues if spec.record_type is KeyValue else TinyDBCollection
             setattr(self, name, kind(self, spec))
 
     def __repr__(self) -> str:
         return f"TinyDBStore({str(self.path)!r}, {self._state})"
+
+    @property
+    def damage(self) -> tuple[Damage, ...]:
+        """The reports in ``damaged/`` as of opening (see ``Store.damage``)."""
+        return self._damage
+
+    @staticmethod
+    def damage_in(path: str | Path) -> tuple[Damage, ...]:
+        """The damage reports of a data directory, without opening it (``crm-bot check``)."""
+        return damage_reports(path)
 
     # -- opening -------------------------------------------------------------
 
@@ -371,11 +398,14 @@ class TinyDBStore(Store):
         self._buckets = dict(loaded.manifest.buckets)
         self._seq = loaded.seq
         self._backlog = loaded.backlog
+        self._damage = loaded.damage
         self._since_rotation = 0
         self._merged_through = loaded.manifest.journal_gen - 1
         self._compact_mutex = asyncio.Lock()
         try:
-            self._journal = JournalWriter(self.path, loaded.gen, fsync=self.fsync)
+            self._journal = JournalWriter(
+                self.path, loaded.gen, fsync=self.fsync, on_failure=self._undo_failed
+            )
         except BaseException:
             loaded.lock.release()
             self._state = "closed"
@@ -426,12 +456,13 @@ class TinyDBStore(Store):
                     raise StoreCorruptError(f"{directory}: unknown collection {collection!r}")
                 target = docs[collection]
                 for name in parts.values():
-                    for doc in read_partition(directory / name, collection):
+                    expected = manifest.checksums.get(name)
+                    for doc in read_partition(directory / name, collection, expected):
                         target[doc["id"]] = doc
             seq, backlog = manifest.snapshot_seq, 0
             gens = [g for g in journal_gens(directory) if g >= manifest.journal_gen]
             for gen in gens:
-                for entry_seq, ops in read_journal(directory / journal_name(gen)):
+                for entry_seq, ops in replay_journal(directory, gen):
                     seq = max(seq, entry_seq)
                     for collection, _bucket, rid, doc in ops:
                         target = docs.get(collection)
@@ -452,7 +483,10 @@ class TinyDBStore(Store):
             table.load(docs.pop(name))
             tables[name] = table
         gen = max(gens[-1] if gens else 0, manifest.journal_gen - 1) + 1
-        return _Loaded(lock, manifest, tables, seq, backlog, gen)
+        damage = damage_reports(directory)
+        for report in damage:
+            log.error("DATA LOSS in %s: %s (see docs/operations.md)", directory, report.line())
+        return _Loaded(lock, manifest, tables, seq, backlog, gen, damage)
 
     # -- the write path ------------------------------------------------------
 
@@ -472,24 +506,71 @@ class TinyDBStore(Store):
             )
         return table
 
-    async def _commit(self, ops: list[Op], apply: Callable[[], Any]) -> None:
-        """Journal ``ops``, apply them in memory, and wait until they are durable."""
+    async def _commit(self, ops: list[Op], changes: list[_Change]) -> None:
+        """Journal ``ops``, apply ``changes`` in memory, and wait until they are durable.
+
+        What each change replaced is kept until the journal says the entry is
+        durable, so that a failed write can be undone (``_undo_failed``).
+        """
         journal = self._journal
         assert journal is not None
         line = encode_entry(self._seq + 1, ops)  # fails (nothing changed) on a non-JSON value
+        future = journal.append(line)  # raises (nothing changed) if the journal is unusable
         self._seq += 1
-        apply()
-        future = journal.append(line)
+        undo: list[tuple[MemTable, str, _Doc | None]] = []
+        for table, rid, doc in changes:
+            undo.append((table, rid, table.docs.get(rid)))
+            if doc is None:
+                table.remove(rid)
+            else:
+                table.put(doc)
+        inflight = self._inflight
+        while inflight and inflight[0][0].done():
+            inflight.popleft()
+        inflight.append((future, self._seq, undo))
         self._since_rotation += len(ops)
         self._maybe_compact()
         await asyncio.shield(future)
 
-    async def _settle(self) -> None:
-        """Wait until every write applied so far is durable (reads call it)."""
-        journal = self._journal
-        tail = journal.tail if journal is not None else None
-        if tail is not None and not tail.done():
-            await asyncio.shield(tail)
+    def _undo_failed(self) -> None:
+        """Undo, newest first, every write whose journal entry has not been made durable.
+
+        The journal calls it on the event loop when a write failed, after
+        settling the batches that succeeded and before failing the others:
+        the writes not done yet are exactly the failed ones.  Their entry
+        numbers are given back, so the journal's numbering stays gapless.
+        """
+        inflight = self._inflight
+        while inflight and not inflight[-1][0].done():
+            _future, seq, undo = inflight.pop()
+            for table, rid, old in reversed(undo):
+                if old is None:
+                    table.remove(rid)
+                else:
+                    table.put(old)
+            self._seq = seq - 1
+        inflight.clear()
+
+    async def _read(self, read: Callable[[], _T]) -> _T:
+        """``read()`` from memory, returned once every write it may have seen is durable.
+
+        If one of those writes fails it has been undone by then: read again.
+        """
+        error: StoreError | None = None
+        for _attempt in range(50):
+            result = read()
+            journal = self._journal
+            tail = journal.tail if journal is not None else None
+            if tail is None or tail.done():
+                return result
+            try:
+                await asyncio.shield(tail)
+            except StoreError as exc:
+                error = exc
+                continue
+            return result
+        assert error is not None
+        raise error
 
     # -- compaction ----------------------------------------------------------
 
@@ -498,14 +579,17 @@ class TinyDBStore(Store):
             return
         records = sum(len(table.docs) for table in self._tables.values())
         threshold = max(self.compact_every, int(records * self.compact_ratio))
-        if self._since_rotation + self._backlog >= threshold:
+        if self._since_rotation + self._backlog >= threshold + self._compact_hold:
             self._compaction = asyncio.create_task(self._background_compaction())
 
     async def _background_compaction(self) -> None:
         try:
             await self._compact(self.compactor)
+            self._compact_hold = 0
         except Exception:
             log.exception("compaction of %s failed; the journals keep the data", self.path)
+            # not again at the very next write (a full disk would start a process per write)
+            self._compact_hold = self._since_rotation + self._backlog
         finally:
             self._compaction = None
 

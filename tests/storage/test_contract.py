@@ -132,6 +132,10 @@ async def test_round_trip_of_special_types(store: Store) -> None:
     assert (await store.kv.get("ns:k")).value == kv.value
 
 
+async def test_a_sound_store_reports_no_damage(store: Store) -> None:
+    assert store.damage == ()  # every backend has the damage report; a sound store's is empty
+
+
 @pytest.mark.parametrize("collection", COLLECTIONS)
 async def test_get_missing_is_none(store: Store, collection: str) -> None:
     assert await store.collection(collection).get("nope") is None
