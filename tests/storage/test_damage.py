@@ -186,6 +186,8 @@ async def test_crm_bot_check_reports_the_damage(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CRM_BOT_DATA", str(directory))
     monkeypatch.delenv("CRM_BOT_DATABASE_URL", raising=False)
+    monkeypatch.setenv("CRM_BOT_TOKEN", "123456:TEST")  # a complete configuration: no warnings
+    monkeypatch.setenv("CRM_BOT_ADMINS", "501")
     await journal_only(directory, "customers", 20)
     assert main(["check"]) == 0
     assert "DAMAGED" not in capsys.readouterr().out
