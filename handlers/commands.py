@@ -41,6 +41,9 @@ ADMIN_COMMANDS: list[tuple[str, str]] = [
 ]
 
 
+ALL_COMMANDS = COMMANDS + MANAGER_COMMANDS + ADMIN_COMMANDS
+
+
 def commands_for(role: Role) -> list[tuple[str, str]]:
     """The (command, description msgid) list a role sees in Telegram's command menu."""
     extra = {Role.ADMIN: MANAGER_COMMANDS + ADMIN_COMMANDS, Role.MANAGER: MANAGER_COMMANDS}

@@ -43,6 +43,7 @@ REASONS: dict[str, str] = {
     "tag.too_long": N_("The tag \"%(tag)s\" is longer than %(max_length)s characters."),
     "tags.too_many": N_("At most %(max_count)s tags."),
     "choice.use_buttons": N_("Please choose one of the buttons."),
+    "command.unknown": N_("That is not a command I know. /skip leaves this empty, /cancel stops."),
     "team.invalid": N_("A team name needs 1 to 50 characters."),
 }
 FALLBACK = N_("That input cannot be used here.")

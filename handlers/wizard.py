@@ -44,6 +44,7 @@ from bot.render import render
 from bot.services import Services
 from bot.services.errors import AccessDenied
 from handlers import callback_data, common
+from handlers.commands import ALL_COMMANDS
 from handlers.menu import N_, all_menu_labels, main_menu
 from handlers.reasons import reason_text
 
@@ -460,6 +461,13 @@ async def _back(turn: Turn, key: str) -> str | int:
     return await ask(turn, _previous(turn, step) or step)
 
 
+async def _unknown_command(form: Form, step: Step, update: Update, context: common.Context) -> str | int:
+    turn = await current(form, update, context)
+    if turn is None:
+        return await cancel(form, update, context)
+    return await ask(turn, step, reason=reason_text(ValidationError(step.key, "command.unknown"), turn.language))
+
+
 async def _command(form: Form, step: Step, action: str, update: Update, context: common.Context) -> str | int:
     turn = await current(form, update, context)
     if turn is None:
@@ -552,11 +560,18 @@ def _bind(function: Callable[..., Awaitable[Any]], *bound: Any) -> Callable[[Upd
     return callback
 
 
+_KNOWN_COMMAND = ext.filters.Regex(
+    "^/(" + "|".join(name for name, _ in ALL_COMMANDS + [("skip", ""), ("back", "")]) + r")(@\w+)?(\s|$)"
+)
+
+
 def _step_handlers(form: Form, step: Step, text: ext.filters.BaseFilter) -> list[ext.BaseHandler]:
     handlers: list[ext.BaseHandler] = [
         CommandHandler("skip", _bind(_command, form, step, "skip")),
         CommandHandler("back", _bind(_command, form, step, "back")),
         MessageHandler(text, _bind(_typed, form, step)),
+        # A command the bot does not have ("/0", "/xyz") is a slip at this step, not a new action.
+        MessageHandler(ext.filters.COMMAND & ~_KNOWN_COMMAND, _bind(_unknown_command, form, step)),
     ]
     if step.kind is Kind.FILE:
         media = ext.filters.VOICE | ext.filters.AUDIO | ext.filters.Document.ALL | ext.filters.PHOTO

@@ -128,6 +128,17 @@ async def test_skip_only_where_a_step_is_optional(app: Any, ada: Any) -> None:
     assert "'note': None" in replies[-1].text
 
 
+async def test_a_command_the_bot_does_not_have_re_asks_the_step(app: Any, ada: Any) -> None:
+    await ada.send("/probe")
+    await ada.send("Li Lei")
+    await ada.press("small")
+    replies = await ada.send("/0")
+    assert "not a command I know" in replies[-1].text and "note?" in replies[-1].text
+    replies = await ada.send("/help")  # a command the bot has still works mid-form
+    assert "/add" in replies[-1].text
+    assert app.user_data[ADMIN_ID][DRAFT]["name"] == "Li Lei"
+
+
 async def test_cancel_drops_the_draft_and_saves_nothing(app: Any, ada: Any) -> None:
     await ada.send("/probe")
     await ada.send("Li Lei")
