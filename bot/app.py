@@ -107,6 +107,8 @@ def register_handlers(application: Application, conversation_timeout: timedelta)
     # Last in group 0: whatever no feature handled.
     application.add_handlers(start.fallback_handlers())
     application.add_error_handler(errors.on_error)
+    # What the scheduler pushes, and how each kind is shown (follow-ups … reports).
+    reminders.register(reminders.pushed(), reports.pushed())
 
 
 async def startup(application: Application, *, auto_tick: bool = True) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -73,14 +74,6 @@ COPY_LABEL = N_("📋 %(name)s")
 SENT_LABEL = N_("✓ Sent to %(name)s")
 BIRTHDAY_LABEL = N_("birthday")
 OPEN_LABEL = N_("📂 %(what)s: %(detail)s")
-
-
-def renderer(kind: ReminderKind) -> Callable[[Renderer], Renderer]:
-    def register(function: Renderer) -> Renderer:
-        RENDERERS[kind] = function
-        return function
-
-    return register
 
 
 def _cb(feature: str, action: str, *args: str) -> str:
@@ -163,26 +156,15 @@ DIGEST_DETAILS: dict[ReminderKind, DigestDetail] = {}
 DIGEST_BUTTONS = 90  # Telegram allows 100 buttons a message
 
 
-def digest_detail(*kinds: ReminderKind) -> Callable[[DigestDetail], DigestDetail]:
-    def register(function: DigestDetail) -> DigestDetail:
-        for kind in kinds:
-            DIGEST_DETAILS[kind] = function
-        return function
-
-    return register
-
-
 def day_text(day: date, language: str) -> str:
     """A day as people read it: "Feb 5, 2027" / "2027年2月5日"."""
     return format_date(day, "medium", locale="zh_CN" if language == "zh" else "en")
 
 
-@digest_detail(ReminderKind.DAILY_AGENDA)
 def _agenda_detail(svc: Services, reminder: Reminder, language: str) -> str:
     return day_text(agenda_day(reminder), language)
 
 
-@digest_detail(ReminderKind.BIRTHDAY, ReminderKind.FESTIVAL)
 def _greetings_detail(svc: Services, reminder: Reminder, language: str) -> str:
     return str(len(reminder.payload.get("items", [])))
 
@@ -209,7 +191,6 @@ def _snooze_row(reminder: Reminder, language: str) -> list[InlineKeyboardButton]
             InlineKeyboardButton(_(SNOOZE_WEEK_LABEL), callback_data=_cb("rem", "snooze", reminder.id, "week"))]
 
 
-@renderer(ReminderKind.FOLLOW_UP)
 async def _follow_up(svc: Services, reminder: Reminder, user: StaffUser, language: str) -> Rendered | None:
     subject = await svc.delivery.subject(reminder, user)
     if subject is None or subject.customer is None:
@@ -268,11 +249,8 @@ async def _greeting_items(svc: Services, reminder: Reminder, user: StaffUser, la
                   missed=bool(reminder.payload.get("missed"))), InlineKeyboardMarkup(rows)
 
 
-RENDERERS[ReminderKind.BIRTHDAY] = _greeting_items
-RENDERERS[ReminderKind.FESTIVAL] = _greeting_items
 
 
-@renderer(ReminderKind.CHURN_WARNING)
 async def _churn(svc: Services, reminder: Reminder, user: StaffUser, language: str) -> Rendered | None:
     _ = gettext_for(language)
     subject = await svc.delivery.subject(reminder, user)
@@ -292,7 +270,6 @@ async def _churn(svc: Services, reminder: Reminder, user: StaffUser, language: s
     return render(language, "reminder_churn", c=customer, score=reminder.payload.get("score"), reasons=reasons), markup
 
 
-@renderer(ReminderKind.FEEDBACK_OVERDUE)
 async def _feedback_overdue(svc: Services, reminder: Reminder, user: StaffUser, language: str) -> Rendered | None:
     subject = await svc.delivery.subject(reminder, user)
     if subject is None or subject.feedback is None or subject.customer is None:
@@ -308,7 +285,6 @@ async def _feedback_overdue(svc: Services, reminder: Reminder, user: StaffUser, 
                   due=when_text(item.due_at, language, user.timezone)), markup
 
 
-@renderer(ReminderKind.COMPLAINT_ALERT)
 async def _complaint(svc: Services, reminder: Reminder, user: StaffUser, language: str) -> Rendered | None:
     subject = await svc.delivery.subject(reminder, user)
     if subject is None or subject.feedback is None or subject.customer is None:
@@ -320,7 +296,6 @@ async def _complaint(svc: Services, reminder: Reminder, user: StaffUser, languag
           InlineKeyboardButton(_(OPEN_CARD_LABEL), callback_data=_cb("cust", "view", customer.id))]])
 
 
-@renderer(ReminderKind.DAILY_AGENDA)
 async def _agenda(svc: Services, reminder: Reminder, user: StaffUser, language: str) -> Rendered | None:
     day = agenda_day(reminder)
     if day < svc.clock.now().astimezone(user_zone(user, svc.config.tz)).date():
@@ -337,7 +312,6 @@ async def _agenda(svc: Services, reminder: Reminder, user: StaffUser, language: 
                   greetings=greeting_count), InlineKeyboardMarkup(rows) if rows else None
 
 
-@renderer(ReminderKind.CATCH_UP)
 async def _catch_up(svc: Services, reminder: Reminder, user: StaffUser, language: str) -> Rendered | None:
     payload = reminder.payload
     return render(language, "reminder_catch_up",
@@ -474,3 +448,41 @@ def handlers() -> list[BaseHandler]:
         CommandHandler("settings", settings_command),
         CallbackQueryHandler(settings_button, pattern=r"^set:"),
     ]
+
+
+@dataclass(frozen=True)
+class Pushed:
+    """How a feature shows the reminders it pushes: a renderer per kind, and what a digest line says."""
+
+    renderers: dict[ReminderKind, Renderer]
+    digest_details: dict[ReminderKind, DigestDetail]
+
+
+def register(*features: Pushed) -> None:
+    """Called by the composition root (``bot/app.py``) with every feature's pushed messages."""
+    RENDERERS.clear()
+    DIGEST_DETAILS.clear()
+    for feature in features:
+        RENDERERS.update(feature.renderers)
+        DIGEST_DETAILS.update(feature.digest_details)
+
+
+def pushed() -> Pushed:
+    """The reminders this module renders: follow-ups, greetings, churn, feedback, agenda, catch-up."""
+    return Pushed(
+        renderers={
+            ReminderKind.FOLLOW_UP: _follow_up,
+            ReminderKind.CHURN_WARNING: _churn,
+            ReminderKind.FEEDBACK_OVERDUE: _feedback_overdue,
+            ReminderKind.COMPLAINT_ALERT: _complaint,
+            ReminderKind.DAILY_AGENDA: _agenda,
+            ReminderKind.CATCH_UP: _catch_up,
+            ReminderKind.BIRTHDAY: _greeting_items,
+            ReminderKind.FESTIVAL: _greeting_items,
+        },
+        digest_details={
+            ReminderKind.DAILY_AGENDA: _agenda_detail,
+            ReminderKind.BIRTHDAY: _greetings_detail,
+            ReminderKind.FESTIVAL: _greetings_detail,
+        },
+    )

@@ -13,9 +13,9 @@ A custom range is typed ("2026-03-01 2026-03-15", "3月1日-3月15日", "1 March
 the conversation waits in ``TYPE_RANGE``, re-asks with the reason on bad input and keeps
 the chosen scope (in ``user_data``) until a range is read or /cancel.
 
-Pushed reports: the delivery job renders the weekly/monthly reminder with the renderers
-registered below — the text summary only, since a renderer returns one message — with a
-"📊 Chart & Excel" button (``rep:files:<kind>:<dates>:<scope>``) that sends the chart and
+Pushed reports: the delivery job renders the weekly/monthly reminder with the renderers of
+``pushed()``, which the composition root registers — the text summary only, since a renderer
+returns one message — with a "📊 Chart & Excel" button (``rep:files:<kind>:<dates>:<scope>``) that sends the chart and
 the workbook when pressed.
 
 Callback data (never trusted: the caller and the scope are checked again on every press):
@@ -70,7 +70,7 @@ from handlers.common import Context, caller, deny, pressed, reply_html, send_htm
 from handlers.menu import N_, REPORT, all_menu_labels
 from handlers.menu import labels as menu_labels
 from handlers.reasons import REASONS, reason_text
-from handlers.reminders import Rendered, digest_detail, renderer
+from handlers.reminders import Pushed, Rendered
 
 log = logging.getLogger(__name__)
 
@@ -443,7 +443,6 @@ async def _pushed(svc: Services, reminder: Reminder, user: StaffUser, language: 
     return summary_text(result, language, title=title), markup
 
 
-@digest_detail(ReminderKind.WEEKLY_REPORT, ReminderKind.MONTHLY_REPORT)
 def _pushed_period(svc: Services, reminder: Reminder, language: str) -> str:
     """A digested report's line names its period (the line's button opens the report)."""
     period = reminder.payload.get("period", {})
@@ -451,14 +450,26 @@ def _pushed_period(svc: Services, reminder: Reminder, language: str) -> str:
     return period_text(svc.reports.period(kind, start=start, end=end), language)
 
 
-@renderer(ReminderKind.WEEKLY_REPORT)
 async def _weekly_report(svc: Services, reminder: Reminder, user: StaffUser, language: str) -> Rendered | None:
     return await _pushed(svc, reminder, user, language, "weekly")
 
 
-@renderer(ReminderKind.MONTHLY_REPORT)
 async def _monthly_report(svc: Services, reminder: Reminder, user: StaffUser, language: str) -> Rendered | None:
     return await _pushed(svc, reminder, user, language, "monthly")
+
+
+def pushed() -> Pushed:
+    """The weekly and monthly reports, as the delivery job pushes them."""
+    return Pushed(
+        renderers={
+            ReminderKind.WEEKLY_REPORT: _weekly_report,
+            ReminderKind.MONTHLY_REPORT: _monthly_report,
+        },
+        digest_details={
+            ReminderKind.WEEKLY_REPORT: _pushed_period,
+            ReminderKind.MONTHLY_REPORT: _pushed_period,
+        },
+    )
 
 
 def handlers(conversation_timeout: Any = None) -> list[BaseHandler]:
