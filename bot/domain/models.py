@@ -150,6 +150,7 @@ class ReminderKind(StrEnum):
     DAILY_AGENDA = "daily_agenda"
     WEEKLY_REPORT = "weekly_report"
     MONTHLY_REPORT = "monthly_report"
+    DELIVERY_FAILURES = "delivery_failures"  # to admins, once a day: reminders given up
 
 
 class ReminderStatus(StrEnum):

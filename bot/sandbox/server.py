@@ -46,6 +46,7 @@ from aiohttp import web
 from bot.sandbox.botapi import BotApi, dumps, scope_key
 from bot.sandbox.control_http import add_control_routes
 from bot.sandbox.errors import ApiError, SandboxError, SandboxTimeout
+from bot.sandbox.faults import Fault, FaultMode, FaultPlan
 from bot.sandbox.files import FileStore
 from bot.sandbox.limits import MB, ApiLimits, FloodLimits
 from bot.sandbox.params import read_params
@@ -64,6 +65,8 @@ log = logging.getLogger(__name__)
 __all__ = [
     "DEFAULT_TOKEN",
     "ApiLimits",
+    "Fault",
+    "FaultMode",
     "FloodLimits",
     "SandboxError",
     "SandboxServer",
@@ -114,6 +117,8 @@ class SandboxServer:
         # Telegram would have refused too. Tests assert the bot caused none.
         self.refused: list[tuple[str, int, str]] = []
         self._users: dict[int, SandboxUser] = {}
+        # Injected failures (see bot.sandbox.faults): ``server.faults.add("sendMessage", ...)``.
+        self.faults = FaultPlan(self.state.clock)
         self._runner: web.AppRunner | None = None
 
     # -- lifecycle ------------------------------------------------------------
@@ -319,9 +324,13 @@ class SandboxServer:
         request_cause.set(int(cause) if cause.isdigit() else None)
         if not long_poll:
             self.state.request_started()
+        fault = self.faults.take(method)
         try:
             params = await read_params(request)
-            result = await self.api.call(method, params)
+            if fault is None or fault.processes:
+                result = await self.api.call(method, params)
+            if fault is not None:
+                return self._injected(request, fault)
         except ApiError as exc:
             self.refused.append((method, exc.error_code, exc.to_payload().get("description", "")))
             return _json(exc.to_payload(), exc.error_code)
@@ -333,6 +342,14 @@ class SandboxServer:
             if not long_poll:
                 self.state.request_finished()
         return _json({"ok": True, "result": result})
+
+    @staticmethod
+    def _injected(request: web.Request, fault: Fault) -> web.Response:
+        """The answer an injected fault gives (after the call was processed, or instead of it)."""
+        if fault.mode is FaultMode.ACCEPT_THEN_DROP and request.transport is not None:
+            request.transport.close()
+        error = ApiError(f"Internal Server Error (injected: {fault.mode})", fault.status)
+        return _json(error.to_payload(), fault.status)
 
     async def _handle_file(self, request: web.Request) -> web.StreamResponse:
         if request.match_info["token"] != self.token:
