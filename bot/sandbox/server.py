@@ -52,6 +52,7 @@ from bot.sandbox.limits import MB, ApiLimits, FloodLimits
 from bot.sandbox.params import read_params
 from bot.sandbox.state import (
     BotActivity,
+    Chat,
     Listener,
     SandboxMessage,
     SandboxState,
@@ -69,6 +70,7 @@ __all__ = [
     "FaultMode",
     "FloodLimits",
     "SandboxError",
+    "SandboxGroup",
     "SandboxServer",
     "SandboxTimeout",
     "serve_forever",
@@ -78,6 +80,28 @@ DEFAULT_TOKEN = "123456:SANDBOX"
 UPDATE_HEADER = "X-Sandbox-Update-Id"
 """A bot may name the update a request answers (``bot.activity`` does)."""
 _TOKEN_RE = re.compile(r"^(\d+):[A-Za-z0-9_-]+$")
+
+
+class SandboxGroup:
+    """A group or channel chat: ``group.member(user)`` is a handle that sends there as that user.
+
+    The member's handle works like a private chat's (``send``, ``press``,
+    ``bot_messages``), but on the group's shared history.
+    """
+
+    def __init__(self, server: SandboxServer, chat: Chat) -> None:
+        self.server = server
+        self.chat = chat
+
+    @property
+    def id(self) -> int:
+        return self.chat.id
+
+    def member(self, user: SandboxUser) -> SandboxUser:
+        return SandboxUser(self.server.state, self.chat, self.server.limits, member=user.telegram_user)
+
+    def bot_messages(self) -> list[SandboxMessage]:
+        return [m for m in self.chat.messages.values() if m.from_bot and not m.deleted]
 
 
 def _json(payload: Any, status: int = 200) -> web.Response:
@@ -239,6 +263,14 @@ class SandboxServer:
         handle = SandboxUser(self.state, chat, self.limits)
         self._users[user_id] = handle
         return handle
+
+    def group(self, chat_id: int, title: str = "Sales team", *, kind: str = "group") -> SandboxGroup:
+        """A group (or "supergroup", "channel") chat with id ``chat_id`` (negative); see ``SandboxGroup``."""
+        if chat_id >= 0:
+            raise ValueError("group and channel ids are negative")
+        if kind not in ("group", "supergroup", "channel"):
+            raise ValueError(f"not a group chat type: {kind!r}")
+        return SandboxGroup(self, self.state.get_or_create_group(chat_id, title, kind))
 
     async def press_forged(
         self,
