@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from telegram import BotCommand, BotCommandScopeAllPrivateChats
 from telegram.constants import ParseMode
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
-from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
 from bot.activity import ApplicationActivity
@@ -24,6 +23,7 @@ from bot.i18n import LANGUAGES, gettext_for
 from bot.persistence import StorePersistence
 from bot.scheduler import Scheduler
 from bot.services import Services
+from bot.telegram_request import StatusRequest
 from handlers import (
     access,
     commands,
@@ -64,9 +64,11 @@ def build_application(
         raise ValueError("a bot token is required to build the application")
     builder = ApplicationBuilder()
     if activity is not None:
-        builder = builder.concurrent_updates(activity.update_processor).request(
-            HTTPXRequest(connection_pool_size=256, httpx_kwargs=activity.httpx_kwargs())
-        )
+        builder = builder.concurrent_updates(activity.update_processor)
+    # StatusRequest keeps a server error's HTTP status, which reminder delivery needs (503 vs 500).
+    builder = builder.request(
+        StatusRequest(connection_pool_size=256, httpx_kwargs=activity.httpx_kwargs() if activity else None)
+    )
     application = (
         builder
         .token(token)

@@ -146,6 +146,10 @@ class RemindersConfig:
     digest_threshold: int = 5  # more overdue reminders than this after downtime: one digest
     agenda_hour: int = 8  # local hour of the daily agenda
     catch_up_days: int = 31  # after downtime, every missed day this far back is caught up
+    # Transient Bot API trouble: retried with backoff capped at this many minutes ...
+    retry_backoff_max_minutes: int = 10
+    # ... for this many hours after the reminder fell due; later it goes into the next digest.
+    retry_horizon_hours: int = 24
 
     def __post_init__(self) -> None:
         for name in ("quiet_hours_start", "quiet_hours_end", "agenda_hour"):
@@ -154,6 +158,8 @@ class RemindersConfig:
             raise ValueError("max_attempts and digest_threshold must be at least 1")
         if not 1 <= self.catch_up_days <= 366:
             raise ValueError("catch_up_days must be 1-366")
+        if self.retry_backoff_max_minutes < 1 or self.retry_horizon_hours < 1:
+            raise ValueError("retry_backoff_max_minutes and retry_horizon_hours must be at least 1")
 
     @property
     def quiet_hours(self) -> tuple[int, int]:

@@ -3,6 +3,10 @@
 Registered in group -1, so it runs before any feature handler. Anyone else
 gets one polite answer with their Telegram id (to give to an admin) and
 nothing more: no menu, no data, no command, no button works.
+
+Customer data is answered only in private chats: staff writing in a group
+(or pressing a button on a message there) get one line pointing to the
+private chat; other group messages and channel posts get no answer at all.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ async def gate(update: Update, context: Context) -> None:
     staff, language = await caller(update, context)
     if staff is None and _is_invitation(update):
         return  # /start <code>: the invitation handler decides
+    if staff is not None and update.effective_chat is not None and update.effective_chat.type != "private":
+        await _outside_private_chat(update, context, language)
     if staff is not None:
         svc = services(context)
         await svc.staff.remember_profile(
@@ -41,6 +47,18 @@ async def gate(update: Update, context: Context) -> None:
         await update.callback_query.answer(text=render(language, "not_available"), show_alert=True)
     elif update.effective_chat.type == "private":
         await reply_html(update, context, text, language, reply_markup=ReplyKeyboardRemove())
+    raise ApplicationHandlerStop
+
+
+async def _outside_private_chat(update: Update, context: Context, language: str) -> None:
+    """Customer data goes to private chats only: in a group, one line pointing there, then nothing."""
+    log.info("update %s from staff in %s chat %s: pointed to the private chat", update.update_id,
+             update.effective_chat.type, update.effective_chat.id)
+    text = render(language, "private_chat_only", bot=context.bot.username or "")
+    if update.callback_query is not None:
+        await update.callback_query.answer(text=text, show_alert=True)
+    elif update.message is not None and (update.message.text or "").startswith("/"):
+        await update.message.reply_text(text, parse_mode="HTML")
     raise ApplicationHandlerStop
 
 

@@ -13,12 +13,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from http import HTTPStatus
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 from babel.dates import format_date
 from telegram import CopyTextButton, InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import Application, BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import labels
@@ -34,9 +36,18 @@ from bot.domain.models import (
 from bot.i18n import gettext_for
 from bot.render import render
 from bot.services import Services
-from bot.services.delivery import Parcel, Refused, Result, RetryLater, TransientFailure
+from bot.services.delivery import (
+    Ambiguous,
+    Parcel,
+    Refused,
+    Result,
+    RetryLater,
+    SendError,
+    TransientFailure,
+)
 from bot.services.errors import AccessDenied
 from bot.services.reminder_generation import agenda_day
+from bot.telegram_request import ServerError
 from bot.textsplit import split_html
 from handlers import callback_data
 from handlers.callback_data import CallbackData
@@ -59,8 +70,6 @@ Rendered = tuple[str, InlineKeyboardMarkup | None]
 Renderer = Callable[[Services, Reminder, StaffUser, str], Awaitable[Rendered | None]]
 RENDERERS: dict[ReminderKind, Renderer] = {}
 COPY_LIMIT = 256
-# Refusals about the chat itself (not this one message): the recipient cannot be reached.
-UNREACHABLE = ("chat not found", "user is deactivated", "bot was blocked", "bot can't initiate")
 
 DONE_LABEL = N_("✅ Done — log it")
 SNOOZE_HOUR_LABEL = N_("⏰ 1 hour")
@@ -112,20 +121,47 @@ async def _render(svc: Services, parcel: Parcel) -> Rendered | None:
 
 async def _send_telegram(application: Application, user: StaffUser, text: str,
                          markup: InlineKeyboardMarkup | None) -> None:
-    """Send, translating the Bot API's refusals into the delivery service's words."""
+    """Send, translating the Bot API's answer into the delivery service's words."""
     note = gettext_for(user.language)("(message truncated: too long to show in full)")
-    try:
-        parts = split_html(text, note=note)
-        for index, part in enumerate(parts):
+    parts = split_html(text, note=note)
+    for index, part in enumerate(parts):
+        try:
             await application.bot.send_message(
                 user.telegram_id, part, reply_markup=markup if index == len(parts) - 1 else None)
-    except RetryAfter as error:
+        except TelegramError as error:
+            raise send_error(error, delivered_before=index > 0) from error
+
+
+# A server error that says the request was not handled (safe to send again).
+NOT_HANDLED = (HTTPStatus.SERVICE_UNAVAILABLE,)
+# Transport failures before the request reached the server.
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def send_error(error: TelegramError, *, delivered_before: bool = False) -> SendError:
+    """The delivery service's word for a failed sendMessage.
+
+    Clear: 429 (``RetryLater``), 403/400 (``Refused``), a 503 or a connection
+    that never opened (``TransientFailure``). Anything after which Telegram may
+    have delivered the message — a 500 or other server error, a read timeout, a
+    connection reset, an unreadable answer — is ``Ambiguous``, and so is any
+    failure once an earlier part of the same parcel was accepted.
+    """
+    reason = f"{type(error).__name__}: {error}"
+    if isinstance(error, RetryAfter) and not delivered_before:
         wait = error.retry_after
-        raise RetryLater(wait.total_seconds() if isinstance(wait, timedelta) else float(wait)) from error
-    except (Forbidden, BadRequest) as error:  # 403, or 400: this chat or message is refused
-        raise Refused(f"{type(error).__name__}: {error}") from error
-    except TelegramError as error:  # network trouble, timeouts, server errors
-        raise TransientFailure(f"{type(error).__name__}: {error}") from error
+        return RetryLater(wait.total_seconds() if isinstance(wait, timedelta) else float(wait))
+    if isinstance(error, (Forbidden, BadRequest)):  # 403, or 400: this chat or message is refused
+        return Refused(reason)
+    clear = (
+        isinstance(error, RetryAfter)
+        or (isinstance(error, ServerError) and error.status in NOT_HANDLED)
+        or isinstance(error.__cause__, NOT_SENT)
+        or isinstance(error, (InvalidToken, Conflict))  # refused before any processing
+    )
+    if clear and not delivered_before:
+        return TransientFailure(reason)
+    return Ambiguous(reason)
 
 
 async def _digest(svc: Services, parcel: Parcel) -> Rendered:
@@ -180,6 +216,7 @@ KIND_LABELS = {
     ReminderKind.WEEKLY_REPORT: N_("weekly report"),
     ReminderKind.MONTHLY_REPORT: N_("monthly report"),
     ReminderKind.CATCH_UP: N_("downtime beyond the catch-up horizon"),
+    ReminderKind.DELIVERY_FAILURES: N_("delivery failures"),
 }
 
 
@@ -319,6 +356,18 @@ async def _catch_up(svc: Services, reminder: Reminder, user: StaffUser, language
                   last=day_text(date.fromisoformat(payload["to"]), language),
                   days=payload.get("days", 0), greetings=payload.get("greetings", 0),
                   horizon=payload.get("horizon", svc.config.reminders.catch_up_days)), None
+
+
+async def _delivery_failures(svc: Services, reminder: Reminder, user: StaffUser, language: str) -> Rendered | None:
+    """An admin's daily list of the reminders Telegram refused for good."""
+    _ = gettext_for(language)
+    kinds = {kind.value: _(label) for kind, label in KIND_LABELS.items()}
+    failures = [(item.get("recipient", ""), kinds.get(item.get("kind", ""), item.get("kind", "")),
+                 item.get("reason", "")) for item in reminder.payload.get("failures", [])]
+    if not failures:
+        return None
+    return render(language, "reminder_delivery_failures", day=reminder.payload.get("day", ""),
+                  failures=failures, more=int(reminder.payload.get("more", 0))), None
 
 
 # ---- buttons -----------------------------------------------------------------------------
@@ -477,6 +526,7 @@ def pushed() -> Pushed:
             ReminderKind.COMPLAINT_ALERT: _complaint,
             ReminderKind.DAILY_AGENDA: _agenda,
             ReminderKind.CATCH_UP: _catch_up,
+            ReminderKind.DELIVERY_FAILURES: _delivery_failures,
             ReminderKind.BIRTHDAY: _greeting_items,
             ReminderKind.FESTIVAL: _greeting_items,
         },

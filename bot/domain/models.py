@@ -151,6 +151,7 @@ class ReminderKind(StrEnum):
     WEEKLY_REPORT = "weekly_report"
     MONTHLY_REPORT = "monthly_report"
     CATCH_UP = "catch_up"  # after downtime: the days beyond the catch-up horizon (to admins)
+    DELIVERY_FAILURES = "delivery_failures"  # to admins, once a day: reminders given up
 
 
 class ReminderStatus(StrEnum):

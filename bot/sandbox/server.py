@@ -46,11 +46,13 @@ from aiohttp import web
 from bot.sandbox.botapi import BotApi, dumps, scope_key
 from bot.sandbox.control_http import add_control_routes
 from bot.sandbox.errors import ApiError, SandboxError, SandboxTimeout
+from bot.sandbox.faults import Fault, FaultMode, FaultPlan
 from bot.sandbox.files import FileStore
 from bot.sandbox.limits import MB, ApiLimits, FloodLimits
 from bot.sandbox.params import read_params
 from bot.sandbox.state import (
     BotActivity,
+    Chat,
     Listener,
     SandboxMessage,
     SandboxState,
@@ -64,8 +66,11 @@ log = logging.getLogger(__name__)
 __all__ = [
     "DEFAULT_TOKEN",
     "ApiLimits",
+    "Fault",
+    "FaultMode",
     "FloodLimits",
     "SandboxError",
+    "SandboxGroup",
     "SandboxServer",
     "SandboxTimeout",
     "serve_forever",
@@ -75,6 +80,28 @@ DEFAULT_TOKEN = "123456:SANDBOX"
 UPDATE_HEADER = "X-Sandbox-Update-Id"
 """A bot may name the update a request answers (``bot.activity`` does)."""
 _TOKEN_RE = re.compile(r"^(\d+):[A-Za-z0-9_-]+$")
+
+
+class SandboxGroup:
+    """A group or channel chat: ``group.member(user)`` is a handle that sends there as that user.
+
+    The member's handle works like a private chat's (``send``, ``press``,
+    ``bot_messages``), but on the group's shared history.
+    """
+
+    def __init__(self, server: SandboxServer, chat: Chat) -> None:
+        self.server = server
+        self.chat = chat
+
+    @property
+    def id(self) -> int:
+        return self.chat.id
+
+    def member(self, user: SandboxUser) -> SandboxUser:
+        return SandboxUser(self.server.state, self.chat, self.server.limits, member=user.telegram_user)
+
+    def bot_messages(self) -> list[SandboxMessage]:
+        return [m for m in self.chat.messages.values() if m.from_bot and not m.deleted]
 
 
 def _json(payload: Any, status: int = 200) -> web.Response:
@@ -114,6 +141,8 @@ class SandboxServer:
         # Telegram would have refused too. Tests assert the bot caused none.
         self.refused: list[tuple[str, int, str]] = []
         self._users: dict[int, SandboxUser] = {}
+        # Injected failures (see bot.sandbox.faults): ``server.faults.add("sendMessage", ...)``.
+        self.faults = FaultPlan(self.state.clock)
         self._runner: web.AppRunner | None = None
 
     # -- lifecycle ------------------------------------------------------------
@@ -235,6 +264,14 @@ class SandboxServer:
         self._users[user_id] = handle
         return handle
 
+    def group(self, chat_id: int, title: str = "Sales team", *, kind: str = "group") -> SandboxGroup:
+        """A group (or "supergroup", "channel") chat with id ``chat_id`` (negative); see ``SandboxGroup``."""
+        if chat_id >= 0:
+            raise ValueError("group and channel ids are negative")
+        if kind not in ("group", "supergroup", "channel"):
+            raise ValueError(f"not a group chat type: {kind!r}")
+        return SandboxGroup(self, self.state.get_or_create_group(chat_id, title, kind))
+
     async def press_forged(
         self,
         user: SandboxUser | int,
@@ -319,9 +356,13 @@ class SandboxServer:
         request_cause.set(int(cause) if cause.isdigit() else None)
         if not long_poll:
             self.state.request_started()
+        fault = self.faults.take(method)
         try:
             params = await read_params(request)
-            result = await self.api.call(method, params)
+            if fault is None or fault.processes:
+                result = await self.api.call(method, params)
+            if fault is not None:
+                return self._injected(request, fault)
         except ApiError as exc:
             self.refused.append((method, exc.error_code, exc.to_payload().get("description", "")))
             return _json(exc.to_payload(), exc.error_code)
@@ -333,6 +374,14 @@ class SandboxServer:
             if not long_poll:
                 self.state.request_finished()
         return _json({"ok": True, "result": result})
+
+    @staticmethod
+    def _injected(request: web.Request, fault: Fault) -> web.Response:
+        """The answer an injected fault gives (after the call was processed, or instead of it)."""
+        if fault.mode is FaultMode.ACCEPT_THEN_DROP and request.transport is not None:
+            request.transport.close()
+        error = ApiError(f"Internal Server Error (injected: {fault.mode})", fault.status)
+        return _json(error.to_payload(), fault.status)
 
     async def _handle_file(self, request: web.Request) -> web.StreamResponse:
         if request.match_info["token"] != self.token:

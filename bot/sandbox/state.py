@@ -320,10 +320,17 @@ class PendingQuery:
 
 @dataclass
 class Chat:
-    """The private chat between the bot and one simulated user."""
+    """The private chat between the bot and one simulated user, or a group or channel.
+
+    A group or channel chat (``kind`` "group", "supergroup" or "channel") has
+    a negative id, carried by a stand-in ``user``; its members send as
+    themselves (``SandboxServer.group``).
+    """
 
     user: TelegramUser
     chat_instance: str
+    kind: str = "private"
+    title: str = ""
     messages: dict[int, SandboxMessage] = field(default_factory=dict)
     next_message_id: int = 1
     reply_keyboard: dict[str, Any] | None = None
@@ -337,6 +344,12 @@ class Chat:
     def id(self) -> int:
         """Private chats share the user's id."""
         return self.user.id
+
+    def to_api(self) -> dict[str, Any]:
+        """The Bot API ``Chat`` object."""
+        if self.kind == "private":
+            return self.user.private_chat()
+        return {"id": self.id, "type": self.kind, "title": self.title}
 
     def allocate_message_id(self) -> int:
         """Message ids increase per chat, shared by both directions."""
@@ -514,6 +527,15 @@ class SandboxState:
             self.chats[user.id] = chat
         return chat
 
+    def get_or_create_group(self, chat_id: int, title: str, kind: str = "group") -> Chat:
+        """A group, supergroup or channel chat (negative id), created on first use."""
+        chat = self.chats.get(chat_id)
+        if chat is None:
+            stand_in = TelegramUser(id=chat_id, first_name=title)
+            chat = Chat(user=stand_in, chat_instance=str(secrets.randbits(63)), kind=kind, title=title)
+            self.chats[chat_id] = chat
+        return chat
+
     def chat_for_bot(self, chat_id: int | str) -> Chat:
         """Resolve a chat_id the bot sent, with Telegram's errors."""
         chat = self.chats.get(chat_id) if isinstance(chat_id, int) else None
@@ -527,12 +549,13 @@ class SandboxState:
 
     def add_message(self, chat: Chat, *, from_bot: bool, **fields: Any) -> SandboxMessage:
         """Append a message to ``chat`` with the next message id."""
+        sender = fields.pop("sender", None) or (self.bot if from_bot else chat.user)
         message = SandboxMessage(
             message_id=chat.allocate_message_id(),
             chat_id=chat.id,
             from_bot=from_bot,
             date=self.now(),
-            sender=self.bot if from_bot else chat.user,
+            sender=sender,
             **fields,
         )
         chat.messages[message.message_id] = message
@@ -543,7 +566,7 @@ class SandboxState:
         reply_to = None
         if message.reply_to_message_id is not None:
             reply_to = chat.messages.get(message.reply_to_message_id)
-        return message.to_api(chat.user.private_chat(), reply_to)
+        return message.to_api(chat.to_api(), reply_to)
 
     def record_event(
         self,

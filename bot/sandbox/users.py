@@ -43,9 +43,12 @@ def command_entities(text: str) -> list[dict[str, Any]]:
 class SandboxUser:
     """Handle for one simulated user and their private chat with the bot."""
 
-    def __init__(self, state: SandboxState, chat: Chat, limits: ApiLimits) -> None:
+    def __init__(self, state: SandboxState, chat: Chat, limits: ApiLimits,
+                 member: TelegramUser | None = None) -> None:
+        """``member``: the user sending in a group or channel ``chat`` (default: the private chat's user)."""
         self._state = state
         self._chat = chat
+        self._member = member or chat.user
         self._limits = limits
         self._cursor = state.seq
 
@@ -54,7 +57,7 @@ class SandboxUser:
     @property
     def id(self) -> int:
         """User id (also the private chat id)."""
-        return self._chat.user.id
+        return self._member.id
 
     @property
     def chat_id(self) -> int:
@@ -64,22 +67,22 @@ class SandboxUser:
     @property
     def telegram_user(self) -> TelegramUser:
         """The account as the bot sees it."""
-        return self._chat.user
+        return self._member
 
     @property
     def first_name(self) -> str:
         """First name."""
-        return self._chat.user.first_name
+        return self._member.first_name
 
     @property
     def username(self) -> str | None:
         """Username without ``@``."""
-        return self._chat.user.username
+        return self._member.username
 
     @property
     def language_code(self) -> str | None:
         """IETF language tag reported to the bot."""
-        return self._chat.user.language_code
+        return self._member.language_code
 
     @property
     def phone_number(self) -> str | None:
@@ -151,7 +154,8 @@ class SandboxUser:
                 f"a Telegram message text is at most {self._limits.max_text_length} characters"
             )
         message = self._state.add_message(
-            self._chat, from_bot=False, text=text, entities=command_entities(text)
+            self._chat, from_bot=False, sender=self._member,
+            text=text, entities=command_entities(text)
         )
         return await self._dispatch(
             "message", self._api(message), f"message {text!r}", wait=wait, timeout=timeout
@@ -177,7 +181,7 @@ class SandboxUser:
                 return await self.share_contact(
                     phone,
                     self.first_name,
-                    self._chat.user.last_name,
+                    self._member.last_name,
                     user_id=self.id,
                     wait=wait,
                     timeout=timeout,
@@ -243,7 +247,7 @@ class SandboxUser:
         self._state.queries[query_id] = PendingQuery(query_id, self.chat_id, message_id, data)
         body = {
             "id": query_id,
-            "from": self._chat.user.to_api(),
+            "from": self._member.to_api(),
             "message": self._state.message_api(self._chat, message),
             "chat_instance": self._chat.chat_instance,
             "data": data,
@@ -263,7 +267,7 @@ class SandboxUser:
         self._state.inline_answers[query_id] = None
         body = {
             "id": query_id,
-            "from": self._chat.user.to_api(),
+            "from": self._member.to_api(),
             "query": query,
             "offset": offset,
             "chat_type": "sender",
@@ -295,7 +299,8 @@ class SandboxUser:
             max_length=self._limits.max_text_length,
         )
         message = self._state.add_message(
-            self._chat, from_bot=False, text=formatted.text, entities=formatted.entities,
+            self._chat, from_bot=False, sender=self._member,
+            text=formatted.text, entities=formatted.entities,
             via_bot=self._state.bot, reply_markup=result.get("reply_markup"),
         )
         return await self._dispatch(
@@ -325,7 +330,8 @@ class SandboxUser:
             contact["user_id"] = user_id
             if user_id == self.id:
                 self._chat.phone_number = phone_number
-        message = self._state.add_message(self._chat, from_bot=False, contact=contact)
+        message = self._state.add_message(
+            self._chat, from_bot=False, sender=self._member, contact=contact)
         return await self._dispatch(
             "message", self._api(message), f"contact {phone_number!r}", wait=wait, timeout=timeout
         )
@@ -365,7 +371,8 @@ class SandboxUser:
             bytes(content), "document", file_name=filename, mime_type=mime_type
         )
         message = self._state.add_message(
-            self._chat, from_bot=False, document=stored, caption=caption or None
+            self._chat, from_bot=False, sender=self._member,
+            document=stored, caption=caption or None
         )
         return await self._dispatch(
             "message", self._api(message), f"document {filename!r}", wait=wait, timeout=timeout
@@ -386,7 +393,8 @@ class SandboxUser:
             raise SandboxError("Telegram does not send empty photos")
         stored = self._state.files.add(bytes(content), "photo")
         message = self._state.add_message(
-            self._chat, from_bot=False, photo=stored, caption=caption or None
+            self._chat, from_bot=False, sender=self._member,
+            photo=stored, caption=caption or None
         )
         return await self._dispatch(
             "message", self._api(message), "photo", wait=wait, timeout=timeout
@@ -401,7 +409,8 @@ class SandboxUser:
             raise SandboxError("a voice note needs content and a duration of at least 1 s")
         stored = self._state.files.add(bytes(content), "voice", mime_type="audio/ogg")
         message = self._state.add_message(
-            self._chat, from_bot=False, voice=stored, voice_duration=duration
+            self._chat, from_bot=False, sender=self._member,
+            voice=stored, voice_duration=duration
         )
         return await self._dispatch(
             "message", self._api(message), "voice note", wait=wait, timeout=timeout
@@ -480,6 +489,11 @@ class SandboxUser:
         self._ensure_active()
         since = self._state.seq
         self._cursor = since
+        if kind == "message" and self._chat.kind == "channel":
+            # A channel post: signed by the channel, not by a user.
+            kind = "channel_post"
+            body = {**body, "sender_chat": self._chat.to_api()}
+            body.pop("from", None)
         if kind not in self._state.updates.allowed:
             if wait:
                 raise SandboxError(
@@ -544,8 +558,8 @@ class SandboxUser:
         self._state.updates.push(
             "my_chat_member",
             {
-                "chat": self._chat.user.private_chat(),
-                "from": self._chat.user.to_api(),
+                "chat": self._chat.to_api(),
+                "from": self._member.to_api(),
                 "date": self._state.now(),
                 "old_chat_member": old_member,
                 "new_chat_member": new_member,
@@ -554,7 +568,7 @@ class SandboxUser:
 
     def to_json(self) -> dict[str, Any]:
         """Control API representation."""
-        user = self._chat.user
+        user = self._member
         return {
             "id": user.id,
             "first_name": user.first_name,

@@ -9,22 +9,32 @@ result in this module's words:
 - it returns ``False`` when there is nothing left to say (the customer was
   archived, the feedback resolved): the reminders are cancelled;
 - it raises ``RetryLater(seconds)`` when Telegram asks to wait (429), or
-  ``TransientFailure`` for network trouble and server errors: the reminders
-  are retried later — a transient failure never makes a reminder final;
-- it raises ``Refused`` when Telegram refuses the message or the chat (the
-  bot was blocked, the chat does not exist, the message was rejected): the
-  reminder is retried with backoff and given up after ``[reminders]
-  max_attempts`` attempts, with the reason recorded.
+  ``TransientFailure`` for a failure that certainly did not deliver
+  (connection refused, 503): retried with backoff capped at ``[reminders]
+  retry_backoff_max_minutes``, never final; once the reminder is more than
+  ``retry_horizon_hours`` past due it goes into the recipient's next digest;
+- it raises ``Ambiguous`` when the message may have been delivered although
+  the answer says otherwise (a 500, a read timeout, a connection reset after
+  the request was sent): the reminder is retried *once* (clear failures of
+  that retry do not count); after a second ambiguous failure it counts as
+  sent, with ``last_error`` "unconfirmed: …". So a reminder arrives at most
+  twice — never more than one duplicate;
+- it raises ``Refused`` when Telegram refuses the message or the chat for
+  good (the bot was blocked, the chat does not exist, the message was
+  rejected as malformed): the reminder is retried and given up (``FAILED``)
+  after ``[reminders] max_attempts`` attempts, with the reason recorded, and
+  the admins get one "delivery failures" reminder a day listing them.
 
 What the service decides, per recipient, for every pending reminder due by
 ``now``: an inactive recipient's reminders are cancelled; in the
 recipient's quiet hours (their own, else ``[reminders] quiet_hours_*``, in
 their time zone) the reminders are postponed to the end of the quiet hours
 — not an attempt; more than ``[reminders] digest_threshold`` reminders
-overdue by over an hour (downtime) go as one digest parcel; everything else
-one parcel per reminder.  Every reminder is *claimed* first (an optimistic
-update, so two replicas never both send it) and marked sent only after
-``send`` returned True.
+overdue by over an hour (downtime) go as one digest parcel, together with
+those sent to the digest by failures; everything else one parcel per
+reminder.  Every reminder is *claimed* first (an optimistic update, so two
+replicas never both send it) and marked sent only after ``send`` returned
+True.
 
 ``subject(reminder, recipient)`` is the other decision the renderers need:
 whether a reminder still has something to say, and the records it is about.
@@ -36,8 +46,9 @@ import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
@@ -50,6 +61,7 @@ from bot.domain.models import (
     Reminder,
     ReminderKind,
     ReminderStatus,
+    Role,
     StaffUser,
 )
 from bot.services.reminders import ReminderService, in_quiet_hours
@@ -82,8 +94,19 @@ class TransientFailure(SendError):
     """Network trouble, a timeout, a server error: retried with backoff, never final."""
 
 
+class Ambiguous(TransientFailure):
+    """The request may have been processed although no success came back: at most one retry."""
+
+
 class Refused(SendError):
     """Telegram refused the chat or the message: retried, then given up after max_attempts."""
+
+
+# Payload keys the delivery keeps on a reminder while it fails.
+FIRST_DUE = "first_due"  # the due time before retries moved it
+UNCONFIRMED = "unconfirmed"  # ambiguous failures of parcels it was in (on its own or in a digest)
+IN_DIGEST = "in_digest"  # past the retry horizon: no longer sent on its own, goes into the next digest
+MAX_REPORTED = 50  # failures listed in one admin report
 
 
 @dataclass(frozen=True)
@@ -109,6 +132,7 @@ class Result(StrEnum):
     POSTPONED = "postponed"  # quiet hours
     RETRYING = "retrying"  # failed this time, due again later
     GAVE_UP = "gave_up"  # refused max_attempts times: final
+    UNCONFIRMED = "unconfirmed"  # ambiguous failures used up: counted as (probably) sent
     TAKEN = "taken"  # another worker holds the claim
 
 
@@ -173,10 +197,13 @@ class DeliveryService:
         if quiet_end is not None:
             return [await self._postpone(r, quiet_end.astimezone(now.tzinfo), now) for r in reminders]
         outcomes: list[Outcome] = []
-        overdue = [r for r in reminders if now - r.due_at > OVERDUE_FOR_DIGEST]
+        digest = [r for r in reminders if r.payload.get(IN_DIGEST)]
+        overdue = [r for r in reminders if not r.payload.get(IN_DIGEST) and now - r.due_at > OVERDUE_FOR_DIGEST]
         if len(overdue) > self.rules.digest_threshold:
-            outcomes += await self._send_digest(user, overdue, now, send)
-            reminders = [r for r in reminders if r not in overdue]
+            digest += overdue
+        if digest:
+            outcomes += await self._send_digest(user, digest, now, send)
+            reminders = [r for r in reminders if r not in digest]
         for reminder in reminders:
             outcomes.append(await self._send_one(user, reminder, now, send))
         return outcomes
@@ -216,12 +243,16 @@ class DeliveryService:
             delivered = await send(parcel)
         except RetryLater as error:
             return [await self._retry(r, now, error.reason, retry_after=error.seconds) for r in claimed]
+        except Ambiguous as error:
+            log.warning("reminders %s to %s: delivery unknown: %s", [r.id for r in claimed],
+                        parcel.recipient.id, error.reason)
+            return [await self._ambiguous(r, now, error.reason) for r in claimed]
         except TransientFailure as error:
             return [await self._retry(r, now, error.reason) for r in claimed]
         except Refused as error:
             log.warning("reminders %s to %s refused: %s", [r.id for r in claimed], parcel.recipient.id,
                         error.reason)
-            return [await self._refused(r, now, error.reason) for r in claimed]
+            return [await self._refused(r, parcel.recipient, now, error.reason) for r in claimed]
         if not delivered:
             for reminder in claimed:
                 await self.reminders.cancel(reminder.dedupe_key, "nothing left to say")
@@ -230,17 +261,76 @@ class DeliveryService:
             await self.reminders.mark_sent(reminder, now)
         return [Outcome(r.id, Result.SENT) for r in claimed]
 
+    def _failing(self, reminder: Reminder) -> dict[str, Any]:
+        """The reminder's payload, remembering when it first fell due."""
+        return {FIRST_DUE: reminder.due_at.isoformat(), **reminder.payload}
+
+    def _max_backoff(self) -> timedelta:
+        return timedelta(minutes=self.rules.retry_backoff_max_minutes)
+
     async def _retry(
-        self, reminder: Reminder, now: datetime, reason: str, *, retry_after: float | None = None
+        self, reminder: Reminder, now: datetime, reason: str, *, retry_after: float | None = None,
+        payload: dict[str, Any] | None = None,
     ) -> Outcome:
-        """A transient failure: due again later, never final (the attempt is not counted)."""
-        await self.reminders.failed(reminder, now, reason, retry_after=retry_after, max_attempts=None)
+        """A transient failure: due again later, never final (the attempt is not counted).
+
+        Past the horizon (``retry_horizon_hours`` after it first fell due) the
+        reminder stops going on its own and waits for the recipient's digest.
+        """
+        payload = payload or self._failing(reminder)
+        first_due = datetime.fromisoformat(payload[FIRST_DUE])
+        if now - first_due > timedelta(hours=self.rules.retry_horizon_hours):
+            payload[IN_DIGEST] = True
+        await self.reminders.failed(reminder, now, reason, retry_after=retry_after, max_attempts=None,
+                                    max_backoff=self._max_backoff(), payload=payload)
         return Outcome(reminder.id, Result.RETRYING, reason)
 
-    async def _refused(self, reminder: Reminder, now: datetime, reason: str) -> Outcome:
-        saved = await self.reminders.failed(reminder, now, reason, max_attempts=self.rules.max_attempts)
-        final = saved.status is ReminderStatus.FAILED
-        return Outcome(reminder.id, Result.GAVE_UP if final else Result.RETRYING, reason)
+    async def _ambiguous(self, reminder: Reminder, now: datetime, reason: str) -> Outcome:
+        """Maybe delivered: one retry, and after a second such failure it counts as sent (unconfirmed)."""
+        payload = self._failing(reminder)
+        payload[UNCONFIRMED] = int(payload.get(UNCONFIRMED, 0)) + 1
+        if payload[UNCONFIRMED] < 2:
+            return await self._retry(reminder, now, reason, payload=payload)
+        await self.reminders.mark_sent(reminder, now, note=f"unconfirmed: {reason}", payload=payload)
+        return Outcome(reminder.id, Result.UNCONFIRMED, reason)
+
+    async def _refused(self, reminder: Reminder, recipient: StaffUser, now: datetime, reason: str) -> Outcome:
+        saved = await self.reminders.failed(reminder, now, reason, max_attempts=self.rules.max_attempts,
+                                            max_backoff=self._max_backoff())
+        if saved.status is not ReminderStatus.FAILED:
+            return Outcome(reminder.id, Result.RETRYING, reason)
+        if reminder.kind is not ReminderKind.DELIVERY_FAILURES:
+            await self._report_failure(saved, recipient, now, reason)
+        return Outcome(reminder.id, Result.GAVE_UP, reason)
+
+    # ---- telling the admins, once a day --------------------------------------------------
+    def report_due(self, now: datetime) -> tuple[str, datetime]:
+        """The day a failure at ``now`` belongs to, and when that day's report goes out (next morning)."""
+        day = now.astimezone(self.config.tz).date()
+        due = datetime.combine(day + timedelta(days=1), time(self.rules.agenda_hour), self.config.tz)
+        return day.isoformat(), due
+
+    async def _report_failure(self, reminder: Reminder, recipient: StaffUser, now: datetime, reason: str) -> None:
+        """Add the given-up reminder to each admin's report of the day (one reminder per admin and day)."""
+        day, due = self.report_due(now)
+        entry = {"reminder_id": reminder.id, "kind": reminder.kind.value, "recipient": recipient.name,
+                 "recipient_id": recipient.id, "reason": reason[:200], "at": now.isoformat()}
+        for admin in await self.store.staff.find({"role": Role.ADMIN.value}):
+            if not admin.active:
+                continue
+            key = f"delivery_failures:{admin.id}:{day}"
+            existing = await self.store.reminders.get_by("dedupe_key", key)
+            failures = list(existing.payload.get("failures", [])) if existing is not None else []
+            if existing is not None and existing.status is not ReminderStatus.PENDING:
+                continue  # that day's report went out already
+            more = int(existing.payload.get("more", 0)) if existing is not None else 0
+            if len(failures) < MAX_REPORTED:
+                failures.append(entry)
+            else:
+                more += 1
+            await self.reminders.schedule(
+                kind=ReminderKind.DELIVERY_FAILURES, recipient_id=admin.id, due_at=due, dedupe_key=key,
+                payload={"day": day, "failures": failures, "more": more})
 
     # ---- what a reminder is about --------------------------------------------------------
     async def subject(self, reminder: Reminder, recipient: StaffUser) -> Subject | None:

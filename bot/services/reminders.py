@@ -134,11 +134,13 @@ class ReminderService:
         except ConflictError:
             return None
 
-    async def mark_sent(self, reminder: Reminder, now: datetime) -> Reminder:
-        payload = {k: v for k, v in reminder.payload.items() if k != "lease_until"}
+    async def mark_sent(self, reminder: Reminder, now: datetime, note: str | None = None,
+                        payload: dict[str, Any] | None = None) -> Reminder:
+        """Sent; ``note`` when that is only likely (Telegram's answer was lost), kept as the reason."""
+        payload = {k: v for k, v in (payload or reminder.payload).items() if k != "lease_until"}
         return await self.store.reminders.update(dataclasses.replace(
             reminder, status=ReminderStatus.SENT, sent_at=now, updated_at=now, payload=payload,
-            last_error=None))
+            last_error=note[:500] if note else None))
 
     async def postpone(self, reminder: Reminder, until: datetime, why: str) -> Reminder:
         """Not an attempt: e.g. quiet hours. The attempt the claim counted is given back."""
@@ -149,19 +151,19 @@ class ReminderService:
 
     async def failed(
         self, reminder: Reminder, now: datetime, error: str, *, retry_after: float | None = None,
-        max_attempts: int | None = 5,
+        max_attempts: int | None = 5, max_backoff: timedelta = MAX_BACKOFF, payload: dict[str, Any] | None = None,
     ) -> Reminder:
         """Retry with exponential backoff (or Telegram's retry_after); give up after max_attempts.
 
         ``max_attempts=None``: a transient failure, retried however often it takes.
         """
-        payload = {k: v for k, v in reminder.payload.items() if k != "lease_until"}
+        payload = {k: v for k, v in (payload or reminder.payload).items() if k != "lease_until"}
         if max_attempts is not None and reminder.attempts >= max_attempts:
             return await self.store.reminders.update(dataclasses.replace(
                 reminder, status=ReminderStatus.FAILED, last_error=error[:500], payload=payload,
                 updated_at=now))
         delay = timedelta(seconds=retry_after) if retry_after else min(
-            MAX_BACKOFF, timedelta(seconds=30 * 2 ** (reminder.attempts - 1)))
+            max_backoff, timedelta(seconds=30 * 2 ** min(20, max(0, reminder.attempts - 1))))
         return await self.store.reminders.update(dataclasses.replace(
             reminder, due_at=now + delay, last_error=error[:500], payload=payload, updated_at=now))
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from bot.domain.models import Customer, Invitation, Role, StaffUser
+from bot.sandbox.errors import NoReply
 from handlers.common import SERVICES_KEY
 from tests.conftest import ADMIN_ID
 
@@ -319,3 +320,47 @@ async def test_entry_buttons(team: dict[str, Any], bot: Any, actor: str) -> None
                 "feedback": {f.id: (f.deleted, f.status, f.content) for f in await store.feedback.find()},
             }
             assert after == before, (actor, data)
+
+
+# ---- groups and channels: customer data only in private chats (issue 14, point 7) ---------------
+PRIVATE_ONLY = "I answer only in a private chat"
+GROUP_TEXTS = ["/start", "/find Customer", "/list", "/start card_cust0", "/log Customer 0 called", "Customer 0"]
+GROUP_ACTORS = ("unregistered", "rep A", "manager of A's team", "admin")
+
+
+@pytest.mark.parametrize("kind", ["group", "supergroup", "channel"])
+async def test_groups_and_channels_never_get_customer_data(
+    team: dict[str, Any], sandbox: Any, kind: str,
+) -> None:
+    chat = sandbox.group(-100123, "Sales floor", kind=kind)
+    for actor in GROUP_ACTORS:
+        member = chat.member(team[actor])
+        for text in GROUP_TEXTS:
+            try:
+                replies = await member.send(text)
+            except NoReply:  # the bot finished the update and said nothing: fine in a group
+                replies = []
+            texts = [m.text or m.caption or "" for m in replies]
+            if kind == "channel" or actor == "unregistered" or not text.startswith("/"):
+                assert texts == [], (kind, actor, text, texts)
+            else:
+                assert len(texts) == 1 and PRIVATE_ONLY in texts[0], (kind, actor, text, texts)
+                assert replies[0].document is None and replies[0].photo is None
+    for message in chat.bot_messages():
+        assert "Customer" not in (message.text or ""), message.text
+        assert not message.inline_keyboard
+    assert not sandbox.refused
+
+
+async def test_a_button_pressed_in_a_group_shows_nothing(team: dict[str, Any], sandbox: Any) -> None:
+    chat = sandbox.group(-100124, "Sales floor")
+    member = chat.member(team["rep A"])
+    (anchor,) = await member.send("/help")
+    for data in ("cust:view:cust0", "log:start:cust0", "rem:snooze:x:1h"):
+        try:
+            replies = await member.press_forged(anchor.message_id, data)
+        except NoReply:
+            replies = []
+        assert replies == [] or all("Customer" not in (m.text or "") for m in replies)
+        assert PRIVATE_ONLY in (member.callback_answers[-1].text or "")
+    assert [m.text for m in chat.bot_messages()] == [anchor.text]

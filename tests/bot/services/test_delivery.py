@@ -27,6 +27,7 @@ from bot.domain.models import (
 )
 from bot.services import Services
 from bot.services.delivery import (
+    Ambiguous,
     Parcel,
     Refused,
     Result,
@@ -242,3 +243,83 @@ async def test_subject_says_when_a_reminder_has_nothing_left_to_say(svc: Service
     assert (await svc.delivery.subject(overdue, rep)).feedback.id == item.id
     await svc.store.feedback.update(dataclasses.replace(item, status=FeedbackStatus.RESOLVED))
     assert await svc.delivery.subject(overdue, rep) is None
+
+
+# ---- outages, ambiguous failures, permanent refusals (issue 14, points 2 and 3) -------------------
+async def test_transient_backoff_is_capped_and_past_the_horizon_the_reminder_goes_into_the_digest(
+    svc: Services,
+) -> None:
+    await svc.staff.set_quiet_hours(await svc.store.staff.get("7"), None)  # a day and a night of trouble
+    reminder = await follow_up(svc)
+    send = FakeTelegram()
+    horizon = timedelta(hours=svc.config.reminders.retry_horizon_hours)
+    cap = timedelta(minutes=svc.config.reminders.retry_backoff_max_minutes)
+    now = NOW
+    while now - NOW <= horizon + cap:  # the last failure falls past the horizon
+        send.fail_with = [TransientFailure("ConnectError")]
+        outcomes = await svc.delivery.deliver_due(now, send)
+        assert [o.result for o in outcomes] == [Result.RETRYING]
+        stored = await status(svc, reminder)
+        assert stored.status is ReminderStatus.PENDING
+        assert stored.due_at - now <= cap
+        now = stored.due_at
+    outcomes = await svc.delivery.deliver_due(now, send)
+    assert [o.result for o in outcomes] == [Result.SENT]
+    (parcel,) = send.parcels
+    assert parcel.digest and [r.id for r in parcel.reminders] == [reminder.id]
+
+
+async def test_an_ambiguous_failure_gets_one_retry_then_counts_as_sent_unconfirmed(svc: Services) -> None:
+    reminder = await follow_up(svc)
+    attempts: list[bool] = []  # one entry per send of this reminder: digest or not
+
+    async def maybe_delivered(parcel: Parcel) -> bool:
+        attempts.append(parcel.digest)
+        raise Ambiguous("NetworkError: Internal Server Error (500)")
+
+    now, results = NOW, []
+    for _ in range(4):
+        results += [o.result for o in await svc.delivery.deliver_due(now, maybe_delivered)]
+        now = (await status(svc, reminder)).due_at + timedelta(hours=1)
+    assert attempts == [False, False]  # sent at most twice: never more than one duplicate
+    assert results == [Result.RETRYING, Result.UNCONFIRMED]
+    stored = await status(svc, reminder)
+    assert stored.status is ReminderStatus.SENT and stored.last_error.startswith("unconfirmed: ")
+
+
+async def test_clear_failures_after_an_ambiguous_one_do_not_use_up_the_retry(svc: Services) -> None:
+    reminder = await follow_up(svc)
+    send = FakeTelegram()
+    now = NOW
+    for error in [Ambiguous("TimedOut"), *[TransientFailure("ConnectError")] * 5]:
+        send.fail_with = [error]
+        await svc.delivery.deliver_due(now, send)
+        now = (await status(svc, reminder)).due_at
+    assert [o.result for o in await svc.delivery.deliver_due(now, send)] == [Result.SENT]
+    assert not send.parcels[0].digest  # still its own message: the one retry was not used up
+
+
+async def test_a_permanent_refusal_is_reported_to_the_admins_once_a_day(svc: Services) -> None:
+    await svc.store.staff.insert(StaffUser(id="1", telegram_id=1, name="Ada", role=Role.ADMIN))
+    await svc.store.customers.insert(Customer(id="c2", name="Li", owner_id="7", team="east"))
+    first = await follow_up(svc)
+    second = await svc.reminders.schedule(kind=ReminderKind.FOLLOW_UP, recipient_id="7", due_at=NOW,
+                                          dedupe_key="follow_up:c2", customer_id="c2")
+    send = FakeTelegram()
+    now = NOW
+    for _ in range(svc.config.reminders.max_attempts):
+        send.fail_with = [Refused("Forbidden: bot was blocked by the user")] * 2
+        await svc.delivery.deliver_due(now, send)
+        now = max((await status(svc, first)).due_at, (await status(svc, second)).due_at)
+    assert (await status(svc, first)).status is ReminderStatus.FAILED
+    assert (await status(svc, second)).status is ReminderStatus.FAILED
+    reports = await svc.store.reminders.find({"kind": ReminderKind.DELIVERY_FAILURES.value})
+    assert len(reports) == 1  # one a day, listing both
+    (report,) = reports
+    assert report.recipient_id == "1" and report.status is ReminderStatus.PENDING
+    assert {f["reminder_id"] for f in report.payload["failures"]} == {first.id, second.id}
+    assert all("blocked" in f["reason"] for f in report.payload["failures"])
+    assert report.due_at == datetime(2026, 3, 3, 0, 0, tzinfo=UTC)  # next morning, 08:00 in Shanghai
+    outcomes = await svc.delivery.deliver_due(report.due_at, send)
+    assert [o.result for o in outcomes] == [Result.SENT]
+    assert send.parcels[-1].recipient.id == "1"
