@@ -27,7 +27,7 @@ class StatusRequest(HTTPXRequest):
         if code >= 500:
             try:
                 description = str(self.parse_json_payload(payload).get("description") or "server error")
-            except Exception:  # an HTML error page from a proxy
+            except Exception:  # noqa: BLE001 - an HTML error page from a proxy, or anything unreadable
                 description = "server error"
             raise ServerError(code, description[:200])
         return code, payload

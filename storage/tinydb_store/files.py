@@ -37,8 +37,8 @@ import hashlib
 import json
 import os
 import re
-import zlib
 import shutil
+import zlib
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime

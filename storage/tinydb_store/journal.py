@@ -312,7 +312,7 @@ class JournalWriter:
             self._write(chunk)
             ok.extend(pending)
             return ok, [], None
-        except BaseException as exc:  # handed to every waiting writer
+        except BaseException as exc:  # noqa: BLE001 - handed to every waiting writer
             log.error("journal write failed in %s: %s", self.directory, exc)
             done = set(ok)
             return ok, [f for _item, f in items if f not in done], exc

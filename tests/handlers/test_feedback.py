@@ -17,7 +17,6 @@ from bot.domain.models import (
 )
 from handlers.feedback import DRAFT
 from tests.conftest import START
-from tests.helpers import shown_at
 from tests.handlers.test_interactions import (
     MANAGER_EAST,
     MANAGER_WEST,
@@ -33,6 +32,7 @@ from tests.handlers.test_interactions import (
     svc,
     utc,
 )
+from tests.helpers import shown_at
 
 MANAGER_EAST_2, ADMIN_ID = 733, 501
 
