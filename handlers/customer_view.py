@@ -14,7 +14,7 @@ from bot.config import Config
 from bot.domain import card
 from bot.domain.codec import from_dict
 from bot.domain.models import Birthday, CalendarKind, Customer
-from bot.domain.validation import format_phone
+from bot.domain.phones import format_phone
 from bot.i18n import gettext_for
 from bot.render import format_datetime, render
 from bot.services.customers import CardView

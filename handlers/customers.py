@@ -18,7 +18,8 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, Mess
 from bot import labels
 from bot.domain import card
 from bot.domain.models import Customer, StaffUser
-from bot.domain.validation import ValidationError, parse_name, parse_phone
+from bot.domain.phones import parse_phone
+from bot.domain.validation import ValidationError, parse_name
 from bot.render import render
 from handlers import callback_data, wizard
 from handlers.common import BACK_LABEL, Context, caller, reply_html, services

@@ -30,8 +30,9 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import labels
 from bot.domain import interactions as rules
+from bot.domain.dates import parse_when
 from bot.domain.models import Feedback, FeedbackKind, FeedbackStatus, Severity, StaffUser
-from bot.domain.validation import parse_free_text, parse_rating, parse_when
+from bot.domain.validation import parse_free_text, parse_rating
 from bot.i18n import gettext_for
 from bot.render import render
 from bot.services.errors import AccessDenied

@@ -29,8 +29,9 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, Mess
 
 from bot import labels
 from bot.domain import interactions as rules
+from bot.domain.dates import parse_when
 from bot.domain.models import Customer, Direction, InteractionKind, Outcome, StaffUser
-from bot.domain.validation import ValidationError, parse_free_text, parse_when
+from bot.domain.validation import ValidationError, parse_free_text
 from bot.i18n import gettext_for
 from bot.render import render
 from bot.services.errors import AccessDenied

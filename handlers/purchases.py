@@ -8,8 +8,9 @@ from typing import Any
 
 from telegram.ext import BaseHandler
 
-from bot.domain.purchases import parse_purchase_date
-from bot.domain.validation import parse_free_text, parse_money, parse_quantity
+from bot.domain.dates import parse_purchase_date
+from bot.domain.money import parse_money, parse_quantity
+from bot.domain.validation import parse_free_text
 from bot.render import render
 from handlers import wizard
 from handlers.common import reply_html

@@ -33,6 +33,7 @@ from bot.domain.models import (
     ReminderKind,
     StaffUser,
 )
+from bot.domain.phones import format_phone
 from bot.i18n import gettext_for
 from bot.render import render
 from bot.services import Services
@@ -235,8 +236,6 @@ async def _follow_up(svc: Services, reminder: Reminder, user: StaffUser, languag
     customer, last = subject.customer, subject.last_interaction
     _ = gettext_for(language)
     phone = customer.phones[0] if customer.phones else None
-    from bot.domain.validation import format_phone
-
     text = render(language, "reminder_follow_up", c=customer,
                   phone=format_phone(phone, svc.config.locale.phone_region) if phone else None,
                   due=when_text(reminder.due_at, language, user.timezone),

@@ -54,7 +54,7 @@ from telegram.ext import (
 
 from bot import labels
 from bot.charts import report_chart
-from bot.domain.date_range import parse_date_range
+from bot.domain.dates import parse_date_range
 from bot.domain.models import Reminder, ReminderKind, Role, StaffUser
 from bot.domain.reports import SAME, Comparison, Period
 from bot.domain.validation import ValidationError

@@ -25,7 +25,7 @@ from telegram.ext import (
 from bot import labels
 from bot.domain import access
 from bot.domain.models import StaffUser
-from bot.domain.validation import format_phone
+from bot.domain.phones import format_phone
 from bot.i18n import gettext_for
 from bot.render import render
 from bot.services.customers import ListFilter

@@ -79,9 +79,9 @@ CHINESE = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff
 # The only Python allowed to hold Chinese: what users *type* (parsers must know the words) and
 # the demo's sample customers. Nothing here is shown as interface text.
 INPUT_GRAMMARS_AND_SAMPLES = {
-    "bot/domain/validation.py": "names, phones, birthdays (农历), dates and amounts (万) as typed",
-    "bot/domain/date_range.py": "date ranges as typed (3月1日-3月15日)",
-    "bot/domain/purchases.py": "purchase dates as typed",
+    "bot/domain/validation.py": "names and tags as typed (full-width separators)",
+    "bot/domain/dates.py": "birthdays (农历), follow-up times (下周二下午), purchase days, ranges",
+    "bot/domain/money.py": "amounts as typed (1.2万, 元)",
     "bot/domain/interactions.py": "quick-log words (没打通, 跟进)",
     "bot/domain/search.py": "search folding (surnames, full-width forms)",
     "bot/domain/duplicates.py": "company suffixes ignored when comparing (有限公司)",

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from bot.domain import validation
+from bot.domain import dates, validation
 from bot.domain.codec import from_dict, to_dict
 from bot.domain.models import Customer, Gender, NeedsType, Source
+from bot.domain.phones import parse_phone
 
 MAX_PHONES = 5
 
@@ -49,7 +50,7 @@ def _phones(text: str, ctx: InputContext) -> list[str]:
         raise validation.ValidationError("phones", "phone.too_many", max=MAX_PHONES)
     phones: list[str] = []
     for part in parts:
-        phone = validation.parse_phone(part, ctx.phone_region)
+        phone = parse_phone(part, ctx.phone_region)
         if phone not in phones:
             phones.append(phone)
     return phones
@@ -68,7 +69,7 @@ def _block(max_length: int) -> Callable[[str, InputContext], str]:
 
 
 def _birthday(text: str, ctx: InputContext) -> dict[str, Any]:
-    return to_dict(validation.parse_birthday(text, today=ctx.today))
+    return to_dict(dates.parse_birthday(text, today=ctx.today))
 
 
 def _handle(text: str, ctx: InputContext) -> str:
@@ -126,7 +127,7 @@ def quick_add_draft(text: str, ctx: InputContext) -> tuple[dict[str, Any], str |
     phone_at = None
     for index, word in enumerate(words):
         try:
-            draft["phones"] = [validation.parse_phone(word, ctx.phone_region)]
+            draft["phones"] = [parse_phone(word, ctx.phone_region)]
         except validation.ValidationError:
             continue
         phone_at = index

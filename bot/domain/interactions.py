@@ -17,7 +17,7 @@ Logging a contact (客户关系维护):
   报价/"sent a quote", …), else *reached* — a logged conversation reached the
   customer; the next follow-up from a "follow up <when>" / "跟进 <when>" /
   "<when>再联系" part or a bare date at the end ("…，下周二"), read with
-  :func:`bot.domain.validation.parse_when`; the rest is the summary.
+  :func:`bot.domain.dates.parse_when`; the rest is the summary.
 - **Follow-up buttons** (:func:`follow_up_choice`): tomorrow, in 3 days, next
   week (same weekday), in a month (same day of month, or the month's last
   day) — each at 09:00 in the rep's time zone.
@@ -44,12 +44,13 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.domain import access
+from bot.domain.dates import DEFAULT_TIME, parse_when
 from bot.domain.models import (
     Direction,
     InteractionKind,
     Outcome,
 )
-from bot.domain.validation import DEFAULT_TIME, ValidationError, parse_when
+from bot.domain.validation import ValidationError
 
 SUMMARY_MAX_LENGTH = 4000
 CONTENT_MAX_LENGTH = 4000

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 from telegram.ext import CommandHandler
 
-from bot.domain.validation import parse_name, parse_when
+from bot.domain.dates import parse_when
+from bot.domain.validation import parse_name
 from handlers import wizard
 from handlers.wizard import Choice, Kind, Prompt, Step, Turn
 from tests.conftest import ADMIN_ID

@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from bot.domain.date_range import parse_date_range
+from bot.domain.dates import parse_date_range
 from bot.domain.validation import ValidationError
 
 TODAY = date(2026, 3, 20)
