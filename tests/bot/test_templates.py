@@ -69,13 +69,19 @@ class Absent(Sample):
         return Absent()
 
 
-def _loops(tree: nodes.Template) -> dict[str, int]:
-    """Each loop variable unpacked into a tuple: its name -> the tuple's length."""
-    found = {}
-    for loop in tree.find_all(nodes.For):
-        if isinstance(loop.iter, nodes.Name) and isinstance(loop.target, nodes.Tuple):
-            found[loop.iter.name] = len(loop.target.items)
-    return found
+def _loops(tree: nodes.Template) -> dict[str, list[str]]:
+    """Each loop variable unpacked into a tuple: its name -> the names it unpacks into."""
+    return {
+        loop.iter.name: [item.name for item in loop.target.items]
+        for loop in tree.find_all(nodes.For)
+        if isinstance(loop.iter, nodes.Name) and isinstance(loop.target, nodes.Tuple)
+    }
+
+
+def _rows(names: list[str], loops: dict[str, list[str]], value: type[Sample]) -> list[tuple]:
+    """Two sample rows for a loop; an item that an inner loop unpacks gets rows of its own."""
+    row = tuple(_rows(loops[n], loops, value) if n in loops else value() for n in names)
+    return [row, row]
 
 
 def _compared(tree: nodes.Template) -> dict[str, set[str]]:
@@ -108,7 +114,7 @@ def contexts(language: str, name: str) -> list[dict[str, object]]:
     base: dict[str, object] = {}
     for var in names:
         if var in loops:
-            base[var] = [tuple(Sample() for _ in range(loops[var]))] * 2
+            base[var] = _rows(loops[var], loops, Sample)
         elif var in dated:
             base[var] = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
         elif var == "tz":
@@ -117,7 +123,7 @@ def contexts(language: str, name: str) -> list[dict[str, object]]:
             base[var] = Sample()
     absent = {
         var: (
-            [tuple(Absent() for _ in value[0])] * 2 if var in loops
+            _rows(loops[var], loops, Absent) if var in loops
             else Absent() if isinstance(value, Sample) else value
         )
         for var, value in base.items()
