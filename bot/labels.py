@@ -494,3 +494,28 @@ AUDIT_COLUMNS = (
     N_("Note"),
 )
 YES_NO = {True: N_("yes"), False: N_("no")}
+
+
+# Interaction kinds: an icon each, and the wording an outcome or a direction has for that kind
+# (a visit "met the customer", a message "replied"); the rest read as ``OUTCOMES``/``DIRECTIONS``.
+INTERACTION_ICONS = {"call": "📞", "visit": "🚶", "meeting": "🤝", "message": "💬", "email": "📧",
+                     "wechat": "🟢"}
+_WRITTEN_OUTCOMES = {"reached": N_("replied"), "no_answer": N_("no reply yet")}
+OUTCOMES_BY_KIND: dict[str, dict[str, str]] = {
+    "visit": {"reached": N_("met the customer"), "no_answer": N_("customer not there")},
+    "meeting": {"reached": N_("meeting held")},
+    "message": _WRITTEN_OUTCOMES,
+    "email": _WRITTEN_OUTCOMES,
+    "wechat": _WRITTEN_OUTCOMES,
+}
+WRITTEN_DIRECTIONS = {"outbound": N_("↗ sent"), "inbound": N_("↙ received")}
+
+
+def outcome_labels(kind: str | None) -> dict[str, str]:
+    """``OUTCOMES`` in the wording of ``kind``."""
+    return {**OUTCOMES, **OUTCOMES_BY_KIND.get(kind or "call", {})}
+
+
+def direction_labels(kind: str | None) -> dict[str, str]:
+    """``DIRECTIONS`` in the wording of ``kind`` (a message is sent or received)."""
+    return WRITTEN_DIRECTIONS if kind in ("message", "email", "wechat") else DIRECTIONS
