@@ -437,3 +437,85 @@ def classification_reason(reason: Any, _: Gettext, money: Callable[[Decimal], st
 
 DIRECTION_SIGNS = {"up": "▲", "down": "▼", "same": "＝"}
 """How a comparison's direction (``bot.domain.reports.Comparison.direction``) is shown."""
+
+
+# ---------------------------------------------------------------------------
+# Change history and the audit export (issue 13)
+# ---------------------------------------------------------------------------
+
+RECORD_FIELDS = {
+    # customer fields that are not card fields (the card's own are ``FIELDS``)
+    "owner_id": N_("Owner"),
+    "team": N_("Team"),
+    "value_tier": N_("Value tier"),
+    "value_tier_override": N_("Value tier (manual)"),
+    "stage": N_("Stage"),
+    "stage_override": N_("Stage (manual)"),
+    "last_contact_at": N_("Last contact"),
+    "next_follow_up_at": N_("Next follow-up"),
+    "archived": N_("Archived"),
+    "created_by": N_("Created by"),
+    "other": N_("Other handle"),
+}
+AUDIT_ACTIONS = {
+    "create": N_("created"),
+    "update": N_("edited"),
+    "archive": N_("archived"),
+    "restore": N_("restored"),
+    "reassign": N_("reassigned"),
+    "purge": N_("deleted for good"),
+    "delete": N_("deleted"),
+    "status": N_("status changed"),
+    "role_change": N_("role changed"),
+    "deactivate": N_("deactivated"),
+    "reactivate": N_("reactivated"),
+    "revoke": N_("revoked"),
+    "export": N_("exported"),
+}
+AUDIT_ENTITIES = {
+    "customer": N_("customer"),
+    "interaction": N_("contact"),
+    "feedback": N_("feedback"),
+    "purchase": N_("purchase"),
+    "staff": N_("staff"),
+    "invitation": N_("invitation"),
+    "audit": N_("audit log"),
+    "customers": N_("customer list"),
+    "report": N_("report"),
+}
+AUDIT_COLUMNS = (
+    N_("Time (%(timezone)s)"),
+    N_("Staff id"),
+    N_("Staff name"),
+    N_("Action"),
+    N_("Record type"),
+    N_("Record id"),
+    N_("Changes"),
+    N_("Note"),
+)
+YES_NO = {True: N_("yes"), False: N_("no")}
+
+
+# Interaction kinds: an icon each, and the wording an outcome or a direction has for that kind
+# (a visit "met the customer", a message "replied"); the rest read as ``OUTCOMES``/``DIRECTIONS``.
+INTERACTION_ICONS = {"call": "📞", "visit": "🚶", "meeting": "🤝", "message": "💬", "email": "📧",
+                     "wechat": "🟢"}
+_WRITTEN_OUTCOMES = {"reached": N_("replied"), "no_answer": N_("no reply yet")}
+OUTCOMES_BY_KIND: dict[str, dict[str, str]] = {
+    "visit": {"reached": N_("met the customer"), "no_answer": N_("customer not there")},
+    "meeting": {"reached": N_("meeting held")},
+    "message": _WRITTEN_OUTCOMES,
+    "email": _WRITTEN_OUTCOMES,
+    "wechat": _WRITTEN_OUTCOMES,
+}
+WRITTEN_DIRECTIONS = {"outbound": N_("↗ sent"), "inbound": N_("↙ received")}
+
+
+def outcome_labels(kind: str | None) -> dict[str, str]:
+    """``OUTCOMES`` in the wording of ``kind``."""
+    return {**OUTCOMES, **OUTCOMES_BY_KIND.get(kind or "call", {})}
+
+
+def direction_labels(kind: str | None) -> dict[str, str]:
+    """``DIRECTIONS`` in the wording of ``kind`` (a message is sent or received)."""
+    return WRITTEN_DIRECTIONS if kind in ("message", "email", "wechat") else DIRECTIONS

@@ -19,7 +19,7 @@ from bot.render import render
 from bot.services.errors import AccessDenied
 from handlers import callback_data, common
 from handlers.callback_data import CallbackData
-from handlers.customer_view import money, render_card, when_text
+from handlers.customer_view import action_text, change_rows, money, render_card, when_text
 from handlers.menu import N_
 
 LOG_CALL_LABEL = N_("📞 Log a call")
@@ -108,10 +108,13 @@ async def on_card_button(
         elif data.action == "audit":
             events = await svc.audit.customer_history(staff, customer)
             await query.answer()
-            names = await svc.staff.names()
+            names = {**await svc.staff.names(), **await _referrer_names(svc, staff, events)}
             await common.reply_html(update, context, render(
-                language, "customer_audit", name=customer.name, tz=staff.timezone,
-                events=[(e, names.get(e.actor_id, e.actor_id)) for e in events[:30]]), language)
+                language, "customer_audit", name=customer.name,
+                events=[(when_text(e.at, language, staff.timezone), names.get(e.actor_id, e.actor_id),
+                         action_text(e.action, language),
+                         change_rows(e.changes, language, svc.config, names, staff.timezone))
+                        for e in events[:30]]), language)
         elif data.action == "reassign":
             candidates = access.reassign_candidates(staff, customer, await svc.staff.visible(staff))
             rows = [[_button(u.name[:50], "cust", "reassign_to", customer.id, u.id)] for u in candidates]
@@ -125,6 +128,18 @@ async def on_card_button(
             raise AccessDenied(f"card action {data.action}")
     except AccessDenied as denied:
         await common.deny(update, context, language, f"customer button {data} ({denied})")
+
+
+async def _referrer_names(svc: Any, staff: StaffUser, events: list[Any]) -> dict[str, str]:
+    """The names of the customers a change history names as referrers, where the reader may see them."""
+    ids = {v for e in events for v in e.changes.get("referred_by", ()) if v}
+    names = {}
+    for cid in ids:
+        try:
+            names[cid] = (await svc.customers.visible(staff, cid)).name
+        except AccessDenied:
+            continue
+    return names
 
 
 async def _change(svc: Any, staff: StaffUser, customer: Customer, action: str, args: tuple[str, ...]) -> None:

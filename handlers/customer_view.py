@@ -63,6 +63,69 @@ def value_text(key: str, value: Any, language: str, config: Config, names: dict[
     return str(value)
 
 
+_EMPTY = (None, "", [], {})
+_STAFF_KEYS = ("owner_id", "created_by")
+_DATETIME_KEYS = ("last_contact_at", "next_follow_up_at")
+
+
+def field_label(key: str, language: str) -> str:
+    """A stored field's name as the card shows it (a card field, or one of the record's own)."""
+    _ = gettext_for(language)
+    message = labels.FIELDS.get(key) or labels.RECORD_FIELDS.get(key)
+    return _(message) if message else key
+
+
+def stored_value_text(
+    key: str, value: Any, language: str, config: Config, names: dict[str, str], tz: Any
+) -> str:
+    """A value as stored in an audit change, shown as the card shows it; ids become names."""
+    _ = gettext_for(language)
+    if value in _EMPTY:
+        return "—"
+    if key in card.BY_KEY:
+        return value_text(key, value, language, config, names)
+    if key in _STAFF_KEYS:
+        return names.get(value, value)
+    if key in ("value_tier", "value_tier_override"):
+        return _(labels.TIERS.get(value, value))
+    if key in ("stage", "stage_override"):
+        return _(labels.STAGES.get(value, value))
+    if key in _DATETIME_KEYS:
+        return format_datetime(datetime.fromisoformat(value), language, tz)
+    if isinstance(value, bool):
+        return _(labels.YES_NO[value])
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def change_rows(
+    changes: dict[str, list[Any]], language: str, config: Config, names: dict[str, str], tz: Any
+) -> list[tuple[str, str, str]]:
+    """An audit event's changes as (label, before, after), in the card's order and formats."""
+    flat: dict[str, list[Any]] = {}
+    for key, (before, after) in changes.items():
+        if key == "handles":  # one stored dict, several card fields (WeChat, Telegram, …)
+            before, after = before or {}, after or {}
+            for handle in sorted(set(before) | set(after)):
+                if before.get(handle) != after.get(handle):
+                    flat[handle] = [before.get(handle), after.get(handle)]
+        else:
+            flat[key] = [before, after]
+    order = [spec.key for spec in card.FIELDS] + list(labels.RECORD_FIELDS)
+    flat = {k: v for k, v in flat.items() if not all(x in _EMPTY or x is False for x in v)}
+    keys = sorted(flat, key=lambda k: (order.index(k) if k in order else len(order), k))
+    return [
+        (field_label(key, language),
+         *(stored_value_text(key, value, language, config, names, tz) for value in flat[key]))
+        for key in keys
+    ]
+
+
+def action_text(action: str, language: str) -> str:
+    return labels.name(labels.AUDIT_ACTIONS, action, gettext_for(language))
+
+
 def field_rows(
     draft: dict[str, Any], language: str, config: Config, names: dict[str, str]
 ) -> list[tuple[str, str]]:

@@ -133,13 +133,25 @@ def _follow_ups(turn: Turn) -> list[Choice]:
     return choices
 
 
+def _outcomes(turn: Turn) -> list[Choice]:
+    """The outcomes the draft's kind offers, in its wording (a visit "met the customer")."""
+    kind = turn.draft.get("kind")
+    table = labels.outcome_labels(kind)
+    return [Choice(o.value, turn._(table[o.value]), o.value) for o in rules.outcomes_for(kind)]
+
+
+def _directions(turn: Turn) -> list[Choice]:
+    """Outbound / inbound, for the kinds that have a direction (none for a visit or a meeting)."""
+    kind = turn.draft.get("kind")
+    return wizard.options(turn, labels.direction_labels(kind)) if rules.has_direction(kind) else []
+
+
 STEPS = (
     Step("customer_id", Kind.CUSTOMER, action="pick", choices=_recent, search=_search, pick=_pick),
     Step("kind", Kind.CHOICE, _kind, choices=lambda turn: wizard.options(turn, labels.INTERACTION_KINDS),
          label=N_("Kind")),
-    Step("outcome", Kind.CHOICE, action="out", columns=2, label=N_("Outcome"),
-         choices=lambda turn: wizard.options(turn, labels.OUTCOMES),
-         toggle=Toggle("direction", "dir", lambda turn: wizard.options(turn, labels.DIRECTIONS))),
+    Step("outcome", Kind.CHOICE, action="out", columns=2, label=N_("Outcome"), choices=_outcomes,
+         toggle=Toggle("direction", "dir", _directions)),
     Step("summary", Kind.FILE, lambda text, _i: parse_free_text(text, rules.SUMMARY_MAX_LENGTH, field_name="summary"),
          required=False, skip_value="", store=_store_summary, attach=_voice, label=N_("Summary")),
     Step("follow_up", Kind.WHEN, lambda text, i: parse_when(text, now=i.now, tz=i.tz).isoformat(), action="fu",
@@ -165,24 +177,28 @@ def _ask(turn: Turn, prompt: Prompt) -> str:
     reason = prompt.reason
     if key == "follow_up" and draft.get("follow_up_reason") and reason is None:
         reason = reason_text(ValidationError("when", draft.pop("follow_up_reason")), turn.language)
+    kind = draft.get("kind")
     parts = [display_name(turn.language, table, draft.get(k))
-             for k, table in (("kind", labels.INTERACTION_KINDS), ("outcome", labels.OUTCOMES)) if draft.get(k) in table]
+             for k, table in (("kind", labels.INTERACTION_KINDS), ("outcome", labels.outcome_labels(kind)))
+             if draft.get(k) in table]
     mode, when = _follow_up_parts(turn)
     return render(
         turn.language, "log_ask", step="pick" if key == "customer_id" else key, reason=reason,
         name=draft.get("customer_name"), parts=parts, choices=bool(prompt.choices),
         no_match=prompt.query if prompt.no_match else None, follow_up_mode=mode,
-        follow_up=when,
+        follow_up=when, icon=labels.INTERACTION_ICONS.get(kind, "📞"), direction=rules.has_direction(kind),
     )
 
 
 def _confirm(turn: Turn, reason: str | None) -> str:
     mode, when = _follow_up_parts(turn)
+    kind = turn.draft.get("kind")
     return turn.card(
         "log_confirm", reason,
-        kind=turn.shown(labels.INTERACTION_KINDS, "kind"),
-        direction=turn.shown(labels.DIRECTIONS, "direction", "outbound"),
-        outcome=turn.shown(labels.OUTCOMES, "outcome"),
+        kind=turn.shown(labels.INTERACTION_KINDS, "kind"), icon=labels.INTERACTION_ICONS.get(kind, "📞"),
+        direction=turn.shown(labels.direction_labels(kind), "direction", "outbound")
+        if rules.has_direction(kind) else None,
+        outcome=turn.shown(labels.outcome_labels(kind), "outcome"),
         summary=turn.draft.get("summary") or "", voice=bool(turn.draft.get("voice_file_id")),
         follow_up_mode=mode or "none", follow_up=when,
     )
@@ -292,11 +308,13 @@ async def show_entry(update: Update, context: Context, staff: StaffUser, languag
     _ = gettext_for(language)
     author = (await svc.staff.names()).get(interaction.owner_id)
     editable = svc.interactions.may_edit(staff, interaction, customer)
+    kind = interaction.kind.value
     text = render(
         language, "log_entry", name=customer.name, when=when_text(interaction.occurred_at, language, tz),
-        kind=_(labels.INTERACTION_KINDS[interaction.kind.value]),
-        direction=_(labels.DIRECTIONS[interaction.direction.value]),
-        outcome=_(labels.OUTCOMES[interaction.outcome.value]) if interaction.outcome else "—",
+        kind=_(labels.INTERACTION_KINDS[kind]), icon=labels.INTERACTION_ICONS[kind],
+        direction=_(labels.direction_labels(kind)[interaction.direction.value])
+        if rules.has_direction(kind) else None,
+        outcome=_(labels.outcome_labels(kind)[interaction.outcome.value]) if interaction.outcome else "—",
         summary=interaction.summary, voice=bool(interaction.voice_file_id),
         follow_up=when_text(interaction.next_follow_up_at, language, tz) if interaction.next_follow_up_at else None,
         by=author or interaction.owner_id, editable=editable,

@@ -251,7 +251,9 @@ async def export_audit(update: Update, context: common.Context) -> None:
         return
     day = svc.clock.now().astimezone(svc.config.tz).strftime("%Y%m%d")
     await context.bot.send_document(
-        update.effective_chat.id, audit_csv(events), filename=f"audit-{day}.csv",
+        update.effective_chat.id,
+        audit_csv(events, language, staff.timezone, await svc.staff.names()),
+        filename=f"audit-{day}.csv",
         caption=render(language, "audit_export", count=len(events)),
     )
 

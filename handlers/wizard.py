@@ -303,11 +303,11 @@ async def ask(turn: Turn, step: Step, *, reason: str | None = None, choices: Seq
     if choices is None:
         choices = await _choices(step, turn)
     rows: list[list[InlineKeyboardButton]] = []
-    if step.toggle is not None:
+    if step.toggle is not None and (toggles := step.toggle.choices(turn)):  # none: no second value here
         current = turn.draft.get(step.toggle.key)
         rows.append([InlineKeyboardButton(("• " if c.value == current else "") + c.label,
                                           callback_data=turn.form.cb(step.toggle.action, c.code))
-                     for c in step.toggle.choices(turn)])
+                     for c in toggles])
     buttons = [InlineKeyboardButton(c.label, callback_data=turn.form.cb(step.button, c.code)) for c in choices]
     rows += [buttons[i:i + step.columns] for i in range(0, len(buttons), step.columns)]
     nav = []

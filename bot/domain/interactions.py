@@ -21,6 +21,9 @@ Logging a contact (客户关系维护):
 - **Follow-up buttons** (:func:`follow_up_choice`): tomorrow, in 3 days, next
   week (same weekday), in a month (same day of month, or the month's last
   day) — each at 09:00 in the rep's time zone.
+- **Per kind** (:func:`outcomes_for`, :func:`has_direction`): a meeting has
+  no "no answer"; a visit or a meeting has no direction (only calls, messages,
+  e-mails and WeChat are outbound or inbound).
 - **A contact** (:func:`reached_customer`): every outcome but *no answer*
   updates the customer's ``last_contact_at`` — an unanswered call is an
   attempt, as ``bot.domain.classification`` counts it.
@@ -150,6 +153,26 @@ def outcome_from_text(text: str) -> Outcome:
         if pattern.search(text):
             return outcome
     return Outcome.REACHED
+
+
+# Which outcomes each kind offers (客户关系维护): a meeting that took place cannot go unanswered;
+# every other kind can miss the customer (no answer, nobody there, no reply yet).
+KIND_OUTCOMES: dict[InteractionKind, tuple[Outcome, ...]] = {
+    kind: tuple(o for o in Outcome if not (kind is InteractionKind.MEETING and o is Outcome.NO_ANSWER))
+    for kind in InteractionKind
+}
+# Face-to-face kinds have no direction: the rep was there (who called whom applies to the rest).
+FACE_TO_FACE = frozenset({InteractionKind.VISIT, InteractionKind.MEETING})
+
+
+def outcomes_for(kind: InteractionKind | str | None) -> tuple[Outcome, ...]:
+    """The outcomes a contact of ``kind`` can have (a call's, when the kind is not chosen yet)."""
+    return KIND_OUTCOMES[InteractionKind(kind or InteractionKind.CALL)]
+
+
+def has_direction(kind: InteractionKind | str | None) -> bool:
+    """Whether ``kind`` has a direction (outbound / inbound) worth asking and showing."""
+    return InteractionKind(kind or InteractionKind.CALL) not in FACE_TO_FACE
 
 
 def reached_customer(outcome: Outcome | None) -> bool:

@@ -262,3 +262,36 @@ async def test_admin_purge_with_confirmation(admin: Any, bot: Any) -> None:
     assert await customers_of(bot).count() == 0
     events = await bot.bot_data[SERVICES_KEY].store.audit.find({"action": "purge"})
     assert len(events) == 1
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("en", ["· Ada · created", "Phone: — → 138 0013 8000", "Company: — → Acme", "Owner: — → Ada",
+                "· Ada · edited", "Birthday: — → 1990-05-03", "Company: Acme → Acme Global"]),
+        ("zh", ["· Ada · 新建", "电话：— → 138 0013 8000", "公司：— → Acme", "负责人：— → Ada",
+                "· Ada · 修改", "生日：— → 1990-05-03", "公司：Acme → Acme Global"]),
+    ],
+)
+async def test_the_change_history_shows_the_cards_labels_and_formats_and_names(
+    admin: Any, bot: Any, language: str, expected: list[str]
+) -> None:
+    en = language == "en"
+    if not en:
+        await admin.send("/language")
+        await admin.press("中文")
+    await admin.send("/add Zhang Wei 13800138000 Acme")
+    await admin.press("✅ Save" if en else "✅ 保存")
+    await admin.press("✏️ Edit" if en else "✏️ 编辑")
+    await admin.press("Birthday" if en else "生日")
+    await admin.send("1990-05-03")
+    await admin.press("✓ Company" if en else "✓ 公司")
+    await admin.send("Acme Global")
+    await admin.press("✅ Save" if en else "✅ 保存")
+    replies = await admin.press("🧾 Changes" if en else "🧾 变更记录")
+    text = replies[-1].text
+    for line in expected:
+        assert line in text, text
+    internals = ["owner_id", "phones", "calendar", "'", "[", "+86", "— → —", "— → no"]
+    for internal in internals + ([] if en else ["update", "create", "Phone", "Company"]):
+        assert internal not in text, (internal, text)

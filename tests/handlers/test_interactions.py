@@ -102,7 +102,6 @@ async def test_log_a_visit_from_the_card_in_english(people: dict[str, Any], bot:
     said(replies, "Please choose one of the buttons.")
     replies = await rep.press("visit")
     said(replies, "How did it go?")
-    await rep.press("↙ inbound")
     replies = await rep.press("interested")
     said(replies, "What was said?")
     replies = await rep.send("Walked the factory floor; <b>wants</b> 200 units")
@@ -111,7 +110,7 @@ async def test_log_a_visit_from_the_card_in_english(people: dict[str, Any], bot:
     said(replies, "could not read a date")
     replies = await rep.send("next Tue 3pm")
     confirm = said(replies, "Save this contact?")
-    assert "Kind: visit · ↙ inbound" in confirm.text and "Outcome: interested" in confirm.text
+    assert "Kind: visit\n" in confirm.text and "Outcome: interested" in confirm.text
     assert "<b>wants</b> 200 units" in confirm.text
     assert f"Next follow-up: {shown_at(2026, 3, 3, 15)}" in confirm.text
     replies = await rep.press("✅ Save")
@@ -119,7 +118,7 @@ async def test_log_a_visit_from_the_card_in_english(people: dict[str, Any], bot:
     assert f"Next follow-up: {shown_at(2026, 3, 3, 15)}" in card.text
 
     [logged] = await interactions_of(bot, zhang)
-    assert (logged.kind, logged.direction, logged.outcome) == (InteractionKind.VISIT, Direction.INBOUND,
+    assert (logged.kind, logged.direction, logged.outcome) == (InteractionKind.VISIT, Direction.OUTBOUND,
                                                               Outcome.INTERESTED)
     assert logged.occurred_at == START and logged.owner_id == str(REP_EN)
     assert logged.next_follow_up_at == utc(2026, 3, 3, 7, 0)  # 15:00 Shanghai
@@ -472,3 +471,52 @@ async def test_forged_buttons_for_another_reps_customer_change_nothing(people: d
     assert len(await interactions_of(bot, secret)) == 1
     assert not (await svc(bot).store.interactions.get(theirs.id)).deleted
     assert await svc(bot).store.interactions.count({"owner_id": str(REP_EN)}) == 0
+
+
+def buttons(message: Any) -> list[str]:
+    markup = message.reply_markup
+    return [b["text"] for row in (markup or {}).get("inline_keyboard", ()) for b in row]
+
+
+@pytest.mark.parametrize(
+    ("who", "kinds"),
+    [
+        ("rep", {"call": ("📞", "no answer", ["↗ outbound", "↙ inbound"], "Kind: call · ↗ outbound"),
+                 "visit": ("🚶", "customer not there", [], "Kind: visit\n"),
+                 "meeting": ("🤝", None, [], "Kind: meeting\n"),
+                 "WeChat": ("🟢", "no reply yet", ["↗ sent", "↙ received"], "Kind: WeChat · ↗ sent")}),
+        ("rep_zh", {"电话": ("📞", "未接通", ["↗ 呼出", "↙ 呼入"], "方式：电话 · ↗ 呼出"),
+                    "拜访": ("🚶", "未见到客户", [], "方式：拜访\n"),
+                    "会面": ("🤝", None, [], "方式：会面\n"),
+                    "微信": ("🟢", "暂未回复", ["↗ 发出", "↙ 收到"], "方式：微信 · ↗ 发出")}),
+    ],
+)
+async def test_each_kind_offers_its_own_outcomes_direction_and_icon(
+    people: dict[str, Any], bot: Any, who: str, kinds: dict[str, tuple[str, str | None, list[str], str]]
+) -> None:
+    user = people[who]
+    owner = REP_EN if who == "rep" else REP_ZH
+    zhang = await customer(bot, "Zhang Wei", owner)
+    en = who == "rep"
+    for kind, (icon, missed, directions, confirm_line) in kinds.items():
+        await open_card(user, zhang)
+        await user.press("📞 Log a call" if en else "📞 记录通话")
+        replies = await user.press(kind)
+        outcome_screen = replies[-1]
+        assert outcome_screen.text.startswith(f"{icon} "), outcome_screen.text
+        offered = buttons(outcome_screen)
+        assert [b.removeprefix("• ") for b in offered if "↗" in b or "↙" in b] == directions, offered
+        no_answer = "no answer" if en else "未接通"
+        if missed is None:
+            assert no_answer not in offered and all("未" not in b and "no " not in b for b in offered), offered
+        else:
+            assert missed in offered, offered
+            if missed != no_answer:
+                assert no_answer not in offered, offered
+        await user.press(offered[len(directions)])
+        await user.send("/skip")
+        replies = await user.press("No follow-up" if en else "不再跟进")
+        confirm = replies[-1]
+        assert confirm_line in confirm.text + "\n", confirm.text
+        assert f"{icon} <b>Zhang Wei</b>" in (confirm.html or ""), confirm.html
+        await user.send("/cancel")

@@ -7,12 +7,17 @@ import io
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
+from bot import labels
 from bot.domain.models import Reminder, ReminderKind, ReminderStatus, Role
+from bot.i18n import gettext_for
 from handlers.common import SERVICES_KEY
 from handlers.invitations import team_token
 from tests.conftest import ADMIN_ID
 from tests.handlers.test_access_matrix import GONE, MANAGER_A, REP_A, REP_B, REP_C, reset
 from tests.handlers.test_invitations import invite
+from tests.helpers import SHANGHAI
 
 
 async def audit_actions(bot: Any) -> list[tuple[str, str, str, dict]]:
@@ -76,7 +81,9 @@ async def test_every_mutation_writes_an_audit_event(admin: Any, sandbox: Any, bo
     assert name.startswith("audit-") and name.endswith(".csv")
     assert data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
-    assert [r["action"] for r in rows][-12:] == [e[1] for e in events[:-1]][-12:]
+    assert [r["Action"] for r in rows][-12:] == [
+        labels.name(labels.AUDIT_ACTIONS, e[1], gettext_for("en")) for e in events[:-1]
+    ][-12:]
 
 
 async def test_deactivation_ends_sessions_and_reminders(admin: Any, sandbox: Any, bot: Any, clock: Any) -> None:
@@ -118,3 +125,30 @@ async def test_staff_card_flow_by_buttons(admin: Any, bot: Any) -> None:
     assert "北区 North" in replies[-1].text
     staff = await bot.bot_data[SERVICES_KEY].staff.get(REP_A)
     assert staff.teams == ["北区 North"]
+
+
+@pytest.mark.parametrize(
+    ("language", "headers", "action"),
+    [
+        ("en", ["Time (Asia/Shanghai)", "Staff id", "Staff name", "Action", "Record type"], "created"),
+        ("zh", ["时间（Asia/Shanghai）", "员工 ID", "员工姓名", "操作", "记录类型"], "新建"),
+    ],
+)
+async def test_the_audit_export_has_local_times_names_and_headers_in_the_readers_language(
+    admin: Any, sandbox: Any, bot: Any, clock: Any, language: str, headers: list[str], action: str
+) -> None:
+    await reset(bot)
+    if language == "zh":
+        await admin.send("/language")
+        await admin.press("中文")
+    await admin.send("/add Zhang Wei 13800138000 Acme")
+    await admin.press("✅ Save" if language == "en" else "✅ 保存")
+    await admin.send("/audit")
+    data, _name = sandbox.file_content_for(admin.last_message())
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    assert rows[0][:5] == headers
+    created = [r for r in rows[1:] if r[3] == action and r[4] in ("customer", "客户")][-1]
+    admin_user = await bot.bot_data[SERVICES_KEY].store.staff.get(str(ADMIN_ID))
+    assert created[1:3] == [str(ADMIN_ID), admin_user.name]
+    local = clock.now().astimezone(SHANGHAI).strftime("%Y-%m-%d %H:")
+    assert created[0].startswith(local), created
