@@ -188,3 +188,38 @@ def test_the_configured_limits_reach_the_limiter() -> None:
                                      rate_limit=False, rate_limit_retries=1))
     assert rl.limits.messages_per_second == 10 and rl.limits.private_chat_burst == 2
     assert rl.throttle is False and rl.max_retries == 1
+
+
+class TestAgainstTelegramLikeFloodLimits:
+    """The real bot and the sandbox's Telegram-like flood control: a burst meets no 429."""
+
+    @pytest.fixture
+    def flood_limits(self) -> Any:
+        from bot.sandbox.server import FloodLimits
+
+        return FloodLimits()
+
+    async def test_a_burst_to_one_chat_and_to_many_is_sent_without_a_single_429(
+        self, admin: Any, bot: Any, sandbox: Any
+    ) -> None:
+        from telegram import Update
+
+        from tests.helpers import add_command
+
+        others = [sandbox.user(9000 + n, first_name=f"U{n}") for n in range(40)]
+        for user in others:
+            await user.send("/start")  # the chat exists; the bot's answer uses budget too
+
+        async def burst(update: Update, context: Any) -> None:
+            chat_id = update.effective_chat.id  # type: ignore[union-attr]
+            await asyncio.gather(
+                *(context.bot.send_message(chat_id, f"part {i}") for i in range(23)),
+                *(context.bot.send_message(user.chat_id, "hello") for user in others),
+            )
+
+        add_command(bot, "burst", burst)
+        replies = await admin.send("/burst", timeout=60)
+        assert sorted(m.text for m in replies if m.text.startswith("part")) == sorted(
+            f"part {i}" for i in range(23))
+        assert all(user.last_message().text == "hello" for user in others)
+        assert sandbox.api.flood.refusals == 0
