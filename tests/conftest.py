@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import inspect
 import sys
 import threading
@@ -109,7 +110,8 @@ class LoopWatchdog:
     CPU time during the gap, ``min(lateness, thread CPU)``: a CPU hog on
     every core stretches the lateness but not that CPU time, while a
     callback computing for 150 ms shows about 150 ms of it however slow the
-    machine. A monitor thread saves the loop thread's stack while a beat is
+    machine. Garbage collection is left out (a full collection walks the
+    whole session's heap, not the test's doing). A monitor thread saves the loop thread's stack while a beat is
     overdue, so the failure shows what was running.
     """
 
@@ -120,6 +122,8 @@ class LoopWatchdog:
         self._last_beat, self._last_cpu = time.perf_counter(), time.thread_time()
         self._beating = True
         self._loop_thread = threading.get_ident()
+        self._gc_time = 0.0
+        self._gc_started: float | None = None
 
     async def beat(self) -> None:
         while True:
@@ -130,16 +134,27 @@ class LoopWatchdog:
     def settle(self) -> None:
         """Account the beat in progress (the loop thread calls it: at each beat and at the end)."""
         late = time.perf_counter() - self._last_beat - HEARTBEAT
-        blocked = min(late, time.thread_time() - self._last_cpu)
+        gc_time, self._gc_time = self._gc_time, 0.0
+        blocked = min(late, time.thread_time() - self._last_cpu) - gc_time
         if blocked > self.worst:
             self.worst, self.worst_stack = blocked, self._stack
         self._stack = ""
+
+    def on_gc(self, phase: str, info: dict[str, int]) -> None:
+        # A full collection walks the whole test session's heap, not the test's doing.
+        if threading.get_ident() != self._loop_thread:
+            return
+        if phase == "start":
+            self._gc_started = time.thread_time()
+        elif self._gc_started is not None:
+            self._gc_time += time.thread_time() - self._gc_started
+            self._gc_started = None
 
     def monitor(self) -> None:
         while self._beating:
             time.sleep(LOOP_BLOCK_LIMIT / 2)
             overdue = time.perf_counter() - self._last_beat > LOOP_BLOCK_LIMIT
-            frame = sys._current_frames().get(self._loop_thread)  # noqa: SLF001
+            frame = sys._current_frames().get(self._loop_thread)
             if overdue and not self._stack and frame is not None:
                 self._stack = "".join(traceback.format_stack(frame)[-12:])
 
@@ -153,12 +168,14 @@ async def loop_watchdog() -> AsyncIterator[LoopWatchdog]:
     monitor = threading.Thread(target=watchdog.monitor, name="loop-watchdog", daemon=True)
     monitor.start()
     beat = asyncio.create_task(watchdog.beat())
+    gc.callbacks.append(watchdog.on_gc)
     try:
         yield watchdog
     finally:
         beat.cancel()
         watchdog.settle()
         watchdog.stop()
+        gc.callbacks.remove(watchdog.on_gc)
     if watchdog.worst > LOOP_BLOCK_LIMIT:
         pytest.fail(
             f"the event loop was blocked for {watchdog.worst * 1000:.0f} ms "
