@@ -56,25 +56,45 @@ def current_update_id() -> int | None:
 
 
 class _TrackingUpdateProcessor(BaseUpdateProcessor):
-    def __init__(self, activity: ApplicationActivity, max_concurrent_updates: int) -> None:
-        super().__init__(max_concurrent_updates)
+    """Marks and counts each update, then lets ``inner`` (if any) decide when it runs.
+
+    The update counts as in progress from the moment PTB hands it over, so
+    an update waiting for its turn in ``inner`` (e.g. behind the same user's
+    previous update) is still pending for a driver that waits for it.
+    """
+
+    def __init__(
+        self,
+        activity: ApplicationActivity,
+        max_concurrent_updates: int,
+        inner: BaseUpdateProcessor | None = None,
+    ) -> None:
+        super().__init__(
+            inner.max_concurrent_updates if inner is not None else max_concurrent_updates
+        )
         self._activity = activity
+        self.inner = inner
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         update_id = update.update_id if isinstance(update, Update) else None
         token = _cause.set(update_id)
         self._activity._begin(update_id)
         try:
-            await coroutine
+            if self.inner is not None:
+                await self.inner.do_process_update(update, coroutine)
+            else:
+                await coroutine
         finally:
             _cause.reset(token)
             self._activity._end(update_id)
 
     async def initialize(self) -> None:
-        return None
+        if self.inner is not None:
+            await self.inner.initialize()
 
     async def shutdown(self) -> None:
-        return None
+        if self.inner is not None:
+            await self.inner.shutdown()
 
 
 class _TrackingExecutor(concurrent.futures.ThreadPoolExecutor):
@@ -95,15 +115,17 @@ class _TrackingExecutor(concurrent.futures.ThreadPoolExecutor):
 class ApplicationActivity:
     """Counts an Application's unfinished work, per update that caused it.
 
-    Build the Application with :attr:`update_processor` and
-    :meth:`httpx_kwargs`, then :meth:`attach` it once the event loop runs.
+    Build the Application with :attr:`update_processor` (or :meth:`wrap` the
+    bot's own processor, or pass it as ``inner``) and :meth:`httpx_kwargs`, then :meth:`attach` it once the event loop runs.
     ``waker`` (set by whoever waits, e.g. the sandbox) is called on every
     change, from the event loop's thread.
     """
 
-    def __init__(self, max_concurrent_updates: int = 1) -> None:
-        self.update_processor: BaseUpdateProcessor = _TrackingUpdateProcessor(
-            self, max_concurrent_updates
+    def __init__(
+        self, max_concurrent_updates: int = 1, *, inner: BaseUpdateProcessor | None = None
+    ) -> None:
+        self.update_processor: _TrackingUpdateProcessor = _TrackingUpdateProcessor(
+            self, max_concurrent_updates, inner
         )
         self.waker: Callable[[], None] = lambda: None
         self._application: Application | None = None
@@ -117,6 +139,16 @@ class ApplicationActivity:
         self._jobs_running: Counter[int | None] = Counter()
 
     # -- wiring ---------------------------------------------------------------
+
+    def wrap(self, inner: BaseUpdateProcessor) -> BaseUpdateProcessor:
+        """Track ``inner``'s updates: it keeps deciding their order and concurrency.
+
+        The bot's own processor (``bot.concurrency``) goes here, so a sandbox
+        run orders updates exactly as production does. Returns the processor
+        to give ``ApplicationBuilder.concurrent_updates``.
+        """
+        self.update_processor = _TrackingUpdateProcessor(self, 1, inner)
+        return self.update_processor
 
     def httpx_kwargs(self) -> dict[str, Any]:
         """For ``HTTPXRequest(httpx_kwargs=…)``: tags each request with its update."""

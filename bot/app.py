@@ -15,12 +15,21 @@ from datetime import datetime, timedelta
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats
 from telegram.constants import ParseMode
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    BaseUpdateProcessor,
+    ContextTypes,
+    Defaults,
+)
 from telegram.warnings import PTBUserWarning
 
 from bot.activity import ApplicationActivity
+from bot.concurrency import PerUserUpdateProcessor
+from bot.config import TelegramConfig
 from bot.i18n import LANGUAGES, gettext_for
 from bot.persistence import StorePersistence
+from bot.ratelimit import RateLimits, TelegramRateLimiter
 from bot.scheduler import Scheduler
 from bot.services import Services
 from bot.telegram_request import StatusRequest
@@ -62,20 +71,24 @@ def build_application(
     token = token or config.telegram.token
     if not token:
         raise ValueError("a bot token is required to build the application")
+    # One user's updates in order, different users' side by side (bot/concurrency.py);
+    # a sandbox run tracks the same processor, so tests see production's ordering.
+    processor: BaseUpdateProcessor = PerUserUpdateProcessor(config.telegram.concurrent_updates)
     builder = ApplicationBuilder()
     if activity is not None:
-        builder = builder.concurrent_updates(activity.update_processor)
+        processor = activity.wrap(processor)
     # StatusRequest keeps a server error's HTTP status, which reminder delivery needs (503 vs 500).
     builder = builder.request(
         StatusRequest(connection_pool_size=256, httpx_kwargs=activity.httpx_kwargs() if activity else None)
     )
     application = (
         builder
+        .concurrent_updates(processor)
         .token(token)
         .base_url(config.telegram.api_base_url)
         .base_file_url(config.file_base_url)
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=config.tz))
-        .rate_limiter(AIORateLimiter(max_retries=config.telegram.rate_limit_retries))
+        .rate_limiter(rate_limiter(config.telegram))
         .persistence(
             StorePersistence(
                 services.store,
@@ -89,6 +102,20 @@ def build_application(
     application.bot_data[SCHEDULER_KEY] = Scheduler(services.clock)
     register_handlers(application, timedelta(minutes=config.conversation.timeout_minutes))
     return application
+
+
+def rate_limiter(telegram: TelegramConfig) -> TelegramRateLimiter:
+    """Message sends throttled as Telegram limits them (``rate_limit = false``: 429 retries only)."""
+    return TelegramRateLimiter(
+        RateLimits(
+            messages_per_second=telegram.messages_per_second,
+            private_chat_messages_per_second=telegram.private_chat_messages_per_second,
+            private_chat_burst=telegram.private_chat_burst,
+            group_chat_messages_per_minute=telegram.group_chat_messages_per_minute,
+        ),
+        max_retries=telegram.rate_limit_retries,
+        throttle=telegram.rate_limit,
+    )
 
 
 def register_handlers(application: Application, conversation_timeout: timedelta) -> None:

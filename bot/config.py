@@ -76,8 +76,22 @@ class TelegramConfig:
     webhook_port: int = 8443
     webhook_secret: str = ""
     rate_limit_retries: int = 3
+    concurrent_updates: int = 8  # updates processed at once; one user's always in order
+    rate_limit: bool = True  # throttle message sends as Telegram's flood limits ask
+    messages_per_second: float = 30.0  # sends to all chats together
+    private_chat_messages_per_second: float = 1.0
+    private_chat_burst: int = 20  # sends one private chat may get at once, then the rate applies
+    group_chat_messages_per_minute: float = 20.0
 
     def __post_init__(self) -> None:
+        if self.concurrent_updates < 1:
+            raise ValueError("concurrent_updates must be at least 1")
+        for name in ("messages_per_second", "private_chat_messages_per_second",
+                     "group_chat_messages_per_minute"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
+        if self.private_chat_burst < 1:
+            raise ValueError("private_chat_burst must be at least 1")
         if self.mode not in ("polling", "webhook"):
             raise ValueError(f"mode must be polling or webhook, got {self.mode!r}")
         if not self.api_base_url.startswith(("http://", "https://")):

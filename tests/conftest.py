@@ -7,7 +7,14 @@ python-telegram-bot's own stack (no monkeypatched Bot methods).
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import gc
+import inspect
+import sys
+import threading
+import time
+import traceback
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +28,8 @@ from bot.sandbox.server import FloodLimits, SandboxServer
 from tests.helpers import bot_in_sandbox
 
 ADMIN_ID = 501
+LOOP_BLOCK_LIMIT = 0.100  # seconds the event loop may be kept busy by one callback
+HEARTBEAT = 0.010
 START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
 
 
@@ -78,3 +87,109 @@ async def bot(
 @pytest.fixture
 def admin(sandbox: SandboxServer, bot: Any) -> Any:
     return sandbox.user(ADMIN_ID, first_name="Ada", username="ada", language_code="en")
+
+
+# -- the event-loop guard ------------------------------------------------------------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "loop_blocking(reason): this test may block the event loop longer than "
+        f"{LOOP_BLOCK_LIMIT * 1000:.0f} ms (say why, and what would fix it)",
+    )
+
+
+class LoopWatchdog:
+    """Measures how long the running event loop is kept from its other work.
+
+    A task beats every 10 ms. A beat that comes late was held up either by
+    this process's own work on the loop's thread (a blocking call: what the
+    guard is for) or by the machine (other processes on the cores, which is
+    not the test's fault). So a late beat counts only the loop thread's own
+    CPU time during the gap, ``min(lateness, thread CPU)``: a CPU hog on
+    every core stretches the lateness but not that CPU time, while a
+    callback computing for 150 ms shows about 150 ms of it however slow the
+    machine. Garbage collection is left out (a full collection walks the
+    whole session's heap, not the test's doing). A monitor thread saves the loop thread's stack while a beat is
+    overdue, so the failure shows what was running.
+    """
+
+    def __init__(self) -> None:
+        self.worst = 0.0
+        self.worst_stack = ""
+        self._stack = ""
+        self._last_beat, self._last_cpu = time.perf_counter(), time.thread_time()
+        self._beating = True
+        self._loop_thread = threading.get_ident()
+        self._gc_time = 0.0
+        self._gc_started: float | None = None
+
+    async def beat(self) -> None:
+        while True:
+            self._last_beat, self._last_cpu = time.perf_counter(), time.thread_time()
+            await asyncio.sleep(HEARTBEAT)
+            self.settle()
+
+    def settle(self) -> None:
+        """Account the beat in progress (the loop thread calls it: at each beat and at the end)."""
+        late = time.perf_counter() - self._last_beat - HEARTBEAT
+        gc_time, self._gc_time = self._gc_time, 0.0
+        blocked = min(late, time.thread_time() - self._last_cpu) - gc_time
+        if blocked > self.worst:
+            self.worst, self.worst_stack = blocked, self._stack
+        self._stack = ""
+
+    def on_gc(self, phase: str, info: dict[str, int]) -> None:
+        # A full collection walks the whole test session's heap, not the test's doing.
+        if threading.get_ident() != self._loop_thread:
+            return
+        if phase == "start":
+            self._gc_started = time.thread_time()
+        elif self._gc_started is not None:
+            self._gc_time += time.thread_time() - self._gc_started
+            self._gc_started = None
+
+    def monitor(self) -> None:
+        while self._beating:
+            time.sleep(LOOP_BLOCK_LIMIT / 2)
+            overdue = time.perf_counter() - self._last_beat > LOOP_BLOCK_LIMIT
+            frame = sys._current_frames().get(self._loop_thread)
+            if overdue and not self._stack and frame is not None:
+                self._stack = "".join(traceback.format_stack(frame)[-12:])
+
+    def stop(self) -> None:
+        self._beating = False
+
+
+@pytest.fixture
+async def loop_watchdog() -> AsyncIterator[LoopWatchdog]:
+    watchdog = LoopWatchdog()
+    monitor = threading.Thread(target=watchdog.monitor, name="loop-watchdog", daemon=True)
+    monitor.start()
+    beat = asyncio.create_task(watchdog.beat())
+    gc.callbacks.append(watchdog.on_gc)
+    try:
+        yield watchdog
+    finally:
+        beat.cancel()
+        watchdog.settle()
+        watchdog.stop()
+        gc.callbacks.remove(watchdog.on_gc)
+    if watchdog.worst > LOOP_BLOCK_LIMIT:
+        pytest.fail(
+            f"the event loop was blocked for {watchdog.worst * 1000:.0f} ms "
+            f"(limit {LOOP_BLOCK_LIMIT * 1000:.0f} ms); move the blocking work to a thread or "
+            f"mark the test loop_blocking(reason). The loop was running:\n"
+            f"{watchdog.worst_stack or '(no stack caught)'}",
+            pytrace=False,
+        )
+
+
+@pytest.fixture(autouse=True)
+def _event_loop_guard(request: pytest.FixtureRequest) -> None:
+    """Every async test runs under the loop watchdog, unless marked ``loop_blocking``."""
+    if inspect.iscoroutinefunction(request.function) and not request.node.get_closest_marker(
+        "loop_blocking"
+    ):
+        request.getfixturevalue("loop_watchdog")

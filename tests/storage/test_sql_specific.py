@@ -290,6 +290,7 @@ def test_bad_urls_are_refused_clearly(url: str, message: str | None) -> None:
     assert "secret" not in str(caught.value)
 
 
+@pytest.mark.loop_blocking("the first import of psycopg (once a session) runs on the loop")
 async def test_an_unreachable_server_is_a_clear_store_error() -> None:
     store = SQLStore("postgresql://crm:secret@127.0.0.1:1/crm")
     with pytest.raises(StoreError, match="cannot open the database") as caught:

@@ -1,0 +1,297 @@
+"""Benchmark: the whole bot through the sandbox, against a bare PTB echo bot in the same run.
+
+    python bench/bot.py                       # 50 users, 20 s unpaced + 20 s paced at 30/s
+    python bench/bot.py --users 20 --seconds 10 --rate 30
+
+N simulated staff users (the 50 reps and managers of ``bench/datagen.py``,
+with 10 000 customers of theirs in a fresh TinyDB store) chat with the real
+bot through the local sandbox on 127.0.0.1, each repeating a realistic mix:
+``/add`` (quick add to the confirmation card), ``/cancel``, ``/log`` (quick
+log), ``/find``, pressing the first result (``card``) and ``/feedback``.
+Each update's latency is from the sandbox queuing it to the bot having
+finished it (the sandbox's wait, ``bot/activity.py``). Unpaced: every user
+sends its next update as soon as the last one is done. Paced: updates start
+at ``--rate`` per second, spread over the users, whether the last is done.
+
+Each configuration runs in its own process (so RSS is its own): the bot with
+its rate limiter off (``[telegram] rate_limit = false``, sandbox flood
+control off), the bot with the Telegram-shaped limiter on under the
+sandbox's Telegram-like ``FloodLimits()`` (429s counted), and the baseline —
+a bare python-telegram-bot echo bot on the same sandbox, the same users and
+the same texts. Printed: updates/s, p50/p95/p99 per kind, the worst event
+loop block (a 10 ms heartbeat's lateness, counting only the loop thread's
+own CPU time, so other processes on the cores do not count) and RSS, with
+the ratios to the baseline. Nothing leaves 127.0.0.1; every run is bounded
+by ``--seconds``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+KINDS = ("add", "cancel", "log", "find", "card", "feedback")
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class Heartbeat:
+    """The worst event-loop block: a 10 ms beat's lateness, at most the loop thread's CPU time."""
+
+    def __init__(self) -> None:
+        self.worst = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _beat(self) -> None:
+        while True:
+            wall, cpu = time.perf_counter(), time.thread_time()
+            await asyncio.sleep(0.01)
+            late = time.perf_counter() - wall - 0.01
+            self.worst = max(self.worst, min(late, time.thread_time() - cpu))
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._beat())
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+
+def script(k: int, names: list[str]) -> list[tuple[str, str]]:
+    """One user's round of the mix: (kind, text); ``card`` presses the first button."""
+    name = names[k % len(names)]
+    return [
+        ("add", f"/add 测试{k} 1380013{k % 10000:04d} Bench Co"),
+        ("cancel", "/cancel"),
+        ("log", f"/log {name} called, wants a quote, follow up Friday"),
+        ("cancel", "/cancel"),
+        ("find", f"/find {name[:2]}"),
+        ("card", ""),
+        ("feedback", "/feedback"),
+    ]
+
+
+async def drive(users: list[Any], names: dict[int, list[str]], seconds: float,
+                rate: float | None) -> tuple[dict[str, list[float]], int, float]:
+    latencies: dict[str, list[float]] = defaultdict(list)
+    errors = 0
+    deadline = time.perf_counter() + seconds
+
+    async def one(user: Any, kind: str, text: str) -> None:
+        nonlocal errors
+        started = time.perf_counter()
+        try:
+            if kind == "card":
+                labels = [label for row in (user.last_message().button_labels() if
+                          user.last_message() else []) for label in row]
+                if not labels:
+                    return
+                await user.press(labels[0], timeout=60)
+            else:
+                await user.send(text, timeout=60)
+        except Exception:  # noqa: BLE001 - counted, the run goes on
+            errors += 1
+            return
+        latencies[kind].append(time.perf_counter() - started)
+
+    begin = time.perf_counter()
+    if rate is None:
+        async def loop_user(index: int, user: Any) -> None:
+            k = index
+            while time.perf_counter() < deadline:
+                for kind, text in script(k, names[index]):
+                    if time.perf_counter() >= deadline:
+                        return
+                    await one(user, kind, text)
+                k += len(users)
+
+        await asyncio.gather(*(loop_user(i, u) for i, u in enumerate(users)))
+    else:
+        # Open loop: update n starts at begin + n / rate; each user's updates stay in order.
+        queues = [script(i, names[i]) for i in range(len(users))]
+        locks = [asyncio.Lock() for _ in users]
+        tasks = []
+        n = 0
+        while (at := begin + n / rate) < deadline:
+            await asyncio.sleep(max(0.0, at - time.perf_counter()))
+            index = n % len(users)
+            step = (n // len(users)) % len(queues[index])
+            kind, text = queues[index][step]
+
+            async def in_turn(i: int = index, kind: str = kind, text: str = text) -> None:
+                async with locks[i]:
+                    await one(users[i], kind, text)
+
+            tasks.append(asyncio.create_task(in_turn()))
+            n += 1
+        await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - begin
+    return latencies, errors, elapsed
+
+
+async def run_one(which: str, users_n: int, seconds: float, rate: float | None) -> dict[str, Any]:
+    from telegram import Update
+    from telegram.ext import ApplicationBuilder, MessageHandler, filters
+    from telegram.request import HTTPXRequest
+
+    from bench.datagen import DataSet
+    from bot.activity import ApplicationActivity
+    from bot.concurrency import PerUserUpdateProcessor
+    from bot.config import load_config
+    from bot.runner import make_store, running_bot
+    from bot.sandbox.server import FloodLimits, SandboxServer
+
+    limiter_on = which == "crm+limiter"
+    sandbox = SandboxServer(flood_limits=FloodLimits() if limiter_on else FloodLimits.disabled())
+    await sandbox.start()
+    data = DataSet()
+    staff = data.staff()[:users_n]
+    names: dict[int, list[str]] = defaultdict(list)
+    heartbeat = Heartbeat()
+    result: dict[str, Any] = {"which": which}
+    with tempfile.TemporaryDirectory() as directory:
+        base = load_config(None, environ={}, search=False)
+        config = dataclasses.replace(
+            base,
+            telegram=dataclasses.replace(
+                base.telegram, api_base_url=sandbox.base_url,
+                file_base_url=sandbox.file_base_url, rate_limit=limiter_on,
+            ),
+            storage=dataclasses.replace(base.storage, path=str(Path(directory) / "data")),
+            locale=dataclasses.replace(base.locale, default_language="en"),
+        )
+        customers = list(data.customer_records())
+        owners = {s.id for s in staff}
+        for customer in customers:
+            if customer.owner_id in owners and len(names[int(customer.owner_id)]) < 20:
+                names[int(customer.owner_id)].append(customer.name)
+        users = [sandbox.user(s.telegram_id, first_name=s.name, language_code="en") for s in staff]
+        user_names = {i: names[s.telegram_id] or ["张伟"] for i, s in enumerate(staff)}
+        activity = ApplicationActivity()
+        sandbox.attach(activity)
+        if which == "echo":
+            async def echo(update: Update, context: Any) -> None:
+                await update.effective_message.reply_text(update.effective_message.text)  # type: ignore[union-attr]
+
+            application = (
+                ApplicationBuilder().token(sandbox.token).base_url(sandbox.base_url)
+                .concurrent_updates(activity.wrap(PerUserUpdateProcessor(
+                    config.telegram.concurrent_updates)))
+                .request(HTTPXRequest(connection_pool_size=256,
+                                      httpx_kwargs=activity.httpx_kwargs()))
+                .build()
+            )
+            application.add_handler(MessageHandler(filters.ALL, echo))
+            async with application:
+                activity.attach(application)
+                await application.start()
+                await application.updater.start_polling(timeout=1, allowed_updates=Update.ALL_TYPES)
+                result["rss_start_mb"] = rss_mb()
+                heartbeat.start()
+                latencies, errors, elapsed = await drive(users, user_names, seconds, rate)
+                heartbeat.stop()
+                await application.updater.stop()
+                await application.stop()
+                activity.detach()
+        else:
+            store = make_store(config)
+            await store.open()
+            for member in staff:
+                await store.staff.insert(dataclasses.replace(member, language="en"))
+            for customer in customers:
+                await store.customers.insert(customer)
+            await store.close()
+            async with running_bot(config, token=sandbox.token, activity=activity,
+                                   auto_tick=False, poll_timeout=1):
+                result["rss_start_mb"] = rss_mb()
+                heartbeat.start()
+                latencies, errors, elapsed = await drive(users, user_names, seconds, rate)
+                heartbeat.stop()
+        sandbox.attach(None)
+    await sandbox.stop()
+    total = sum(len(v) for v in latencies.values())
+    result.update(
+        updates=total, errors=errors, seconds=elapsed, per_second=total / elapsed,
+        worst_block_ms=heartbeat.worst * 1000, rss_end_mb=rss_mb(),
+        refusals_429=sandbox.api.flood.refusals,
+        kinds={kind: sorted(values) for kind, values in latencies.items()},
+    )
+    return result
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    return values[min(len(values) - 1, int(q * len(values)))] * 1000
+
+
+def report(results: list[dict[str, Any]], mode: str) -> None:
+    base = next(r for r in results if r["which"] == "echo")
+    print(f"\n## {mode}\n")
+    print("| bot | updates/s | vs echo | p50 | p95 | p99 | worst loop block | RSS start→end | 429s | errors |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        every = sorted(v for values in r["kinds"].values() for v in values)
+        print(f"| {r['which']} | {r['per_second']:.1f} | {r['per_second'] / base['per_second']:.2f}x "
+              f"| {pct(every, .5):.0f} ms | {pct(every, .95):.0f} ms | {pct(every, .99):.0f} ms "
+              f"| {r['worst_block_ms']:.0f} ms | {r['rss_start_mb']:.0f}→{r['rss_end_mb']:.0f} MB "
+              f"| {r['refusals_429']} | {r['errors']} |")
+    print("\nper kind, p50 / p95 / p99 (ms):\n")
+    for r in results:
+        parts = [f"{kind} {pct(v, .5):.0f}/{pct(v, .95):.0f}/{pct(v, .99):.0f} (n={len(v)})"
+                 for kind, v in sorted(r["kinds"].items())]
+        print(f"- {r['which']}: " + "; ".join(parts))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--rate", type=float, default=30.0, help="paced updates per second")
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("--paced", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        result = asyncio.run(run_one(args.one, args.users, args.seconds,
+                                     args.rate if args.paced else None))
+        print(json.dumps(result))
+        return
+    print(f"python {platform.python_version()} on {platform.machine()}, {platform.platform()}; "
+          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+    print(f"{args.users} users, {args.seconds:.0f} s per run; paced at {args.rate:.0f} updates/s")
+    for mode, paced in (("unpaced", False), (f"paced at {args.rate:.0f} updates/s", True)):
+        results = []
+        for which in ("echo", "crm", "crm+limiter"):
+            command = [sys.executable, __file__, "--one", which, "--users", str(args.users),
+                       "--seconds", str(args.seconds), "--rate", str(args.rate)]
+            if paced:
+                command.append("--paced")
+            out = subprocess.run(command, capture_output=True, text=True, check=False,
+                                 timeout=args.seconds * 10 + 300)
+            if out.returncode:
+                print(out.stderr[-3000:], file=sys.stderr)
+                raise SystemExit(f"{which} failed")
+            results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        report(results, mode)
+
+
+if __name__ == "__main__":
+    main()
