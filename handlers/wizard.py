@@ -401,8 +401,7 @@ async def save(turn: Turn, token: str | None, **options: Any) -> str | int | Non
         if step.required and step.applies(draft) and not turn.filled(step.key):
             await common.answer_press(turn.update)
             return await ask(turn, step, reason=reason_text(ValidationError(step.key, "text.empty"), turn.language))
-    await common.drop_keyboard(turn.update)
-    try:
+    try:  # the card keeps its Save until the save is done: after a kill, it is the way to finish
         stay = await turn.svc.drafts.once(turn.staff.id, form.name, str(draft.get(TOKEN)),
                                           int(draft.get(VERSION, 0)), lambda: form.on_save(turn, **options))
     except AccessDenied:
@@ -416,6 +415,7 @@ async def save(turn: Turn, token: str | None, **options: Any) -> str | int | Non
         await common.answer_press(turn.update)
         return stay
     await _ended(turn)
+    await common.drop_keyboard(turn.update)
     await common.answer_press(turn.update, saved_text(turn))
     return ConversationHandler.END
 
@@ -429,9 +429,9 @@ async def _ended(turn: Turn) -> int:
 
 async def _already_saved(update: Update, context: common.Context, language: str) -> None:
     text = gettext_for(language)(ALREADY_SAVED)
-    await common.answer_press(update, text)
     await common.drop_keyboard(update)
     await common.reply_html(update, context, text, language)
+    await common.answer_press(update, text)  # last: a driver waiting for the answer has seen it all
 
 
 async def stale_save(update: Update, context: common.Context, form: Form, token: str,
