@@ -10,6 +10,10 @@ holds the services container and is deliberately not persisted.
 PTB writes changes every ``update_interval`` seconds; the store's writes
 cost about a millisecond, so the composition root uses a short interval
 (``[conversation] persistence_interval_seconds``) instead of PTB's 60 s.
+Wizard drafts do not wait for it: the conversation engine writes them
+through (``handlers.wizard.durable``) before each screen it sends, so a
+``kill -9`` never loses an acknowledged step (docs/architecture.md,
+"Conversations").
 """
 
 from __future__ import annotations

@@ -152,7 +152,7 @@ async def on_save(turn: Turn) -> None:
         item, alerts = await svc.feedback.update(turn.staff, draft["id"], **values, due_at=due)
     else:
         item, alerts = await svc.feedback.record(turn.staff, draft["customer_id"], **values,
-                                                 due_at=None if default else due)
+                                                 due_at=None if default else due, record_id=turn.record_id)
     await reply_html(turn.update, turn.context, wizard.saved_text(turn), turn.language)
     await send_alerts(turn.context, turn.staff, item, alerts)
     await show_item(turn.update, turn.context, turn.staff, turn.language, item.id)

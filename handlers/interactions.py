@@ -223,7 +223,8 @@ async def on_save(turn: Turn) -> None:
         await svc.interactions.update(turn.staff, draft["id"], **values,
                                       next_follow_up_at=None if follow_up is KEEP else follow_up)
     else:
-        await svc.interactions.log(turn.staff, draft["customer_id"], **values, next_follow_up_at=follow_up)
+        await svc.interactions.log(turn.staff, draft["customer_id"], **values, next_follow_up_at=follow_up,
+                                   record_id=turn.record_id)
     await reply_html(turn.update, turn.context, wizard.saved_text(turn), turn.language)
     try:
         await send_card(turn.update, turn.context, turn.staff, turn.language, draft["customer_id"])

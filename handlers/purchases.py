@@ -61,7 +61,7 @@ async def on_save(turn: Turn) -> None:
     await turn.svc.customers.add_purchase(
         turn.staff, draft["customer_id"], product=draft["product"], amount=Decimal(draft["amount"]),
         quantity=int(draft["quantity"]), purchased_on=date.fromisoformat(draft["purchased_on"]),
-        currency=draft.get("currency"),
+        currency=draft.get("currency"), record_id=turn.record_id,
     )
     await reply_html(turn.update, turn.context, wizard.saved_text(turn), turn.language)
     await send_card(turn.update, turn.context, turn.staff, turn.language, draft["customer_id"])

@@ -16,6 +16,17 @@ asked is the conversation state and nothing else. Every change bumps the
 draft's version; Save carries the token and version of the draft the card
 showed, so a save acts on exactly that draft, and only once.
 
+Saves survive ``kill -9`` (issue 14): every screen the engine shows is sent
+only after the draft and the conversation state it belongs to are in the
+store (:func:`durable`: write-through, not PTB's batched interval), so an
+acknowledged step is never lost and a restarted bot has the draft the user
+last saw. A Save whose token or version is not the current draft's is
+refused ("this card is out of date", with the current card) or, if that
+draft was saved, answered "already saved" (``bot.services.drafts``: the
+ledger of saved tokens). The draft's token is also the id of the record it
+creates (``Turn.record_id``), so a save repeated after a crash between the
+record and the ledger is refused by the store itself.
+
 Callback data of a form: ``<form>:<action>[:<arg>]`` — ``field:<key>``,
 ``save:<token>``, ``back:<key>``, ``skip:<key>``, ``cancel`` and, per step,
 ``<step action>:<code>`` for its choices. A pressed choice is looked up among
@@ -24,9 +35,10 @@ the choices offered now, never taken on trust.
 
 from __future__ import annotations
 
+import copy
 import inspect
+import logging
 import re
-import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -37,11 +49,12 @@ from zoneinfo import ZoneInfo
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update, ext
 from telegram.ext import CallbackQueryHandler, CommandHandler, ConversationHandler, MessageHandler
 
-from bot.domain.models import Customer, Role, StaffUser
+from bot.domain.models import Customer, Role, StaffUser, new_id
 from bot.domain.validation import ValidationError
 from bot.i18n import gettext_for
 from bot.render import render
 from bot.services import Services
+from bot.services.drafts import AlreadySaved
 from bot.services.errors import AccessDenied
 from handlers import callback_data, common
 from handlers.commands import ALL_COMMANDS
@@ -51,6 +64,11 @@ from handlers.reasons import reason_text
 SAVE_LABEL = N_("✅ Save")
 CANCEL_LABEL = N_("✖ Cancel")
 SKIP_LABEL = N_("Skip")
+OUT_OF_DATE = N_("This card is out of date — here is the current one.")
+ALREADY_SAVED = N_("Already saved — nothing was stored twice.")
+NOTHING_TO_SAVE = N_("This card is out of date: there is no draft to save any more.")
+
+log = logging.getLogger(__name__)
 
 END = ConversationHandler.END
 CONFIRM = "confirm"  # the key of the confirmation card, as a step key in ``back:<key>``
@@ -198,6 +216,11 @@ class Turn:
         return gettext_for(self.language)(msgid)
 
     @property
+    def record_id(self) -> str:
+        """The id of the record this draft creates: its token, so that it is created only once."""
+        return str(self.draft[TOKEN])
+
+    @property
     def tz(self) -> ZoneInfo:
         return common.user_zone(self.staff, self.svc.config.tz)
 
@@ -245,7 +268,7 @@ async def begin(update: Update, context: common.Context, form: Form, values: dic
     if staff is None:
         await common.deny(update, context, language, f"{form.name} without staff")
         return ConversationHandler.END
-    draft = {**values, TOKEN: secrets.token_hex(4), VERSION: 0, REVIEW: review}
+    draft = {**values, TOKEN: new_id(), VERSION: 0, REVIEW: review}
     context.user_data[form.draft_key] = draft
     turn = Turn(form, update, context, staff, language, draft)
     step = form.step(at) if at else None
@@ -318,6 +341,7 @@ async def ask(turn: Turn, step: Step, *, reason: str | None = None, choices: Seq
     nav.append(InlineKeyboardButton(turn._(CANCEL_LABEL), callback_data=turn.form.cb("cancel")))
     rows.append(nav)
     text = await _maybe(turn.form.ask(turn, Prompt(step, reason, choices, query, no_match)))
+    await durable(turn, turn.form.state(step.key))
     await common.reply_html(turn.update, turn.context, text, turn.language, reply_markup=InlineKeyboardMarkup(rows))
     return turn.form.state(step.key)
 
@@ -336,38 +360,109 @@ async def show_confirm(turn: Turn, *, reason: str | None = None) -> str:
             *[fields[i:i + columns] for i in range(0, len(fields), columns)],
             [InlineKeyboardButton(turn._(CANCEL_LABEL), callback_data=turn.form.cb("cancel"))]]
     text = await _maybe(turn.form.confirm(turn, reason))
+    await durable(turn, turn.form.state(CONFIRM))
     await common.reply_html(turn.update, turn.context, text, turn.language, reply_markup=InlineKeyboardMarkup(rows))
     return turn.form.state(CONFIRM)
 
 
+async def durable(turn: Turn, state: str | None) -> None:
+    """Write the caller's ``user_data`` (the draft) and the form's next ``state`` to the store now.
+
+    Called before a screen is sent and before "Saved" is said, so what the user
+    was shown is what a restarted bot resumes (PTB's own writes come every
+    ``persistence_interval_seconds`` and would lose the last steps to a
+    ``kill -9``). ``state`` None: the conversation ended. PTB writes the same
+    values again at its next interval, which changes nothing.
+    """
+    await write_through(turn.update, turn.context, turn.form, state)
+
+
+async def write_through(update: Update, context: common.Context, form: Form, state: str | None) -> None:
+    persistence = context.application.persistence
+    user, chat = update.effective_user, update.effective_chat
+    if persistence is None or user is None or chat is None:
+        return
+    await persistence.update_user_data(user.id, copy.deepcopy(context.user_data))
+    await persistence.update_conversation(form.conversation, (chat.id, user.id), state)
+
+
 async def save(turn: Turn, token: str | None, **options: Any) -> str | int | None:
-    """Save exactly the confirmed draft, once: the draft leaves ``user_data`` before ``on_save`` runs."""
+    """Save exactly the confirmed draft, at most once (see the module docstring).
+
+    ``token``: ``<token>.<version>`` from the pressed Save; None when the form
+    saves after its last step. The draft stays in the store until the ledger
+    says it was saved, so a crash in between leaves a draft whose next Save is
+    answered "already saved", never a second record.
+    """
     form, draft = turn.form, turn.draft
     if token is not None and token != draft_token(draft):
-        await common.deny(turn.update, turn.context, turn.language, f"{form.name} save of a changed draft")
-        return await show_confirm(turn)
+        return await stale_save(turn.update, turn.context, form, token, turn)
     for step in form.steps:
         if step.required and step.applies(draft) and not turn.filled(step.key):
             await common.answer_press(turn.update)
             return await ask(turn, step, reason=reason_text(ValidationError(step.key, "text.empty"), turn.language))
-    turn.context.user_data.pop(form.draft_key, None)
-    await common.drop_keyboard(turn.update)
-    try:
-        stay = await form.on_save(turn, **options)
+    try:  # the card keeps its Save until the save is done: after a kill, it is the way to finish
+        stay = await turn.svc.drafts.once(turn.staff.id, form.name, str(draft.get(TOKEN)),
+                                          int(draft.get(VERSION, 0)), lambda: form.on_save(turn, **options))
     except AccessDenied:
         await common.deny(turn.update, turn.context, turn.language, f"{form.name} save")
-        return ConversationHandler.END
+        return await _ended(turn)
+    except AlreadySaved:
+        log.info("%s: a second save of draft %s refused", form.name, draft_token(draft))
+        await _already_saved(turn.update, turn.context, turn.language)
+        return await _ended(turn)
     if stay is not None:  # not saved (e.g. a duplicate to confirm): the press still gets its answer
         await common.answer_press(turn.update)
-        turn.context.user_data[form.draft_key] = draft
         return stay
+    await _ended(turn)
+    await common.drop_keyboard(turn.update)
     await common.answer_press(turn.update, saved_text(turn))
     return ConversationHandler.END
+
+
+async def _ended(turn: Turn) -> int:
+    """The draft is done with: out of ``user_data`` and out of the store."""
+    turn.context.user_data.pop(turn.form.draft_key, None)
+    await durable(turn, None)
+    return ConversationHandler.END
+
+
+async def _already_saved(update: Update, context: common.Context, language: str) -> None:
+    text = gettext_for(language)(ALREADY_SAVED)
+    await common.drop_keyboard(update)
+    await common.reply_html(update, context, text, language)
+    await common.answer_press(update, text)  # last: a driver waiting for the answer has seen it all
+
+
+async def stale_save(update: Update, context: common.Context, form: Form, token: str,
+                     turn: Turn | None) -> str | int | None:
+    """A Save from a card that is not the current draft (``turn``: the current one, if any).
+
+    That draft saved already: say so. Otherwise nothing is saved: the current
+    draft's card is shown again, or, with no draft, the user is told there is
+    nothing to save. Never does a Save act on a draft other than its own.
+    """
+    staff, language = await common.caller(update, context)
+    if staff is None:
+        await common.deny(update, context, language, f"{form.name} save without staff")
+        return ConversationHandler.END
+    pressed = token.partition(".")[0]
+    if await common.services(context).drafts.saved(staff.id, form.name, pressed) is not None:
+        await _already_saved(update, context, language)
+        return None if turn is not None else ConversationHandler.END
+    _ = gettext_for(language)
+    await common.answer_press(update, _(OUT_OF_DATE) if turn is not None else _(NOTHING_TO_SAVE))
+    await common.drop_keyboard(update)
+    if turn is None:
+        await common.reply_html(update, context, _(NOTHING_TO_SAVE), language)
+        return ConversationHandler.END
+    return await show_confirm(turn, reason=_(OUT_OF_DATE))
 
 
 async def cancel(form: Form, update: Update, context: common.Context) -> int:
     staff, language = await common.caller(update, context)
     context.user_data.pop(form.draft_key, None)
+    await write_through(update, context, form, None)
     await common.answer_press(update)
     await common.drop_keyboard(update)
     await common.reply_html(update, context, render(language, "cancelled"), language,
@@ -482,6 +577,8 @@ async def _press(form: Form, update: Update, context: common.Context) -> str | i
     if data is not None and data.action == "cancel":
         return await cancel(form, update, context)
     turn = await current(form, update, context)
+    if data is not None and data.action == "save" and turn is None:
+        return await stale_save(update, context, form, data.args[0] if data.args else "", None)
     if data is None or turn is None:
         await common.deny(update, context, language, f"{form.name} button {data} without a draft")
         return ConversationHandler.END if turn is None else None

@@ -14,6 +14,7 @@ from bot.config import Config
 from bot.services.audit import AuditService
 from bot.services.customers import CustomerService
 from bot.services.delivery import DeliveryService
+from bot.services.drafts import DraftSaves
 from bot.services.feedback import FeedbackService
 from bot.services.interactions import InteractionService
 from bot.services.invitations import InvitationService
@@ -39,9 +40,11 @@ class Services:
     interactions: InteractionService = field(init=False)
     feedback: FeedbackService = field(init=False)
     reports: ReportService = field(init=False)
+    drafts: DraftSaves = field(init=False)
 
     def __post_init__(self) -> None:
         self.audit = AuditService(self.store, self.clock)
+        self.drafts = DraftSaves(self.store, self.clock)
         self.staff = StaffService(self.store, self.clock, self.config, self.audit)
         self.invitations = InvitationService(self.store, self.clock, self.config, self.audit)
         self.reminders = ReminderService(self.store, self.clock, self.config)

@@ -32,6 +32,7 @@ from bot.domain.models import (
 )
 from bot.domain.search import SearchDoc, SearchIndex, search_doc
 from bot.services.audit import AuditService
+from bot.services.drafts import insert_once
 from bot.services.errors import AccessDenied
 from bot.services.reminders import ReminderService
 from storage.base import ConflictError, NotFoundError, Store
@@ -293,16 +294,17 @@ class CustomerService:
 
     async def add_purchase(
         self, actor: StaffUser, customer_id: str, *, product: str, amount: Decimal,
-        quantity: int, purchased_on: date, currency: str | None = None,
+        quantity: int, purchased_on: date, currency: str | None = None, record_id: str | None = None,
     ) -> tuple[Purchase, Customer]:
+        """``record_id``: a form draft's (``bot.services.drafts``); taken already: ``AlreadySaved``."""
         customer = await self.visible(actor, customer_id)
         now = self.clock.now()
         purchase = Purchase(
             customer_id=customer.id, owner_id=customer.owner_id, product=product, amount=amount,
             currency=currency or self.config.locale.currency, quantity=quantity,
-            purchased_on=purchased_on, created_at=now, updated_at=now,
+            purchased_on=purchased_on, created_at=now, updated_at=now, **({"id": record_id} if record_id else {}),
         )
-        saved = await self.store.purchases.insert(purchase)
+        saved = await insert_once(self.store.purchases, purchase)
         await self.audit.record_change(actor.id, "create", "purchase", None, saved)
         return saved, await self.reclassify(customer.id)
 

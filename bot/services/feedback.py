@@ -45,6 +45,7 @@ from bot.domain.models import (
 )
 from bot.services.audit import AuditService, diff
 from bot.services.customers import CustomerService
+from bot.services.drafts import insert_once
 from bot.services.errors import AccessDenied, update_or_refuse
 from bot.services.reminders import ReminderService
 from storage.base import Store
@@ -123,15 +124,17 @@ class FeedbackService:
     async def record(
         self, actor: StaffUser, customer_id: str, *, kind: FeedbackKind, severity: Severity,
         content: str, csat: int | None = None, nps: int | None = None, due_at: datetime | None = None,
+        record_id: str | None = None,
     ) -> tuple[Feedback, list[ComplaintAlert]]:
+        """``record_id``: a form draft's (``bot.services.drafts``); taken already: ``AlreadySaved``."""
         customer = await self.customers.visible(actor, customer_id)
         now = self.clock.now()
         item = Feedback(
             customer_id=customer.id, owner_id=customer.owner_id, kind=kind, severity=severity,
             content=content, csat=csat, nps=nps, due_at=due_at or self.default_due(severity, now),
-            created_at=now, updated_at=now,
+            created_at=now, updated_at=now, **({"id": record_id} if record_id else {}),
         )
-        saved = await self.store.feedback.insert(item)
+        saved = await insert_once(self.store.feedback, item)
         await self.audit.record_change(actor.id, "create", "feedback", None, saved)
         alerts = await self._alert(actor, saved, customer) if kind is FeedbackKind.COMPLAINT else []
         return saved, alerts

@@ -32,6 +32,7 @@ from bot.domain import interactions as rules
 from bot.domain.models import Customer, Direction, Interaction, InteractionKind, Outcome, StaffUser
 from bot.services.audit import AuditService
 from bot.services.customers import CustomerService
+from bot.services.drafts import insert_once
 from bot.services.errors import AccessDenied, update_or_refuse
 from bot.services.reminders import ReminderService
 from storage.base import Store
@@ -122,18 +123,22 @@ class InteractionService:
     async def log(
         self, actor: StaffUser, customer_id: str, *, kind: InteractionKind, direction: Direction,
         outcome: Outcome | None, summary: str = "", voice_file_id: str | None = None,
-        next_follow_up_at: datetime | None | Any = KEEP,
+        next_follow_up_at: datetime | None | Any = KEEP, record_id: str | None = None,
     ) -> tuple[Interaction, Customer]:
-        """Record a contact and everything it changes (see the module docstring)."""
+        """Record a contact and everything it changes (see the module docstring).
+
+        ``record_id``: the id of a form's draft (``bot.services.drafts``); taken already, the
+        contact was logged before: ``AlreadySaved``, nothing changes.
+        """
         customer = await self.customers.visible(actor, customer_id)
         now = self.clock.now()
         follow_up = customer.next_follow_up_at if next_follow_up_at is KEEP else next_follow_up_at
         interaction = Interaction(
             customer_id=customer.id, owner_id=actor.id, kind=kind, direction=direction,
             outcome=outcome, occurred_at=now, summary=summary, voice_file_id=voice_file_id,
-            next_follow_up_at=follow_up, created_at=now, updated_at=now,
+            next_follow_up_at=follow_up, created_at=now, updated_at=now, **({"id": record_id} if record_id else {}),
         )
-        saved = await self.store.interactions.insert(interaction)
+        saved = await insert_once(self.store.interactions, interaction)
         await self.audit.record_change(actor.id, "create", "interaction", None, saved)
         changes: dict[str, Any] = {}
         if rules.reached_customer(outcome):

@@ -25,6 +25,9 @@ from tests.conftest import ADMIN_ID
 from tests.helpers import add_first, bot_in_sandbox
 
 NOT_AVAILABLE = "This is not available."
+ALREADY_SAVED = "Already saved — nothing was stored twice."
+OUT_OF_DATE = "This card is out of date — here is the current one."
+NOTHING_TO_SAVE = "This card is out of date: there is no draft to save any more."
 DRAFT = "probe_form_draft"
 SAVED: list[dict[str, Any]] = []
 
@@ -188,18 +191,75 @@ async def test_save_happens_once_and_only_for_the_confirmed_draft(app: Any, ada:
     card = await fill(ada)
     save = card.reply_markup["inline_keyboard"][0][0]["callback_data"]
     await ada.press_forged(card.message_id, save)
-    await ada.press_forged(card.message_id, save)  # the double tap
-    assert len(SAVED) == 1 and ada.callback_answers[-1]["text"] == NOT_AVAILABLE
+    replies = await ada.press_forged(card.message_id, save)  # the double tap
+    assert len(SAVED) == 1 and ada.callback_answers[-1]["text"] == ALREADY_SAVED
+    assert replies[-1].text == ALREADY_SAVED
     # A card that no longer shows the draft cannot save it.
     old = await fill(ada)
     old_save = old.reply_markup["inline_keyboard"][0][0]["callback_data"]
     await ada.press("Note")
     await ada.send("second note")
     replies = await ada.press_forged(old.message_id, old_save)
-    assert ada.callback_answers[-1]["text"] == NOT_AVAILABLE and len(SAVED) == 1
+    assert ada.callback_answers[-1]["text"] == OUT_OF_DATE and len(SAVED) == 1
+    assert replies[-1].text.startswith(f"⚠️ {OUT_OF_DATE}") is False  # the probe form shows no reason
     assert "'note': 'second note'" in replies[-1].text
     await ada.press("✅ Save")
     assert [s["note"] for s in SAVED] == ["first note", "second note"]
+    # A Save from a card whose draft was cancelled: nothing to save.
+    cancelled = await fill(ada)
+    cancelled_save = cancelled.reply_markup["inline_keyboard"][0][0]["callback_data"]
+    await ada.press("✖ Cancel")
+    replies = await ada.press_forged(cancelled.message_id, cancelled_save)
+    assert replies[-1].text == NOTHING_TO_SAVE and len(SAVED) == 2
+
+
+def _lose_batched_writes(app: Any) -> None:
+    """What ``kill -9`` does to PTB's persistence: nothing more is written after this moment
+    — neither PTB's interval writes nor the final flush of a clean stop."""
+    async def nothing(*_args: Any, **_kwargs: Any) -> None:
+        return None
+
+    for name in ("update_user_data", "update_chat_data", "update_conversation", "flush"):
+        setattr(app.persistence, name, nothing)
+
+
+@pytest.fixture
+def slow_persistence(sandbox: Any, config: Any, clock: Any) -> Callable[[], Any]:
+    """The bot, but PTB's batched persistence would write only after an hour: only write-through counts."""
+    config = dataclasses.replace(
+        config,
+        conversation=dataclasses.replace(config.conversation, persistence_interval_seconds=3600),
+        telegram=dataclasses.replace(config.telegram, api_base_url=sandbox.base_url,
+                                     file_base_url=sandbox.file_base_url))
+    SAVED.clear()
+    return lambda: bot_in_sandbox(sandbox, config, clock=clock, configure=_configure, auto_tick=False)
+
+
+async def test_an_acknowledged_step_survives_a_kill(slow_persistence: Callable[[], Any], ada: Any) -> None:
+    async with slow_persistence() as app:
+        card = await fill(ada)
+        _lose_batched_writes(app)
+    async with slow_persistence() as app:
+        assert app.user_data[ADMIN_ID][DRAFT]["note"] == "first note"
+        replies = await ada.send("a typed reply at the confirmation")  # the state came back with the draft
+        assert replies[-1].text.startswith("confirm")
+        await ada.press_forged(card.message_id, card.reply_markup["inline_keyboard"][0][0]["callback_data"])
+        assert len(SAVED) == 1 and SAVED[0]["note"] == "first note"
+
+
+async def test_a_save_is_not_repeated_when_its_end_was_lost(slow_persistence: Callable[[], Any], ada: Any) -> None:
+    """Killed after the save, before the draft left the store: the draft comes back, its Save does not."""
+    async with slow_persistence() as app:
+        card = await fill(ada)
+        save = card.reply_markup["inline_keyboard"][0][0]["callback_data"]
+        _lose_batched_writes(app)  # the draft's removal after the save is never written
+        await ada.press("✅ Save")
+        assert len(SAVED) == 1
+    async with slow_persistence() as app:
+        assert app.user_data[ADMIN_ID][DRAFT]["note"] == "first note"  # the draft outlived its save
+        replies = await ada.press_forged(card.message_id, save)
+        assert replies[-1].text == ALREADY_SAVED and len(SAVED) == 1
+        assert DRAFT not in app.user_data[ADMIN_ID]
 
 
 async def test_a_restart_mid_form_resumes_where_the_user_was(connect: Callable[[], Any], ada: Any) -> None:
