@@ -11,7 +11,7 @@ Saving a complaint alerts the team's managers: a reminder row per manager
 the message, and left pending for the scheduler if not.
 
 Following through: ``fb:view:<feedback>`` shows an item with the status
-buttons its workflow allows (``bot.domain.interactions.TRANSITIONS``):
+buttons its workflow allows (``bot.domain.feedback.TRANSITIONS``):
 in progress, resolved (asks for a resolution note: ``fb:resolve``, a one-step
 form), confirmed by the customer, reopen; and edit / delete for whoever may.
 ``/feedback`` lists the caller's unfinished items (a rep's customers, a

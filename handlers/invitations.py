@@ -12,6 +12,7 @@ from bot.domain import access
 from bot.domain.models import Role, StaffUser
 from bot.domain.validation import ValidationError
 from bot.i18n import gettext_for
+from bot.labels import ROLES
 from bot.render import render
 from bot.services.errors import AccessDenied, InvitationError
 from bot.services.invitations import VALIDITY_DAYS, deep_link
@@ -29,7 +30,6 @@ NO_TEAM_LABEL = N_("No team")
 REVOKE_LABEL = N_("Revoke")
 COPY_LABEL = N_("📋 Copy link")
 DAY_LABELS = {1: N_("1 day"), 7: N_("7 days"), 30: N_("30 days")}
-ROLE_LABELS = {Role.REP: N_("rep"), Role.MANAGER: N_("manager"), Role.ADMIN: N_("admin")}
 SCREENS = {"role": "invite_role", "team": "invite_team", "team_name": "invite_team_type", "days": "invite_days"}
 
 
@@ -39,7 +39,7 @@ def team_token(team: str) -> str:
 
 
 def _roles(turn: Turn) -> list[Choice]:
-    return [Choice(role.value, turn._(ROLE_LABELS[role]), role.value) for role in access.inviteable_roles(turn.staff)]
+    return [Choice(role.value, turn._(ROLES[role]), role.value) for role in access.inviteable_roles(turn.staff)]
 
 
 async def _teams(turn: Turn) -> list[Choice]:
@@ -68,7 +68,7 @@ STEPS = (
 
 def _ask(turn: Turn, prompt: Prompt) -> str:
     role = turn.draft.get("role")
-    text = render(turn.language, SCREENS[prompt.step.key], role=turn._(ROLE_LABELS[Role(role)]) if role else None)
+    text = render(turn.language, SCREENS[prompt.step.key], role=turn._(ROLES[Role(role)]) if role else None)
     return f"⚠️ {prompt.reason}\n{text}" if prompt.reason else text
 
 
@@ -79,7 +79,7 @@ async def on_save(turn: Turn) -> None:
     link = deep_link(turn.context.bot.username, invitation.id)
     await common.reply_html(
         turn.update, turn.context, render(turn.language, "invite_created", link=link, invitation=invitation,
-                                          role=turn._(ROLE_LABELS[invitation.role]), tz=turn.staff.timezone),
+                                          role=turn._(ROLES[invitation.role]), tz=turn.staff.timezone),
         turn.language,
         reply_markup=InlineKeyboardMarkup([
             [InlineKeyboardButton(turn._(COPY_LABEL), copy_text=CopyTextButton(link))],
@@ -112,7 +112,7 @@ async def list_invitations(update: Update, context: common.Context, staff: Staff
     ]
     text = render(
         language, "invitations_list", tz=staff.timezone,
-        invitations=[(i, deep_link(context.bot.username, i.id), _(ROLE_LABELS[i.role])) for i in invitations],
+        invitations=[(i, deep_link(context.bot.username, i.id), _(ROLES[i.role])) for i in invitations],
     )
     await common.reply_html(update, context, text, language, reply_markup=InlineKeyboardMarkup(rows) if rows else None)
 

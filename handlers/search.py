@@ -43,7 +43,6 @@ QUERY_KEY = "find_query"
 FILTER_KEY = "list_filter"
 CARD_PREFIX = "card_"
 CARD_LINK = re.compile(r"[?&]start=card_([0-9a-f]{1,64})")
-ALL_LABEL = N_("all")
 ARCHIVED_LABEL = N_("🗄 Archived")
 ACTIVE_LABEL = N_("📋 Active")
 CLEAR_LABEL = N_("Clear filters")

@@ -19,12 +19,13 @@ from bot.domain import access
 from bot.domain.models import Role, StaffUser
 from bot.exports import audit_csv
 from bot.i18n import gettext_for
+from bot.labels import ROLES
 from bot.render import render
 from bot.services.errors import AccessDenied, ServiceError
 from handlers import callback_data, common
 from handlers.callback_data import CallbackData
 from handlers.commands import publish_user_commands
-from handlers.invitations import ROLE_LABELS, team_token
+from handlers.invitations import team_token
 from handlers.menu import N_, STAFF, labels
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ async def whoami(update: Update, context: common.Context) -> None:
     owned = await common.services(context).customers.count_owned(staff.id)
     await common.reply_html(
         update, context,
-        render(language, "whoami", user=staff, role=_(ROLE_LABELS[staff.role]), customers=owned),
+        render(language, "whoami", user=staff, role=_(ROLES[staff.role]), customers=owned),
         language,
     )
 
@@ -68,10 +69,10 @@ async def staff_list(update: Update, context: common.Context, staff: StaffUser, 
 def _list_view(users: list[StaffUser], language: str) -> tuple[str, InlineKeyboardMarkup]:
     _ = gettext_for(language)
     rows = [
-        [_button(f"{'' if u.active else '🚫 '}{u.name} · {_(ROLE_LABELS[u.role])}", "view", u.id)]
+        [_button(f"{'' if u.active else '🚫 '}{u.name} · {_(ROLES[u.role])}", "view", u.id)]
         for u in users
     ]
-    text = render(language, "staff_list", users=[(u, _(ROLE_LABELS[u.role])) for u in users])
+    text = render(language, "staff_list", users=[(u, _(ROLES[u.role])) for u in users])
     return text, InlineKeyboardMarkup(rows)
 
 
@@ -91,7 +92,7 @@ async def _card(update: Update, context: common.Context, actor: StaffUser, targe
     if owned and access.can_reassign_from(actor, target):
         rows.append([_button(_(REASSIGN_LABEL), "move", target.id)])
     rows.append([_button(_(common.BACK_LABEL), "list")])
-    text = render(language, "staff_card", user=target, role=_(ROLE_LABELS[target.role]), customers=owned)
+    text = render(language, "staff_card", user=target, role=_(ROLES[target.role]), customers=owned)
     await update.callback_query.edit_message_text(text, reply_markup=InlineKeyboardMarkup(rows))
 
 
@@ -114,7 +115,7 @@ async def on_button(
             if not access.can_change_role(actor, target, target.role):
                 raise AccessDenied("role")
             await update.callback_query.answer()
-            buttons = [_button(_(ROLE_LABELS[r]), "setrole", target.id, r.value) for r in Role]
+            buttons = [_button(_(ROLES[r]), "setrole", target.id, r.value) for r in Role]
             await update.callback_query.edit_message_text(
                 render(language, "staff_choose_role", user=target),
                 reply_markup=InlineKeyboardMarkup([buttons, [_button(_(common.BACK_LABEL), "view", target.id)]]),
@@ -204,7 +205,7 @@ async def _choose_new_owner(
 ) -> None:
     _ = gettext_for(language)
     candidates = await common.services(context).staff.new_owner_candidates(actor, source)
-    rows = [[_button(f"{u.name} · {_(ROLE_LABELS[u.role])}", "moveto", source.id, u.id)] for u in candidates]
+    rows = [[_button(f"{u.name} · {_(ROLES[u.role])}", "moveto", source.id, u.id)] for u in candidates]
     rows.append([_button(_(common.BACK_LABEL), "view", source.id)])
     await update.callback_query.answer()
     await update.callback_query.edit_message_text(
@@ -227,7 +228,7 @@ async def team_typed(update: Update, context: common.Context) -> str | int:
     context.user_data.pop(TEAM_TARGET, None)
     _ = gettext_for(language)
     await common.reply_html(
-        update, context, render(language, "staff_card", user=target, role=_(ROLE_LABELS[target.role]),
+        update, context, render(language, "staff_card", user=target, role=_(ROLES[target.role]),
                                 customers=await common.services(context).customers.count_owned(target.id)),
         language, reply_markup=InlineKeyboardMarkup([[_button(_(common.BACK_LABEL), "view", target.id)]]),
     )

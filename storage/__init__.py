@@ -40,8 +40,10 @@ def open_store(backend: str, *, path: str | Path | None = None, url: str | None 
         if not path:
             raise StoreError("the tinydb backend needs a data directory ([storage] path)")
         return TinyDBStore(path)
-    if backend == "sql":
-        return _sql_store_class()(url or "")  # an empty URL is refused there, with examples
+    if backend == "sql":  # SQLAlchemy is loaded only for the sql backend (start-up, memory)
+        from storage.sql import SQLStore
+
+        return SQLStore(url or "")  # an empty URL is refused there, with examples
     raise StoreError(f"unknown storage backend {backend!r}; expected one of {', '.join(BACKENDS)}")
 
 
@@ -69,19 +71,9 @@ __all__ = [
 ]
 
 
-def _sql_store_class() -> type[SQLStore]:
-    """``SQLStore``, imported on first use: a TinyDB-only install needs no SQLAlchemy."""
-    try:
-        from storage.sql import SQLStore
-    except ImportError as exc:
-        raise StoreError(
-            f"the sql backend needs SQLAlchemy and a database driver ({exc}); "
-            'pip install "sqlalchemy>=2.0,<3" "psycopg[binary]>=3.1,<4"'
-        ) from exc
-    return SQLStore
-
-
 def __getattr__(name: str) -> Any:
-    if name == "SQLStore":
-        return _sql_store_class()
+    if name == "SQLStore":  # imported on first use, like open_store does
+        from storage.sql import SQLStore
+
+        return SQLStore
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,7 +10,7 @@ Both the add wizard and the edit screen are driven by ``FIELDS``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -39,7 +39,6 @@ class Field:
     free_text: bool = False  # a choice field that also accepts typed text
     required: bool = False
     wizard: bool = False  # asked step by step when adding; the rest via the details menu
-    attributes: tuple[str, ...] = field(default=())
 
 
 def _phones(text: str, ctx: InputContext) -> list[str]:

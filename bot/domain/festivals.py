@@ -196,20 +196,6 @@ def festival_dates(festival: Festival, year: int) -> list[date]:
     return [d for d in candidates if d.year == year]
 
 
-def festival_date(festival: Festival, year: int) -> date:
-    """The Gregorian date of ``festival`` in ``year`` (the first, if it falls twice).
-
-    Lunar dates use ``lunar_to_solar``'s rule (a missing 30th is the 29th).
-    Raises ``ValueError`` in the rare year a late-winter lunar festival skips
-    entirely (see :func:`festival_dates`); China's default festivals always
-    have exactly one date.  Use :func:`occurrences` for ranges.
-    """
-    dates = festival_dates(festival, year)
-    if not dates:
-        raise ValueError(f"festival {festival.key!r} does not fall in {year}")
-    return dates[0]
-
-
 def occurrences(
     festivals: Sequence[Festival], start: date, end: date
 ) -> list[tuple[date, Festival]]:

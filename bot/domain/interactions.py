@@ -30,7 +30,7 @@ Logging a contact (客户关系维护):
 
 Feedback (客户反馈处理) has its own module, ``bot.domain.feedback``.
 
-Editing entries logged by mistake (:func:`can_edit_entry`): admins any
+Editing entries logged by mistake (``bot.domain.access.can_edit_entry``): admins any
 time; managers for customers of their teams (and their own) any time; reps
 only entries they created themselves, within ``edit_window_hours`` of
 creating them.
@@ -46,7 +46,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.domain import access
 from bot.domain.dates import DEFAULT_TIME, parse_when
 from bot.domain.models import (
     Direction,
@@ -330,20 +329,3 @@ def follow_up_choice(choice: str, *, now: datetime, tz: ZoneInfo) -> datetime:
     else:
         raise ValueError(f"unknown follow-up choice {choice!r}")
     return datetime.combine(day, DEFAULT_TIME, tzinfo=tz)
-
-
-# Feedback rules moved to bot.domain.feedback; these names stay importable from here
-# until handlers/feedback.py (being rewritten on the wizard engine) imports them from there.
-from bot.domain.feedback import (  # noqa: F401
-    TRANSITIONS,
-    FeedbackRules,
-    can_transition,
-    feedback_due_at,
-    is_reopen,
-    next_statuses,
-    resolution_hours,
-)
-
-# Editing entries logged by mistake is a role rule: it lives with the others in access.py.
-can_edit_entry = access.can_edit_entry
-within_edit_window = access.within_edit_window

@@ -37,8 +37,6 @@ from bot.services.errors import AccessDenied
 from bot.services.reminders import ReminderService
 from storage.base import ConflictError, NotFoundError, Store
 
-DUPLICATE_NAME_SCORE = 90
-
 
 @dataclass(frozen=True)
 class Duplicates:

@@ -103,9 +103,6 @@ RELATIVE_KINDS = {
     "this_week": PeriodKind.WEEK,
     "this_month": PeriodKind.MONTH,
 }
-PERIOD_KINDS = (
-    "today", "this_week", "this_month", "last_week", "last_month", "day", "week", "month", "custom",
-)
 
 
 @dataclass(frozen=True)
@@ -196,7 +193,7 @@ class ReportService:
         self, kind: str, *, start: date | None = None, end: date | None = None,
         now: datetime | None = None,
     ) -> Period:
-        """The period a caller names (see ``PERIOD_KINDS``); ValueError for anything else."""
+        """The period a caller names (today, this_week, this_month, last_week, last_month, day, week, month, custom); ValueError for anything else."""
         tz = self.tz
         now = now or self.clock.now()
         kind = {k: v.value for k, v in RELATIVE_KINDS.items()}.get(kind, kind)
@@ -270,7 +267,7 @@ class ReportService:
         scope_owner_id: str | None = None,
         language: str | None = None,
     ) -> ReportResult:
-        """The report of ``period_kind`` (``PERIOD_KINDS``) for what the actor may see, as of now."""
+        """The report of ``period_kind`` (see :meth:`period`) for what the actor may see, as of now."""
         scope = await self.scope(actor, scope_owner_id)
         language = language or actor.language
         now = self.clock.now()

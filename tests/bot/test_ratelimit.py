@@ -8,6 +8,7 @@ Telegram or the sandbox counts them.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import heapq
 import itertools
 import random
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 from telegram.error import RetryAfter
 
-from bot.config import TelegramConfig
+from bot.config import TelegramConfig, load_config
 from bot.ratelimit import RateLimits, TelegramRateLimiter
 
 
@@ -198,6 +199,14 @@ class TestAgainstTelegramLikeFloodLimits:
         from bot.sandbox.server import FloodLimits
 
         return FloodLimits()
+
+    @pytest.fixture
+    def config(self, config: Any) -> Any:
+        """The limiter as shipped (tests/conftest.py relaxes the per-chat rate for the others)."""
+        shipped = load_config(None, environ={}, search=False).telegram
+        return dataclasses.replace(config, telegram=dataclasses.replace(
+            config.telegram, private_chat_messages_per_second=shipped.private_chat_messages_per_second,
+            private_chat_burst=shipped.private_chat_burst))
 
     async def test_a_burst_to_one_chat_and_to_many_is_sent_without_a_single_429(
         self, admin: Any, bot: Any, sandbox: Any

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.clock import SimulatedClock
+from bot.domain import access
 from bot.domain import interactions as rules
 from bot.domain.models import (
     Customer,
@@ -170,9 +171,9 @@ def test_edit_window_with_the_clock() -> None:
     others = Customer(name="Li", owner_id="2", team="east")
 
     def may(actor: StaffUser, whose: Customer = customer, by: str = "1") -> bool:
-        return rules.can_edit_entry(actor, whose, by, created, clock.now(), 24)
+        return access.can_edit_entry(actor, whose, by, created, clock.now(), 24)
 
-    assert rules.within_edit_window(created, clock.now(), 24)
+    assert access.within_edit_window(created, clock.now(), 24)
     clock.advance(timedelta(hours=23, minutes=59))
     assert may(rep) and may(manager) and may(admin)
     assert not may(other_rep) and not may(manager_west)
@@ -181,7 +182,7 @@ def test_edit_window_with_the_clock() -> None:
     clock.advance(timedelta(hours=24) - timedelta(hours=23, minutes=59))
     assert may(rep)  # exactly 24 h: still inside
     clock.advance(timedelta(minutes=1))
-    assert not rules.within_edit_window(created, clock.now(), 24)
+    assert not access.within_edit_window(created, clock.now(), 24)
     assert not may(rep)
     assert may(manager) and may(admin)  # any time
     assert not may(manager_west)
