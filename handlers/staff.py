@@ -35,6 +35,12 @@ log = logging.getLogger(__name__)
 
 TYPE_TEAM = "staff:team_text"
 TEAM_TARGET = "staff_team_target"
+
+
+def _button(text: str, action: str, *args: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text, callback_data=callback_data.encode("staff", action, *args))
+
+
 CHANGE_ROLE_LABEL = N_("Change role")
 CHANGE_TEAM_LABEL = N_("Change team")
 DEACTIVATE_LABEL = N_("Deactivate")
@@ -43,10 +49,6 @@ REASSIGN_LABEL = N_("Reassign customers")
 CONFIRM_DEACTIVATE_LABEL = N_("Yes, deactivate")
 CONFIRM_MOVE_LABEL = N_("Yes, move them")
 NEW_TEAM_LABEL = N_("✏️ New team…")
-
-
-def _button(text: str, action: str, *args: str) -> InlineKeyboardButton:
-    return InlineKeyboardButton(text, callback_data=callback_data.encode("staff", action, *args))
 
 
 async def whoami(update: Update, context: common.Context) -> None:
