@@ -141,7 +141,7 @@ async def test_every_saved_is_true_and_nothing_is_stored_twice_across_kills(tmp_
         while bot.kills < KILLS:
             progress.clear()
             await progress.wait()  # the bot has done some work since it started
-            await asyncio.sleep(rnd.uniform(0, 0.6))
+            await asyncio.sleep(rnd.uniform(0, 0.6))  # a random moment to kill at, not a wait
             bot.kill()
             bot.restart()
 

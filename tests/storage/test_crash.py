@@ -131,7 +131,7 @@ def test_kill_9_loses_no_acknowledged_write(tmp_path: Path) -> None:
         assert child.stdout is not None
         first = child.stdout.readline()
         assert first == b"open\n", f"the writer did not start: {first!r}"
-        time.sleep(rnd.uniform(0.05, 0.6))
+        time.sleep(rnd.uniform(0.05, 0.6))  # a random moment to kill at, not a wait
         if round_no % 2:
             os.killpg(child.pid, signal.SIGKILL)  # the writer and its compactor, if one runs
         else:
