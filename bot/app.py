@@ -9,6 +9,7 @@ is registered separately.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import warnings
 from datetime import datetime, timedelta
@@ -27,6 +28,7 @@ from telegram.warnings import PTBUserWarning
 from bot.activity import ApplicationActivity
 from bot.concurrency import PerUserUpdateProcessor
 from bot.config import TelegramConfig
+from bot.domain import dates
 from bot.i18n import LANGUAGES, gettext_for
 from bot.persistence import StorePersistence
 from bot.ratelimit import RateLimits, TelegramRateLimiter
@@ -143,6 +145,7 @@ def register_handlers(application: Application, conversation_timeout: timedelta)
 async def startup(application: Application, *, auto_tick: bool = True) -> None:
     """After ``initialize()``, before ``start()``: admins, published commands, the scheduler tick."""
     services: Services = application.bot_data[SERVICES_KEY]
+    await asyncio.to_thread(dates.warm_up, services.clock.now(), services.config.tz)
     await services.staff.ensure_admins(services.config.access.admins)
     await publish_commands(application, services.config.locale.default_language)
     register_tasks(application)

@@ -519,3 +519,26 @@ def outcome_labels(kind: str | None) -> dict[str, str]:
 def direction_labels(kind: str | None) -> dict[str, str]:
     """``DIRECTIONS`` in the wording of ``kind`` (a message is sent or received)."""
     return WRITTEN_DIRECTIONS if kind in ("message", "email", "wechat") else DIRECTIONS
+
+
+# What a feedback item's status buttons say: the move to that status.
+FEEDBACK_STATUS_ACTIONS = {
+    "in_progress": N_("▶️ In progress"),
+    "resolved": N_("✅ Resolved…"),
+    "confirmed": N_("🤝 Customer confirmed"),
+    "open": N_("↩️ Reopen"),
+}
+
+REMINDER_KINDS = {
+    "follow_up": N_("follow-up"),
+    "birthday": N_("birthday greetings"),
+    "festival": N_("festival greetings"),
+    "churn_warning": N_("churn warning"),
+    "feedback_overdue": N_("overdue feedback"),
+    "complaint_alert": N_("complaint"),
+    "daily_agenda": N_("daily agenda"),
+    "weekly_report": N_("weekly report"),
+    "monthly_report": N_("monthly report"),
+    "catch_up": N_("downtime beyond the catch-up horizon"),
+    "delivery_failures": N_("delivery failures"),
+}

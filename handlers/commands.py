@@ -7,6 +7,7 @@ import logging
 from telegram import Bot, BotCommand, BotCommandScopeChat
 from telegram.error import TelegramError
 
+from bot.domain import access
 from bot.domain.models import Role, StaffUser
 from bot.i18n import gettext_for
 from handlers.menu import N_
@@ -46,8 +47,8 @@ ALL_COMMANDS = COMMANDS + MANAGER_COMMANDS + ADMIN_COMMANDS
 
 def commands_for(role: Role) -> list[tuple[str, str]]:
     """The (command, description msgid) list a role sees in Telegram's command menu."""
-    extra = {Role.ADMIN: MANAGER_COMMANDS + ADMIN_COMMANDS, Role.MANAGER: MANAGER_COMMANDS}
-    return COMMANDS + extra.get(role, [])
+    return (COMMANDS + (MANAGER_COMMANDS if access.leads_people(role) else [])
+            + (ADMIN_COMMANDS if access.sees_everyone(role) else []))
 
 
 async def publish_user_commands(bot: Bot, user: StaffUser) -> None:

@@ -29,6 +29,7 @@ from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import labels
+from bot.domain import feedback as workflow
 from bot.domain import interactions as rules
 from bot.domain.dates import parse_when
 from bot.domain.models import Feedback, FeedbackKind, FeedbackStatus, Severity, StaffUser
@@ -64,12 +65,6 @@ RESOLVING = "feedback_resolving"
 PAGE = 8
 DUE_LABELS = {"tomorrow": N_("Tomorrow"), "3d": N_("In 3 days"), "week": N_("Next week")}
 DEFAULT_DUE_LABEL = N_("Default: %(when)s")
-STATUS_LABELS = {
-    FeedbackStatus.IN_PROGRESS: N_("▶️ In progress"),
-    FeedbackStatus.RESOLVED: N_("✅ Resolved…"),
-    FeedbackStatus.CONFIRMED: N_("🤝 Customer confirmed"),
-    FeedbackStatus.OPEN: N_("↩️ Reopen"),
-}
 EDIT_LABEL = N_("✏️ Edit")
 DELETE_LABEL = N_("🗑 Delete")
 CARD_LABEL = N_("📇 Card")
@@ -185,7 +180,7 @@ async def start_resolve(
     """``fb:resolve:<feedback>``: ask for the resolution note."""
     try:
         item, _customer = await services(context).feedback.get(staff, data.args[0])
-        if not rules.can_transition(item.status, FeedbackStatus.RESOLVED):
+        if not workflow.can_transition(item.status, FeedbackStatus.RESOLVED):
             raise AccessDenied(f"resolve from {item.status}")
     except AccessDenied:
         await deny(update, context, language, f"resolve feedback {data.args[0]}")
@@ -252,14 +247,14 @@ async def show_item(update: Update, context: Context, staff: StaffUser, language
         overdue=unfinished and item.due_at is not None and item.due_at < now,
         created=when_text(item.created_at, language, tz), due=when_text(item.due_at, language, tz),
         resolved=when_text(item.resolved_at, language, tz) if item.resolved_at else None,
-        hours=rules.resolution_hours(item.created_at, item.resolved_at),
+        hours=workflow.resolution_hours(item.created_at, item.resolved_at),
         confirmed=when_text(item.confirmed_at, language, tz) if item.confirmed_at else None,
     )
     rows = []
     status_buttons = []
-    for status in rules.next_statuses(item.status):
+    for status in workflow.next_statuses(item.status):
         data = _cb("resolve", item.id) if status is FeedbackStatus.RESOLVED else _cb("status", item.id, status.value)
-        status_buttons.append(InlineKeyboardButton(_(STATUS_LABELS[status]), callback_data=data))
+        status_buttons.append(InlineKeyboardButton(_(labels.FEEDBACK_STATUS_ACTIONS[status]), callback_data=data))
     if status_buttons:
         rows.append(status_buttons)
     if await svc.feedback.may_edit(staff, item, customer):

@@ -46,7 +46,7 @@ async def _teams(turn: Turn) -> list[Choice]:
     teams = [Choice(team_token(t), t, t) for t in await turn.svc.staff.known_teams(turn.staff)]
     if access.can_name_teams(turn.staff):
         teams.append(Choice(NEW_TEAM, turn._(NEW_TEAM_LABEL), A_NEW_TEAM))
-        if turn.draft.get("role") != Role.REP.value:
+        if access.may_be_without_team(Role(turn.draft.get("role", Role.REP.value))):
             teams.append(Choice("none", turn._(NO_TEAM_LABEL), None))
     return teams
 
@@ -142,7 +142,7 @@ async def redeem(update: Update, context: common.Context, code: str) -> None:
     except InvitationError as error:
         await common.reply_html(update, context, render(language, "invitation_refused", reason=error.reason), language)
         return
-    if user.role is not Role.REP:
+    if access.has_team_commands(user):
         await publish_user_commands(context.bot, user)
     await common.reply_html(
         update, context, render(language, "welcome", user=user), language,

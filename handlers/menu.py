@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from telegram import KeyboardButton, ReplyKeyboardMarkup
 
+from bot.domain import access
 from bot.domain.models import Role
 from bot.i18n import LANGUAGES, gettext_for
 
@@ -28,7 +29,7 @@ LOG = N_("📞 Log")
 REPORT = N_("📊 Report")
 
 EVERYONE = frozenset(Role)
-MANAGERS = frozenset({Role.MANAGER, Role.ADMIN})
+MANAGERS = frozenset(role for role in Role if access.leads_people(role))
 
 # Rows of the main menu: (msgid, roles that see it).
 MENU: list[list[tuple[str, frozenset[Role]]]] = [

@@ -172,7 +172,7 @@ async def _digest(svc: Services, parcel: Parcel) -> Rendered:
     lines, rows = [], []
     for reminder in parcel.reminders:
         customer = parcel.customers.get(reminder.customer_id or "")
-        what = _(KIND_LABELS[reminder.kind])
+        what = _(labels.REMINDER_KINDS[reminder.kind])
         detail_of = DIGEST_DETAILS.get(reminder.kind)
         detail = customer.name if customer else (detail_of(svc, reminder, language) if detail_of else "")
         lines.append((when_text(reminder.due_at, language, user.timezone), what, detail))
@@ -206,19 +206,6 @@ def _greetings_detail(svc: Services, reminder: Reminder, language: str) -> str:
     return str(len(reminder.payload.get("items", [])))
 
 
-KIND_LABELS = {
-    ReminderKind.FOLLOW_UP: N_("follow-up"),
-    ReminderKind.BIRTHDAY: N_("birthday greetings"),
-    ReminderKind.FESTIVAL: N_("festival greetings"),
-    ReminderKind.CHURN_WARNING: N_("churn warning"),
-    ReminderKind.FEEDBACK_OVERDUE: N_("overdue feedback"),
-    ReminderKind.COMPLAINT_ALERT: N_("complaint"),
-    ReminderKind.DAILY_AGENDA: N_("daily agenda"),
-    ReminderKind.WEEKLY_REPORT: N_("weekly report"),
-    ReminderKind.MONTHLY_REPORT: N_("monthly report"),
-    ReminderKind.CATCH_UP: N_("downtime beyond the catch-up horizon"),
-    ReminderKind.DELIVERY_FAILURES: N_("delivery failures"),
-}
 
 
 # ---- renderers ---------------------------------------------------------------------------
@@ -360,7 +347,7 @@ async def _catch_up(svc: Services, reminder: Reminder, user: StaffUser, language
 async def _delivery_failures(svc: Services, reminder: Reminder, user: StaffUser, language: str) -> Rendered | None:
     """An admin's daily list of the reminders Telegram refused for good."""
     _ = gettext_for(language)
-    kinds = {kind.value: _(label) for kind, label in KIND_LABELS.items()}
+    kinds = {kind: _(label) for kind, label in labels.REMINDER_KINDS.items()}
     failures = [(item.get("recipient", ""), kinds.get(item.get("kind", ""), item.get("kind", "")),
                  item.get("reason", "")) for item in reminder.payload.get("failures", [])]
     if not failures:

@@ -54,8 +54,9 @@ from telegram.ext import (
 
 from bot import labels
 from bot.charts import report_chart
+from bot.domain import access
 from bot.domain.dates import parse_date_range
-from bot.domain.models import Reminder, ReminderKind, Role, StaffUser
+from bot.domain.models import Reminder, ReminderKind, StaffUser
 from bot.domain.reports import SAME, Comparison, Period
 from bot.domain.validation import ValidationError
 from bot.i18n import Translator, gettext_for
@@ -129,15 +130,15 @@ async def _picker(
         [period("this_month"), period("last_month")],
         [InlineKeyboardButton(_(CUSTOM_LABEL), callback_data=_cb("custom", scope.token))],
     ]
-    if actor.role in (Role.MANAGER, Role.ADMIN):
-        everyone = _(EVERYONE_LABEL if actor.role is Role.ADMIN else TEAM_LABEL)
+    if access.leads_people(actor.role):
+        everyone = _(EVERYONE_LABEL if access.sees_everyone(actor.role) else TEAM_LABEL)
         buttons = [InlineKeyboardButton(("• " if scope.token == ALL else "") + everyone,
                                         callback_data=_cb("scope", ALL))]
         for person in await svc.reports.scope_choices(actor):
             mark = "• " if scope.token == person.id else ""
             buttons.append(InlineKeyboardButton(mark + person.name[:24], callback_data=_cb("scope", person.id)))
         rows += [buttons[i:i + 3] for i in range(0, len(buttons), 3)]
-    text = render(language, "report_choose", **_scope_context(scope), manager=actor.role is not Role.REP)
+    text = render(language, "report_choose", **_scope_context(scope), manager=access.leads_people(actor.role))
     return text, InlineKeyboardMarkup(rows)
 
 

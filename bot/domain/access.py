@@ -160,9 +160,24 @@ def can_edit_entry(
 
 # ---- staff and team management: what the staff screens offer, and to whom ---------------
 
+def leads_people(role: Role) -> bool:
+    """Managers and admins: staff screens, invitations, reports on others, their own commands."""
+    return role in (Role.ADMIN, Role.MANAGER)
+
+
+def sees_everyone(role: Role) -> bool:
+    """Admins see the whole company; managers their teams."""
+    return role is Role.ADMIN
+
+
+def may_be_without_team(role: Role) -> bool:
+    """A rep always belongs to a team; a manager or an admin may stand above the teams."""
+    return role is not Role.REP
+
+
 def sees_team(user: StaffUser | None) -> bool:
     """Managers and admins see other people's records (their teams', or everyone's)."""
-    return is_active(user) and user is not None and user.role in (Role.ADMIN, Role.MANAGER)
+    return is_active(user) and user is not None and leads_people(user.role)
 
 
 def can_list_staff(user: StaffUser | None) -> bool:

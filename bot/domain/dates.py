@@ -695,3 +695,27 @@ def _range_date(year: int, month: int, day: int) -> date:
         return date(year, month, day)
     except ValueError:
         raise ValidationError(RANGE_FIELD, "date.invalid") from None
+
+
+def warm_up(now: datetime, tz: ZoneInfo) -> None:
+    """Parse one of each kind of date, so dateparser builds its language data now.
+
+    The first parse in each language compiles large regular expressions
+    (~0.1 s); run this in a worker at start-up and no rep's first date pays it.
+    """
+    today = now.astimezone(tz).date()
+    for text in ("3 May 1990", "农历八月十五", "5月3日"):
+        _ignore(parse_birthday, text, today=today)
+    for text in ("next Tue 3pm", "in 3 days", "下周二下午三点", "明天"):
+        _ignore(parse_when, text, now=now, tz=tz)
+    for text in ("last Friday", "昨天"):
+        _ignore(parse_purchase_date, text, today=today)
+    for text in ("1 March - 15 March", "3月1日-3月15日"):
+        _ignore(parse_date_range, text, today=today)
+
+
+def _ignore(parse: Any, text: str, **arguments: Any) -> None:
+    try:
+        parse(text, **arguments)
+    except ValidationError:
+        pass
