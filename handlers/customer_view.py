@@ -172,8 +172,9 @@ def reason_texts(view: CardView, language: str, config: Config) -> list[str]:
             for reason in view.classification.reasons if reason.code not in _SELF_EVIDENT]
 
 
-def when_text(moment: datetime | None, language: str, tz: Any) -> str:
-    return format_datetime(moment, language, tz) if moment else "—"
+def when_text(moment: datetime | None, language: str, tz: Any, *, weekday: bool = False) -> str:
+    """A moment or "—"; ``weekday`` for what a rep confirms (``bot.render.format_datetime``)."""
+    return format_datetime(moment, language, tz, weekday=weekday) if moment else "—"
 
 
 def render_card(view: CardView, language: str, config: Config, tz: Any, *, now: datetime | None = None) -> str:
