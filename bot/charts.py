@@ -107,12 +107,44 @@ def _family() -> list[str]:
     return [found[0], "DejaVu Sans"] if found else ["DejaVu Sans"]
 
 
-def _short(name: str) -> str:
-    return name if len(name) <= NAME_CHARS else name[: NAME_CHARS - 1] + "…"
+def short_names(names: list[str]) -> list[str]:
+    """Each name cut to ``NAME_CHARS`` for the bar labels, yet still telling names apart.
+
+    A name that fits is kept.  A longer one is cut at the end ("Rita Verylo…"); where that
+    cut would make two different names look the same, they keep the head and as much of
+    their tail as tells them apart ("Rep W…ming", "Rep W…hong").  Names that no such cut
+    separates are shown whole."""
+    def cut(name: str, tail: int) -> str:
+        if len(name) <= NAME_CHARS:
+            return name
+        head = NAME_CHARS - 1 - tail
+        return name[:head] + "…" + (name[-tail:] if tail else "")
+
+    labels_ = [cut(n, 0) for n in names]
+    for tail in range(NAME_CHARS - 1):
+        clashes = {i for i, label in enumerate(labels_)
+                   if any(label == other and names[i] != names[j]
+                          for j, other in enumerate(labels_) if j != i)}
+        if not clashes:
+            return labels_
+        for i in clashes:
+            labels_[i] = cut(names[i], tail + 1) if tail + 1 < NAME_CHARS - 1 else names[i]
+    return labels_
 
 
-def report_chart(report: Report, _: Gettext) -> bytes:
-    """The report as a PNG (1080×1350), its text translated by ``_`` (``bot.i18n.gettext_for``)."""
+def chart_title(scope_kind: str, scope_name: str, _: Gettext) -> str:
+    """Whose report it is: one rep's name, the team, or everyone (an admin's report)."""
+    key = {"rep": "title_rep", "team": "title_team"}.get(scope_kind, "title_all")
+    return labels.sentence(labels.CHART[key], {"name": scope_name}, _)
+
+
+def report_chart(report: Report, _: Gettext, *, scope_kind: str = "all", scope_name: str = "") -> bytes:
+    """The report as a PNG (1080×1350), its text translated by ``_`` (``bot.i18n.gettext_for``),
+    titled by its scope (``ReportScope.kind`` and the rep's or the teams' name).
+
+    The PNG's ``Title`` and ``Description`` text chunks carry the title and the bars' labels
+    with their values: the chart's text for whoever cannot see the picture."""
+    title = chart_title(scope_kind, scope_name, _)
     family = _family()
     fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, facecolor="white")
     FigureCanvasAgg(fig)
@@ -128,8 +160,8 @@ def report_chart(report: Report, _: Gettext) -> bytes:
         wspace=0.75,
     )
 
-    _header(fig, report, _, family)
-    _activity(fig.add_subplot(grid[0, :]), report, _, family)
+    _header(fig, report, title, _, family)
+    bars = _activity(fig.add_subplot(grid[0, :]), report, _, family)
     _mix(
         fig.add_subplot(grid[1, 0]),
         _text("tiers", _),
@@ -150,7 +182,9 @@ def report_chart(report: Report, _: Gettext) -> bytes:
     )
 
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, facecolor="white")
+    description = "\n".join(f"{name}: {value}" for name, value in bars)
+    fig.savefig(buffer, format="png", dpi=DPI, facecolor="white",
+                metadata={"Title": f"{title}  {report.period.label()}", "Description": description})
     return buffer.getvalue()
 
 
@@ -158,12 +192,12 @@ def _text(key: str, _: Gettext, **params: int) -> str:
     return labels.sentence(labels.CHART[key], params, _)
 
 
-def _header(fig: Figure, report: Report, _: Gettext, family: list[str]) -> None:
+def _header(fig: Figure, report: Report, title: str, _: Gettext, family: list[str]) -> None:
     """Title, then up to four headline figures (2 × 2) with their change, coloured good/bad."""
     fig.text(
         0.05,
         0.97,
-        f"{_text('title', _)}  {report.period.label()}",
+        f"{title}  {report.period.label()}",
         fontsize=30,
         family=family,
         color=COLOURS["text"],
@@ -211,7 +245,8 @@ def _magnitude(value: object) -> str:
     return _number(abs(value))  # type: ignore[arg-type]
 
 
-def _activity(ax: Axes, report: Report, _: Gettext, family: list[str]) -> None:
+def _activity(ax: Axes, report: Report, _: Gettext, family: list[str]) -> list[tuple[str, str]]:
+    """The bars per rep; returns their ``(label, value)`` as drawn."""
     ax.set_title(
         _text("activity", _), fontsize=24, family=family, loc="left", color=COLOURS["text"], pad=12
     )
@@ -229,9 +264,9 @@ def _activity(ax: Axes, report: Report, _: Gettext, family: list[str]) -> None:
             color=COLOURS["muted"],
             transform=ax.transAxes,
         )
-        return
+        return []
     top = list(reps[:TOP_REPS])
-    names = [_short(r.name) for r in top]
+    names = short_names([r.name for r in top])
     values: list[float] = [r.interactions for r in top]
     colours = [COLOURS["bar"]] * len(top)
     rest = reps[TOP_REPS:]
@@ -258,6 +293,7 @@ def _activity(ax: Axes, report: Report, _: Gettext, family: list[str]) -> None:
         )
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
+    return [(name, _number(round(v, 1) if v % 1 else int(v))) for name, v in zip(names, values, strict=True)]
 
 
 def _mix(

@@ -273,7 +273,9 @@ CLASSIFICATION_REASONS: dict[str, Msg] = {
 # ---------------------------------------------------------------------------
 
 CHART = {
-    "title": N_("Team report"),
+    "title_all": N_("Everyone's report"),
+    "title_team": N_("Team report: %(name)s"),
+    "title_rep": N_("Report: %(name)s"),
     "activity": N_("Interactions per rep"),
     "tiers": N_("Customers by value tier"),
     "stages": N_("Customers by stage"),

@@ -33,14 +33,17 @@ def environment() -> Environment:
     return env
 
 
-def format_datetime(value: datetime | None, language: str = "en", tz: Any = None) -> str:
-    """A moment as people read it: the date in their language, 24-hour time, in ``tz``."""
+def format_datetime(value: datetime | None, language: str = "en", tz: Any = None, *, weekday: bool = False) -> str:
+    """A moment as people read it: the date in their language, 24-hour time, in ``tz``.
+
+    With ``weekday``, the date names its day of the week (``Fri, Dec 4, 2026 09:00``,
+    ``2026年12月4日周五 09:00``): what confirmation cards show, so a misread day is seen."""
     if value is None:
         return "—"
     locale = "zh_CN" if language == "zh" else "en"
     if tz is not None and isinstance(tz, str):
         tz = ZoneInfo(tz)
-    day = format_skeleton("yMMMd", value, tzinfo=tz, locale=locale)
+    day = format_skeleton("yMMMEd" if weekday else "yMMMd", value, tzinfo=tz, locale=locale)
     return f"{day} {format_skeleton('Hm', value, tzinfo=tz, locale=locale)}"
 
 

@@ -64,7 +64,7 @@ async def send_card(update: Update, context: common.Context, staff: StaffUser, l
                     *, edit: bool = False) -> None:
     svc = common.services(context)
     view = await svc.customers.card(staff, customer_id)
-    text = render_card(view, language, svc.config, staff.timezone)
+    text = render_card(view, language, svc.config, staff.timezone, now=svc.clock.now())
     markup = card_keyboard(staff, view.customer, language)
     if edit and update.callback_query is not None:  # the caller answers the press
         await update.callback_query.edit_message_text(text, reply_markup=markup)

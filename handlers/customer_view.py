@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from babel.numbers import format_currency
 from lunar_python.util import LunarUtil
@@ -14,6 +15,7 @@ from bot.config import Config
 from bot.domain import card
 from bot.domain.codec import from_dict
 from bot.domain.models import Birthday, CalendarKind, Customer
+from bot.domain.overdue import overdue
 from bot.domain.phones import format_phone
 from bot.i18n import gettext_for
 from bot.render import format_datetime, render
@@ -170,12 +172,16 @@ def reason_texts(view: CardView, language: str, config: Config) -> list[str]:
             for reason in view.classification.reasons if reason.code not in _SELF_EVIDENT]
 
 
-def when_text(moment: datetime | None, language: str, tz: Any) -> str:
-    return format_datetime(moment, language, tz) if moment else "—"
+def when_text(moment: datetime | None, language: str, tz: Any, *, weekday: bool = False) -> str:
+    """A moment or "—"; ``weekday`` for what a rep confirms (``bot.render.format_datetime``)."""
+    return format_datetime(moment, language, tz, weekday=weekday) if moment else "—"
 
 
-def render_card(view: CardView, language: str, config: Config, tz: Any) -> str:
+def render_card(view: CardView, language: str, config: Config, tz: Any, *, now: datetime | None = None) -> str:
+    """The card; with ``now``, a follow-up that has passed is marked overdue."""
     customer = view.customer
+    late = overdue(customer.next_follow_up_at, now, ZoneInfo(tz) if isinstance(tz, str) else (tz or UTC)) \
+        if now is not None else None
     names = {view.referrer.id: view.referrer.name} if view.referrer else {}
     draft = card.draft_from_customer(customer)
     details = [
@@ -194,6 +200,7 @@ def render_card(view: CardView, language: str, config: Config, tz: Any) -> str:
         owner=view.owner.name if view.owner else customer.owner_id,
         last_contact=when_text(view.last_contact, language, tz),
         next_follow_up=when_text(customer.next_follow_up_at, language, tz),
+        follow_up_late=late.days if late else None,
         revenue=money(view.revenue_12m, config.locale.currency, language),
         purchases=[
             (p.product, money(p.amount, p.currency, language), p.quantity, p.purchased_on.isoformat())

@@ -121,7 +121,7 @@ def _ask(turn: Turn, prompt: Prompt) -> str:
     parts = [display_name(turn.language, table, draft.get(k))
              for k, table in (("kind", labels.FEEDBACK_KINDS), ("severity", labels.SEVERITIES)) if draft.get(k) in table]
     default_due = when_text(turn.svc.feedback.default_due(Severity(draft.get("severity", "medium")), turn.inputs.now),
-                            turn.language, turn.tz) if key == "due" else None
+                            turn.language, turn.tz, weekday=True) if key == "due" else None
     return render(turn.language, "feedback_ask", step=key, reason=prompt.reason, name=draft.get("customer_name", ""),
                   parts=parts, default_due=default_due)
 
@@ -133,7 +133,7 @@ def _confirm(turn: Turn, reason: str | None) -> str:
         "feedback_confirm", reason,
         kind=turn.shown(labels.FEEDBACK_KINDS, "kind"), severity=turn.shown(labels.SEVERITIES, "severity"),
         content=draft.get("content", ""), csat=draft.get("csat"), nps=draft.get("nps"),
-        due=when_text(due, turn.language, turn.tz), default_due=default,
+        due=when_text(due, turn.language, turn.tz, weekday=True), default_due=default,
         complaint=draft.get("kind") == FeedbackKind.COMPLAINT.value and draft.get("mode") != "edit",
     )
 

@@ -166,10 +166,10 @@ def _follow_up_parts(turn: Turn) -> tuple[str | None, str | None]:
     if value is None and "follow_up" not in turn.draft:
         return None, None
     if value == "keep" and current:
-        return "keep", when_text(datetime.fromisoformat(current), turn.language, turn.tz)
+        return "keep", when_text(datetime.fromisoformat(current), turn.language, turn.tz, weekday=True)
     if value in (None, "none", "keep"):
         return "none", None
-    return "at", when_text(datetime.fromisoformat(value), turn.language, turn.tz)
+    return "at", when_text(datetime.fromisoformat(value), turn.language, turn.tz, weekday=True)
 
 
 def _ask(turn: Turn, prompt: Prompt) -> str:
@@ -317,7 +317,7 @@ async def show_entry(update: Update, context: Context, staff: StaffUser, languag
         if rules.has_direction(kind) else None,
         outcome=_(labels.outcome_labels(kind)[interaction.outcome.value]) if interaction.outcome else "—",
         summary=interaction.summary, voice=bool(interaction.voice_file_id),
-        follow_up=when_text(interaction.next_follow_up_at, language, tz) if interaction.next_follow_up_at else None,
+        follow_up=when_text(interaction.next_follow_up_at, language, tz, weekday=True) if interaction.next_follow_up_at else None,
         by=author or interaction.owner_id, editable=editable,
     )
     rows = []

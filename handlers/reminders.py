@@ -33,6 +33,7 @@ from bot.domain.models import (
     ReminderKind,
     StaffUser,
 )
+from bot.domain.overdue import overdue, overdue_first
 from bot.domain.phones import format_phone
 from bot.i18n import gettext_for
 from bot.render import render
@@ -327,9 +328,12 @@ async def _agenda(svc: Services, reminder: Reminder, user: StaffUser, language: 
     greeting_count = await svc.generator.greeting_count(user, day)
     if not any(agenda.values()) and not greeting_count:
         return None
-    rows = [[InlineKeyboardButton(f"📞 {c.name}"[:40], callback_data=_cb("cust", "view", c.id))]
-            for c in agenda["follow_ups"][:10]]
-    follow_ups = [(c.name, when_text(c.next_follow_up_at, language, user.timezone)) for c in agenda["follow_ups"]]
+    now, tz = svc.clock.now(), user_zone(user, svc.config.tz)
+    due = overdue_first(agenda["follow_ups"], lambda c: c.next_follow_up_at, now)
+    rows = [[InlineKeyboardButton(f"{'⚠️' if overdue(c.next_follow_up_at, now, tz) else '📞'} {c.name}"[:40],
+                                  callback_data=_cb("cust", "view", c.id))] for c in due[:10]]
+    follow_ups = [(c.name, when_text(c.next_follow_up_at, language, tz),
+                   late.days if (late := overdue(c.next_follow_up_at, now, tz)) else None) for c in due]
     return render(language, "reminder_agenda", day=day.isoformat(), follow_ups=follow_ups,
                   feedback=[c.name for c in agenda["feedback"]], at_risk=[c.name for c in agenda["at_risk"]],
                   greetings=greeting_count), InlineKeyboardMarkup(rows) if rows else None

@@ -285,7 +285,9 @@ def _export_buttons(result: ReportResult, language: str) -> InlineKeyboardMarkup
 async def _send_chart(
     context: Context, chat_id: int, result: ReportResult, language: str, *, with_buttons: bool
 ) -> None:
-    png = await asyncio.to_thread(report_chart, result.report, gettext_for(language))  # ~0.2 s of matplotlib
+    scope = _scope_context(result.scope)
+    png = await asyncio.to_thread(report_chart, result.report, gettext_for(language),  # ~0.2 s of matplotlib
+                                  scope_kind=scope["scope_kind"], scope_name=scope["scope_name"])
     caption = render(language, "report_chart_caption", period=period_text(result.report.period, language),
                      **_scope_context(result.scope))
     await context.bot.send_photo(

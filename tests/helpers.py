@@ -32,10 +32,11 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def shown_at(
-    year: int, month: int, day: int, hour: int, minute: int = 0, language: str = "en"
+    year: int, month: int, day: int, hour: int, minute: int = 0, language: str = "en", *, weekday: bool = False
 ) -> str:
-    """A Shanghai moment as the bot shows it, through its own formatting (not a CLDR literal)."""
-    return format_datetime(datetime(year, month, day, hour, minute, tzinfo=SHANGHAI), language)
+    """A Shanghai moment as the bot shows it, through its own formatting (not a CLDR literal);
+    ``weekday`` as confirmation cards show it."""
+    return format_datetime(datetime(year, month, day, hour, minute, tzinfo=SHANGHAI), language, weekday=weekday)
 
 
 def shown_money(amount: int | str, currency: str = "CNY", language: str = "en") -> str:

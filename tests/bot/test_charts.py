@@ -130,3 +130,11 @@ def test_falls_back_with_a_logged_warning(
         assert_telegram_photo(data)
     finally:
         charts.cjk_font.cache_clear()
+
+
+def test_short_names_stay_distinct() -> None:
+    names = ["Rep Wang Xiaoming", "Rep Wang Xiaohong", "Rita", "Rep Wang Xiaoming", "Rita Verylongname"]
+    shown = charts.short_names(names)
+    assert shown[2] == "Rita" and shown[4] == "Rita Very…"
+    assert shown[0] == shown[3] != shown[1]  # the same person twice is the same label
+    assert all(len(s) <= charts.NAME_CHARS for s in shown)

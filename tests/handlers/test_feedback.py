@@ -85,7 +85,7 @@ async def test_complaint_alerts_the_teams_managers_at_once(people: dict[str, Any
     replies = await rep.press("Skip")
     confirm = said(replies, "Save this feedback?")
     assert "complaint · severity high" in confirm.text and "CSAT: 2/5 · NPS: —" in confirm.text
-    assert f"Respond by: {shown_at(2026, 3, 3, 9)} (default for this severity)" in confirm.text  # 24 h
+    assert f"Respond by: {shown_at(2026, 3, 3, 9, weekday=True)} (default for this severity)" in confirm.text  # 24 h
     assert "managers are alerted" in confirm.text
     replies = await rep.press("✅ Save")
     view = said(replies, "Status: 🔴 open")

@@ -112,7 +112,7 @@ async def test_log_a_visit_from_the_card_in_english(people: dict[str, Any], bot:
     confirm = said(replies, "Save this contact?")
     assert "Kind: visit\n" in confirm.text and "Outcome: interested" in confirm.text
     assert "<b>wants</b> 200 units" in confirm.text
-    assert f"Next follow-up: {shown_at(2026, 3, 3, 15)}" in confirm.text
+    assert f"Next follow-up: {shown_at(2026, 3, 3, 15, weekday=True)}" in confirm.text
     replies = await rep.press("✅ Save")
     card = said(replies, "Zhang Wei · Acme")
     assert f"Next follow-up: {shown_at(2026, 3, 3, 15)}" in card.text
@@ -171,7 +171,7 @@ async def test_follow_up_buttons_use_the_reps_time_zone(people: dict[str, Any], 
     await rep.press("reached")
     await rep.send("/skip")
     replies = await rep.press("Tomorrow")
-    said(replies, f"Next follow-up: {shown_at(2026, 3, 3, 9)}")
+    said(replies, f"Next follow-up: {shown_at(2026, 3, 3, 9, weekday=True)}")
     await rep.press("✅ Save")
     saved = await svc(bot).store.customers.get(anna.id)
     assert saved.next_follow_up_at == utc(2026, 3, 3, 9, 0)  # 09:00 in London = 09:00 UTC
@@ -204,7 +204,7 @@ async def test_back_and_field_buttons_keep_what_was_entered(people: dict[str, An
     await rep.press("Summary")
     replies = await rep.send("Price too high; competitor 10% cheaper")
     confirm = said(replies, "Save this contact?")
-    assert "competitor 10% cheaper" in confirm.text and f"{shown_at(2026, 3, 5, 9)}" in confirm.text
+    assert "competitor 10% cheaper" in confirm.text and f"{shown_at(2026, 3, 5, 9, weekday=True)}" in confirm.text
     await rep.press("Follow-up")
     replies = await rep.press("No follow-up")
     said(replies, "Next follow-up: none")
@@ -256,7 +256,7 @@ async def test_quick_log_in_english(people: dict[str, Any], bot: Any) -> None:
     confirm = said(replies, "Save this contact?")
     assert "Kind: call · ↗ outbound" in confirm.text and "Outcome: reached" in confirm.text
     assert "Summary: called, wants a quote" in confirm.text
-    assert f"Next follow-up: {shown_at(2026, 3, 6, 9)}" in confirm.text
+    assert f"Next follow-up: {shown_at(2026, 3, 6, 9, weekday=True)}" in confirm.text
     assert await interactions_of(bot, zhang) == []  # nothing saved before the confirmation
     await rep.press("✅ Save")
     [logged] = await interactions_of(bot, zhang)
@@ -320,7 +320,7 @@ async def test_quick_log_with_an_unreadable_follow_up_asks_for_it(people: dict[s
     step = said(replies, "Next follow-up?")
     assert "could not read a date" in step.text
     replies = await rep.press("Next week")
-    said(replies, f"Next follow-up: {shown_at(2026, 3, 9, 9)}")
+    said(replies, f"Next follow-up: {shown_at(2026, 3, 9, 9, weekday=True)}")
     await rep.send("/cancel")
 
 
@@ -520,3 +520,17 @@ async def test_each_kind_offers_its_own_outcomes_direction_and_icon(
         assert confirm_line in confirm.text + "\n", confirm.text
         assert f"{icon} <b>Zhang Wei</b>" in (confirm.html or ""), confirm.html
         await user.send("/cancel")
+
+
+@pytest.mark.parametrize(("language", "typed", "weekday"), [
+    ("en", "/log Zhang Wei called, wants a quote, follow up Friday", "Fri"),
+    ("zh", "/log 张伟 打过电话，要报价，周五跟进", "周五"),
+])
+async def test_a_confirmed_follow_up_names_its_weekday(
+    people: dict[str, Any], bot: Any, language: str, typed: str, weekday: str
+) -> None:
+    rep, owner, name = (people["rep"], REP_EN, "Zhang Wei") if language == "en" else (people["rep_zh"], REP_ZH, "张伟")
+    await customer(bot, name, owner)
+    confirm = said(await rep.send(typed), "Save this contact?" if language == "en" else "保存这次联系记录？")
+    friday = shown_at(2026, 3, 6, 9, language=language, weekday=True)
+    assert weekday in friday and friday in confirm.text, confirm.text

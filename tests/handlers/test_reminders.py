@@ -23,7 +23,7 @@ from bot.domain.models import (
 )
 from bot.sandbox.server import FloodLimits
 from handlers.common import SERVICES_KEY
-from tests.helpers import bot_in_sandbox
+from tests.helpers import bot_in_sandbox, shown_at
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 REP, REP2, MANAGER = 801, 802, 803
@@ -414,3 +414,31 @@ class TestDowntimeBeyondTheHorizon:
         assert ("祝福：3 条" if language == "zh" else "greetings: 3") in notes[0]  # birthday, Christmas, New Year
         assert texts(users["rep"], "错过的祝福") == []  # nothing within the horizon: no missed greetings
         assert all(not (m.text or "").startswith("⚠️") for m in users["rep"].bot_messages())
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+async def test_overdue_follow_ups_are_marked_and_listed_first_in_the_agenda_and_on_the_card(
+    bot: Any, sandbox: Any, clock: Any, language: str
+) -> None:
+    users = await team(bot, sandbox, clock)
+    store = bot.bot_data[SERVICES_KEY].store
+    user, owner = (users["rep"], REP) if language == "zh" else (users["rep2"], REP2)
+    now = clock.now()
+    for name, due in (("Today Co", local(2026, 3, 3, 15, 0)), ("Late Co", local(2026, 1, 2, 10, 0))):
+        await store.customers.insert(Customer(name=name, owner_id=str(owner), team="east", created_at=now,
+                                              updated_at=now, next_follow_up_at=due))
+    await run_until(bot, sandbox, clock, local(2026, 3, 3, 8, 30), step=timedelta(minutes=15))
+    heading = {"zh": "今日安排（2026-03-03）", "en": "Your day, 2026-03-03"}[language]
+    agenda = [m for m in user.bot_messages() if heading in (m.text or "")]
+    assert len(agenda) == 1, [m.text for m in user.bot_messages()]
+    late = shown_at(2026, 1, 2, 10, language=language)
+    marked = {"zh": f"Late Co — ⚠️ 已逾期 60 天（{late}）", "en": f"Late Co — ⚠️ overdue since {late} (60 days)"}
+    text = agenda[0].text
+    assert marked[language] in text, text
+    assert text.index("Late Co") < text.index("Today Co")
+    assert f"Today Co — {shown_at(2026, 3, 3, 15, language=language)}" in text  # not overdue: plain
+    assert agenda[0].button_labels()[0] == ["⚠️ Late Co"]
+
+    card = (await user.press("⚠️ Late Co"))[-1].text
+    on_card = {"zh": f"下次跟进：⚠️ 已逾期 60 天（{late}）", "en": f"Next follow-up: ⚠️ overdue since {late} (60 days)"}
+    assert on_card[language] in card, card

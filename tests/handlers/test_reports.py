@@ -311,3 +311,63 @@ async def test_the_weekly_report_arrives_once_at_its_local_time(
     chart(sandbox, replies)
     content, _name = document(sandbox, replies)
     assert workbook_summary(content)["Period start"][0].date() == date(2026, 3, 2)
+
+
+def chart_text(sandbox: Any, replies: list[Any]) -> dict[str, str]:
+    """The chart's title and bar labels, from the PNG's text chunks."""
+    from PIL import Image
+
+    content, _name = sandbox.file_content_for(chart(sandbox, replies))
+    return dict(Image.open(io.BytesIO(content)).text)
+
+
+@pytest.mark.parametrize(("who", "this_week", "title", "not_title"), [
+    ("rita", "This week", "Report: Rita", "Team report"),
+    ("fang", "本周", "报表：王芳", "团队报表"),
+])
+async def test_a_reps_own_chart_is_titled_with_their_name(
+    team: dict[str, Any], sandbox: Any, who: str, this_week: str, title: str, not_title: str
+) -> None:
+    user = team[who]
+    await user.send("/report")
+    text = chart_text(sandbox, await press(user, this_week, photo=True))
+    assert text["Title"].startswith(title) and not_title not in text["Title"], text
+
+
+@pytest.mark.parametrize(("who", "this_week", "title"), [
+    ("manager", "This week", "Team report: east"),
+    ("wes", "本周", "团队报表：west"),
+])
+async def test_a_managers_chart_is_titled_with_the_team(
+    team: dict[str, Any], sandbox: Any, who: str, this_week: str, title: str
+) -> None:
+    user = team[who]
+    await user.send("/report")
+    text = chart_text(sandbox, await press(user, this_week, photo=True))
+    assert text["Title"].startswith(title), text
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+async def test_chart_bars_keep_long_similar_rep_names_apart(
+    team: dict[str, Any], bot: Any, sandbox: Any, clock: Any, language: str
+) -> None:
+    store, now = bot.bot_data[SERVICES_KEY].store, clock.now()
+    names = {861: "Rep Wang Xiaoming", 862: "Rep Wang Xiaohong"} if language == "en" else {
+        861: "销售部王小明同学一号", 862: "销售部王小明同学二号"}
+    owner, team_name = (RITA, "east") if language == "en" else (WU, "west")
+    customer = (await store.customers.find({"owner_id": str(owner)}))[0]
+    for uid, name in names.items():
+        await store.staff.insert(StaffUser(id=str(uid), telegram_id=uid, name=name, role=Role.REP,
+                                           teams=[team_name], language=language, created_at=now,
+                                           updated_at=now))
+        await store.interactions.insert(Interaction(customer_id=customer.id, owner_id=str(uid),
+                                                    kind=InteractionKind.CALL, occurred_at=now,
+                                                    created_at=now, updated_at=now))
+    manager = team["manager"] if language == "en" else team["wes"]
+    await manager.send("/report")
+    text = chart_text(sandbox, await press(manager, "This week" if language == "en" else "本周", photo=True))
+    bars = [line.split(": ")[0] for line in text["Description"].splitlines()]
+    shown = [b for b in bars if b.startswith(("Rep W", "销售部"))]
+    assert len(shown) == 2 and len(set(shown)) == 2, bars
+    assert all(len(b) <= 10 for b in shown), bars
+
