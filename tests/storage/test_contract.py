@@ -694,6 +694,7 @@ async def test_where_within_and_order_together(store: Store) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.loop_blocking("the test computes its 1,500-record reference answers on the loop itself")
 async def test_large_collection_queries_match_the_reference(store: Store) -> None:
     """Enough records that the planner's walk and materialise strategies both get used."""
     records = []
