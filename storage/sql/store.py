@@ -104,6 +104,7 @@ from storage.base import (
     Store,
     StoreError,
 )
+from storage.files import private_dir, private_touch
 from storage.sql.schema import CollectionTables, Kind, build_tables
 from storage.tinydb_store.decode import decoder  # fast record decoding; not TinyDB-specific
 
@@ -574,7 +575,8 @@ class SQLStore(Store):
                 options.update(poolclass=QueuePool, pool_size=self.threads, max_overflow=0)
             if self._sqlite_file is not None:
                 try:
-                    self._sqlite_file.parent.mkdir(parents=True, exist_ok=True)
+                    private_dir(self._sqlite_file.parent)
+                    private_touch(self._sqlite_file)  # SQLite keeps the mode of the file it finds
                 except OSError as exc:
                     raise StoreError(f"cannot create the directory of {where}: {exc}") from exc
         options.update(self.engine_options)
