@@ -57,6 +57,7 @@ Errors the database reports are ``StoreError``s (a unique violation is a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -576,9 +577,10 @@ class SQLStore(Store):
             if self._sqlite_file is not None:
                 try:
                     private_dir(self._sqlite_file.parent)
-                    private_touch(self._sqlite_file)  # SQLite keeps the mode of the file it finds
                 except OSError as exc:
                     raise StoreError(f"cannot create the directory of {where}: {exc}") from exc
+                with contextlib.suppress(OSError):  # unusable: SQLite's own error says why
+                    private_touch(self._sqlite_file)  # SQLite keeps the mode of the file it finds
         options.update(self.engine_options)
         try:
             engine = create_engine(self.url, **options)
