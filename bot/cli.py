@@ -76,6 +76,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Customer data (the store, the SQLite file, what libraries write beside them) is
+    # for the bot's own user only: files 0600, directories 0700. See README, deployment.
+    os.umask(0o077)
     try:
         return _main(argv)
     except BrokenPipeError:

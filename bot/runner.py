@@ -24,6 +24,7 @@ from bot.activity import ApplicationActivity
 from bot.app import build_application, startup
 from bot.clock import Clock, SystemClock
 from bot.config import Config
+from bot.logs import redact
 from bot.services import Services
 from storage import open_store
 from storage.base import Store
@@ -98,14 +99,6 @@ async def running_bot(
 
 FIRST_RETRY_DELAY = 1.0
 MAX_RETRY_DELAY = 60.0
-
-
-def redact(text: str, secrets: list[str]) -> str:
-    """``text`` with every secret (the bot token, in a request URL) replaced by ``[token]``."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[token]")
-    return text
 
 
 def unreachable_line(config: Config, error: Exception, delay: float) -> str:

@@ -57,7 +57,8 @@ def _phones(text: str, ctx: InputContext) -> list[str]:
 
 def _line(max_length: int) -> Callable[[str, InputContext], str]:
     def parse(text: str, ctx: InputContext) -> str:
-        value = validation.parse_free_text(text, max_length)
+        # one line (company, title, city): invisible format characters go, as in a name
+        value = validation.parse_free_text(validation.drop_invisible(text), max_length)
         return " ".join(value.split())
 
     return parse

@@ -74,6 +74,7 @@ from pypinyin import Style, lazy_pinyin, pinyin
 from rapidfuzz import fuzz, process
 
 from bot.domain.models import Customer
+from bot.domain.validation import drop_invisible
 
 EXACT = 100.0
 PREFIX = 90.0
@@ -105,8 +106,11 @@ _PHONE_LIKE = re.compile(r"[+\d\s\-().]*\d[+\d\s\-().]*")
 
 
 def normalise(text: str) -> str:
-    """Width-, case- and space-insensitive form of ``text`` (also used by duplicate checks)."""
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+    """Width-, case-, space- and invisible-character-insensitive form of ``text``.
+
+    Also what duplicate checks compare: "Zhang\u200bWei" and "ZhangWei" are one name.
+    """
+    return " ".join(drop_invisible(unicodedata.normalize("NFKC", text)).casefold().split())
 
 
 def compact(text: str) -> str:

@@ -92,12 +92,29 @@ def nfkc(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
 
 
+def drop_invisible(text: str) -> str:
+    """``text`` without invisible format characters (Unicode category Cf).
+
+    Zero-width space/joiners (U+200B-U+200D), word joiner (U+2060), BOM
+    (U+FEFF), soft hyphen and bidi controls make two names that look alike
+    differ; in a one-line field (name, company, tag) they are never meant.
+    """
+    if text.isascii():
+        return text
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+
+
 def _drop_controls(text: str, *, keep_newlines: bool) -> str:
-    """Control characters are never meant (pasted from elsewhere) and break Telegram/HTML."""
+    """Control characters are never meant (pasted from elsewhere) and break Telegram/HTML.
+
+    A one-line field loses invisible format characters too (:func:`drop_invisible`);
+    free text keeps them (an emoji sequence is joined by U+200D).
+    """
     kept = "\n\t" if keep_newlines else ""
-    return "".join(
+    cleaned = "".join(
         ch for ch in text if ch in kept or unicodedata.category(ch) not in ("Cc", "Cs")
     )
+    return cleaned if keep_newlines else drop_invisible(cleaned)
 
 
 def one_line(text: str) -> str:

@@ -57,6 +57,7 @@ Errors the database reports are ``StoreError``s (a unique violation is a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -104,6 +105,7 @@ from storage.base import (
     Store,
     StoreError,
 )
+from storage.files import private_dir, private_touch
 from storage.sql.schema import CollectionTables, Kind, build_tables
 from storage.tinydb_store.decode import decoder  # fast record decoding; not TinyDB-specific
 
@@ -574,9 +576,11 @@ class SQLStore(Store):
                 options.update(poolclass=QueuePool, pool_size=self.threads, max_overflow=0)
             if self._sqlite_file is not None:
                 try:
-                    self._sqlite_file.parent.mkdir(parents=True, exist_ok=True)
+                    private_dir(self._sqlite_file.parent)
                 except OSError as exc:
                     raise StoreError(f"cannot create the directory of {where}: {exc}") from exc
+                with contextlib.suppress(OSError):  # unusable: SQLite's own error says why
+                    private_touch(self._sqlite_file)  # SQLite keeps the mode of the file it finds
         options.update(self.engine_options)
         try:
             engine = create_engine(self.url, **options)

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from storage.files import PRIVATE_FILE
 from storage.tinydb_store.files import (
     COMPACT_LOCK,
     Manifest,
@@ -63,7 +64,8 @@ class MergeResult:
 
 
 def compaction_lock(directory: Path, timeout: float) -> FileLock:
-    return FileLock(str(directory / COMPACT_LOCK), timeout=timeout, thread_local=False)
+    return FileLock(str(directory / COMPACT_LOCK), timeout=timeout, mode=PRIVATE_FILE,
+                    thread_local=False)
 
 
 def merge(

@@ -49,6 +49,7 @@ from tinydb import TinyDB
 from tinydb.storages import JSONStorage
 
 from storage.base import SCHEMA, Damage, StoreDamagedError
+from storage.files import PRIVATE_FILE, private_dir, private_open, private_touch
 
 FORMAT = "crm-bot-tinydb/1"
 MANIFEST = "MANIFEST.json"
@@ -124,7 +125,7 @@ def atomic_write_bytes(final: Path, data: bytes) -> None:
     """Write, flush, fsync, rename over ``final``, fsync the directory."""
     tmp = _tmp_path(final)
     try:
-        with open(tmp, "wb") as handle:
+        with os.fdopen(private_open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
@@ -249,6 +250,7 @@ def write_partition(path: Path, collection: str, docs: Iterable[dict[str, Any]])
     tmp = _tmp_path(path)
     tmp.unlink(missing_ok=True)
     try:
+        private_touch(tmp)  # TinyDB reads an empty file as an empty database
         db = TinyDB(str(tmp), storage=JSONStorage, encoding="utf-8")
         try:
             db.table(collection, cache_size=0).insert_multiple(docs)
@@ -306,7 +308,7 @@ def put_aside(directory: Path, path: Path, detail: str, lost: int, kept_after: i
     again (the next start before a compaction) keeps one copy and one report.
     """
     aside = directory / DAMAGED
-    aside.mkdir(mode=0o700, exist_ok=True)
+    private_dir(aside)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:8]
     kept = aside / f"{path.name}.{digest}"
     report_path = kept.with_name(kept.name + ".json")
@@ -317,6 +319,7 @@ def put_aside(directory: Path, path: Path, detail: str, lost: int, kept_after: i
             os.link(path, kept)
         except OSError:
             shutil.copyfile(path, kept)
+            os.chmod(kept, PRIVATE_FILE)
     report = Damage(
         file=str(path),
         detail=detail,

@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from storage.base import StorageFullError, StoreError
+from storage.files import private_open
 from storage.tinydb_store.files import fsync_dir, journal_name, put_aside
 
 log = logging.getLogger(__name__)
@@ -195,7 +196,7 @@ class JournalWriter:
 
     def _open(self, gen: int) -> int:
         path = self.directory / journal_name(gen)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0))
+        fd = private_open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         fsync_dir(self.directory)  # the new file's directory entry must survive a crash too
         return fd
 

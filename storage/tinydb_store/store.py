@@ -89,6 +89,7 @@ from storage.base import (
     StoreError,
     StoreLockedError,
 )
+from storage.files import PRIVATE_FILE, private_dir
 from storage.tinydb_store.compactor import compaction_lock, merge
 from storage.tinydb_store.decode import decoder
 from storage.tinydb_store.files import (
@@ -416,8 +417,8 @@ class TinyDBStore(Store):
     def _load(self) -> _Loaded:
         """Lock the directory, read the snapshots, replay the journals (in a thread)."""
         directory = self.path
-        directory.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(directory / LOCK), timeout=0, thread_local=False)
+        private_dir(directory)
+        lock = FileLock(str(directory / LOCK), timeout=0, mode=PRIVATE_FILE, thread_local=False)
         try:
             lock.acquire()
         except Timeout:

@@ -125,3 +125,52 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert exit_.value.code == 0
     assert capsys.readouterr().out.strip() == f"crm-bot {cli.version()}"
     assert cli.version()[0].isdigit()
+
+
+async def _run_output(tmp_path: Path, api_base_url: str) -> tuple[int, str]:
+    """All that ``crm-bot run`` at DEBUG writes (stdout and stderr) against ``api_base_url``."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "run", cwd=tmp_path,
+        env=clean_env(tmp_path, CRM_BOT_TOKEN=TOKEN, CRM_BOT_API_BASE_URL=api_base_url,
+                      CRM_BOT_LOGGING_LEVEL="DEBUG"),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    return process.returncode, (out + err).decode()
+
+
+async def test_no_output_of_a_refused_start_carries_the_token(tmp_path: Path) -> None:
+    async with SandboxServer() as server:  # its own token: ours is refused, 401
+        code, output = await _run_output(tmp_path, server.base_url)
+        assert code == 2 and "refused the bot token" in output and "DEBUG" in output
+        assert TOKEN not in output and "bot[token]" in output
+        # a wrong path in front of the right server: 404
+        code, output = await _run_output(tmp_path, server.base_url.replace("/bot", "/wrong/bot"))
+        assert code == 2 and "refused the bot token" in output
+        assert TOKEN not in output
+
+
+async def test_no_output_carries_the_token_when_the_server_echoes_the_url(tmp_path: Path) -> None:
+    """A proxy's error page that quotes the request path ends up in PTB's exception text."""
+    from aiohttp import web
+
+    status = {"code": 0}
+
+    async def echo(request: web.Request) -> web.Response:
+        return web.Response(status=status["code"], text=f"<html>no page {request.path}</html>")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", echo)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    try:
+        for code in (400, 401, 403, 404, 409, 200):
+            status["code"] = code
+            _, output = await _run_output(tmp_path, f"http://127.0.0.1:{port}/x/bot")
+            assert "getMe" in output, (code, output)
+            assert TOKEN not in output and TOKEN.split(":")[1] not in output, (code, output)
+    finally:
+        await runner.cleanup()

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bot.domain.models import Role, StaffUser, ValueTier
+from bot.domain.models import Customer, Role, StaffUser, ValueTier
 from handlers.common import SERVICES_KEY
 from tests.helpers import shown_money
 
@@ -295,3 +295,23 @@ async def test_the_change_history_shows_the_cards_labels_and_formats_and_names(
     internals = ["owner_id", "phones", "calendar", "'", "[", "+86", "— → —", "— → no"]
     for internal in internals + ([] if en else ["update", "create", "Phone", "Company"]):
         assert internal not in text, (internal, text)
+
+
+async def test_invisible_characters_neither_hide_a_duplicate_nor_a_customer(rep: Any, bot: Any,
+                                                                             clock: Any) -> None:
+    await add_customer(rep, "Zhang\u200bWei", "13800138000", "Acme\u2060")
+    (saved,) = await customers_of(bot).find()
+    assert saved.name == "ZhangWei" and saved.company == "Acme"  # stored without them
+    replies = await add_customer(rep, "Zhang Wei", "13900000001", "ACME")
+    assert "may already be in the CRM" in replies[-1].text, replies[-1].text
+    await rep.press("Save anyway")
+    # a card stored before the rule still matches, in search and in the duplicate check
+    now = clock.now()
+    await customers_of(bot).insert(Customer(id="legacy", name="Li\u200d Na", owner_id=str(REP_ID),
+                                            team="east", company="Ming\ufeffri", created_at=now,
+                                            updated_at=now))
+    for query in ("zhangwei", "li na", "lina"):
+        replies = await rep.send(f"/find {query}")
+        assert replies[-1].reply_markup, (query, replies[-1].text)
+    replies = await add_customer(rep, "Li Na", "13700000002", "Mingri")
+    assert "may already be in the CRM" in replies[-1].text, replies[-1].text
