@@ -167,7 +167,7 @@ async def test_bad_input_is_asked_again_with_a_reason_and_nothing_is_lost(app: A
     await ada.press("large")
     await ada.send("a note")
     replies = await ada.send("sometime maybe")
-    assert "could not read a date" in replies[-1].text and replies[-1].text.endswith("when? now=None")
+    assert "could not read a time" in replies[-1].text and replies[-1].text.endswith("when? now=None")
     draft = app.user_data[ADMIN_ID][DRAFT]
     assert (draft["name"], draft["size"], draft["note"]) == ("Li Lei", "large", "a note")
 
