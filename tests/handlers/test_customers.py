@@ -151,6 +151,17 @@ async def test_quick_add_a_phone_alone_asks_for_the_name(rep: Any, rep_zh: Any, 
     assert (saved.name, saved.phones) == ("Zhang Wei", ["+8613800138000"])
 
 
+async def test_back_on_the_first_step_of_a_quick_add_asks_it_again(rep: Any, rep_zh: Any, bot: Any) -> None:
+    replies = await rep.send("/add 🙂 13800138000")
+    assert "Customer name?" in replies[-1].text and "« Back" not in str(replies[-1].button_labels())
+    replies = await rep.press_forged(replies[-1].message_id, "add:back:name")
+    assert "Customer name?" in replies[-1].text and "check before saving" not in replies[-1].text
+    replies = await rep_zh.send("/add 🙂 13800138000")
+    replies = await rep_zh.send("/back")
+    assert "客户姓名？" in replies[-1].text
+    assert await customers_of(bot).count() == 0
+
+
 async def test_shared_contact_prefills_name_and_phone(rep: Any, bot: Any) -> None:
     replies = await rep.share_contact(phone_number="+8613912345678", first_name="Li", last_name="Na")
     assert "Company?" in replies[-1].text
