@@ -46,12 +46,20 @@ REASONS: dict[str, str] = {
     "command.unknown": N_("That is not a command I know. /skip leaves this empty, /cancel stops."),
     "team.invalid": N_("A team name needs 1 to 50 characters."),
 }
+# A field's own text for a code, where the shared one would mislead (a follow-up time
+# is no birthday): looked up by (field, code) before REASONS.
+FIELD_REASONS: dict[tuple[str, str], str] = {
+    ("when", "date.unrecognised"): N_(
+        "I could not read a time there. Examples: tomorrow 3pm, Friday, Tuesday 10:00, in 2 hours."),
+    ("when", "date.invalid"): N_("That day or time does not exist. Examples: tomorrow 3pm, Friday, 5 March 10:00."),
+}
 FALLBACK = N_("That input cannot be used here.")
 
 
 def reason_text(error: ValidationError, language: str) -> str:
     _ = gettext_for(language)
-    template = _(REASONS.get(error.reason_code, FALLBACK))
+    msgid = FIELD_REASONS.get((error.field, error.reason_code)) or REASONS.get(error.reason_code, FALLBACK)
+    template = _(msgid)
     params: dict[str, Any] = {k: v for k, v in error.params.items()}
     try:
         return template % params if params else template.replace("%%", "%")

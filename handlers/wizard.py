@@ -73,6 +73,7 @@ log = logging.getLogger(__name__)
 END = ConversationHandler.END
 CONFIRM = "confirm"  # the key of the confirmation card, as a step key in ``back:<key>``
 TOKEN, VERSION, REVIEW = "token", "version", "review"  # the engine's own keys in a draft
+CARD_SHOWN = "card_shown"  # the confirmation card has been shown for this draft
 ENGINE_ACTIONS = {"field": 1, "save": 1, "back": 1, "skip": 1, "cancel": 0}
 
 
@@ -334,7 +335,7 @@ async def ask(turn: Turn, step: Step, *, reason: str | None = None, choices: Seq
     buttons = [InlineKeyboardButton(c.label, callback_data=turn.form.cb(step.button, c.code)) for c in choices]
     rows += [buttons[i:i + step.columns] for i in range(0, len(buttons), step.columns)]
     nav = []
-    if turn.form.back_button and (turn.draft.get(REVIEW) or _previous(turn, step) is not None):
+    if turn.form.back_button and (_from_card(turn) or _previous(turn, step) is not None):
         nav.append(InlineKeyboardButton(turn._(common.BACK_LABEL), callback_data=turn.form.cb("back", step.key)))
     if not step.required:
         nav.append(InlineKeyboardButton(turn._(SKIP_LABEL), callback_data=turn.form.cb("skip", step.key)))
@@ -350,6 +351,7 @@ async def show_confirm(turn: Turn, *, reason: str | None = None) -> str:
     """The confirmation card: the form's text, Save (this very draft), one button per field, Cancel."""
     assert turn.form.confirm is not None
     turn.draft[REVIEW] = True
+    turn.draft[CARD_SHOWN] = True
     fields = [
         InlineKeyboardButton(("✓ " if turn.form.mark_filled and turn.filled(s.key) else "") + turn._(s.label),
                              callback_data=turn.form.cb("field", s.key))
@@ -549,9 +551,19 @@ def _previous(turn: Turn, step: Step) -> Step | None:
     return sequence[index - 1] if index > 0 else None
 
 
+def _from_card(turn: Turn) -> bool:
+    """A step opened from the confirmation card (« Back returns there)."""
+    return bool(turn.draft.get(REVIEW) and turn.draft.get(CARD_SHOWN))
+
+
 async def _back(turn: Turn, key: str) -> str | int:
+    """« Back: from a field opened on the confirmation card, to the card; else the step before.
+
+    A step with none before it is asked again: a draft that was never shown as a card
+    (a quick add asking for the name first) does not jump forward to it.
+    """
     step = turn.form.step(key)
-    if step is None or turn.draft.get(REVIEW):
+    if step is None or _from_card(turn):
         return await advance(turn) if turn.form.confirm is None else await show_confirm(turn)
     return await ask(turn, _previous(turn, step) or step)
 

@@ -9,10 +9,13 @@ Both the add wizard and the edit screen are driven by ``FIELDS``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
+
+import phonenumbers
 
 from bot.domain import dates, validation
 from bot.domain.codec import from_dict, to_dict
@@ -116,31 +119,74 @@ def set_field(draft: dict[str, Any], key: str, text: str, ctx: InputContext) -> 
     return value
 
 
+_COMPANY_SUFFIX = re.compile(
+    r"(?:公司|集团|企业|工厂|厂|商行|商店|店|工作室|事务所|中心|研究院|学校|医院|银行)$"
+    r"|\b(?:co|corp|corporation|company|ltd|limited|inc|llc|gmbh|plc|group)\.?$",
+    re.IGNORECASE,
+)
+
+
+def _is_cjk(text: str) -> bool:
+    return bool(text) and all("\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" for ch in text)
+
+
+def looks_like_company(text: str) -> bool:
+    """``上海某某公司``, ``Acme Co``, ``Foo Ltd.``: the words end like a company's name."""
+    return bool(_COMPANY_SUFFIX.search(text.strip()))
+
+
+def _find_phone(text: str, region: str) -> tuple[int, int, str] | None:
+    """The first valid phone number anywhere in the text: (start, end, E.164)."""
+    for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
+        try:
+            phone = parse_phone(match.raw_string, region)
+        except validation.ValidationError:
+            phone = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
+        return match.start, match.end, phone
+    return None
+
+
+def _split_name_company(text: str) -> tuple[str, str]:
+    """Without a phone: ``王五 上海某某公司`` → name and company; a Latin line stays the name."""
+    words = text.split()
+    if len(words) >= 2 and _is_cjk(words[0]):
+        rest = " ".join(words[1:])
+        if looks_like_company(rest) or len(rest) >= 2:
+            return words[0], rest
+    return " ".join(words), ""
+
+
 def quick_add_draft(text: str, ctx: InputContext) -> tuple[dict[str, Any], str | None, validation.ValidationError | None]:
-    """``张伟 13800138000 Acme``: the name, then the first word that is a phone number, then the company.
+    """``张伟 13800138000 Acme``: the name, then a phone number, then the company.
+
+    The phone is found anywhere in the line, however it is spaced
+    (``138 0013 8000``, ``+86 138-0013-8000``): the text before it is the
+    name, the text after it the company. Without a phone, a Chinese name
+    followed by more words (``王五 上海某某公司``) is the name and the company.
 
     Returns the draft as far as it could be filled and, when a field could not
     be read, that field's key and why (the wizard re-asks exactly that one).
+    A phone alone gives a draft with the phone that asks for the name, with no
+    complaint (the error is None then).
     """
-    words = text.split()
+    text = validation.nfkc(text)
     draft: dict[str, Any] = {}
-    phone_at = None
-    for index, word in enumerate(words):
-        try:
-            draft["phones"] = [parse_phone(word, ctx.phone_region)]
-        except validation.ValidationError:
-            continue
-        phone_at = index
-        break
-    name_words = words[:phone_at] if phone_at is not None else words
-    company_words = words[phone_at + 1:] if phone_at is not None else []
+    found = _find_phone(text, ctx.phone_region)
+    if found is not None:
+        start, end, phone = found
+        draft["phones"] = [phone]
+        name_text, company_text = text[:start].strip(), text[end:].strip()
+    else:
+        name_text, company_text = _split_name_company(text)
+    if not name_text.strip():
+        return draft, "name", None
     try:
-        draft["name"] = validation.parse_name(" ".join(name_words))
+        draft["name"] = validation.parse_name(" ".join(name_text.split()))
     except validation.ValidationError as error:
         return draft, "name", error
-    if company_words:
+    if company_text:
         try:
-            set_field(draft, "company", " ".join(company_words), ctx)
+            set_field(draft, "company", company_text, ctx)
         except validation.ValidationError as error:
             return draft, "company", error
     return draft, None, None

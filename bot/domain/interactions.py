@@ -93,9 +93,10 @@ INBOUND = re.compile(
 
 # Checked in order: "not interested" before "interested", "no answer" before anything.
 OUTCOME_KEYWORDS: tuple[tuple[re.Pattern[str], Outcome], ...] = (
-    (re.compile(_words("no answer", "not answered", "unanswered", "no reply", "voicemail",
-                       "did not answer", "didn't answer", "didn't pick up", "did not pick up")
-                + "|没接|未接|无人接听|没人接|不接|关机"), Outcome.NO_ANSWER),
+    (re.compile(_words("no answer", "not answered", "unanswered", "no reply", "voicemail", "no pickup",
+                       "not picking up", "didn't get through", "did not get through", "couldn't reach",
+                       "could not reach", "did not answer", "didn't answer", "didn't pick up", "did not pick up")
+                + "|没接|未接|无人接听|没人接|不接|关机|没打通|打不通|没通|占线|无人应答|没人应"), Outcome.NO_ANSWER),
     (re.compile(_words("not interested", "no interest") + "|没兴趣|不感兴趣|没有兴趣|没意向|无意向"),
      Outcome.NOT_INTERESTED),
     (re.compile(_words("deal lost", "lost the deal", "lost") + "|丢单|输单"), Outcome.DEAL_LOST),
@@ -108,13 +109,15 @@ OUTCOME_KEYWORDS: tuple[tuple[re.Pattern[str], Outcome], ...] = (
 
 # "follow up Friday", "follow-up: next Tue 3pm", "跟进 下周二", "回访：周五"
 _FOLLOW_UP_BEFORE = re.compile(
-    r"(?:\bfollow[\s-]?up\b|\bf/u\b|\bcall back\b|(?:再)?跟进(?![了过中])|回访(?![了过])|下次联系|再联系)"
+    r"(?:\bfollow[\s-]?up\b|\bf/u\b|\b(?:call|ring|phone|check) (?:them |him |her )?back\b"
+    r"|\b(?:try|call|ring) (?:them |him |her )?again\b|\bretry\b|\bremind me\b"
+    r"|(?:再)?跟进(?![了过中])|回访(?![了过])|下次联系|再联系|再打|再试)"
     r"\s*(?:\b(?:on|at|by)\b|[:：])?\s*",
     re.IGNORECASE,
 )
 # "下周二再联系", "周五跟进", "next week follow up"
 _FOLLOW_UP_AFTER = re.compile(
-    r"(?:再)?(?:跟进|回访|联系|打电话|拜访)$|\s*\bfollow[\s-]?up\b$",
+    r"(?:再)?(?:跟进|回访|联系|打电话|拜访)$|再打$|再试$|\s*\bfollow[\s-]?up\b$",
     re.IGNORECASE,
 )
 _SEPARATORS = re.compile(r"[,，;；。.!！?？\n]")
@@ -200,12 +203,38 @@ def _clean(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip(_EDGE)
 
 
+_ZH_DIGITS = {"零": 0, "一": 1, "两": 2, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+# 两小时后, 三天后, 十五分钟后, 半小时后: a Chinese count before a unit, as digits for parse_when.
+_ZH_COUNT = re.compile(r"([零一两二三四五六七八九十]+|半)个?(小时|钟头|分钟|天|周|星期|礼拜)(?=之?后|以后)")
+
+
+def _zh_count(text: str) -> int | None:
+    if "十" not in text:
+        return int("".join(str(_ZH_DIGITS[c]) for c in text)) if all(c in _ZH_DIGITS for c in text) else None
+    tens, _, ones = text.partition("十")
+    if any(c not in _ZH_DIGITS for c in tens + ones) or len(tens) > 1 or len(ones) > 1:
+        return None
+    return (_ZH_DIGITS[tens] if tens else 1) * 10 + (_ZH_DIGITS[ones] if ones else 0)
+
+
+def _zh_counts_as_digits(text: str) -> str:
+    def replace(match: re.Match[str]) -> str:
+        count, unit = match.group(1), match.group(2)
+        if count == "半":
+            return "30分钟" if unit in ("小时", "钟头") else match.group(0)
+        number = _zh_count(count)
+        unit = {"钟头": "小时", "星期": "周", "礼拜": "周"}.get(unit, unit)
+        return f"{number}{unit}" if number is not None else match.group(0)
+
+    return _ZH_COUNT.sub(replace, text)
+
+
 def _try_when(text: str, now: datetime, tz: ZoneInfo) -> tuple[datetime | None, str | None]:
     text = _clean(text)
     if not text:
         return None, "text.empty"
     try:
-        return parse_when(text, now=now, tz=tz), None
+        return parse_when(_zh_counts_as_digits(text), now=now, tz=tz), None
     except ValidationError as error:
         return None, error.reason_code
 

@@ -118,6 +118,50 @@ async def test_quick_add_goes_straight_to_the_card(rep_zh: Any, bot: Any) -> Non
     assert (await customers_of(bot).find())[0].company == "Acme 公司"
 
 
+async def test_quick_add_finds_a_spaced_phone_zh(rep_zh: Any, bot: Any) -> None:
+    replies = await rep_zh.send("/add 张伟 138 0013 8000 Acme")
+    text = replies[-1].text
+    assert "姓名：张伟" in text and "电话：138 0013 8000" in text and "公司：Acme" in text
+    await rep_zh.press("✅ 保存")
+    saved = (await customers_of(bot).find())[0]
+    assert (saved.name, saved.phones, saved.company) == ("张伟", ["+8613800138000"], "Acme")
+
+
+async def test_quick_add_finds_an_international_phone_en(rep: Any, bot: Any) -> None:
+    await rep.send("/add Zhang Wei +86 138-0013-8000 Acme Co")
+    await rep.press("✅ Save")
+    saved = (await customers_of(bot).find())[0]
+    assert (saved.name, saved.phones, saved.company) == ("Zhang Wei", ["+8613800138000"], "Acme Co")
+
+
+async def test_quick_add_a_chinese_name_and_company(rep_zh: Any, bot: Any) -> None:
+    replies = await rep_zh.send("/add 王五 上海某某公司")
+    assert "姓名：王五" in replies[-1].text and "公司：上海某某公司" in replies[-1].text
+
+
+async def test_quick_add_a_phone_alone_asks_for_the_name(rep: Any, rep_zh: Any, bot: Any) -> None:
+    replies = await rep.send("/add 13800138000")
+    assert "Nothing was typed" not in replies[-1].text and "Customer name?" in replies[-1].text
+    replies = await rep_zh.send("/add 13800138000")
+    assert "没有输入" not in replies[-1].text and "客户姓名？" in replies[-1].text
+    replies = await rep.send("Zhang Wei")
+    await rep.send("/skip")
+    await rep.press("✅ Save")
+    saved = (await customers_of(bot).find())[0]
+    assert (saved.name, saved.phones) == ("Zhang Wei", ["+8613800138000"])
+
+
+async def test_back_on_the_first_step_of_a_quick_add_asks_it_again(rep: Any, rep_zh: Any, bot: Any) -> None:
+    replies = await rep.send("/add 🙂 13800138000")
+    assert "Customer name?" in replies[-1].text and "« Back" not in str(replies[-1].button_labels())
+    replies = await rep.press_forged(replies[-1].message_id, "add:back:name")
+    assert "Customer name?" in replies[-1].text and "check before saving" not in replies[-1].text
+    replies = await rep_zh.send("/add 🙂 13800138000")
+    replies = await rep_zh.send("/back")
+    assert "客户姓名？" in replies[-1].text
+    assert await customers_of(bot).count() == 0
+
+
 async def test_shared_contact_prefills_name_and_phone(rep: Any, bot: Any) -> None:
     replies = await rep.share_contact(phone_number="+8613912345678", first_name="Li", last_name="Na")
     assert "Company?" in replies[-1].text

@@ -107,7 +107,7 @@ async def test_log_a_visit_from_the_card_in_english(people: dict[str, Any], bot:
     replies = await rep.send("Walked the factory floor; <b>wants</b> 200 units")
     said(replies, "Next follow-up?")
     replies = await rep.send("sometime maybe")
-    said(replies, "could not read a date")
+    said(replies, "could not read a time")
     replies = await rep.send("next Tue 3pm")
     confirm = said(replies, "Save this contact?")
     assert "Kind: visit\n" in confirm.text and "Outcome: interested" in confirm.text
@@ -318,10 +318,69 @@ async def test_quick_log_with_an_unreadable_follow_up_asks_for_it(people: dict[s
     await customer(bot, "Zhang Wei", REP_EN)
     replies = await rep.send("/log Zhang Wei called, follow up whenever")
     step = said(replies, "Next follow-up?")
-    assert "could not read a date" in step.text
+    assert "could not read a time" in step.text and "1990" not in step.text
     replies = await rep.press("Next week")
     said(replies, f"Next follow-up: {shown_at(2026, 3, 9, 9, weekday=True)}")
     await rep.send("/cancel")
+
+
+async def test_quick_log_an_unreadable_follow_up_gets_time_examples_zh(people: dict[str, Any], bot: Any) -> None:
+    rep = people["rep_zh"]
+    await customer(bot, "张伟", REP_ZH)
+    replies = await rep.send("/log 张伟 打电话聊了，跟进 随便哪天")
+    step = said(replies, "没能识别时间")
+    assert "农历八月十五" not in step.text and "明天下午3点" in step.text
+    await rep.send("/cancel")
+
+
+async def test_quick_log_no_answer_words_zh(people: dict[str, Any], bot: Any) -> None:
+    rep = people["rep_zh"]
+    zhang = await customer(bot, "张伟", REP_ZH)
+    await rep.send("/log 张伟 没打通")
+    replies = await rep.press("电话")
+    confirm = said(replies, "保存这次联系记录？")
+    assert "未接通" in confirm.text
+    await rep.press("✅ 保存")
+    [logged] = await interactions_of(bot, zhang)
+    assert logged.outcome is Outcome.NO_ANSWER
+    assert (await svc(bot).store.customers.get(zhang.id)).last_contact_at is None
+
+
+async def test_quick_log_no_answer_words_en(people: dict[str, Any], bot: Any) -> None:
+    rep = people["rep"]
+    zhang = await customer(bot, "Zhang Wei", REP_EN)
+    replies = await rep.send("/log Zhang Wei called, didn't get through")
+    assert "Outcome: no answer" in said(replies, "Save this contact?").text
+    await rep.press("✅ Save")
+    [logged] = await interactions_of(bot, zhang)
+    assert logged.outcome is Outcome.NO_ANSWER
+
+
+@pytest.mark.parametrize(("text", "when"), [
+    ("called, try again tomorrow", (2026, 3, 3, 9)),
+    ("called, call back Monday", (2026, 3, 9, 9)),
+])
+async def test_quick_log_other_follow_up_phrasings_en(people: dict[str, Any], bot: Any, text: str,
+                                                      when: tuple[int, int, int, int]) -> None:
+    rep = people["rep"]
+    zhang = await customer(bot, "Zhang Wei", REP_EN)
+    replies = await rep.send(f"/log Zhang Wei {text}")
+    confirm = said(replies, "Save this contact?")
+    assert f"Next follow-up: {shown_at(*when)}" in confirm.text and "Summary: called" in confirm.text
+    await rep.press("✅ Save")
+    [logged] = await interactions_of(bot, zhang)
+    assert logged.summary == "called"
+
+
+async def test_quick_log_follow_up_in_two_hours_zh(people: dict[str, Any], bot: Any) -> None:
+    rep = people["rep_zh"]
+    zhang = await customer(bot, "张伟", REP_ZH)
+    replies = await rep.send("/log 张伟 打电话聊了报价，两小时后跟进")
+    confirm = said(replies, "保存这次联系记录？")
+    assert shown_at(2026, 3, 2, 11, language="zh") in confirm.text
+    await rep.press("✅ 保存")
+    [logged] = await interactions_of(bot, zhang)
+    assert logged.summary == "打电话聊了报价" and logged.next_follow_up_at == utc(2026, 3, 2, 3, 0)
 
 
 async def test_quick_log_of_another_reps_customer_finds_nothing(people: dict[str, Any], bot: Any) -> None:

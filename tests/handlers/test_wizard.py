@@ -50,6 +50,11 @@ async def _start(update: Any, context: Any) -> Any:
     return await wizard.begin(update, context, FORM, {})
 
 
+async def _start_quick(update: Any, context: Any) -> Any:
+    """Like a quick add whose name could not be read: the card is due, the name is asked first."""
+    return await wizard.begin(update, context, FORM, {"size": "large"}, review=True, at="name")
+
+
 FORM = wizard.Form(
     name="probe", conversation="probe_form", draft_key=DRAFT, ask=_ask, confirm=_confirm, on_save=_on_save,
     steps=(
@@ -59,7 +64,7 @@ FORM = wizard.Form(
         Step("note", Kind.TEXT, lambda text, _i: text.strip(), required=False, label="Note"),
         Step("when", Kind.WHEN, lambda text, i: parse_when(text, now=i.now, tz=i.tz).isoformat(), label="When"),
     ),
-    entry_points=[CommandHandler("probe", _start)],
+    entry_points=[CommandHandler("probe", _start), CommandHandler("probe_quick", _start_quick)],
 )
 
 
@@ -167,9 +172,24 @@ async def test_bad_input_is_asked_again_with_a_reason_and_nothing_is_lost(app: A
     await ada.press("large")
     await ada.send("a note")
     replies = await ada.send("sometime maybe")
-    assert "could not read a date" in replies[-1].text and replies[-1].text.endswith("when? now=None")
+    assert "could not read a time" in replies[-1].text and replies[-1].text.endswith("when? now=None")
     draft = app.user_data[ADMIN_ID][DRAFT]
     assert (draft["name"], draft["size"], draft["note"]) == ("Li Lei", "large", "a note")
+
+
+async def test_back_on_the_first_step_of_a_card_never_shown_asks_it_again(app: Any, ada: Any) -> None:
+    replies = await ada.send("/probe_quick")
+    assert replies[-1].text == "name? now=None"
+    assert "« Back" not in replies[-1].button_labels()[-1]  # nothing to go back to
+    replies = await ada.press_forged(replies[-1].message_id, "probe:back:name")  # an old button
+    assert replies[-1].text == "name? now=None"  # not forward to a card without a name
+    replies = await ada.send("/back")
+    assert replies[-1].text == "name? now=None"
+    replies = await ada.send("Li Lei")
+    assert replies[-1].text.startswith("confirm") and "'name': 'Li Lei'" in replies[-1].text
+    await ada.press("Name")
+    replies = await ada.press("« Back")  # once the card was shown, Back returns to it
+    assert replies[-1].text.startswith("confirm")
 
 
 async def test_a_field_edit_on_the_card_returns_to_the_card(app: Any, ada: Any) -> None:

@@ -187,3 +187,26 @@ def test_edit_window_with_the_clock() -> None:
     assert may(manager) and may(admin)  # any time
     assert not may(manager_west)
     assert not may(_user("1", Role.REP, ["east"], active=False))
+
+
+# ---- issue 13.19: more no-answer words and follow-up phrasings
+_NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
+_SH = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.mark.parametrize("text", ["没打通", "打电话没接通", "未接通", "no answer", "didn't pick up",
+                                  "went to voicemail", "called, didn't get through"])
+def test_no_answer_words(text: str) -> None:
+    assert rules.parse_quick_log(text, now=_NOW, tz=_SH).outcome is Outcome.NO_ANSWER
+
+
+@pytest.mark.parametrize(("text", "summary", "when"), [
+    ("called, try again tomorrow", "called", datetime(2026, 3, 3, 9, 0, tzinfo=_SH)),
+    ("no answer, call back Monday", "no answer", datetime(2026, 3, 9, 9, 0, tzinfo=_SH)),
+    ("聊了报价，两小时后跟进", "聊了报价", datetime(2026, 3, 2, 11, 0, tzinfo=_SH)),
+    ("没接通，半小时后再打", "没接通", datetime(2026, 3, 2, 9, 30, tzinfo=_SH)),
+    ("三天后再联系", "", datetime(2026, 3, 5, 9, 0, tzinfo=_SH)),
+])
+def test_other_follow_up_phrasings(text: str, summary: str, when: datetime) -> None:
+    parsed = rules.parse_quick_log(text, now=_NOW, tz=_SH)
+    assert (parsed.summary, parsed.follow_up_at) == (summary, when)
