@@ -366,7 +366,7 @@ async def test_quick_log_other_follow_up_phrasings_en(people: dict[str, Any], bo
     zhang = await customer(bot, "Zhang Wei", REP_EN)
     replies = await rep.send(f"/log Zhang Wei {text}")
     confirm = said(replies, "Save this contact?")
-    assert f"Next follow-up: {shown_at(*when)}" in confirm.text and "Summary: called" in confirm.text
+    assert f"Next follow-up: {shown_at(*when, weekday=True)}" in confirm.text and "Summary: called" in confirm.text
     await rep.press("✅ Save")
     [logged] = await interactions_of(bot, zhang)
     assert logged.summary == "called"
@@ -377,7 +377,7 @@ async def test_quick_log_follow_up_in_two_hours_zh(people: dict[str, Any], bot: 
     zhang = await customer(bot, "张伟", REP_ZH)
     replies = await rep.send("/log 张伟 打电话聊了报价，两小时后跟进")
     confirm = said(replies, "保存这次联系记录？")
-    assert shown_at(2026, 3, 2, 11, language="zh") in confirm.text
+    assert shown_at(2026, 3, 2, 11, language="zh", weekday=True) in confirm.text
     await rep.press("✅ 保存")
     [logged] = await interactions_of(bot, zhang)
     assert logged.summary == "打电话聊了报价" and logged.next_follow_up_at == utc(2026, 3, 2, 3, 0)
