@@ -37,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Self
@@ -414,7 +415,15 @@ async def serve_forever(port: int, host: str = "127.0.0.1", token: str | None = 
     print(f"  base_file_url: {server.file_base_url}", flush=True)
     print(f"  token:         {server.token}", flush=True)
     print(f"  control API:   {server.control_url}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    # Ctrl-C or a service manager's TERM ends it, even where the shell started it with SIGINT
+    # ignored (a background job without job control).
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
     finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
         await server.stop()
