@@ -25,6 +25,7 @@ waiting.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import logging
@@ -64,7 +65,7 @@ class RateLimits:
     group_chat_messages_per_minute: float = 20.0
 
 
-class Gate:
+class Gate(abc.ABC):
     """What lets requests through one by one (FIFO): a window or a bucket, and a 429's pause.
 
     A request counts from the moment it is let through ("in flight") and,
@@ -109,14 +110,14 @@ class Gate:
             if not future.done():
                 future.set_result(None)
 
-    def _delay(self, now: float) -> float | None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _delay(self, now: float) -> float | None: ...
 
-    def _record(self, now: float) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _record(self, now: float) -> None: ...
 
-    def _idle(self, now: float) -> bool:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _idle(self, now: float) -> bool: ...
 
 
 class SlidingWindow(Gate):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,24 +12,7 @@ from hypothesis import strategies as st
 
 from bot.domain.dates import cn_number, parse_birthday, parse_when
 from bot.domain.models import Birthday, CalendarKind
-from bot.domain.validation import (
-    ValidationError,
-)
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-NOW = datetime(2026, 3, 2, 9, 0, tzinfo=SHANGHAI)  # a Monday
-TODAY = NOW.date()
-
-
-def at(month: int, day: int, hour: int = 9, minute: int = 0, *, year: int = 2026) -> datetime:
-    return datetime(year, month, day, hour, minute, tzinfo=SHANGHAI)
-
-
-def reason(call: Callable[[], Any]) -> tuple[str, dict[str, Any]]:
-    with pytest.raises(ValidationError) as caught:
-        call()
-    return caught.value.reason_code, caught.value.params
-
+from tests.bot.domain.typed import NOW, SHANGHAI, TODAY, at, reason
 
 SOLAR = CalendarKind.SOLAR
 LUNAR = CalendarKind.LUNAR
