@@ -20,11 +20,12 @@ from telegram import (
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from bot.domain.models import StaffUser
+from bot.domain import access
+from bot.domain.models import Role, StaffUser
 from bot.i18n import gettext_for, pick_language
 from bot.render import render
 from bot.services import Services
-from bot.services.errors import AccessDenied
+from bot.services.errors import AccessDenied, ServiceError
 from bot.textsplit import split_html
 from handlers import callback_data
 from handlers.callback_data import CallbackData
@@ -97,15 +98,31 @@ async def reply_html(
     return await send_html(context, chat.id, text, language, reply_markup=reply_markup)
 
 
-async def deny(update: Update, context: Context, language: str, what: str) -> None:
-    """Answer "not available" — to a button as an alert, to a message as text — and log it."""
+async def deny(
+    update: Update, context: Context, language: str, what: str, *,
+    denied: ServiceError | None = None, needs: Role | str | None = None,
+) -> None:
+    """Answer a refusal — to a button as an alert, to a message as text — and log it.
+
+    When the caller's role is what is missing (``needs``, or the ``needs`` a service put on
+    its ``AccessDenied``), the answer names the role required; otherwise it is "not
+    available", which never says whether the thing asked for exists.
+    """
     user = update.effective_user
     log.warning("refused %s to user %s", what, user.id if user else None)
-    text = render(language, "not_available")
+    text = refusal_text(language, denied=denied, needs=needs)
     if update.callback_query is not None:
         await update.callback_query.answer(text, show_alert=True)
     elif update.effective_chat is not None:
         await context.bot.send_message(update.effective_chat.id, text)
+
+
+def refusal_text(language: str, *, denied: ServiceError | None = None, needs: Role | str | None = None) -> str:
+    """The words of a refusal: the role required when that is the reason, else "not available"."""
+    needs = needs or (denied.params.get("needs") if denied is not None else None)
+    if needs:
+        return render(language, "needs_role", role=Role(needs).value)
+    return render(language, "not_available")
 
 
 async def pressed(
@@ -150,7 +167,7 @@ def button_handler(handle: ButtonCallback) -> Callable[[Update, Context], Awaita
         try:
             return await handle(update, context, staff, language, data)
         except AccessDenied as denied:
-            await deny(update, context, language, f"button {data} ({denied})")
+            await deny(update, context, language, f"button {data} ({denied})", denied=denied)
             return None
 
     return callback
@@ -159,17 +176,27 @@ def button_handler(handle: ButtonCallback) -> Callable[[Update, Context], Awaita
 CommandCallback = Callable[[Update, Context, StaffUser, str], Awaitable[Any]]
 
 
-def command_handler(what: str) -> Callable[[CommandCallback], Callable[[Update, Context], Awaitable[Any]]]:
-    """A command's callback, given the caller; what the service refuses is answered "not available"."""
+def command_handler(
+    what: str, *, needs: Role | None = None
+) -> Callable[[CommandCallback], Callable[[Update, Context], Awaitable[Any]]]:
+    """A command's callback, given the caller; what the service refuses is answered with its reason.
+
+    ``needs``: the least role the command is for; anyone below it is told so and ``handle``
+    is not called.
+    """
 
     def wrap(handle: CommandCallback) -> Callable[[Update, Context], Awaitable[Any]]:
         @functools.wraps(handle)
         async def callback(update: Update, context: Context) -> Any:
             staff, language = await caller(update, context)
+            missing = access.missing_role(staff, needs) if needs is not None else None
+            if missing is not None:
+                await deny(update, context, language, what, needs=missing)
+                return None
             try:
                 return await handle(update, context, staff, language)
             except AccessDenied as denied:
-                await deny(update, context, language, f"{what} ({denied})")
+                await deny(update, context, language, f"{what} ({denied})", denied=denied)
                 return None
 
         return callback

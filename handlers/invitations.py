@@ -91,7 +91,7 @@ async def on_save(turn: Turn) -> None:
 async def start_invite(update: Update, context: common.Context) -> str | int:
     staff, language = await common.caller(update, context)
     if not access.inviteable_roles(staff):
-        await common.deny(update, context, language, "/invite")
+        await common.deny(update, context, language, "/invite", needs=access.missing_role(staff, Role.MANAGER))
         return wizard.END
     return await wizard.begin(update, context, FORM, {})
 
@@ -102,7 +102,7 @@ FORM = wizard.Form(
 )
 
 
-@common.command_handler("/invitations")
+@common.command_handler("/invitations", needs=Role.MANAGER)
 async def list_invitations(update: Update, context: common.Context, staff: StaffUser, language: str) -> None:
     invitations = await common.services(context).invitations.active(staff)
     _ = gettext_for(language)
@@ -124,7 +124,8 @@ async def revoke(
     try:
         invitation = await common.services(context).invitations.revoke(staff, data.args[0])
     except AccessDenied:
-        await common.deny(update, context, language, f"revoke {data.args[0]}")
+        await common.deny(update, context, language, f"revoke {data.args[0]}",
+                          needs=access.missing_role(staff, Role.MANAGER))
         return
     await update.callback_query.answer()
     await update.callback_query.edit_message_text(render(language, "invitation_revoked", code=invitation.id))
