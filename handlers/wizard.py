@@ -280,8 +280,11 @@ async def begin(update: Update, context: common.Context, form: Form, values: dic
     return await advance(turn, reason=reason)
 
 
-async def begin_for_customer(update: Update, context: common.Context, form: Form, customer_id: str) -> str | int | None:
-    """Begin ``form`` about a customer the caller may see; "not available" (and None) otherwise."""
+async def begin_for_customer(update: Update, context: common.Context, form: Form, customer_id: str, *,
+                             extra: Mapping[str, Any] | None = None) -> str | int | None:
+    """Begin ``form`` about a customer the caller may see; "not available" (and None) otherwise.
+
+    ``extra``: values known already (a won deal's amount for its purchase)."""
     staff, language = await common.caller(update, context)
     try:
         if staff is None or form.customer_values is None:
@@ -291,7 +294,7 @@ async def begin_for_customer(update: Update, context: common.Context, form: Form
         await common.deny(update, context, language, f"{form.name} for {customer_id}")
         return None
     await common.answer_press(update)
-    values = form.customer_values(customer, common.services(context))
+    values = {**form.customer_values(customer, common.services(context)), **(extra or {})}
     return await begin(update, context, form, {**values, OPENED_FROM: {"id": customer.id, "keys": sorted(values)}})
 
 
