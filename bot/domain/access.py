@@ -264,3 +264,26 @@ def whom_to_ask(user: StaffUser, staff: Iterable[StaffUser]) -> list[StaffUser]:
     everyone = [u for u in staff if u.active and u.id != user.id]
     managers = [u for u in everyone if manages(u, user) and u.role is Role.MANAGER]
     return managers or [u for u in everyone if u.role is Role.ADMIN]
+
+
+# ---- duplicates of a colleague's customer (issue 13, point 21) ----------------------------
+
+#: Evidence strong enough that a card the caller may not see *is* the customer being typed:
+#: the save is stopped and the card can be asked for. A similar name in the same company only warns.
+IDENTITY_REASONS = frozenset({"phone", "email"})
+
+
+def duplicate_blocks_save(reason: str) -> bool:
+    """Whether a duplicate of a customer the caller may not see stops the save (see IDENTITY_REASONS)."""
+    return reason in IDENTITY_REASONS
+
+
+def card_request_recipients(customer: Customer, requester: StaffUser, staff: Iterable[StaffUser]) -> list[StaffUser]:
+    """Whom a request for ``customer``'s card goes to: the active managers who see it and the
+    active admins when none of those managers may hand it to ``requester`` (another team, or
+    no manager at all)."""
+    everyone = [u for u in staff if u.active and u.id != requester.id]
+    managers = [u for u in everyone if u.role is Role.MANAGER and can_view_customer(u, customer)]
+    if any(can_reassign(m, customer, requester) for m in managers):
+        return managers
+    return managers + [u for u in everyone if u.role is Role.ADMIN]

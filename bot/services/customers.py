@@ -37,6 +37,8 @@ from bot.services.errors import AccessDenied
 from bot.services.reminders import ReminderService
 from storage.base import ConflictError, NotFoundError, Store
 
+CARD_REQUESTS = "card_request"  # kv namespace: a rep's open request for a colleague's customer
+
 
 @dataclass(frozen=True)
 class Duplicates:
@@ -216,6 +218,65 @@ class CustomerService:
             else:
                 hidden += 1
         return Duplicates(visible, hidden)
+
+    async def colleague_duplicates(self, actor: StaffUser, draft: dict[str, Any]) -> list[tuple[Customer, str]]:
+        """The customers behind ``duplicates().hidden``: colleagues' the actor may not open, each
+        with its reason (phone | email | name_company). Never shown to the actor: the handler
+        stops the save on them (``access.duplicate_blocks_save``) and offers a card request."""
+        candidates: dict[str, Customer] = {}
+        for phone in draft.get("phones", []):
+            candidates.update((c.id, c) for c in await self.store.customers.find({"phones": phone}))
+        if not candidates:
+            return []
+        new = card.customer_from_draft(draft, owner_id=actor.id, team=None, created_by=actor.id,
+                                       now=self.clock.now())
+        return [(candidates[d.customer_id], d.reason) for d in find_duplicates(new, list(candidates.values()))
+                if not access.can_view_customer(actor, candidates[d.customer_id])]
+
+    # ---- asking a colleague's manager for a card (issue 13, point 21) ----------------------
+    @staticmethod
+    def _request_key(customer_id: str, requester_id: str) -> str:
+        return f"{CARD_REQUESTS}:{customer_id}:{requester_id}"
+
+    async def request_card(self, actor: StaffUser, customer: Customer) -> list[StaffUser]:
+        """Record ``actor``'s request for a colleague's ``customer`` and return whom to ask: the
+        managers who see it, and the admins when none of those may hand it to ``actor``
+        (``access.card_request_recipients``). The caller found ``customer`` as a duplicate
+        of what ``actor`` typed (``colleague_duplicates``); nothing here is shown to ``actor``."""
+        if not access.is_active(actor) or access.can_view_customer(actor, customer):
+            raise AccessDenied(f"card request {customer.id}")
+        now = self.clock.now()
+        await self.store.kv.put(self._request_key(customer.id, actor.id),
+                                {"status": "open", "at": now.isoformat()}, namespace=CARD_REQUESTS, now=now)
+        await self.audit.record(actor.id, "card_request", "customer", customer.id, note="asked for the card")
+        staff = await self.store.staff.find({"active": True})
+        return access.card_request_recipients(customer, actor, staff)
+
+    async def answer_card_request(
+        self, actor: StaffUser, customer_id: str, requester_id: str, *, give: bool
+    ) -> tuple[Customer, StaffUser, str | None]:
+        """A manager's (or admin's) answer to a card request: hand the customer to the requester,
+        or decline. Returns (customer, requester, who answered it first — None: this answer).
+
+        Re-checked on every press: the request must exist, the actor must see the customer and
+        (to give it) may reassign it to the requester; the first answer wins."""
+        customer = await self.visible(actor, customer_id)
+        requester = await self.store.staff.get(requester_id) if len(requester_id) <= 64 else None
+        key = self._request_key(customer_id, requester_id)
+        request = await self.store.kv.get(key)
+        if requester is None or request is None or not access.can_reassign_customers(actor):
+            raise AccessDenied(f"card request {customer_id} by {requester_id}",
+                               needs=access.missing_role(actor, Role.MANAGER))
+        if request.value.get("status") != "open":
+            return customer, requester, request.value.get("by")
+        if give:
+            customer = await self.reassign(actor, customer_id, requester_id)  # AccessDenied: cannot
+        answer = {**request.value, "status": "given" if give else "declined", "by": actor.id}
+        await self.store.kv.put(key, answer, namespace=CARD_REQUESTS, now=self.clock.now())
+        if not give:
+            await self.audit.record(actor.id, "card_request_declined", "customer", customer_id,
+                                    note=f"request by {requester_id} declined")
+        return customer, requester, None
 
     async def create(self, actor: StaffUser, draft: dict[str, Any]) -> Customer:
         if not access.is_active(actor):
