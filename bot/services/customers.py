@@ -33,7 +33,7 @@ from bot.domain.models import (
 from bot.domain.search import SearchDoc, SearchIndex, search_doc
 from bot.services.audit import AuditService
 from bot.services.drafts import insert_once
-from bot.services.errors import AccessDenied
+from bot.services.errors import AccessDenied, update_or_refuse
 from bot.services.reminders import ReminderService
 from storage.base import ConflictError, NotFoundError, Store
 
@@ -267,12 +267,23 @@ class CustomerService:
         if requester is None or request is None or not access.can_reassign_customers(actor):
             raise AccessDenied(f"card request {customer_id} by {requester_id}",
                                needs=access.missing_role(actor, Role.MANAGER))
-        if request.value.get("status") != "open":
-            return customer, requester, request.value.get("by")
+        now = self.clock.now()
+        outcome = "given" if give else "declined"
+
+        def claim(kv: Any) -> Any:  # compare-and-set: of two answers at once, one wins
+            if kv.value.get("status") != "open":
+                return None
+            return dataclasses.replace(kv, value={**kv.value, "status": outcome, "by": actor.id}, updated_at=now)
+
+        before, after = await update_or_refuse(self.store.kv, key, claim, what=f"card request {key}")
+        if after is before:
+            return customer, requester, before.value.get("by")
         if give:
-            customer = await self.reassign(actor, customer_id, requester_id)  # AccessDenied: cannot
-        answer = {**request.value, "status": "given" if give else "declined", "by": actor.id}
-        await self.store.kv.put(key, answer, namespace=CARD_REQUESTS, now=self.clock.now())
+            try:
+                customer = await self.reassign(actor, customer_id, requester_id)
+            except AccessDenied:  # may not hand it to them (another team, deactivated): still open
+                await self.store.kv.put(key, before.value, namespace=CARD_REQUESTS, now=now)
+                raise
         if not give:
             await self.audit.record(actor.id, "card_request_declined", "customer", customer_id,
                                     note=f"request by {requester_id} declined")
