@@ -3,7 +3,19 @@
 Adding asks name → phone → company step by step, then shows the draft card
 (the form's confirmation) where every other field of ``bot.domain.card`` is
 one tap away; Save checks for duplicates first. Editing opens the same card
-on an existing customer.
+on an existing customer, and its Save runs the same check when the name,
+phones, e-mail or company changed.
+
+Duplicates (issue 13, point 21): one the rep may open is a warning ("Save
+anyway"). The same phone as a colleague's customer the rep may not see (or
+the same e-mail, were the check to find one: e-mail is not indexed) stops the save — "Save anyway" is not offered and a forged one is refused
+— since two cards would split that customer; a similar name in the same
+company only warns. Instead the rep may ask for the card (``add:ask``): the
+managers who see the customer (and the admins when none of them may hand it
+to the rep) get who asks for which customer, with "give" and "decline"
+(``dup:give|no:<customer>:<requester>``, re-checked on every press, answered
+once). The rep learns neither the existing card nor its owner unless it is
+given to them.
 """
 
 from __future__ import annotations
