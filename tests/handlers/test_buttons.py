@@ -12,12 +12,27 @@ from typing import Any
 
 import pytest
 
-from bot.domain.models import Customer
+from bot.domain.models import Customer, Role, StaffUser
 from handlers.common import SERVICES_KEY
 from handlers.errors import HANDLED_KEY
-from tests.handlers.test_customers import REP_ID, rep  # noqa: F401 - the same rep fixture
 
+REP_ID = 711
 ERROR_TEXT = {"en": "something went wrong", "zh": "出了点问题"}
+
+
+async def add_staff(bot: Any, sandbox: Any, telegram_id: int, name: str, role: Role, teams: list[str],
+                    language: str = "en") -> Any:
+    """A registered staff user, and the sandbox user who is them."""
+    services = bot.bot_data[SERVICES_KEY]
+    now = services.clock.now()
+    await services.store.staff.insert(StaffUser(id=str(telegram_id), telegram_id=telegram_id, name=name, role=role,
+                                                teams=teams, language=language, created_at=now, updated_at=now))
+    return sandbox.user(telegram_id, first_name=name.split()[0], language_code=language)
+
+
+@pytest.fixture
+async def rep(bot: Any, sandbox: Any) -> Any:
+    return await add_staff(bot, sandbox, REP_ID, "Wang Fang", Role.REP, ["east"])
 
 
 async def customers(bot: Any, clock: Any, count: int, **fields: Any) -> list[Customer]:
