@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from zoneinfo import ZoneInfo
 
 from telegram import Update
 from telegram.error import NetworkError, RetryAfter, TelegramError, TimedOut
@@ -30,7 +31,7 @@ from telegram.error import NetworkError, RetryAfter, TelegramError, TimedOut
 from bot.i18n import gettext_for, pick_language
 from bot.render import format_datetime, render
 from bot.services.errors import Episode, InvitationError, ServiceError, StorageKind, storage_problem
-from handlers.common import Context, services
+from handlers.common import Context, services, user_zone
 from handlers.menu import N_
 from storage.base import StoreError
 
@@ -105,11 +106,17 @@ async def _language_of(context: Context, telegram_id: int | None, language_code:
     return pick_language(staff.language if staff else None, language_code, svc.config.locale.default_language)
 
 
-async def _tell_admins(context: Context, text: Callable[[str], str]) -> None:
-    """One message to each admin, in their language (``text(language)``)."""
-    for chat_id in await services(context).storage.admin_chats():
+async def _tell_admins(context: Context, text: Callable[[str, ZoneInfo], str]) -> None:
+    """One message to each admin, in their language and time zone (``text(language, zone)``)."""
+    svc = services(context)
+    for chat_id in await svc.storage.admin_chats():
         try:
-            await context.bot.send_message(chat_id, text(await _language_of(context, chat_id)), parse_mode=None)
+            staff = await svc.staff.get(chat_id)
+        except StoreError:
+            staff = None
+        language = pick_language(staff.language if staff else None, None, svc.config.locale.default_language)
+        try:
+            await context.bot.send_message(chat_id, text(language, user_zone(staff, svc.config.tz)), parse_mode=None)
         except Exception:  # one admin out of reach must not keep the others uninformed
             log.warning("could not tell admin %s about the storage problem", chat_id, exc_info=True)
 
@@ -119,16 +126,16 @@ def storage_message(kind: StorageKind, language: str) -> str:
     return gettext_for(language)(STORAGE_MESSAGES[kind])
 
 
-def storage_alert(episode: Episode, language: str) -> str:
+def storage_alert(episode: Episode, language: str, zone: ZoneInfo) -> str:
     """The admins' message when a storage problem begins."""
-    since = format_datetime(episode.since, language)
+    since = format_datetime(episode.since, language, zone)
     return gettext_for(language)(STORAGE_ALERTS[episode.kind]) % {"since": since, "detail": episode.detail}
 
 
 async def _storage_refused(context: Context, kind: StorageKind, error: BaseException) -> None:
     episode = services(context).storage.refused(kind, str(error))
     if episode is not None:
-        await _tell_admins(context, lambda language: storage_alert(episode, language))
+        await _tell_admins(context, lambda language, zone: storage_alert(episode, language, zone))
 
 
 async def watch_storage(update: object, context: Context) -> None:
@@ -136,7 +143,7 @@ async def watch_storage(update: object, context: Context) -> None:
     episode = await services(context).storage.recovered()
     if episode is not None:
         await _tell_admins(
-            context, lambda language: gettext_for(language)(STORAGE_RECOVERED) % {"refused": episode.refused})
+            context, lambda language, _zone: gettext_for(language)(STORAGE_RECOVERED) % {"refused": episode.refused})
 
 
 async def on_error(update: object, context: Context) -> None:

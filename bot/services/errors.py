@@ -29,6 +29,7 @@ still works.
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Literal
@@ -144,11 +145,14 @@ class StorageIncidents:
     """Storage problems as episodes: the admins hear of each once, and once of its end.
 
     An episode begins with the first write the store refuses (:meth:`refused`
-    says whether it is new, i.e. whether to tell the admins) and lasts until
-    a write succeeds again: :meth:`recovered` tries a small write (the
-    ``kv`` probe) while an episode is open, and ends it when the store takes
-    it. Further refusals during an episode only count. The episode lives in
-    this process: after a restart a problem that persists is a new one.
+    says whether it is new, i.e. whether to tell the admins); further
+    refusals of the same kind during it only count. A disk-full episode lasts
+    until a write succeeds again: :meth:`recovered` tries a small write (the
+    ``kv`` probe) while it is open, and ends it when the store takes it.
+    Damaged data does not mend itself — one write that succeeds says nothing
+    of the damaged file — so a damaged episode lasts until the operator has
+    restored and restarted the bot. The episode lives in this process: after
+    a restart a problem that persists is a new one.
     """
 
     def __init__(self, store: Store, clock: Clock, admin_ids: list[int]) -> None:
@@ -160,7 +164,7 @@ class StorageIncidents:
 
     def refused(self, kind: StorageKind, detail: str) -> Episode | None:
         """Count a refused write; the new episode if this one begins one (tell the admins), else None."""
-        if self.episode is not None:
+        if self.episode is not None and self.episode.kind == kind:
             self.episode.refused += 1
             return None
         self.episode = Episode(kind, self.clock.now(), detail[:300])
@@ -171,11 +175,13 @@ class StorageIncidents:
     async def recovered(self) -> Episode | None:
         """While an episode is open, try a write: the episode it ended, if the store took it."""
         episode = self.episode
-        if episode is None:
+        if episode is None or episode.kind != "full":
             return None
         now = self.clock.now()
         try:
-            await self.store.kv.put(PROBE_KEY, {"at": now.isoformat()}, namespace="health", now=now)
+            # a value never written before: a store may skip a write that changes nothing
+            await self.store.kv.put(PROBE_KEY, {"at": now.isoformat(), "nonce": secrets.token_hex(8)},
+                                    namespace="health", now=now)
         except StoreError:
             return None
         if self.episode is not episode:
