@@ -21,6 +21,7 @@ from bot.domain.models import Customer, StaffUser
 from bot.domain.phones import parse_phone
 from bot.domain.validation import ValidationError, parse_name
 from bot.render import render
+from bot.services.errors import AccessDenied
 from handlers import callback_data, wizard
 from handlers.common import BACK_LABEL, Context, caller, reply_html, services
 from handlers.customer_card import on_card_button, send_card
@@ -74,15 +75,30 @@ async def _referrers(turn: Turn, query: str) -> list[Choice]:
 def _pick_referrer(turn: Turn, referrer: Customer) -> bool:
     if turn.draft.get("mode") == "edit" and referrer.id == turn.draft.get("id"):
         return False
-    turn.draft.update(referred_by=referrer.id, referred_by_name=referrer.name)
+    turn.draft.update(referred_by=referrer.id)
     return True
 
 
-def _names(draft: dict[str, Any]) -> dict[str, str]:
-    return {draft["referred_by"]: draft.get("referred_by_name", "—")} if draft.get("referred_by") else {}
+HIDDEN_REFERRER_LABEL = N_("(hidden: not your customer)")
 
 
-def _ask(turn: Turn, prompt: Prompt) -> str:
+async def _names(turn: Turn) -> dict[str, str]:
+    """The referrer's name as this user may read it, asked of the service each time it is shown.
+
+    Never from the draft alone: the name the draft remembers may be one the user may no
+    longer see (the referrer moved to another team, the user's own teams changed) — a
+    referrer the user may not see is "hidden", never named.
+    """
+    referrer_id = turn.draft.get("referred_by")
+    if not referrer_id:
+        return {}
+    try:
+        return {referrer_id: (await turn.svc.customers.visible(turn.staff, referrer_id)).name}
+    except AccessDenied:
+        return {referrer_id: turn._(HIDDEN_REFERRER_LABEL)}
+
+
+async def _ask(turn: Turn, prompt: Prompt) -> str:
     key, draft = prompt.step.key, turn.draft
     if prompt.step.kind is Kind.CUSTOMER and prompt.query is not None:
         return render(turn.language, "referrer_matches", count=len(prompt.choices))
@@ -91,12 +107,12 @@ def _ask(turn: Turn, prompt: Prompt) -> str:
     return render(
         turn.language, "customer_ask", key=key, label=turn._(labels.FIELDS[key]), reason=prompt.reason,
         choices=spec.kind == "choice", free_text=spec.free_text, optional=not spec.required,
-        current=value_text(key, current, turn.language, turn.svc.config, _names(draft)) if current else None,
+        current=value_text(key, current, turn.language, turn.svc.config, await _names(turn)) if current else None,
     )
 
 
-def _confirm(turn: Turn, reason: str | None) -> str:
-    text = render_draft(values(turn.draft), turn.language, turn.svc.config, _names(turn.draft),
+async def _confirm(turn: Turn, reason: str | None) -> str:
+    text = render_draft(values(turn.draft), turn.language, turn.svc.config, await _names(turn),
                         editing=turn.draft.get("mode") == "edit")
     return f"⚠️ {reason}\n{text}" if reason else text
 
@@ -170,8 +186,7 @@ async def from_contact(update: Update, context: Context) -> str | int:
 
 async def _edit_values(staff: StaffUser, customer_id: str, svc: Any) -> dict[str, Any]:
     view = await svc.customers.card(staff, customer_id)
-    draft = {"id": view.customer.id, **card.draft_from_customer(view.customer)}
-    return {**draft, "referred_by_name": view.referrer.name} if view.referrer is not None else draft
+    return {"id": view.customer.id, **card.draft_from_customer(view.customer)}
 
 
 FORM = wizard.Form(

@@ -240,7 +240,8 @@ class CustomerService:
         if not access.can_edit_customer(actor, customer):
             raise AccessDenied(f"edit {customer_id}")
         updated = card.apply_draft(customer, draft, self.clock.now())
-        await self._check_referrer(actor, updated)
+        if updated.referred_by != customer.referred_by:  # a referrer kept as it was need not be visible
+            await self._check_referrer(actor, updated)
         return await self._save(actor, "update", customer, updated)
 
     async def set_override(
