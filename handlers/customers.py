@@ -122,10 +122,10 @@ async def on_save(turn: Turn, force: bool = False) -> str | None:
     if turn.draft.get("mode") == "edit":
         customer = await svc.customers.update_card(turn.staff, turn.draft["id"], draft)
     else:
-        duplicates = None if force else await svc.customers.duplicates(turn.staff, draft)
+        duplicates = None if force else await svc.customers.duplicates(turn.staff, draft, record_id=turn.record_id)
         if duplicates is not None and (duplicates.visible or duplicates.hidden):
             return await _show_duplicates(turn, duplicates)
-        customer = await svc.customers.create(turn.staff, draft)
+        customer = await svc.customers.create(turn.staff, draft, record_id=turn.record_id)
     await send_card(turn.update, turn.context, turn.staff, turn.language, customer.id)
     return None
 
