@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.domain.models import Customer, Role
+from bot.domain.models import Customer, Feedback, FeedbackKind, ReminderKind, Role, StaffUser
 from handlers.common import SERVICES_KEY
 from tests.handlers.test_buttons import add_staff
 
@@ -68,3 +68,28 @@ async def test_an_edit_of_another_field_saves_and_keeps_the_hidden_referrer(
     replies = await rep.press("🧾 Changes") if any("🧾 Changes" in b for row in rep.last_message().button_labels()
                                                    for b in row) else []
     assert all(SECRET not in (m.text or "") for m in replies)
+
+
+@pytest.mark.parametrize("kind", ["complaint_alert", "feedback_overdue", "churn_summary"])
+async def test_a_managers_alert_about_a_customer_moved_to_another_team_does_not_name_them(
+    bot: Any, cards: dict[str, Customer], clock: Any, kind: str
+) -> None:
+    """Same class, in reminders: an alert that stays with a manager while its customer moves to a team the
+    manager does not see (reassigned) names nobody when it is delivered."""
+    svc = bot.bot_data[SERVICES_KEY]
+    now = clock.now()
+    manager = await svc.store.staff.insert(StaffUser(id="733", telegram_id=733, name="Mia East", role=Role.MANAGER,
+                                                     teams=["east"], created_at=now, updated_at=now))
+    feedback = await svc.store.feedback.insert(Feedback(customer_id="r1", owner_id="732", kind=FeedbackKind.COMPLAINT,
+                                                        content="broken", created_at=now, updated_at=now))
+    if kind == "churn_summary":
+        reminder = await svc.reminders.schedule(kind=ReminderKind.CHURN_WARNING, recipient_id=manager.id, due_at=now,
+                                                dedupe_key="churn:test", payload={"summary": True,
+                                                                                  "customers": ["r1", "c1"]})
+        subject = await svc.delivery.subject(reminder, manager)
+        assert subject is not None and set(subject.customers) == {"c1"}  # r1 is of the west team
+        return
+    reminder = await svc.reminders.schedule(kind=ReminderKind(kind), recipient_id=manager.id, due_at=now,
+                                            dedupe_key=f"{kind}:test", customer_id="r1",
+                                            payload={"feedback_id": feedback.id})
+    assert await svc.delivery.subject(reminder, manager) is None
