@@ -10,7 +10,9 @@ baseline, the wizard is cancelled and ``user_data`` cleared, and the path that s
 button is replayed (pressing by label what was pressed, typing what was typed), so a
 button that changes something always meets the state it was shown in. What a press
 shows is crawled in turn, up to ``DEPTH`` presses deep; a screen that asks for text is
-also answered with each of a few sample inputs, which takes the wizards step by step.
+also answered, with the first of a few sample inputs it takes, which takes the wizards
+step by step. Button kinds not pressed yet go first, so a bounded crawl (``MAX_PATHS``)
+spends itself on what it has not seen.
 
 The baseline has the states a card can be in: archived and not, with and without a
 phone, a referrer (one visible, one of another team), feedback, a call, a purchase; more
@@ -58,10 +60,10 @@ from tests.conftest import ADMIN_ID
 
 pytestmark = pytest.mark.slow  # hundreds of presses, each after a reset and a replay
 
-DEPTH = 4  # presses (and typed answers) after an entry
+DEPTH = 4  # presses after an entry (answers to a wizard's questions go 3 further)
 VARIANTS = 2  # how many different screens one button kind is pressed on, per role
 MAX_PATHS = int(os.environ.get("CRM_BUTTONS_MAX_PATHS", "450"))  # per role: a bound on the crawl, reported
-SAMPLES = ("100", "Chen Full", "tomorrow 10:00", "A test note")  # typed answers to a question
+SAMPLES = ("100", "tomorrow 10:00", "Chen Full", "A test note")  # typed answers to a question, tried in turn
 QUESTION_ACTIONS = {"skip", "back", "cancel"}  # the only buttons of a screen that asks for text
 ERROR_TEXTS = ("something went wrong", "出了点问题")
 NOT_AVAILABLE = "This is not available."
@@ -201,6 +203,12 @@ class Crawl:
             await self.app.bot_data[SCHEDULER_KEY].tick()
             await self.sandbox.wait_idle()
             return self.user.bot_messages()[before:]
+        if kind == "answer":  # a question: the first sample it takes (a re-ask starts with ⚠️)
+            for sample in SAMPLES:
+                replies = await self.user.send(sample)
+                if not replies or not (replies[-1].text or "").startswith("⚠️"):
+                    break
+            return replies
         label, data = value.split("\x00")
         for message in reversed(self.user.bot_messages()):
             for r, row in enumerate(message.inline_keyboard):
@@ -230,16 +238,37 @@ class Crawl:
             self.refused.append(f"{self.role}: {where}")
         return replies
 
+    def _next(self) -> tuple[tuple[str, str], ...]:
+        """Entries first; then presses of a button kind not pressed yet, then answers, then the rest."""
+        for queue in self.queues:
+            while queue:
+                path, kind = queue.popleft()
+                if queue is self.queues[1] and kind in self.pressed:
+                    self.queues[3].append((path, kind))  # its kind was pressed meanwhile: later
+                    continue
+                return path
+        raise IndexError("crawl done")
+
     async def crawl(self) -> None:
-        queue = deque(entries(self.app, ROLES_ENUM[self.role]))
+        # entries, new button kinds, answers to questions, everything else
+        self.queues: list[deque[Any]] = [deque((e, None) for e in entries(self.app, ROLES_ENUM[self.role])),
+                                         deque(), deque(), deque()]
+        self.pressed: set[Any] = set()
         runs = 0
-        while queue and runs < MAX_PATHS:
-            path = queue.popleft()
+        while any(self.queues) and runs < MAX_PATHS:
+            try:
+                path = self._next()
+            except IndexError:
+                break
             runs += 1
+            last = path[-1]
+            if last[0] == "press":
+                parsed = callback_data.parse(last[1].split("\x00")[1].replace("#", "0"))
+                self.pressed.add((parsed.feature, parsed.action) if parsed else last[1])
             replies = await self.run(path)
             if path[-1][0] == "press":
                 self.presses += 1
-            if replies is None or len(path) > DEPTH:
+            if replies is None or len(path) > DEPTH + 3:
                 continue
             for message in replies:
                 screen = _norm(message.text or message.caption or "")
@@ -256,11 +285,13 @@ class Crawl:
                     if self.variants[data] >= VARIANTS:
                         continue
                     self.variants[data] += 1
-                    queue.append((*path, ("press", f"{button['text']}\x00{data}")))
+                    kind = (parsed.feature, parsed.action) if parsed else data
+                    self.queues[1 if kind not in self.pressed else 3].append(
+                        ((*path, ("press", f"{button['text']}\x00{data}")), kind))
                 actions = {parsed.action for b in buttons if (parsed := callback_data.parse(b["callback_data"]))}
-                if actions <= QUESTION_ACTIONS:  # a question to answer by typing
-                    queue.extend((*path, ("send", sample)) for sample in SAMPLES)
-        self.truncated = bool(queue)
+                if actions <= QUESTION_ACTIONS and path.count(("answer", "")) < DEPTH:
+                    self.queues[2].append(((*path, ("answer", "")), None))  # a question: answer it by typing
+        self.truncated = any(self.queues)
 
 
 ROLES_ENUM = {"admin": Role.ADMIN, "manager": Role.MANAGER, "rep": Role.REP}
