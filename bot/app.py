@@ -14,7 +14,7 @@ import logging
 import warnings
 from datetime import datetime, timedelta
 
-from telegram import BotCommand, BotCommandScopeAllPrivateChats
+from telegram import BotCommand, BotCommandScopeAllPrivateChats, Update
 from telegram.constants import ParseMode
 from telegram.ext import (
     Application,
@@ -22,6 +22,7 @@ from telegram.ext import (
     BaseUpdateProcessor,
     ContextTypes,
     Defaults,
+    TypeHandler,
 )
 from telegram.warnings import PTBUserWarning
 
@@ -50,7 +51,7 @@ from handlers import (
     staff,
     start,
 )
-from handlers.common import SERVICES_KEY
+from handlers.common import SERVICES_KEY, EditingBot
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,9 @@ def build_application(
         )
         .build()
     )
+    # Edits that change nothing succeed, long edits are split (handlers/common.py): the
+    # builder has no bot-class option, and EditingBot adds methods only (no state).
+    application.bot.__class__ = EditingBot
     application.bot_data[SERVICES_KEY] = services
     application.bot_data[SCHEDULER_KEY] = Scheduler(services.clock)
     register_handlers(application, timedelta(minutes=config.conversation.timeout_minutes))
@@ -121,6 +125,8 @@ def rate_limiter(telegram: TelegramConfig) -> TelegramRateLimiter:
 
 
 def register_handlers(application: Application, conversation_timeout: timedelta) -> None:
+    # While a storage problem is open, each update first checks whether the store took a write again.
+    application.add_handler(TypeHandler(Update, errors.watch_storage), group=-2)
     # Order matters: the gate first, in its own group, so nothing reaches a feature unchecked.
     application.add_handlers(access.handlers(), group=-1)
     # Before the wizards: a reply to the search prompt is a search, not a field value.

@@ -17,8 +17,8 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
-from telegram.error import TelegramError
-from telegram.ext import ContextTypes
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import ContextTypes, ExtBot
 
 from bot.domain import access
 from bot.domain.models import Role, StaffUser
@@ -26,7 +26,7 @@ from bot.i18n import gettext_for, pick_language
 from bot.render import render
 from bot.services import Services
 from bot.services.errors import AccessDenied, ServiceError
-from bot.textsplit import split_html
+from bot.textsplit import TELEGRAM_TEXT_LIMIT, split_html
 from handlers import callback_data
 from handlers.callback_data import CallbackData
 from handlers.menu import N_
@@ -39,6 +39,59 @@ BACK_LABEL = N_("« Back")
 Context = ContextTypes.DEFAULT_TYPE
 SERVICES_KEY = "services"
 ReplyMarkup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | ForceReply
+
+
+def not_modified(error: TelegramError) -> bool:
+    """Telegram's "message is not modified": the message already shows exactly this — a success."""
+    return isinstance(error, BadRequest) and "not modified" in str(error).lower()
+
+
+class EditingBot(ExtBot):
+    """The bot's ``ExtBot``: an edit that changes nothing succeeds, and a long edit is split.
+
+    Every edit goes through here, whoever calls it (``CallbackQuery.edit_message_text``,
+    ``Message.edit_text``): pressing the page a list already shows, clearing filters that are
+    not set, or any screen drawn again unchanged is answered by Telegram with "message is not
+    modified" — the message already says what the bot meant to say, so that is the answer.
+    A text longer than Telegram's 4,096 characters is split as a send is
+    (``bot.textsplit``): the edited message gets the first part, the rest follow as new
+    messages, the keyboard on the last (where the eyes are), so what was done is still
+    shown as done.
+    """
+
+    __slots__ = ()
+
+    async def edit_message_text(self, text: str, *args: Any, **kwargs: Any) -> Message | bool:
+        if len(text) > TELEGRAM_TEXT_LIMIT:
+            return await self._edit_long(text, *args, **kwargs)
+        try:
+            return await super().edit_message_text(text, *args, **kwargs)
+        except BadRequest as error:
+            if not_modified(error):
+                return True
+            raise
+
+    async def edit_message_reply_markup(self, *args: Any, **kwargs: Any) -> Message | bool:
+        try:
+            return await super().edit_message_reply_markup(*args, **kwargs)
+        except BadRequest as error:
+            if not_modified(error):
+                return True
+            raise
+
+    async def _edit_long(self, text: str, *args: Any, **kwargs: Any) -> Message | bool:
+        names = ("chat_id", "message_id", "inline_message_id", "parse_mode", "reply_markup")
+        kwargs.update(zip(names, args, strict=False))
+        markup = kwargs.pop("reply_markup", None)
+        chat_id = kwargs.get("chat_id")
+        parts = split_html(text, note="…")
+        if chat_id is None or len(parts) == 1:  # an inline message: nothing can follow it, so it is cut short
+            return await self.edit_message_text(parts[0], reply_markup=markup, **kwargs)
+        edited = await self.edit_message_text(parts[0], **kwargs)
+        send = {k: kwargs[k] for k in ("parse_mode",) if kwargs.get(k) is not None}
+        for index, part in enumerate(parts[1:], start=2):
+            await self.send_message(chat_id, part, reply_markup=markup if index == len(parts) else None, **send)
+        return edited
 
 
 def services(context: Context) -> Services:

@@ -35,6 +35,7 @@ from bot.domain.phones import parse_phone
 from bot.domain.validation import ValidationError, parse_name
 from bot.i18n import gettext_for
 from bot.render import render
+from bot.services.errors import AccessDenied
 from handlers import callback_data, wizard
 from handlers.callback_data import CallbackData
 from handlers.common import (
@@ -112,15 +113,30 @@ async def _referrers(turn: Turn, query: str) -> list[Choice]:
 def _pick_referrer(turn: Turn, referrer: Customer) -> bool:
     if turn.draft.get("mode") == "edit" and referrer.id == turn.draft.get("id"):
         return False
-    turn.draft.update(referred_by=referrer.id, referred_by_name=referrer.name)
+    turn.draft.update(referred_by=referrer.id)
     return True
 
 
-def _names(draft: dict[str, Any]) -> dict[str, str]:
-    return {draft["referred_by"]: draft.get("referred_by_name", "—")} if draft.get("referred_by") else {}
+HIDDEN_REFERRER_LABEL = N_("(hidden: not your customer)")
 
 
-def _ask(turn: Turn, prompt: Prompt) -> str:
+async def _names(turn: Turn) -> dict[str, str]:
+    """The referrer's name as this user may read it, asked of the service each time it is shown.
+
+    Never from the draft alone: the name the draft remembers may be one the user may no
+    longer see (the referrer moved to another team, the user's own teams changed) — a
+    referrer the user may not see is "hidden", never named.
+    """
+    referrer_id = turn.draft.get("referred_by")
+    if not referrer_id:
+        return {}
+    try:
+        return {referrer_id: (await turn.svc.customers.visible(turn.staff, referrer_id)).name}
+    except AccessDenied:
+        return {referrer_id: turn._(HIDDEN_REFERRER_LABEL)}
+
+
+async def _ask(turn: Turn, prompt: Prompt) -> str:
     key, draft = prompt.step.key, turn.draft
     if prompt.step.kind is Kind.CUSTOMER and prompt.query is not None:
         return render(turn.language, "referrer_matches", count=len(prompt.choices))
@@ -129,12 +145,12 @@ def _ask(turn: Turn, prompt: Prompt) -> str:
     return render(
         turn.language, "customer_ask", key=key, label=turn._(labels.FIELDS[key]), reason=prompt.reason,
         choices=spec.kind == "choice", free_text=spec.free_text, optional=not spec.required,
-        current=value_text(key, current, turn.language, turn.svc.config, _names(draft)) if current else None,
+        current=value_text(key, current, turn.language, turn.svc.config, await _names(turn)) if current else None,
     )
 
 
-def _confirm(turn: Turn, reason: str | None) -> str:
-    text = render_draft(values(turn.draft), turn.language, turn.svc.config, _names(turn.draft),
+async def _confirm(turn: Turn, reason: str | None) -> str:
+    text = render_draft(values(turn.draft), turn.language, turn.svc.config, await _names(turn),
                         editing=turn.draft.get("mode") == "edit")
     return f"⚠️ {reason}\n{text}" if reason else text
 
@@ -147,7 +163,7 @@ async def on_save(turn: Turn, force: bool = False) -> str | None:
     svc, draft = turn.svc, values(turn.draft)
     editing = turn.draft.get("id") if turn.draft.get("mode") == "edit" else None
     if editing is None or await _identity_changed(turn, editing, draft):
-        duplicates = await svc.customers.duplicates(turn.staff, draft)
+        duplicates = await svc.customers.duplicates(turn.staff, draft, record_id=turn.record_id)
         visible = [(c, reason) for c, reason in duplicates.visible if c.id != editing]
         if duplicates.hidden and await _colleagues_blocking(turn, draft):
             return await _show_duplicates(turn, visible, duplicates.hidden, blocked=True)
@@ -156,7 +172,7 @@ async def on_save(turn: Turn, force: bool = False) -> str | None:
     if editing is not None:
         customer = await svc.customers.update_card(turn.staff, editing, draft)
     else:
-        customer = await svc.customers.create(turn.staff, draft)
+        customer = await svc.customers.create(turn.staff, draft, record_id=turn.record_id)
     await send_card(turn.update, turn.context, turn.staff, turn.language, customer.id)
     return None
 
@@ -321,8 +337,7 @@ async def from_contact(update: Update, context: Context) -> str | int:
 
 async def _edit_values(staff: StaffUser, customer_id: str, svc: Any) -> dict[str, Any]:
     view = await svc.customers.card(staff, customer_id)
-    draft = {"id": view.customer.id, **card.draft_from_customer(view.customer)}
-    return {**draft, "referred_by_name": view.referrer.name} if view.referrer is not None else draft
+    return {"id": view.customer.id, **card.draft_from_customer(view.customer)}
 
 
 FORM = wizard.Form(

@@ -75,7 +75,8 @@ def _ask(turn: Turn, prompt: Prompt) -> str:
 async def on_save(turn: Turn) -> None:
     draft = turn.draft
     team = draft.get("team_name") if draft.get("team") == A_NEW_TEAM else draft.get("team")
-    invitation = await turn.svc.invitations.create(turn.staff, Role(draft["role"]), team, int(draft["days"]))
+    invitation = await turn.svc.invitations.create(turn.staff, Role(draft["role"]), team, int(draft["days"]),
+                                                   record_id=turn.record_id)
     link = deep_link(turn.context.bot.username, invitation.id)
     await common.reply_html(
         turn.update, turn.context, render(turn.language, "invite_created", link=link, invitation=invitation,

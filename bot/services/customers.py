@@ -197,8 +197,12 @@ class CustomerService:
         return sorted(items, key=lambda item: item.at, reverse=True)
 
     # ---- creating ------------------------------------------------------------------------
-    async def duplicates(self, actor: StaffUser, draft: dict[str, Any]) -> Duplicates:
-        """Same phone anywhere, or a very similar name in the same company (Zoho/Fxiaoke-style 查重)."""
+    async def duplicates(self, actor: StaffUser, draft: dict[str, Any], *, record_id: str | None = None
+                         ) -> Duplicates:
+        """Same phone anywhere, or a very similar name in the same company (Zoho/Fxiaoke-style 查重).
+
+        ``record_id``: the draft's own record, if an earlier save of it was stored — not a duplicate.
+        """
         candidates: dict[str, Customer] = {}
         for phone in draft.get("phones", []):
             for c in await self.store.customers.find({"phones": phone}):
@@ -207,6 +211,7 @@ class CustomerService:
         if company:
             for c in await self.all_visible(actor, archived=None):
                 candidates.setdefault(c.id, c)
+        candidates.pop(record_id or "", None)
         new = card.customer_from_draft(draft, owner_id=actor.id, team=None, created_by=actor.id,
                                        now=self.clock.now())
         found = find_duplicates(new, list(candidates.values()))
@@ -289,15 +294,19 @@ class CustomerService:
                                     note=f"request by {requester_id} declined")
         return customer, requester, None
 
-    async def create(self, actor: StaffUser, draft: dict[str, Any]) -> Customer:
+    async def create(self, actor: StaffUser, draft: dict[str, Any], *, record_id: str | None = None) -> Customer:
+        """A new customer from a draft; ``record_id`` (the draft's token, ``bot.services.drafts``) is
+        its id, so a repeated save is refused by the store (``AlreadySaved``) instead of storing a second."""
         if not access.is_active(actor):
             raise AccessDenied("create customer")
         now = self.clock.now()
         team = actor.teams[0] if actor.teams else None
         customer = card.customer_from_draft(draft, owner_id=actor.id, team=team, created_by=actor.id, now=now)
+        if record_id:
+            customer = dataclasses.replace(customer, id=record_id)
         await self._check_referrer(actor, customer)
         customer = await self._classified(customer, [], [])
-        saved = await self.store.customers.insert(customer)
+        saved = await insert_once(self.store.customers, customer)
         await self.audit.record_change(actor.id, "create", "customer", None, saved)
         return saved
 
@@ -312,7 +321,8 @@ class CustomerService:
         if not access.can_edit_customer(actor, customer):
             raise AccessDenied(f"edit {customer_id}")
         updated = card.apply_draft(customer, draft, self.clock.now())
-        await self._check_referrer(actor, updated)
+        if updated.referred_by != customer.referred_by:  # a referrer kept as it was need not be visible
+            await self._check_referrer(actor, updated)
         return await self._save(actor, "update", customer, updated)
 
     async def set_override(
