@@ -45,6 +45,8 @@ from apscheduler.events import (
 from telegram import Update
 from telegram.ext import Application, BaseUpdateProcessor
 
+from bot.telegram_request import shared_tls
+
 UPDATE_HEADER = "X-Sandbox-Update-Id"
 
 _cause: contextvars.ContextVar[int | None] = contextvars.ContextVar("crm_bot_update", default=None)
@@ -151,8 +153,9 @@ class ApplicationActivity:
         return self.update_processor
 
     def httpx_kwargs(self) -> dict[str, Any]:
-        """For ``HTTPXRequest(httpx_kwargs=…)``: tags each request with its update."""
-        return {"event_hooks": {"request": [_tag_request]}}
+        """For ``HTTPXRequest(httpx_kwargs=…)``: tags each request with its update (and shares
+        the process's TLS context, ``bot.telegram_request.tls_context``)."""
+        return shared_tls({"event_hooks": {"request": [_tag_request]}})
 
     def attach(self, application: Application) -> None:
         """Start counting tasks, threads and jobs (call inside the running loop)."""

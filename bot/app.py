@@ -23,6 +23,7 @@ from telegram.ext import (
     ContextTypes,
     Defaults,
 )
+from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
 from bot.activity import ApplicationActivity
@@ -34,7 +35,7 @@ from bot.persistence import StorePersistence
 from bot.ratelimit import RateLimits, TelegramRateLimiter
 from bot.scheduler import Scheduler
 from bot.services import Services
-from bot.telegram_request import StatusRequest
+from bot.telegram_request import StatusRequest, shared_tls
 from handlers import (
     access,
     commands,
@@ -82,6 +83,10 @@ def build_application(
     # StatusRequest keeps a server error's HTTP status, which reminder delivery needs (503 vs 500).
     builder = builder.request(
         StatusRequest(connection_pool_size=256, httpx_kwargs=activity.httpx_kwargs() if activity else None)
+    )
+    # PTB's own getUpdates client, but with the process's one TLS context (bot/telegram_request.py).
+    builder = builder.get_updates_request(
+        HTTPXRequest(connection_pool_size=1, httpx_kwargs=shared_tls(None))
     )
     application = (
         builder
