@@ -136,6 +136,7 @@ class ApplicationActivity:
         self._started_upto = 0
         self._in_progress: Counter[int | None] = Counter()
         self._tasks: dict[asyncio.Future[Any], int] = {}
+        self._tasks_by_cause: Counter[int] = Counter()  # the same tasks, counted per update
         self._threads: Counter[int] = Counter()
         self._job_causes: dict[str, int | None] = {}
         self._jobs_running: Counter[int | None] = Counter()
@@ -194,7 +195,7 @@ class ApplicationActivity:
         elif update_id > self._started_upto:
             parts.append(f"update {update_id} not started")
         in_progress = self._count(self._in_progress, update_id)
-        tasks = self._count(Counter(self._tasks.values()), update_id)
+        tasks = self._count(self._tasks_by_cause, update_id)
         threads = self._count(self._threads, update_id)
         running = self._count(self._jobs_running, update_id)
         due = self._due_jobs(update_id)
@@ -221,13 +222,11 @@ class ApplicationActivity:
         if not scheduler.running:
             return 0
         now = datetime.now(UTC)
-        return sum(
-            1
-            for job in scheduler.get_jobs()
-            if job.next_run_time is not None
-            and job.next_run_time <= now
-            and (update_id is None or self._job_causes.get(job.id) == update_id)
-        )
+        jobs = scheduler.get_jobs()
+        if update_id is not None:  # the cheap test first: most jobs belong to other updates
+            causes = self._job_causes
+            jobs = [job for job in jobs if causes.get(job.id) == update_id]
+        return sum(1 for job in jobs if job.next_run_time is not None and job.next_run_time <= now)
 
     # -- counting ---------------------------------------------------------------
 
@@ -256,11 +255,16 @@ class ApplicationActivity:
         cause = _cause.get()
         if cause is not None:
             self._tasks[task] = cause
+            self._tasks_by_cause[cause] += 1
             task.add_done_callback(self._task_done)
         return task
 
     def _task_done(self, task: asyncio.Future[Any]) -> None:
-        self._tasks.pop(task, None)
+        cause = self._tasks.pop(task, None)
+        if cause is not None:
+            self._tasks_by_cause[cause] -= 1
+            if not self._tasks_by_cause[cause]:
+                del self._tasks_by_cause[cause]
         self.waker()
 
     def _thread_started(self, cause: int, future: concurrent.futures.Future[Any]) -> None:
