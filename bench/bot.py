@@ -30,9 +30,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import gc
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -147,7 +149,30 @@ async def drive(users: list[Any], names: dict[int, list[str]], seconds: float,
     return latencies, errors, elapsed
 
 
-async def run_one(which: str, users_n: int, seconds: float, rate: float | None) -> dict[str, Any]:
+async def build_store(path: Path, users_n: int, interactions: int) -> None:
+    """The data set (``DataSet``'s staff, 10 000 customers, ``interactions``) in a TinyDB store
+    at ``path``: built once per benchmark, copied into each run."""
+    from itertools import islice
+
+    from bench.datagen import DataSet
+    from storage import TinyDBStore
+
+    data = DataSet(interactions=interactions)
+    store = TinyDBStore(path, fsync=False)
+    await store.open()
+    for member in data.staff()[:users_n]:
+        await store.staff.insert(dataclasses.replace(member, language="en"))
+    customers = list(data.customer_records())
+    for k in range(0, len(customers), 5000):
+        await store.customers.insert_many(customers[k:k + 5000])
+    records = data.interaction_records([(c.id, c.owner_id, c.phones) for c in customers])
+    while chunk := list(islice(records, 10_000)):
+        await store.interactions.insert_many(chunk)
+    await store.close()
+
+
+async def run_one(which: str, users_n: int, seconds: float, rate: float | None,
+                  template: str | None = None) -> dict[str, Any]:
     from telegram import Update
     from telegram.ext import ApplicationBuilder, MessageHandler, filters
     from telegram.request import HTTPXRequest
@@ -156,7 +181,7 @@ async def run_one(which: str, users_n: int, seconds: float, rate: float | None) 
     from bot.activity import ApplicationActivity
     from bot.concurrency import PerUserUpdateProcessor
     from bot.config import load_config
-    from bot.runner import make_store, running_bot
+    from bot.runner import running_bot
     from bot.sandbox.server import FloodLimits, SandboxServer
 
     limiter_on = which == "crm+limiter"
@@ -178,9 +203,8 @@ async def run_one(which: str, users_n: int, seconds: float, rate: float | None) 
             storage=dataclasses.replace(base.storage, path=str(Path(directory) / "data")),
             locale=dataclasses.replace(base.locale, default_language="en"),
         )
-        customers = list(data.customer_records())
         owners = {s.id for s in staff}
-        for customer in customers:
+        for customer in data.customer_records():
             if customer.owner_id in owners and len(names[int(customer.owner_id)]) < 20:
                 names[int(customer.owner_id)].append(customer.name)
         users = [sandbox.user(s.telegram_id, first_name=s.name, language_code="en") for s in staff]
@@ -212,15 +236,19 @@ async def run_one(which: str, users_n: int, seconds: float, rate: float | None) 
                 await application.stop()
                 activity.detach()
         else:
-            store = make_store(config)
-            await store.open()
-            for member in staff:
-                await store.staff.insert(dataclasses.replace(member, language="en"))
-            for customer in customers:
-                await store.customers.insert(customer)
-            await store.close()
+            assert template is not None
+            shutil.copytree(template, config.storage.path)
+            (Path(config.storage.path) / "LOCK").unlink(missing_ok=True)
+            gc.collect()
+            result["rss_before_mb"] = rss_mb()
+            began = time.perf_counter()
             async with running_bot(config, token=sandbox.token, activity=activity,
-                                   auto_tick=False, poll_timeout=1):
+                                   auto_tick=False, poll_timeout=1) as application:
+                result["start_s"] = time.perf_counter() - began
+                store = application.bot_data["services"].store
+                result["records"] = {
+                    name: await store.collection(name).count() for name in ("customers", "interactions")
+                }
                 result["rss_start_mb"] = rss_mb()
                 heartbeat.start()
                 latencies, errors, elapsed = await drive(users, user_names, seconds, rate)
@@ -266,31 +294,53 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--rate", type=float, default=30.0, help="paced updates per second")
+    parser.add_argument("--interactions", type=int, default=100_000,
+                        help="interactions in the store beside the 10 000 customers (100 000: size M)")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--paced", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--template", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         result = asyncio.run(run_one(args.one, args.users, args.seconds,
-                                     args.rate if args.paced else None))
+                                     args.rate if args.paced else None, args.template))
         print(json.dumps(result))
         return
     print(f"python {platform.python_version()} on {platform.machine()}, {platform.platform()}; "
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
-    print(f"{args.users} users, {args.seconds:.0f} s per run; paced at {args.rate:.0f} updates/s")
-    for mode, paced in (("unpaced", False), (f"paced at {args.rate:.0f} updates/s", True)):
-        results = []
-        for which in ("echo", "crm", "crm+limiter"):
-            command = [sys.executable, __file__, "--one", which, "--users", str(args.users),
-                       "--seconds", str(args.seconds), "--rate", str(args.rate)]
-            if paced:
-                command.append("--paced")
-            out = subprocess.run(command, capture_output=True, text=True, check=False,
-                                 timeout=args.seconds * 10 + 300)
-            if out.returncode:
-                print(out.stderr[-3000:], file=sys.stderr)
-                raise SystemExit(f"{which} failed")
-            results.append(json.loads(out.stdout.strip().splitlines()[-1]))
-        report(results, mode)
+    print(f"{args.users} users, {args.seconds:.0f} s per run; paced at {args.rate:.0f} updates/s; "
+          f"store: 10 000 customers + {args.interactions:,} interactions")
+    with tempfile.TemporaryDirectory() as directory:
+        template = str(Path(directory) / "data")
+        asyncio.run(build_store(Path(template), args.users, args.interactions))
+        starts = []
+        for mode, paced in (("unpaced", False), (f"paced at {args.rate:.0f} updates/s", True)):
+            results = []
+            for which in ("echo", "crm", "crm+limiter"):
+                command = [sys.executable, __file__, "--one", which, "--users", str(args.users),
+                           "--seconds", str(args.seconds), "--rate", str(args.rate),
+                           "--template", template]
+                if paced:
+                    command.append("--paced")
+                out = subprocess.run(command, capture_output=True, text=True, check=False,
+                                     timeout=args.seconds * 10 + 300)
+                if out.returncode:
+                    print(out.stderr[-3000:], file=sys.stderr)
+                    raise SystemExit(f"{which} failed")
+                results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            report(results, mode)
+            starts.extend(r for r in results if "start_s" in r)
+    start_up(starts)
+
+
+def start_up(results: list[dict[str, Any]]) -> None:
+    """Cold start (store open + Application start, to polling) and RSS, per crm run."""
+    print("\n## start-up and memory (the crm runs)\n")
+    print("| run | records | cold start | RSS before open | RSS at start | RSS at end |")
+    print("|---|---|---|---|---|---|")
+    for n, r in enumerate(results, 1):
+        records = " + ".join(f"{count:,} {name}" for name, count in r["records"].items())
+        print(f"| {n}: {r['which']} | {records} | {r['start_s']:.2f} s "
+              f"| {r['rss_before_mb']:.0f} MB | {r['rss_start_mb']:.0f} MB | {r['rss_end_mb']:.0f} MB |")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ Every httpx client builds its own TLS context by default, loading the whole
 CA bundle (~0.1 s of CPU, on the event loop, for each of PTB's two clients
 and each restart); ``tls_context()`` is httpx's default context built once
 per process, and ``StatusRequest`` uses it unless told otherwise.  The bot
-builds it in a worker thread before the Application (``bot/runner.py``).
+builds it, and loads the rest of the HTTP stack (``warm_up``), in a worker
+thread before the Application (``bot/runner.py``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,19 @@ def tls_context() -> ssl.SSLContext:
     """httpx's default certificate verification (``SSL_CERT_FILE``, ``SSL_CERT_DIR`` or
     certifi's bundle), loaded once and shared by every client of the process."""
     return httpx.create_ssl_context()
+
+
+def warm_up() -> None:
+    """What the first HTTP request would otherwise load on the event loop (run it in a worker):
+    the TLS context, and the parts of anyio that httpcore uses (anyio imports its asyncio
+    backend and most of its API lazily, on first use: ~0.07 s)."""
+    tls_context()
+    import anyio
+    import anyio._backends._asyncio  # the backend itself, imported for its side effect
+
+    for name in ("Lock", "Event", "Semaphore", "CancelScope", "connect_tcp", "fail_after",
+                 "sleep", "EndOfStream", "BrokenResourceError", "ClosedResourceError"):
+        getattr(anyio, name)
 
 
 def shared_tls(httpx_kwargs: dict[str, Any] | None) -> dict[str, Any]:

@@ -25,7 +25,7 @@ import pytest
 from bot.clock import SimulatedClock
 from bot.config import Config, load_config
 from bot.sandbox.server import FloodLimits, SandboxServer
-from bot.telegram_request import tls_context
+from bot.telegram_request import warm_up as http_warm_up
 from tests.helpers import bot_in_sandbox
 
 ADMIN_ID = 501
@@ -40,8 +40,9 @@ START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
 @pytest.fixture(scope="session", autouse=True)
 def _one_time_loads() -> None:
     """What a process loads once, loaded before any test's event loop runs (as the bot does in a
-    worker at start): the CA bundle behind every HTTP client (``tls_context``)."""
-    tls_context()
+    worker at start): the CA bundle behind every HTTP client and the lazily imported parts of
+    the HTTP stack (``bot.telegram_request.warm_up``)."""
+    http_warm_up()
 
 
 @pytest.fixture
