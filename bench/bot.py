@@ -172,7 +172,7 @@ async def build_store(path: Path, users_n: int, interactions: int) -> None:
 
 
 async def run_one(which: str, users_n: int, seconds: float, rate: float | None,
-                  template: str | None = None) -> dict[str, Any]:
+                  template: str | None = None, profile: str | None = None) -> dict[str, Any]:
     from telegram import Update
     from telegram.ext import ApplicationBuilder, MessageHandler, filters
     from telegram.request import HTTPXRequest
@@ -251,7 +251,16 @@ async def run_one(which: str, users_n: int, seconds: float, rate: float | None,
                 }
                 result["rss_start_mb"] = rss_mb()
                 heartbeat.start()
+                profiler = None
+                if profile:
+                    import cProfile
+
+                    profiler = cProfile.Profile()
+                    profiler.enable()
                 latencies, errors, elapsed = await drive(users, user_names, seconds, rate)
+                if profiler is not None:
+                    profiler.disable()
+                    profiler.dump_stats(profile)
                 heartbeat.stop()
         sandbox.attach(None)
     await sandbox.stop()
@@ -299,10 +308,13 @@ def main() -> None:
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--paced", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--template", help=argparse.SUPPRESS)
+    parser.add_argument("--profile", metavar="FILE",
+                        help="with --one crm: cProfile the driven phase into FILE")
     args = parser.parse_args()
     if args.one:
         result = asyncio.run(run_one(args.one, args.users, args.seconds,
-                                     args.rate if args.paced else None, args.template))
+                                     args.rate if args.paced else None, args.template,
+                                     args.profile))
         print(json.dumps(result))
         return
     print(f"python {platform.python_version()} on {platform.machine()}, {platform.platform()}; "

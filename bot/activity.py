@@ -139,6 +139,7 @@ class ApplicationActivity:
         self._tasks_by_cause: Counter[int] = Counter()  # the same tasks, counted per update
         self._threads: Counter[int] = Counter()
         self._job_causes: dict[str, int | None] = {}
+        self._jobs_added: dict[int, set[str]] = {}  # per update, the ids of the jobs it added
         self._jobs_running: Counter[int | None] = Counter()
 
     # -- wiring ---------------------------------------------------------------
@@ -222,10 +223,21 @@ class ApplicationActivity:
         if not scheduler.running:
             return 0
         now = datetime.now(UTC)
-        jobs = scheduler.get_jobs()
-        if update_id is not None:  # the cheap test first: most jobs belong to other updates
-            causes = self._job_causes
-            jobs = [job for job in jobs if causes.get(job.id) == update_id]
+        if update_id is None:
+            jobs = scheduler.get_jobs()
+        else:  # only the jobs this update added (most updates add none), not every job
+            ids = self._jobs_added.get(update_id)
+            if not ids:
+                return 0
+            jobs = []
+            for job_id in list(ids):
+                job = scheduler.get_job(job_id)
+                if job is None:
+                    ids.discard(job_id)
+                else:
+                    jobs.append(job)
+            if not ids:
+                del self._jobs_added[update_id]
         return sum(1 for job in jobs if job.next_run_time is not None and job.next_run_time <= now)
 
     # -- counting ---------------------------------------------------------------
@@ -288,7 +300,10 @@ class ApplicationActivity:
     def _on_job(self, event: JobEvent) -> None:
         # Added inside a handler, a job belongs to that update (the listener runs in add_job).
         if event.code == EVENT_JOB_ADDED:
-            self._job_causes[event.job_id] = _cause.get()
+            cause = _cause.get()
+            self._job_causes[event.job_id] = cause
+            if cause is not None:
+                self._jobs_added.setdefault(cause, set()).add(event.job_id)
         elif event.code == EVENT_JOB_SUBMITTED:
             self._jobs_running[self._job_causes.get(event.job_id)] += 1
         else:
