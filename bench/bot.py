@@ -4,8 +4,10 @@
     python bench/bot.py --users 20 --seconds 10 --rate 30
 
 N simulated staff users (the 50 reps and managers of ``bench/datagen.py``,
-with 10 000 customers of theirs in a fresh TinyDB store) chat with the real
-bot through the local sandbox on 127.0.0.1, each repeating a realistic mix:
+with 10 000 customers of theirs and ``--interactions`` interactions -- 100 000
+by default: size M -- in a TinyDB store built once and copied into each run)
+chat with the real bot through the local sandbox on 127.0.0.1, each
+repeating a realistic mix:
 ``/add`` (quick add to the confirmation card), ``/cancel``, ``/log`` (quick
 log), ``/find``, pressing the first result (``card``) and ``/feedback``.
 Each update's latency is from the sandbox queuing it to the bot having
@@ -21,8 +23,13 @@ a bare python-telegram-bot echo bot on the same sandbox, the same users and
 the same texts. Printed: updates/s, p50/p95/p99 per kind, the worst event
 loop block (a 10 ms heartbeat's lateness, counting only the loop thread's
 own CPU time, so other processes on the cores do not count) and RSS, with
-the ratios to the baseline. Nothing leaves 127.0.0.1; every run is bounded
-by ``--seconds``.
+the ratios to the baseline.  Last, per crm run: the cold start (opening the
+size-M store, the start-up warm-ups and the Application's start, until it
+polls) and the process's RSS before opening, at start and at the end; the
+process also holds the sandbox and the simulated users, so the echo run's
+RSS is the baseline to subtract.  ``--one crm --template DIR --profile FILE``
+profiles one run's driven phase.  Nothing leaves 127.0.0.1; every run is
+bounded by ``--seconds``.
 """
 
 from __future__ import annotations
