@@ -13,11 +13,12 @@ import pytest
 from tinydb import Query, TinyDB
 
 from bot.domain.codec import from_dict, to_dict
+from bot.domain.models import Customer, ModelError
 from storage import SCHEMA, StoreCorruptError, StoreError, StoreLockedError, TinyDBStore
 from storage.tinydb_store.compactor import main as compactor_main
 from storage.tinydb_store.compactor import merge
 from storage.tinydb_store.decode import decoder
-from storage.tinydb_store.files import bucket_of, read_manifest
+from storage.tinydb_store.files import bucket_of, loads_json, read_manifest
 from tests.storage.storage_samples import sample, samples
 
 
@@ -279,3 +280,40 @@ def test_decoder_equals_the_codec() -> None:
             record = sample(name, i)
             data = to_dict(record)
             assert decode(data) == from_dict(spec.record_type, data) == record
+
+
+def test_stored_records_are_decoded_without_running_validation_again() -> None:
+    # What the store holds was validated when it was built; decoding it again was most of the
+    # cost of every read (issue 15). A record a newer rule would refuse still reads.
+    data = to_dict(sample("customers", 1))
+    data["name"] = " "  # refused by Customer(...) today
+    decoded = decoder(Customer)(data)
+    assert isinstance(decoded, Customer) and decoded.name == " "
+    with pytest.raises(ModelError):
+        from_dict(Customer, data)
+
+
+def test_decoding_fills_fields_the_stored_dict_lacks_with_their_defaults() -> None:
+    # A record stored before a field existed reads with the field's default, like the codec.
+    data = to_dict(sample("customers", 2))
+    for name in ("tags", "archived", "stage", "handles"):
+        del data[name]
+    decoded = decoder(Customer)(data)
+    assert decoded == from_dict(Customer, data)
+    assert decoded.tags == [] and decoded.handles == {} and decoded.archived is False
+    decoded.tags.append("x")  # a fresh default each time, never shared
+    assert decoder(Customer)(data).tags == []
+    del data["name"]  # a required field missing: refused, as by the constructor
+    with pytest.raises(TypeError):
+        decoder(Customer)(data)
+
+
+def test_stored_json_reads_as_the_standard_library_reads_it() -> None:
+    # Snapshots and journal lines go through orjson (faster), but what it refuses and the
+    # standard library accepts is still read, the same way.
+    for text in (b'{"a": [1, "\\u00e9", null, 1.5]}', b'{"a": NaN}', b'"\\ud800"', b"12345678901234567890123"):
+        expected = json.loads(text.decode("utf-8"))
+        got = loads_json(text)
+        assert repr(got) == repr(expected)
+    with pytest.raises(ValueError):
+        loads_json(b"{not json")
