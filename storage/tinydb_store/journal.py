@@ -53,7 +53,7 @@ from typing import Any
 
 from storage.base import StorageFullError, StoreError
 from storage.files import private_open
-from storage.tinydb_store.files import fsync_dir, journal_name, loads_json, put_aside
+from storage.tinydb_store.files import fsync_dir, journal_name, put_aside
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def _decode_line(line: bytes) -> tuple[int, list[Op]] | None:
     try:
         if int(line[:8], 16) != zlib.crc32(raw):
             return None
-        body = loads_json(raw)
+        body = json.loads(raw)
         return int(body["s"]), body["ops"]
     except (ValueError, KeyError, TypeError):
         return None

@@ -18,7 +18,7 @@ from storage import SCHEMA, StoreCorruptError, StoreError, StoreLockedError, Tin
 from storage.tinydb_store.compactor import main as compactor_main
 from storage.tinydb_store.compactor import merge
 from storage.tinydb_store.decode import decoder
-from storage.tinydb_store.files import bucket_of, loads_json, read_manifest
+from storage.tinydb_store.files import bucket_of, read_manifest
 from tests.storage.storage_samples import sample, samples
 
 
@@ -307,13 +307,3 @@ def test_decoding_fills_fields_the_stored_dict_lacks_with_their_defaults() -> No
     with pytest.raises(TypeError):
         decoder(Customer)(data)
 
-
-def test_stored_json_reads_as_the_standard_library_reads_it() -> None:
-    # Snapshots and journal lines go through orjson (faster), but what it refuses and the
-    # standard library accepts is still read, the same way.
-    for text in (b'{"a": [1, "\\u00e9", null, 1.5]}', b'{"a": NaN}', b'"\\ud800"', b"12345678901234567890123"):
-        expected = json.loads(text.decode("utf-8"))
-        got = loads_json(text)
-        assert repr(got) == repr(expected)
-    with pytest.raises(ValueError):
-        loads_json(b"{not json")
