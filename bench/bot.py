@@ -266,6 +266,7 @@ async def run_one(which: str, users_n: int, seconds: float, rate: float | None,
                 result["rss_start_mb"] = rss_mb()
                 heartbeat.start()
                 latencies, errors, elapsed = await drive(users, user_names, seconds, rate)
+                result["rss_end_mb"] = rss_mb()  # still running (after it, the store is closed)
                 heartbeat.stop()
                 await application.updater.stop()
                 await application.stop()
@@ -293,6 +294,7 @@ async def run_one(which: str, users_n: int, seconds: float, rate: float | None,
                     profiler = cProfile.Profile()
                     profiler.enable()
                 latencies, errors, elapsed = await drive(users, user_names, seconds, rate)
+                result["rss_end_mb"] = rss_mb()  # still running (after it, the store is closed)
                 if profiler is not None:
                     profiler.disable()
                     profiler.dump_stats(profile)
@@ -302,7 +304,7 @@ async def run_one(which: str, users_n: int, seconds: float, rate: float | None,
     total = sum(len(v) for v in latencies.values())
     result.update(
         updates=total, errors=errors, seconds=elapsed, per_second=total / elapsed,
-        worst_block_ms=heartbeat.worst * 1000, rss_end_mb=rss_mb(),
+        worst_block_ms=heartbeat.worst * 1000,
         refusals_429=sandbox.api.flood.refusals,
         kinds={kind: sorted(values) for kind, values in latencies.items()},
     )
