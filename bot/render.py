@@ -61,8 +61,10 @@ def render(language: str, template_name: str, /, **context: Any) -> str:
     return text.strip()
 
 
+@cache
 def warm_up() -> None:
-    """Pay every first-use cost of rendering now (call it in a worker thread at start-up).
+    """Pay every first-use cost of rendering now (call it in a worker thread at start-up; once
+    per process, later calls return at once).
 
     Compiling a template (~2 ms each, 192 of them), a language's catalog (~40 ms) and Babel's
     locale data for dates would otherwise happen on the event loop, in the first update
