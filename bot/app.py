@@ -13,6 +13,7 @@ import asyncio
 import logging
 import warnings
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, Update
 from telegram.constants import ParseMode
@@ -24,18 +25,20 @@ from telegram.ext import (
     Defaults,
     TypeHandler,
 )
+from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
+from bot import render
 from bot.activity import ApplicationActivity
 from bot.concurrency import PerUserUpdateProcessor
 from bot.config import TelegramConfig
-from bot.domain import dates
+from bot.domain import dates, phones
 from bot.i18n import LANGUAGES, gettext_for
 from bot.persistence import StorePersistence
 from bot.ratelimit import RateLimits, TelegramRateLimiter
 from bot.scheduler import Scheduler
 from bot.services import Services
-from bot.telegram_request import StatusRequest
+from bot.telegram_request import StatusRequest, shared_tls
 from handlers import (
     access,
     commands,
@@ -83,6 +86,10 @@ def build_application(
     # StatusRequest keeps a server error's HTTP status, which reminder delivery needs (503 vs 500).
     builder = builder.request(
         StatusRequest(connection_pool_size=256, httpx_kwargs=activity.httpx_kwargs() if activity else None)
+    )
+    # PTB's own getUpdates client, but with the process's one TLS context (bot/telegram_request.py).
+    builder = builder.get_updates_request(
+        HTTPXRequest(connection_pool_size=1, httpx_kwargs=shared_tls(None))
     )
     application = (
         builder
@@ -151,7 +158,7 @@ def register_handlers(application: Application, conversation_timeout: timedelta)
 async def startup(application: Application, *, auto_tick: bool = True) -> None:
     """After ``initialize()``, before ``start()``: admins, published commands, the scheduler tick."""
     services: Services = application.bot_data[SERVICES_KEY]
-    await asyncio.to_thread(dates.warm_up, services.clock.now(), services.config.tz)
+    await asyncio.to_thread(warm_up, services.clock.now(), services.config.tz)
     await services.staff.ensure_admins(services.config.access.admins)
     await publish_commands(application, services.config.locale.default_language)
     register_tasks(application)
@@ -162,6 +169,15 @@ async def startup(application: Application, *, auto_tick: bool = True) -> None:
             _tick, interval=timedelta(seconds=TICK_SECONDS), first=1, name="scheduler-tick",
             job_kwargs={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
         )
+
+
+def warm_up(now: datetime, tz: ZoneInfo) -> None:
+    """First-use costs of the libraries, paid in a worker at start rather than on the event
+    loop in some user's first update: dateparser's languages, every template, the catalogs,
+    Babel's dates, the phone metadata."""
+    dates.warm_up(now, tz)
+    render.warm_up()
+    phones.format_phone(phones.parse_phone("13800138000"))
 
 
 def register_tasks(application: Application) -> None:
