@@ -42,6 +42,7 @@ from bot.services.delivery import (
     Ambiguous,
     Parcel,
     Refused,
+    RenderFailure,
     Result,
     RetryLater,
     SendError,
@@ -116,9 +117,8 @@ async def _render(svc: Services, parcel: Parcel) -> Rendered | None:
         (reminder,) = parcel.reminders
         function = RENDERERS.get(reminder.kind)
         return await function(svc, reminder, user, user.language) if function else None
-    except Exception as error:  # one broken reminder must not stop the others
-        log.exception("rendering reminders %s failed", [r.id for r in parcel.reminders])
-        raise Refused(f"render: {type(error).__name__}") from error
+    except Exception as error:  # one broken reminder must not stop the others; the service logs it
+        raise RenderFailure(f"render: {type(error).__name__}: {error}") from error
 
 
 async def _send_telegram(application: Application, user: StaffUser, text: str,

@@ -19,6 +19,10 @@ result in this module's words:
   that retry do not count); after a second ambiguous failure it counts as
   sent, with ``last_error`` "unconfirmed: …". So a reminder arrives at most
   twice — never more than one duplicate;
+- it raises ``RenderFailure`` (or any exception that is not a
+  ``SendError``) when our own code failed to render the parcel: that is a
+  bug, not Telegram's refusal, so it is logged with its traceback and the
+  reminder stays pending, retried with backoff and never final;
 - it raises ``Refused`` when Telegram refuses the message or the chat for
   good (the bot was blocked, the chat does not exist, the message was
   rejected as malformed): the reminder is retried and given up (``FAILED``)
@@ -100,6 +104,16 @@ class Ambiguous(TransientFailure):
 
 class Refused(SendError):
     """Telegram refused the chat or the message: retried, then given up after max_attempts."""
+
+
+class RenderFailure(SendError):
+    """Our own code failed to build the message (a bug, not Telegram's answer).
+
+    Never a reason to give the reminder up: it is logged with its traceback
+    and retried with backoff (the attempt is not counted), so it goes out
+    once the bug is fixed. ``send`` may raise it, and any exception that is
+    not a ``SendError`` is taken as one.
+    """
 
 
 # Payload keys the delivery keeps on a reminder while it fails.
@@ -253,6 +267,11 @@ class DeliveryService:
             log.warning("reminders %s to %s refused: %s", [r.id for r in claimed], parcel.recipient.id,
                         error.reason)
             return [await self._refused(r, parcel.recipient, now, error.reason) for r in claimed]
+        except Exception as error:  # RenderFailure, or a bug anywhere in ``send``: never final
+            reason = error.reason if isinstance(error, RenderFailure) else f"bug: {type(error).__name__}: {error}"
+            log.error("reminders %s to %s could not be rendered or sent (a bug; kept pending): %s",
+                      [r.id for r in claimed], parcel.recipient.id, reason, exc_info=error)
+            return [await self._retry(r, now, reason) for r in claimed]
         if not delivered:
             for reminder in claimed:
                 await self.reminders.cancel(reminder.dedupe_key, "nothing left to say")
