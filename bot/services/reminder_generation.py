@@ -11,7 +11,10 @@ Days are each recipient's local days: a greeting or an agenda is due at
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
+import time as timer
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time, timedelta
@@ -21,10 +24,14 @@ from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
 from bot.config import Config
-from bot.domain import birthdays, catch_up, churn, festivals
+from bot.domain import birthdays, catch_up, churn, festivals, rescan
+from bot.domain.classification import classify
 from bot.domain.models import (
     Customer,
+    Feedback,
     FeedbackStatus,
+    Interaction,
+    Purchase,
     Reminder,
     ReminderKind,
     ReminderStatus,
@@ -32,12 +39,32 @@ from bot.domain.models import (
     StaffUser,
 )
 from bot.services.reminders import ReminderService, follow_up_key
-from storage.base import Range, Store
+from storage.base import ConflictError, NotFoundError, Range, Store
 
 log = logging.getLogger(__name__)
 
 BOOKMARK = "scheduler:generated_through"
 CHURN_STATE = "churn_state"
+SCAN_STATE = "scan:state"  # {"day": the local day last scanned, "at": when that scan started}
+DIRTY = "scan_dirty"  # "scan_dirty:<customer id>": the customer's inputs changed since the last scan
+DUE = "scan_due"  # "scan_due:<day>": customers whose tier, stage or churn risk may move with time that day
+SCAN_CHUNK = 200  # customers assessed per worker call
+LOOP_SLICE = 0.01  # seconds of store reads on the event loop before it is given back
+
+
+async def changed(store: Store, customer_id: str, now: datetime) -> None:
+    """Mark the customer for the next daily scan (called after a write to their records)."""
+    await store.kv.put(f"{DIRTY}:{customer_id}", now.isoformat(), namespace=DIRTY, now=now)
+
+
+@dataclasses.dataclass
+class _Assessed:
+    """One customer as the scan saw them, and what the rules say (computed in a worker thread)."""
+
+    customer: Customer  # as read
+    classified: Customer  # with the derived tier and stage of today (== customer: unchanged)
+    assessment: churn.ChurnAssessment
+    next_day: date | None  # when time alone may change any of it
 
 
 def greetings_key(owner_id: str, day: date) -> str:
@@ -112,9 +139,13 @@ class ReminderGenerator:
             await self.greetings(day)
         await self.agendas(now)
         if done is None or done < today:  # once a day: the first run of a new day
-            await self.reclassify_all()  # stages move with time alone (new → at risk → churned)
-            await self.churn_scan(now)
+            await self.daily_scan(now)  # stages move with time alone (new → at risk → churned)
         await self._save_bookmark(max(today, done) if done else today, now)
+
+    async def full_scan(self, now: datetime) -> None:
+        """The scan as it was before it became incremental: every customer, every day (benchmarks, tests)."""
+        await self.reclassify_all()
+        await self.churn_scan(now)
 
     async def reclassify_all(self) -> None:
         if self.reclassify is None:
@@ -336,3 +367,176 @@ class ReminderGenerator:
         return count
 
 
+
+    # ---- the incremental daily scan ------------------------------------------------------
+    async def daily_scan(self, now: datetime) -> int:
+        """Reclassify and churn-score the customers whose result may have changed since the last scan.
+
+        Those are the customers whose records were written since (the services
+        mark them, :func:`changed`; records created since are found by their
+        time stamps too), and those whose next time threshold
+        (``bot.domain.rescan``) fell due since — every other customer would
+        come out as before. The first scan ever assesses everyone. Store
+        reads go in short slices on the event loop, the rules run in a worker
+        thread; the outcome is what :meth:`full_scan` gives. Returns how many
+        customers were assessed.
+        """
+        started = self.clock.now()
+        local_now = now.astimezone(ZoneInfo(self.config.locale.timezone))
+        today = local_now.date()
+        state = await self.store.kv.get(SCAN_STATE)
+        if state is not None and state.value.get("day", "") >= today.isoformat():
+            return 0
+        if state is None:
+            ids = await self._every_customer_id()
+            due_keys: list[str] = []
+        else:
+            ids, due_keys = await self._changed_since(state.value, today)
+        staff = {u.id: u for u in await self._active_staff()}
+        warned: dict[str, list[str]] = defaultdict(list)  # team -> customer ids
+        next_days: dict[date, list[str]] = defaultdict(list)
+        assessed = 0
+        for start in range(0, len(ids), SCAN_CHUNK):
+            records = await self._histories(ids[start:start + SCAN_CHUNK])
+            results = await asyncio.to_thread(self._assess, records, local_now)
+            for result in results:
+                await self._apply(result, now, staff, warned)
+                if result[0].next_day is not None:
+                    next_days[result[0].next_day].append(result[0].customer.id)
+            assessed += len(results)
+        await self._summaries(warned, staff, now)
+        await self._index_due(next_days, now)
+        for key in due_keys:
+            await self.store.kv.delete(key)
+        await self.store.kv.put(SCAN_STATE, {"day": today.isoformat(), "at": started.isoformat()},
+                                namespace="scheduler", now=now)
+        log.info("daily scan %s: %d of the customers assessed", today, assessed)
+        return assessed
+
+    async def _every_customer_id(self) -> list[str]:
+        ids: list[str] = []
+        offset, page = 0, 250
+        while True:  # pages in id order: new customers come last, so a page boundary skips none
+            found = await self.store.customers.find({}, order_by="id", offset=offset, limit=page)
+            ids += [c.id for c in found if not c.archived]
+            if len(found) < page:
+                return ids
+            offset += page
+            await asyncio.sleep(0)
+
+    async def _changed_since(self, state: dict[str, Any], today: date) -> tuple[list[str], list[str]]:
+        """The customers marked, written or due since the last scan; the due-index keys read."""
+        since = datetime.fromisoformat(state["at"])
+        ids: dict[str, None] = {}
+        for mark in await self.store.kv.find({"namespace": DIRTY}):
+            await self.store.kv.delete(mark.id)  # before reading their records: a later write marks again
+            ids[mark.id.removeprefix(f"{DIRTY}:")] = None
+        for customer in await self.store.customers.find(within=Range("updated_at", since, None)):
+            ids[customer.id] = None
+        for collection in (self.store.purchases, self.store.interactions, self.store.feedback):
+            for record in await collection.find(within=Range("created_at", since, None)):
+                ids[record.customer_id] = None
+        due_keys = []
+        day = date.fromisoformat(state["day"]) + timedelta(days=1)
+        while day <= today:
+            key = f"{DUE}:{day.isoformat()}"
+            bucket = await self.store.kv.get(key)
+            if bucket is not None:
+                ids.update(dict.fromkeys(bucket.value))
+                due_keys.append(key)
+            day += timedelta(days=1)
+        return sorted(ids), due_keys  # in id order, as the full scan lists them
+
+    async def _histories(
+        self, ids: list[str]
+    ) -> list[tuple[Customer, list[Purchase], list[Interaction], list[Feedback], Any]]:
+        """Each live customer with their records and churn state, read in slices that leave the loop free."""
+        out = []
+        mark = timer.perf_counter()
+        for customer_id in ids:
+            customer = await self.store.customers.get(customer_id)
+            if customer is None or customer.archived:
+                continue
+            purchases = await self.store.purchases.find({"customer_id": customer_id})
+            interactions = await self.store.interactions.find({"customer_id": customer_id, "deleted": False})
+            feedback = await self.store.feedback.find({"customer_id": customer_id, "deleted": False})
+            state = await self.store.kv.get(f"{CHURN_STATE}:{customer_id}")
+            out.append((customer, purchases, interactions, feedback, state))
+            if timer.perf_counter() - mark > LOOP_SLICE:
+                await asyncio.sleep(0)
+                mark = timer.perf_counter()
+        return out
+
+    def _assess(self, records: list[tuple[Customer, list[Purchase], list[Interaction], list[Feedback], Any]],
+                local_now: datetime) -> list[tuple[_Assessed, Any]]:
+        """The rules for one chunk (a worker thread: plain data in, plain data out)."""
+        class_now = self.clock.now().astimezone(self.config.tz)
+        class_rules, rules = self.config.classification, self.churn_rules
+        today = local_now.date()
+        results = []
+        for customer, purchases, interactions, feedback, state in records:
+            classified, class_next = customer, None
+            if self.reclassify is not None:
+                result = classify(customer, purchases, interactions, class_now, class_rules)
+                classified = dataclasses.replace(customer, value_tier=result.derived_tier,
+                                                 stage=result.derived_stage)
+                class_next = rescan.classification_change(customer, purchases, interactions, class_now,
+                                                          class_rules)
+            assessment = churn.score(classified, purchases, interactions, feedback, local_now, rules)
+            boundary = min((d for d in (class_next, rescan.churn_breakpoints(
+                classified, purchases, interactions, feedback, local_now, rules)) if d), default=None)
+
+            def at_risk_on(day: date, c: Customer = classified, p: list = purchases,
+                           i: list = interactions, f: list = feedback) -> bool:
+                moment = local_now + timedelta(days=(day - today).days)
+                return churn.score(c, p, i, f, moment, rules).at_risk
+
+            next_day = rescan.next_change(today, boundary, assessment.at_risk, at_risk_on)
+            results.append((_Assessed(customer, classified, assessment, next_day), state))
+        return results
+
+    async def _apply(self, item: tuple[_Assessed, Any], now: datetime, staff: dict[str, StaffUser],
+                     warned: dict[str, list[str]]) -> None:
+        """Store what the rules said for one customer, as ``reclassify`` and ``churn_scan`` would."""
+        result, state = item
+        customer = result.customer
+        if (result.classified.value_tier, result.classified.stage) != (customer.value_tier, customer.stage):
+            try:
+                await self.store.customers.update(result.classified)
+            except (ConflictError, NotFoundError):  # written meanwhile: classify it afresh (and mark it)
+                if self.reclassify is not None:
+                    try:
+                        await self.reclassify(customer.id)
+                    except Exception:  # e.g. purged meanwhile; the next scan sees it
+                        log.warning("daily scan: could not reclassify %s", customer.id, exc_info=True)
+        assessment = result.assessment
+        was_at_risk = bool(state and state.value.get("at_risk"))
+        if assessment.at_risk and not was_at_risk and customer.owner_id in staff:
+            await self.reminders.schedule(
+                kind=ReminderKind.CHURN_WARNING, recipient_id=customer.owner_id, due_at=now,
+                dedupe_key=f"churn:{customer.id}:{now.date().isoformat()}", customer_id=customer.id,
+                payload={"score": assessment.score, "reasons": [r.as_dict() for r in assessment.reasons]},
+            )
+            warned[customer.team or ""].append(customer.id)
+        if assessment.at_risk != was_at_risk or state is None:
+            await self.store.kv.put(f"{CHURN_STATE}:{customer.id}",
+                                    {"at_risk": assessment.at_risk, "score": assessment.score},
+                                    namespace=CHURN_STATE, now=now)
+
+    async def _summaries(self, warned: dict[str, list[str]], staff: dict[str, StaffUser], now: datetime) -> None:
+        for team, ids in warned.items():
+            for manager in staff.values():
+                if manager.role is Role.MANAGER and team in manager.teams:
+                    await self.reminders.schedule(
+                        kind=ReminderKind.CHURN_WARNING, recipient_id=manager.id, due_at=now,
+                        dedupe_key=f"churn_summary:{manager.id}:{now.date().isoformat()}:{team}",
+                        payload={"summary": True, "customers": ids, "team": team},
+                    )
+
+    async def _index_due(self, next_days: dict[date, list[str]], now: datetime) -> None:
+        """Add the customers to the due-index bucket of the day they are next due."""
+        for day, ids in sorted(next_days.items()):
+            key = f"{DUE}:{day.isoformat()}"
+            existing = await self.store.kv.get(key)
+            merged = list(dict.fromkeys([*(existing.value if existing else []), *ids]))
+            await self.store.kv.put(key, merged, namespace=DUE, now=now)
