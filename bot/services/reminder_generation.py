@@ -135,8 +135,9 @@ class ReminderGenerator:
             await self.beyond_horizon(owed.beyond, now)
         if owed.missed is not None:
             await self.missed_greetings(owed.missed, now)
+        people = await self._customers_by_owner()
         for day in (today, today + timedelta(days=1)):  # a day ahead: time zones east of the server's
-            await self.greetings(day)
+            await self.greetings(day, people)
         await self.agendas(now)
         if done is None or done < today:  # once a day: the first run of a new day
             await self.daily_scan(now)  # stages move with time alone (new → at risk → churned)
@@ -160,9 +161,9 @@ class ReminderGenerator:
     async def sync_follow_ups(self, now: datetime) -> int:
         """Make sure every planned follow-up has its pending reminder (e.g. after an import)."""
         created = 0
-        for customer in await self.store.customers.find(
-            {"archived": False}, within=Range("next_follow_up_at", now - timedelta(days=self.horizon), None)
-        ):
+        async for customer in self._paged(self.store.customers, {"archived": False},
+                                          Range("next_follow_up_at", now - timedelta(days=self.horizon), None),
+                                          order_by="next_follow_up_at"):
             existing = await self.store.reminders.get_by("dedupe_key", follow_up_key(customer.id))
             if existing is None or (existing.status is ReminderStatus.CANCELLED
                                     and existing.due_at != customer.next_follow_up_at):
@@ -172,12 +173,26 @@ class ReminderGenerator:
 
     # ---- birthdays and festivals ---------------------------------------------------------
     async def _customers_by_owner(self) -> tuple[dict[str, StaffUser], dict[str, list[Customer]]]:
+        """Active staff and their live customers, read owner by owner (short reads, the loop stays free)."""
         staff = {u.id: u for u in await self._active_staff()}
         by_owner: dict[str, list[Customer]] = defaultdict(list)
-        for customer in await self.store.customers.find({"archived": False}):
-            if customer.owner_id in staff:
-                by_owner[customer.owner_id].append(customer)
+        for owner_id in staff:
+            async for customer in self._paged(self.store.customers, {"owner_id": owner_id, "archived": False}):
+                by_owner[owner_id].append(customer)
         return staff, by_owner
+
+    async def _paged(self, collection: Any, where: dict[str, Any] | None = None, within: Range | None = None,
+                     *, order_by: str = "id", page: int = 250) -> Any:
+        """The records of a find, a page at a time, giving the loop back between pages."""
+        offset = 0
+        while True:
+            found = await collection.find(where, within=within, order_by=order_by, offset=offset, limit=page)
+            for record in found:
+                yield record
+            if len(found) < page:
+                return
+            offset += page
+            await asyncio.sleep(0)
 
     def _greetings_of(self, customers: list[Customer], day: date) -> list[dict]:
         """The greetings whose reminder day is ``day`` (lead time before the occasion)."""
@@ -192,11 +207,13 @@ class ReminderGenerator:
     def _greeting_kind(items: list[dict]) -> ReminderKind:
         return ReminderKind.BIRTHDAY if all(i["occasion"] == "birthday" for i in items) else ReminderKind.FESTIVAL
 
-    async def greetings(self, day: date) -> None:
+    async def greetings(self, day: date, people: tuple[dict[str, StaffUser], dict[str, list[Customer]]] | None = None,
+                        ) -> None:
         """One message per rep per day listing whose greetings are due (birthdays and festivals)."""
-        staff, by_owner = await self._customers_by_owner()
-        for owner_id, customers in by_owner.items():
-            items = self._greetings_of(customers, day)
+        staff, by_owner = people or await self._customers_by_owner()
+        due = await asyncio.to_thread(
+            lambda: {owner: self._greetings_of(customers, day) for owner, customers in by_owner.items()})
+        for owner_id, items in due.items():
             if not items:
                 continue
             user = staff[owner_id]
@@ -414,27 +431,24 @@ class ReminderGenerator:
         return assessed
 
     async def _every_customer_id(self) -> list[str]:
-        ids: list[str] = []
-        offset, page = 0, 250
-        while True:  # pages in id order: new customers come last, so a page boundary skips none
-            found = await self.store.customers.find({}, order_by="id", offset=offset, limit=page)
-            ids += [c.id for c in found if not c.archived]
-            if len(found) < page:
-                return ids
-            offset += page
-            await asyncio.sleep(0)
+        # Pages in id order: new customers come last, so a page boundary skips none.
+        return [c.id async for c in self._paged(self.store.customers) if not c.archived]
 
     async def _changed_since(self, state: dict[str, Any], today: date) -> tuple[list[str], list[str]]:
         """The customers marked, written or due since the last scan; the due-index keys read."""
         since = datetime.fromisoformat(state["at"])
         ids: dict[str, None] = {}
-        for mark in await self.store.kv.find({"namespace": DIRTY}):
-            await self.store.kv.delete(mark.id)  # before reading their records: a later write marks again
-            ids[mark.id.removeprefix(f"{DIRTY}:")] = None
-        for customer in await self.store.customers.find(within=Range("updated_at", since, None)):
+        while marks := await self.store.kv.find({"namespace": DIRTY}, limit=250):
+            for mark in marks:  # taken before their records are read: a write from now on marks again
+                await self.store.kv.delete(mark.id)
+                ids[mark.id.removeprefix(f"{DIRTY}:")] = None
+        # Records written since without the services (imports, demo data) are found by their time stamps.
+        async for customer in self._paged(self.store.customers, None, Range("updated_at", since, None),
+                                          order_by="updated_at"):
             ids[customer.id] = None
         for collection in (self.store.purchases, self.store.interactions, self.store.feedback):
-            for record in await collection.find(within=Range("created_at", since, None)):
+            async for record in self._paged(collection, None, Range("created_at", since, None),
+                                            order_by="created_at"):
                 ids[record.customer_id] = None
         due_keys = []
         day = date.fromisoformat(state["day"]) + timedelta(days=1)
