@@ -16,7 +16,7 @@ import dataclasses
 import logging
 import time as timer
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
 from typing import Any
@@ -31,6 +31,7 @@ from bot.domain.models import (
     Feedback,
     FeedbackStatus,
     Interaction,
+    Outcome,
     Purchase,
     Reminder,
     ReminderKind,
@@ -49,6 +50,7 @@ SCAN_STATE = "scan:state"  # {"day": the local day last scanned, "at": when that
 DIRTY = "scan_dirty"  # "scan_dirty:<customer id>": the customer's inputs changed since the last scan
 DUE = "scan_due"  # "scan_due:<day>": customers whose tier, stage or churn risk may move with time that day
 SCAN_CHUNK = 200  # customers assessed per worker call
+INTERACTIONS_PAGE = 8  # a customer's interactions read at a time, newest first
 LOOP_SLICE = 0.01  # seconds of store reads on the event loop before it is given back
 
 
@@ -414,17 +416,18 @@ class ReminderGenerator:
         next_days: dict[date, list[str]] = defaultdict(list)
         assessed = 0
         for start in range(0, len(ids), SCAN_CHUNK):
-            records = await self._histories(ids[start:start + SCAN_CHUNK])
+            records = await self._histories(ids[start:start + SCAN_CHUNK], now)
             results = await asyncio.to_thread(self._assess, records, local_now)
-            for result in results:
-                await self._apply(result, now, staff, warned)
-                if result[0].next_day is not None:
-                    next_days[result[0].next_day].append(result[0].customer.id)
+            writes = []
+            for result, state in results:
+                writes.append(self._apply(result, state, now, staff, warned))
+                if result.next_day is not None:
+                    next_days[result.next_day].append(result.customer.id)
+            await _together(writes)  # side by side: the store commits them in a few group commits
             assessed += len(results)
         await self._summaries(warned, staff, now)
         await self._index_due(next_days, now)
-        for key in due_keys:
-            await self.store.kv.delete(key)
+        await _together(self.store.kv.delete(key) for key in due_keys)
         await self.store.kv.put(SCAN_STATE, {"day": today.isoformat(), "at": started.isoformat()},
                                 namespace="scheduler", now=now)
         log.info("daily scan %s: %d of the customers assessed", today, assessed)
@@ -439,9 +442,9 @@ class ReminderGenerator:
         since = datetime.fromisoformat(state["at"])
         ids: dict[str, None] = {}
         while marks := await self.store.kv.find({"namespace": DIRTY}, limit=250):
-            for mark in marks:  # taken before their records are read: a write from now on marks again
-                await self.store.kv.delete(mark.id)
-                ids[mark.id.removeprefix(f"{DIRTY}:")] = None
+            # Taken before their records are read: a write from now on marks again.
+            await _together(self.store.kv.delete(mark.id) for mark in marks)
+            ids.update(dict.fromkeys(mark.id.removeprefix(f"{DIRTY}:") for mark in marks))
         # Records written since without the services (imports, demo data) are found by their time stamps.
         async for customer in self._paged(self.store.customers, None, Range("updated_at", since, None),
                                           order_by="updated_at"):
@@ -461,10 +464,28 @@ class ReminderGenerator:
             day += timedelta(days=1)
         return sorted(ids), due_keys  # in id order, as the full scan lists them
 
+    async def _latest_interactions(self, customer_id: str, moment: datetime) -> list[Interaction]:
+        """The customer's interactions from the newest down to the latest contact made by ``moment``.
+
+        That is all the rules look at: the latest contact (classification,
+        the churn score's no-contact reason) and the ones still to come (they
+        become contacts on their day); older entries change nothing.
+        """
+        found: list[Interaction] = []
+        while True:
+            page = await self.store.interactions.find(
+                {"customer_id": customer_id, "deleted": False}, order_by="occurred_at", descending=True,
+                offset=len(found), limit=INTERACTIONS_PAGE)
+            found += page
+            if len(page) < INTERACTIONS_PAGE or any(
+                    i.occurred_at <= moment and i.outcome is not Outcome.NO_ANSWER for i in page):
+                return found
+
     async def _histories(
-        self, ids: list[str]
+        self, ids: list[str], now: datetime
     ) -> list[tuple[Customer, list[Purchase], list[Interaction], list[Feedback], Any]]:
         """Each live customer with their records and churn state, read in slices that leave the loop free."""
+        moment = min(self.clock.now(), now)  # the earlier of the classification's and the churn score's now
         out = []
         mark = timer.perf_counter()
         for customer_id in ids:
@@ -472,7 +493,7 @@ class ReminderGenerator:
             if customer is None or customer.archived:
                 continue
             purchases = await self.store.purchases.find({"customer_id": customer_id})
-            interactions = await self.store.interactions.find({"customer_id": customer_id, "deleted": False})
+            interactions = await self._latest_interactions(customer_id, moment)
             feedback = await self.store.feedback.find({"customer_id": customer_id, "deleted": False})
             state = await self.store.kv.get(f"{CHURN_STATE}:{customer_id}")
             out.append((customer, purchases, interactions, feedback, state))
@@ -509,10 +530,20 @@ class ReminderGenerator:
             results.append((_Assessed(customer, classified, assessment, next_day), state))
         return results
 
-    async def _apply(self, item: tuple[_Assessed, Any], now: datetime, staff: dict[str, StaffUser],
-                     warned: dict[str, list[str]]) -> None:
-        """Store what the rules said for one customer, as ``reclassify`` and ``churn_scan`` would."""
-        result, state = item
+    def _apply(self, result: _Assessed, state: Any, now: datetime, staff: dict[str, StaffUser],
+               warned: dict[str, list[str]]) -> Awaitable[None]:
+        """Store what the rules said for one customer, as ``reclassify`` and ``churn_scan`` would.
+
+        The warning is decided (and listed in ``warned``) at once, in the
+        customers' order; the writes are returned to be awaited.
+        """
+        warn = result.assessment.at_risk and not (state and state.value.get("at_risk")) \
+            and result.customer.owner_id in staff
+        if warn:
+            warned[result.customer.team or ""].append(result.customer.id)
+        return self._store_result(result, state, now, warn)
+
+    async def _store_result(self, result: _Assessed, state: Any, now: datetime, warn: bool) -> None:
         customer = result.customer
         if (result.classified.value_tier, result.classified.stage) != (customer.value_tier, customer.stage):
             try:
@@ -525,13 +556,12 @@ class ReminderGenerator:
                         log.warning("daily scan: could not reclassify %s", customer.id, exc_info=True)
         assessment = result.assessment
         was_at_risk = bool(state and state.value.get("at_risk"))
-        if assessment.at_risk and not was_at_risk and customer.owner_id in staff:
+        if warn:
             await self.reminders.schedule(
                 kind=ReminderKind.CHURN_WARNING, recipient_id=customer.owner_id, due_at=now,
                 dedupe_key=f"churn:{customer.id}:{now.date().isoformat()}", customer_id=customer.id,
                 payload={"score": assessment.score, "reasons": [r.as_dict() for r in assessment.reasons]},
             )
-            warned[customer.team or ""].append(customer.id)
         if assessment.at_risk != was_at_risk or state is None:
             await self.store.kv.put(f"{CHURN_STATE}:{customer.id}",
                                     {"at_risk": assessment.at_risk, "score": assessment.score},
@@ -549,8 +579,17 @@ class ReminderGenerator:
 
     async def _index_due(self, next_days: dict[date, list[str]], now: datetime) -> None:
         """Add the customers to the due-index bucket of the day they are next due."""
-        for day, ids in sorted(next_days.items()):
+        async def add(day: date, ids: list[str]) -> None:
             key = f"{DUE}:{day.isoformat()}"
             existing = await self.store.kv.get(key)
             merged = list(dict.fromkeys([*(existing.value if existing else []), *ids]))
             await self.store.kv.put(key, merged, namespace=DUE, now=now)
+
+        await _together(add(day, ids) for day, ids in sorted(next_days.items()))
+
+
+async def _together(calls: Iterable[Awaitable[Any]], at_once: int = 64) -> None:
+    """Await the calls side by side, ``at_once`` at a time (writes share the store's group commits)."""
+    pending = list(calls)
+    for start in range(0, len(pending), at_once):
+        await asyncio.gather(*pending[start:start + at_once])
