@@ -34,7 +34,6 @@ from bot.domain.search import SearchDoc, SearchIndex, search_doc
 from bot.services.audit import AuditService
 from bot.services.drafts import insert_once
 from bot.services.errors import AccessDenied
-from bot.services.reminder_generation import changed
 from bot.services.reminders import ReminderService
 from storage.base import ConflictError, NotFoundError, Store
 
@@ -227,7 +226,6 @@ class CustomerService:
         await self._check_referrer(actor, customer)
         customer = await self._classified(customer, [], [])
         saved = await self.store.customers.insert(customer)
-        await changed(self.store, saved.id, now)  # the daily scan looks at it
         await self.audit.record_change(actor.id, "create", "customer", None, saved)
         return saved
 
@@ -310,7 +308,6 @@ class CustomerService:
 
     async def reclassify(self, customer_id: str) -> Customer:
         """Recompute the derived tier and stage after the customer's history changed."""
-        await changed(self.store, customer_id, self.clock.now())  # the daily scan looks at it too
         async def classified(customer: Customer) -> Customer | None:
             purchases = await self.store.purchases.find({"customer_id": customer_id})
             interactions = await self.store.interactions.find({"customer_id": customer_id, "deleted": False})
@@ -340,7 +337,6 @@ class CustomerService:
         if before == dataclasses.replace(after, updated_at=before.updated_at):
             return before
         saved = await self.store.customers.update(after)
-        await changed(self.store, saved.id, self.clock.now())  # the daily scan looks at it
         await self.audit.record_change(actor.id, action, "customer", before, saved)
         return saved
 
@@ -360,7 +356,6 @@ class CustomerService:
             customer, owner_id=new_owner.id, team=team, updated_at=self.clock.now()
         )
         saved = await self.store.customers.update(updated)
-        await changed(self.store, saved.id, self.clock.now())  # the daily scan looks at it
         await self.audit.record_change(actor.id, "reassign", "customer", customer, saved)
         await self._move_reminders(customer.id, customer.owner_id, new_owner.id)
         return saved

@@ -136,7 +136,6 @@ class FeedbackService:
             created_at=now, updated_at=now, **({"id": record_id} if record_id else {}),
         )
         saved = await insert_once(self.store.feedback, item)
-        await changed(self.store, saved.customer_id, now)  # the daily scan looks at the customer
         await self.audit.record_change(actor.id, "create", "feedback", None, saved)
         alerts = await self._alert(actor, saved, customer) if kind is FeedbackKind.COMPLAINT else []
         return saved, alerts

@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 BOOKMARK = "scheduler:generated_through"
 CHURN_STATE = "churn_state"
 SCAN_STATE = "scan:state"  # {"day": the local day last scanned, "at": when that scan started}
-DIRTY = "scan_dirty"  # "scan_dirty:<customer id>": the customer's inputs changed since the last scan
+DIRTY = "scan_dirty"  # "scan_dirty:<customer id>": an edit the time stamps do not show (see daily_scan)
 DUE = "scan_due"  # "scan_due:<day>": customers whose tier, stage or churn risk may move with time that day
 SCAN_CHUNK = 200  # customers assessed per worker call
 INTERACTIONS_PAGE = 8  # a customer's interactions read at a time, newest first
@@ -55,7 +55,11 @@ LOOP_SLICE = 0.01  # seconds of store reads on the event loop before it is given
 
 
 async def changed(store: Store, customer_id: str, now: datetime) -> None:
-    """Mark the customer for the next daily scan (called after a write to their records)."""
+    """Mark the customer for the next daily scan: call it after an edit of an interaction or feedback.
+
+    New records and customer updates need no mark: the scan finds them by
+    their ``created_at`` / ``updated_at``.
+    """
     await store.kv.put(f"{DIRTY}:{customer_id}", now.isoformat(), namespace=DIRTY, now=now)
 
 
@@ -391,9 +395,12 @@ class ReminderGenerator:
     async def daily_scan(self, now: datetime) -> int:
         """Reclassify and churn-score the customers whose result may have changed since the last scan.
 
-        Those are the customers whose records were written since (the services
-        mark them, :func:`changed`; records created since are found by their
-        time stamps too), and those whose next time threshold
+        Those are the customers whose records were written since — found by
+        their time stamps (customers updated, purchases, interactions and
+        feedback created since the last scan began), and marked by the
+        services (:func:`changed`) for the edits time stamps do not show: an
+        interaction or feedback corrected, resolved or deleted — and those
+        whose next time threshold
         (``bot.domain.rescan``) fell due since — every other customer would
         come out as before. The first scan ever assesses everyone. Store
         reads go in short slices on the event loop, the rules run in a worker
