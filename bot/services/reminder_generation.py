@@ -193,12 +193,12 @@ class ReminderGenerator:
         offset = 0
         while True:
             found = await collection.find(where, within=within, order_by=order_by, offset=offset, limit=page)
+            await asyncio.sleep(0)  # the event loop serves others after each page (reads do not suspend)
             for record in found:
                 yield record
             if len(found) < page:
                 return
             offset += page
-            await asyncio.sleep(0)
 
     def _greetings_of(self, customers: list[Customer], day: date) -> list[dict]:
         """The greetings whose reminder day is ``day`` (lead time before the occasion)."""
@@ -422,6 +422,7 @@ class ReminderGenerator:
         warned: dict[str, list[str]] = defaultdict(list)  # team -> customer ids
         next_days: dict[date, list[str]] = defaultdict(list)
         assessed = 0
+        writing: asyncio.Future[None] | None = None
         for start in range(0, len(ids), SCAN_CHUNK):
             records = await self._histories(ids[start:start + SCAN_CHUNK], now)
             results = await asyncio.to_thread(self._assess, records, local_now)
@@ -430,8 +431,13 @@ class ReminderGenerator:
                 writes.append(self._apply(result, state, now, staff, warned))
                 if result.next_day is not None:
                     next_days[result.next_day].append(result.customer.id)
-            await _together(writes)  # side by side: the store commits them in a few group commits
+            if writing is not None:
+                await writing
+            # Side by side (the store commits them in a few group commits), while the next chunk is read.
+            writing = asyncio.ensure_future(_together(writes))
             assessed += len(results)
+        if writing is not None:
+            await writing
         await self._summaries(warned, staff, now)
         await self._index_due(next_days, now)
         await _together(self.store.kv.delete(key) for key in due_keys)
