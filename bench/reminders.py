@@ -7,7 +7,7 @@ The bot runs with its Telegram-shaped rate limiter on, against the local
 sandbox with ``FloodLimits()`` (30 messages/s overall; per chat a burst of
 20, then 1/s — what Telegram tolerates). ``--total`` follow-up reminders,
 spread evenly over ``--chats`` reps (a customer each), fall due at once;
-the bot's own delivery job (``bot.app.start_delivery_job``, every 2 s)
+the bot's own delivery job (``bot.app.start_delivery_job``, every second)
 picks them up. Timed: from the moment they are due until the last one is
 marked sent. The floor is what the limits allow, computed from the same
 ``FloodLimits``: ``max(total / global rate, (per-chat count − burst) / chat

@@ -60,7 +60,7 @@ warnings.filterwarnings("ignore", message="If 'per_message=False'", category=PTB
 
 SCHEDULER_KEY = "scheduler"
 TICK_SECONDS = 20
-DELIVERY_SECONDS = 2  # how often the delivery job looks for due reminders (it then sends all of them)
+DELIVERY_SECONDS = 1  # how often the delivery job looks for due reminders (it then sends all of them)
 DELIVERY_LOCK_KEY = "delivery_lock"
 
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from bot.ratelimit import SlidingWindow, TelegramRateLimiter
 
-RESERVE = 2  # global messages per second kept for interactive sends
+RESERVE = 1  # global messages per second kept for interactive sends (they wait at most one slot beyond it)
 
 
 class DeliveryPacer:
