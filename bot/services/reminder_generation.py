@@ -157,8 +157,10 @@ class ReminderGenerator:
     async def reclassify_all(self) -> None:
         if self.reclassify is None:
             return
-        for customer in await self.store.customers.find({"archived": False}):
+        for n, customer in enumerate(await self.store.customers.find({"archived": False})):
             await self.reclassify(customer.id)
+            if n % 20 == 0:
+                await asyncio.sleep(0)  # reads do not suspend: give the loop back now and then
 
     async def _save_bookmark(self, day: date, now: datetime) -> None:
         await self.store.kv.put(BOOKMARK, day.isoformat(), namespace="scheduler", now=now)
@@ -329,7 +331,9 @@ class ReminderGenerator:
         staff = {u.id: u for u in await self._active_staff()}
         warned: dict[str, list[str]] = defaultdict(list)  # team -> customer ids
         count = 0
-        for customer in await self.store.customers.find({"archived": False}):
+        for n, customer in enumerate(await self.store.customers.find({"archived": False})):
+            if n % 20 == 0:
+                await asyncio.sleep(0)  # reads do not suspend: give the loop back now and then
             purchases = await self.store.purchases.find({"customer_id": customer.id})
             interactions = await self.store.interactions.find({"customer_id": customer.id, "deleted": False})
             feedback = await self.store.feedback.find({"customer_id": customer.id, "deleted": False})
@@ -400,8 +404,8 @@ class ReminderGenerator:
         feedback created since the last scan began), and marked by the
         services (:func:`changed`) for the edits time stamps do not show: an
         interaction or feedback corrected, resolved or deleted — and those
-        whose next time threshold
-        (``bot.domain.rescan``) fell due since — every other customer would
+        whose next time threshold (``bot.domain.rescan``) fell due since —
+        every other customer would
         come out as before. The first scan ever assesses everyone. Store
         reads go in short slices on the event loop, the rules run in a worker
         thread; the outcome is what :meth:`full_scan` gives. Returns how many
@@ -418,6 +422,19 @@ class ReminderGenerator:
             due_keys: list[str] = []
         else:
             ids, due_keys = await self._changed_since(state.value, today)
+        try:
+            assessed = await self._scan(ids, now, local_now)
+        except Exception:
+            if state is not None:  # their marks were taken: mark them again for the next run
+                await _together(changed(self.store, customer_id, now) for customer_id in ids)
+            raise
+        await _together(self.store.kv.delete(key) for key in due_keys)
+        await self.store.kv.put(SCAN_STATE, {"day": today.isoformat(), "at": started.isoformat()},
+                                namespace="scheduler", now=now)
+        log.info("daily scan %s: %d of the customers assessed", today, assessed)
+        return assessed
+
+    async def _scan(self, ids: list[str], now: datetime, local_now: datetime) -> int:
         staff = {u.id: u for u in await self._active_staff()}
         warned: dict[str, list[str]] = defaultdict(list)  # team -> customer ids
         next_days: dict[date, list[str]] = defaultdict(list)
@@ -427,8 +444,8 @@ class ReminderGenerator:
             records = await self._histories(ids[start:start + SCAN_CHUNK], now)
             results = await asyncio.to_thread(self._assess, records, local_now)
             writes = []
-            for result, state in results:
-                writes.append(self._apply(result, state, now, staff, warned))
+            for result, churn_state in results:
+                writes.append(self._apply(result, churn_state, now, staff, warned))
                 if result.next_day is not None:
                     next_days[result.next_day].append(result.customer.id)
             if writing is not None:
@@ -440,12 +457,7 @@ class ReminderGenerator:
             await writing
         await self._summaries(warned, staff, now)
         await self._index_due(next_days, now)
-        await _together(self.store.kv.delete(key) for key in due_keys)
-        await self.store.kv.put(SCAN_STATE, {"day": today.isoformat(), "at": started.isoformat()},
-                                namespace="scheduler", now=now)
-        log.info("daily scan %s: %d of the customers assessed", today, assessed)
         return assessed
-
     async def _every_customer_id(self) -> list[str]:
         # Pages in id order: new customers come last, so a page boundary skips none.
         return [c.id async for c in self._paged(self.store.customers) if not c.archived]

@@ -104,3 +104,26 @@ async def test_a_scan_on_the_same_day_does_nothing(pair: tuple[Services, Service
     now = incremental.clock.now()
     assert await incremental.generator.daily_scan(now) > 0
     assert await incremental.generator.daily_scan(now + timedelta(hours=3)) == 0
+
+
+async def test_a_scan_that_fails_keeps_the_marks_for_the_next_one(
+    pair: tuple[Services, Services, list[Customer]], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _full, incremental, _people = pair
+    generator, clock = incremental.generator, incremental.clock
+    await generator.daily_scan(clock.now())
+    staff = {s.id: s for s in await incremental.store.staff.find()}
+    item = (await incremental.store.feedback.find({"status": FeedbackStatus.OPEN.value, "deleted": False}))[0]
+    await incremental.feedback.set_status(staff[item.owner_id], item.id, FeedbackStatus.IN_PROGRESS)
+    assert await incremental.store.kv.get(f"{DIRTY}:{item.customer_id}") is not None
+
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("a bug in the rules")
+
+    monkeypatch.setattr(generator, "_assess", broken)
+    clock.advance(timedelta(days=1))
+    with pytest.raises(RuntimeError):
+        await generator.daily_scan(clock.now())
+    assert await incremental.store.kv.get(f"{DIRTY}:{item.customer_id}") is not None
+    monkeypatch.undo()
+    assert await generator.daily_scan(clock.now()) > 0  # the day is scanned after all
