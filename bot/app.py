@@ -64,6 +64,8 @@ warnings.filterwarnings("ignore", message="If 'per_message=False'", category=PTB
 
 SCHEDULER_KEY = "scheduler"
 TICK_SECONDS = 20
+DELIVERY_SECONDS = 1  # how often the delivery job looks for due reminders (it then sends all of them)
+DELIVERY_LOCK_KEY = "delivery_lock"
 
 
 def build_application(
@@ -169,6 +171,16 @@ async def startup(application: Application, *, auto_tick: bool = True) -> None:
             _tick, interval=timedelta(seconds=TICK_SECONDS), first=1, name="scheduler-tick",
             job_kwargs={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
         )
+        start_delivery_job(application)
+
+
+def start_delivery_job(application: Application) -> None:
+    """Reminders go out as they fall due, all of them, at the flood limits' pace (bot/pacing.py)."""
+    application.job_queue.run_repeating(
+        _deliver, interval=timedelta(seconds=DELIVERY_SECONDS), first=1, name="delivery",
+        # A second instance finds the first one sending and returns at once (no "skipped" warnings).
+        job_kwargs={"misfire_grace_time": None, "coalesce": True, "max_instances": 2},
+    )
 
 
 def warm_up(now: datetime, tz: ZoneInfo) -> None:
@@ -188,7 +200,7 @@ def register_tasks(application: Application) -> None:
         return
 
     async def deliver(now: datetime) -> None:
-        await reminders.deliver_due(application, services.clock.now())
+        await deliver_now(application)
 
     scheduler.add("generate", timedelta(hours=1), services.generator.run_daily)
     scheduler.add("feedback", timedelta(hours=1), services.generator.feedback_scan)
@@ -207,6 +219,20 @@ async def publish_commands(application: Application, default_language: str) -> N
     services: Services = application.bot_data[SERVICES_KEY]
     for user in await services.staff.with_team_commands():
         await commands.publish_user_commands(application.bot, user)
+
+
+async def deliver_now(application: Application) -> int:
+    """Send every due reminder (the delivery job and the scheduler's task; one at a time)."""
+    lock = application.bot_data.setdefault(DELIVERY_LOCK_KEY, asyncio.Lock())
+    if lock.locked():
+        return 0  # a delivery run is under way: it sends what is due
+    async with lock:
+        services: Services = application.bot_data[SERVICES_KEY]
+        return await reminders.deliver_due(application, services.clock.now())
+
+
+async def _deliver(context: ContextTypes.DEFAULT_TYPE) -> None:
+    await deliver_now(context.application)
 
 
 async def _tick(context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -36,12 +36,14 @@ from bot.domain.models import (
 from bot.domain.overdue import overdue, overdue_first
 from bot.domain.phones import format_phone
 from bot.i18n import gettext_for
+from bot.pacing import DeliveryPacer
 from bot.render import render
 from bot.services import Services
 from bot.services.delivery import (
     Ambiguous,
     Parcel,
     Refused,
+    RenderFailure,
     Result,
     RetryLater,
     SendError,
@@ -72,6 +74,7 @@ Rendered = tuple[str, InlineKeyboardMarkup | None]
 Renderer = Callable[[Services, Reminder, StaffUser, str], Awaitable[Rendered | None]]
 RENDERERS: dict[ReminderKind, Renderer] = {}
 COPY_LIMIT = 256
+PACER_KEY = "delivery_pacer"
 
 DONE_LABEL = N_("✅ Done — log it")
 SNOOZE_HOUR_LABEL = N_("⏰ 1 hour")
@@ -107,6 +110,14 @@ async def deliver_due(application: Application, now: datetime) -> int:
     return sum(1 for outcome in outcomes if outcome.result is Result.SENT)
 
 
+def delivery_pacer(application: Application) -> DeliveryPacer:
+    """The pace of reminder sends (``bot/pacing.py``), one per application, over its rate limiter."""
+    pacer = application.bot_data.get(PACER_KEY)
+    if pacer is None:
+        pacer = application.bot_data[PACER_KEY] = DeliveryPacer(getattr(application.bot, "rate_limiter", None))
+    return pacer
+
+
 async def _render(svc: Services, parcel: Parcel) -> Rendered | None:
     """The parcel as one message (text and buttons); None when there is nothing to say."""
     user = parcel.recipient
@@ -116,9 +127,8 @@ async def _render(svc: Services, parcel: Parcel) -> Rendered | None:
         (reminder,) = parcel.reminders
         function = RENDERERS.get(reminder.kind)
         return await function(svc, reminder, user, user.language) if function else None
-    except Exception as error:  # one broken reminder must not stop the others
-        log.exception("rendering reminders %s failed", [r.id for r in parcel.reminders])
-        raise Refused(f"render: {type(error).__name__}") from error
+    except Exception as error:  # one broken reminder must not stop the others; the service logs it
+        raise RenderFailure(f"render: {type(error).__name__}: {error}") from error
 
 
 async def _send_telegram(application: Application, user: StaffUser, text: str,
@@ -128,8 +138,9 @@ async def _send_telegram(application: Application, user: StaffUser, text: str,
     parts = split_html(text, note=note)
     for index, part in enumerate(parts):
         try:
-            await application.bot.send_message(
-                user.telegram_id, part, reply_markup=markup if index == len(parts) - 1 else None)
+            async with delivery_pacer(application).turn(user.telegram_id):  # the chat's rate, delivery's share
+                await application.bot.send_message(
+                    user.telegram_id, part, reply_markup=markup if index == len(parts) - 1 else None)
         except TelegramError as error:
             raise send_error(error, delivered_before=index > 0) from error
 

@@ -19,6 +19,10 @@ result in this module's words:
   that retry do not count); after a second ambiguous failure it counts as
   sent, with ``last_error`` "unconfirmed: …". So a reminder arrives at most
   twice — never more than one duplicate;
+- it raises ``RenderFailure`` (or any exception that is not a
+  ``SendError``) when our own code failed to render the parcel: that is a
+  bug, not Telegram's refusal, so it is logged with its traceback and the
+  reminder stays pending, retried with backoff and never final;
 - it raises ``Refused`` when Telegram refuses the message or the chat for
   good (the bot was blocked, the chat does not exist, the message was
   rejected as malformed): the reminder is retried and given up (``FAILED``)
@@ -42,6 +46,7 @@ whether a reminder still has something to say, and the records it is about.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
@@ -71,7 +76,9 @@ from storage.base import Store
 log = logging.getLogger(__name__)
 
 OVERDUE_FOR_DIGEST = timedelta(hours=1)
-BATCH = 500
+BATCH = 2000  # due reminders read and shared out among recipients at a time
+DUE_PAGE = 250  # reminders per store read (a short read: the event loop stays free)
+RECIPIENTS_AT_ONCE = 100  # recipients served side by side
 FINISHED_FEEDBACK = (FeedbackStatus.RESOLVED, FeedbackStatus.CONFIRMED)
 
 
@@ -101,6 +108,16 @@ class Ambiguous(TransientFailure):
 
 class Refused(SendError):
     """Telegram refused the chat or the message: retried, then given up after max_attempts."""
+
+
+class RenderFailure(SendError):
+    """Our own code failed to build the message (a bug, not Telegram's answer).
+
+    Never a reason to give the reminder up: it is logged with its traceback
+    and retried with backoff (the attempt is not counted), so it goes out
+    once the bug is fixed. ``send`` may raise it, and any exception that is
+    not a ``SendError`` is taken as one.
+    """
 
 
 # Payload keys the delivery keeps on a reminder while it fails.
@@ -142,6 +159,7 @@ class Outcome:
     reminder_id: str
     result: Result
     reason: str | None = None
+    retry_after: float | None = None  # flood control: the chat waits this long (seconds)
 
 
 @dataclass(frozen=True)
@@ -176,15 +194,48 @@ class DeliveryService:
             return self.config.tz
 
     # ---- the job -------------------------------------------------------------------------
-    async def deliver_due(self, now: datetime, send: Send, *, limit: int = BATCH) -> list[Outcome]:
-        """Deliver every reminder due by ``now`` once; one outcome per reminder looked at."""
-        by_recipient: dict[str, list[Reminder]] = defaultdict(list)
-        for reminder in await self.reminders.due(now, limit=limit):
-            by_recipient[reminder.recipient_id].append(reminder)
+    async def deliver_due(self, now: datetime, send: Send, *, limit: int = BATCH,
+                          recipients_at_once: int = RECIPIENTS_AT_ONCE) -> list[Outcome]:
+        """Deliver every reminder due by ``now`` once; one outcome per reminder looked at.
+
+        Everything due goes out in one call, ``limit`` reminders read at a
+        time. Recipients are served side by side (up to ``recipients_at_once``),
+        each recipient's reminders one after the other, oldest first: so the
+        pace is set by ``send`` — the Telegram adapter paces each chat at its
+        own rate and all of delivery at its share of the global one — and one
+        recipient with many reminders never holds up the others. A reminder
+        that fails is due again later, so a call ends.
+        """
         outcomes: list[Outcome] = []
-        for recipient_id, reminders in by_recipient.items():
-            outcomes += await self._deliver_to(recipient_id, reminders, now, send)
-        return outcomes
+        seen: set[str] = set()
+        gate = asyncio.Semaphore(max(1, recipients_at_once))
+
+        async def deliver_to(recipient_id: str, reminders: list[Reminder]) -> list[Outcome]:
+            async with gate:
+                return await self._deliver_to(recipient_id, reminders, now, send)
+
+        while True:
+            by_recipient: dict[str, list[Reminder]] = defaultdict(list)
+            for reminder in await self._due_page(now, limit, seen):
+                by_recipient[reminder.recipient_id].append(reminder)
+                seen.add(reminder.id)
+            if not by_recipient:
+                return outcomes
+            for done in await asyncio.gather(*(deliver_to(rid, rs) for rid, rs in by_recipient.items())):
+                outcomes += done
+
+    async def _due_page(self, now: datetime, limit: int, seen: set[str]) -> list[Reminder]:
+        """Up to ``limit`` due reminders not looked at yet in this call (read in short pages)."""
+        found: list[Reminder] = []
+        offset = 0
+        while len(found) < limit:
+            page = await self.reminders.due(now, limit=DUE_PAGE, offset=offset)
+            found += [r for r in page if r.id not in seen]
+            if len(page) < DUE_PAGE:
+                break
+            offset += DUE_PAGE
+            await asyncio.sleep(0)  # the event loop serves others between pages
+        return found[:limit]
 
     async def _deliver_to(
         self, recipient_id: str, reminders: list[Reminder], now: datetime, send: Send
@@ -206,7 +257,10 @@ class DeliveryService:
             outcomes += await self._send_digest(user, digest, now, send)
             reminders = [r for r in reminders if r not in digest]
         for reminder in reminders:
-            outcomes.append(await self._send_one(user, reminder, now, send))
+            outcome = await self._send_one(user, reminder, now, send)
+            outcomes.append(outcome)
+            if outcome.retry_after is not None:
+                break  # flood control for this chat: its other reminders wait (still due), the others go on
         return outcomes
 
     async def _postpone(self, reminder: Reminder, until: datetime, now: datetime) -> Outcome:
@@ -254,6 +308,11 @@ class DeliveryService:
             log.warning("reminders %s to %s refused: %s", [r.id for r in claimed], parcel.recipient.id,
                         error.reason)
             return [await self._refused(r, parcel.recipient, now, error.reason) for r in claimed]
+        except Exception as error:  # RenderFailure, or a bug anywhere in ``send``: never final
+            reason = error.reason if isinstance(error, RenderFailure) else f"bug: {type(error).__name__}: {error}"
+            log.error("reminders %s to %s could not be rendered or sent (a bug; kept pending): %s",
+                      [r.id for r in claimed], parcel.recipient.id, reason, exc_info=error)
+            return [await self._retry(r, now, reason) for r in claimed]
         if not delivered:
             for reminder in claimed:
                 await self.reminders.cancel(reminder.dedupe_key, "nothing left to say")
@@ -284,7 +343,7 @@ class DeliveryService:
             payload[IN_DIGEST] = True
         await self.reminders.failed(reminder, now, reason, retry_after=retry_after, max_attempts=None,
                                     max_backoff=self._max_backoff(), payload=payload)
-        return Outcome(reminder.id, Result.RETRYING, reason)
+        return Outcome(reminder.id, Result.RETRYING, reason, retry_after=retry_after)
 
     async def _ambiguous(self, reminder: Reminder, now: datetime, reason: str) -> Outcome:
         """Maybe delivered: one retry, and after a second such failure it counts as sent (unconfirmed)."""

@@ -47,6 +47,7 @@ from bot.services.audit import AuditService, diff
 from bot.services.customers import CustomerService
 from bot.services.drafts import insert_once
 from bot.services.errors import AccessDenied, update_or_refuse
+from bot.services.reminder_generation import changed
 from bot.services.reminders import ReminderService
 from storage.base import Store
 
@@ -157,6 +158,7 @@ class FeedbackService:
                                              what=f"feedback {feedback_id}")
         if saved is item:
             return item, []
+        await changed(self.store, saved.customer_id, self.clock.now())  # the daily scan looks at the customer
         await self.audit.record_change(actor.id, "update", "feedback", item, saved)
         alerts = []
         if kind is FeedbackKind.COMPLAINT and item.kind is not FeedbackKind.COMPLAINT:
@@ -174,6 +176,7 @@ class FeedbackService:
 
         item, saved = await update_or_refuse(self.store.feedback, feedback_id, mark_deleted,
                                              what=f"feedback {feedback_id}")
+        await changed(self.store, saved.customer_id, self.clock.now())  # the daily scan looks at the customer
         await self.audit.record_change(actor.id, "delete", "feedback", item, saved)
         for reminder in await self.store.reminders.find(
             {"customer_id": customer.id, "status": ReminderStatus.PENDING.value}
@@ -220,6 +223,7 @@ class FeedbackService:
 
         item, saved = await update_or_refuse(self.store.feedback, feedback_id, move,
                                              what=f"feedback {feedback_id}")
+        await changed(self.store, saved.customer_id, self.clock.now())  # the daily scan looks at the customer
         hours = workflow.resolution_hours(saved.created_at, saved.resolved_at)
         note = f"resolution time {hours} h" if status is FeedbackStatus.RESOLVED else None
         await self.audit.record(actor.id, "status", "feedback", saved.id, diff(item, saved), note=note)

@@ -34,6 +34,7 @@ from bot.services.audit import AuditService
 from bot.services.customers import CustomerService
 from bot.services.drafts import insert_once
 from bot.services.errors import AccessDenied, update_or_refuse
+from bot.services.reminder_generation import changed
 from bot.services.reminders import ReminderService
 from storage.base import Store
 
@@ -171,6 +172,7 @@ class InteractionService:
                                                     what=f"interaction {interaction_id}")
         if saved is interaction:
             return interaction
+        await changed(self.store, saved.customer_id, self.clock.now())  # the daily scan looks at the customer
         await self.audit.record_change(actor.id, "update", "interaction", interaction, saved)
         await self._resync_customer(actor, customer.id, old=interaction, new=saved)
         return saved
@@ -186,6 +188,7 @@ class InteractionService:
 
         interaction, saved = await update_or_refuse(self.store.interactions, interaction_id,
                                                     mark_deleted, what=f"interaction {interaction_id}")
+        await changed(self.store, saved.customer_id, self.clock.now())  # the daily scan looks at the customer
         await self.audit.record_change(actor.id, "delete", "interaction", interaction, saved)
         await self._resync_customer(actor, customer.id, old=interaction, new=None)
         return saved

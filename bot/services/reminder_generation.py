@@ -11,9 +11,12 @@ Days are each recipient's local days: a greeting or an agenda is due at
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
+import time as timer
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
 from typing import Any
@@ -21,10 +24,15 @@ from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
 from bot.config import Config
-from bot.domain import birthdays, catch_up, churn, festivals
+from bot.domain import birthdays, catch_up, churn, festivals, rescan
+from bot.domain.classification import classify
 from bot.domain.models import (
     Customer,
+    Feedback,
     FeedbackStatus,
+    Interaction,
+    Outcome,
+    Purchase,
     Reminder,
     ReminderKind,
     ReminderStatus,
@@ -32,12 +40,37 @@ from bot.domain.models import (
     StaffUser,
 )
 from bot.services.reminders import ReminderService, follow_up_key
-from storage.base import Range, Store
+from storage.base import ConflictError, NotFoundError, Range, Store
 
 log = logging.getLogger(__name__)
 
 BOOKMARK = "scheduler:generated_through"
 CHURN_STATE = "churn_state"
+SCAN_STATE = "scan:state"  # {"day": the local day last scanned, "at": when that scan started}
+DIRTY = "scan_dirty"  # "scan_dirty:<customer id>": an edit the time stamps do not show (see daily_scan)
+DUE = "scan_due"  # "scan_due:<day>": customers whose tier, stage or churn risk may move with time that day
+SCAN_CHUNK = 200  # customers assessed per worker call
+INTERACTIONS_PAGE = 8  # a customer's interactions read at a time, newest first
+LOOP_SLICE = 0.01  # seconds of store reads on the event loop before it is given back
+
+
+async def changed(store: Store, customer_id: str, now: datetime) -> None:
+    """Mark the customer for the next daily scan: call it after an edit of an interaction or feedback.
+
+    New records and customer updates need no mark: the scan finds them by
+    their ``created_at`` / ``updated_at``.
+    """
+    await store.kv.put(f"{DIRTY}:{customer_id}", now.isoformat(), namespace=DIRTY, now=now)
+
+
+@dataclasses.dataclass
+class _Assessed:
+    """One customer as the scan saw them, and what the rules say (computed in a worker thread)."""
+
+    customer: Customer  # as read
+    classified: Customer  # with the derived tier and stage of today (== customer: unchanged)
+    assessment: churn.ChurnAssessment
+    next_day: date | None  # when time alone may change any of it
 
 
 def greetings_key(owner_id: str, day: date) -> str:
@@ -108,19 +141,26 @@ class ReminderGenerator:
             await self.beyond_horizon(owed.beyond, now)
         if owed.missed is not None:
             await self.missed_greetings(owed.missed, now)
+        people = await self._customers_by_owner()
         for day in (today, today + timedelta(days=1)):  # a day ahead: time zones east of the server's
-            await self.greetings(day)
+            await self.greetings(day, people)
         await self.agendas(now)
         if done is None or done < today:  # once a day: the first run of a new day
-            await self.reclassify_all()  # stages move with time alone (new → at risk → churned)
-            await self.churn_scan(now)
+            await self.daily_scan(now)  # stages move with time alone (new → at risk → churned)
         await self._save_bookmark(max(today, done) if done else today, now)
+
+    async def full_scan(self, now: datetime) -> None:
+        """The scan as it was before it became incremental: every customer, every day (benchmarks, tests)."""
+        await self.reclassify_all()
+        await self.churn_scan(now)
 
     async def reclassify_all(self) -> None:
         if self.reclassify is None:
             return
-        for customer in await self.store.customers.find({"archived": False}):
+        for n, customer in enumerate(await self.store.customers.find({"archived": False})):
             await self.reclassify(customer.id)
+            if n % 20 == 0:
+                await asyncio.sleep(0)  # reads do not suspend: give the loop back now and then
 
     async def _save_bookmark(self, day: date, now: datetime) -> None:
         await self.store.kv.put(BOOKMARK, day.isoformat(), namespace="scheduler", now=now)
@@ -129,9 +169,9 @@ class ReminderGenerator:
     async def sync_follow_ups(self, now: datetime) -> int:
         """Make sure every planned follow-up has its pending reminder (e.g. after an import)."""
         created = 0
-        for customer in await self.store.customers.find(
-            {"archived": False}, within=Range("next_follow_up_at", now - timedelta(days=self.horizon), None)
-        ):
+        async for customer in self._paged(self.store.customers, {"archived": False},
+                                          Range("next_follow_up_at", now - timedelta(days=self.horizon), None),
+                                          order_by="next_follow_up_at"):
             existing = await self.store.reminders.get_by("dedupe_key", follow_up_key(customer.id))
             if existing is None or (existing.status is ReminderStatus.CANCELLED
                                     and existing.due_at != customer.next_follow_up_at):
@@ -141,12 +181,26 @@ class ReminderGenerator:
 
     # ---- birthdays and festivals ---------------------------------------------------------
     async def _customers_by_owner(self) -> tuple[dict[str, StaffUser], dict[str, list[Customer]]]:
+        """Active staff and their live customers, read owner by owner (short reads, the loop stays free)."""
         staff = {u.id: u for u in await self._active_staff()}
         by_owner: dict[str, list[Customer]] = defaultdict(list)
-        for customer in await self.store.customers.find({"archived": False}):
-            if customer.owner_id in staff:
-                by_owner[customer.owner_id].append(customer)
+        for owner_id in staff:
+            async for customer in self._paged(self.store.customers, {"owner_id": owner_id, "archived": False}):
+                by_owner[owner_id].append(customer)
         return staff, by_owner
+
+    async def _paged(self, collection: Any, where: dict[str, Any] | None = None, within: Range | None = None,
+                     *, order_by: str = "id", page: int = 250) -> Any:
+        """The records of a find, a page at a time, giving the loop back between pages."""
+        offset = 0
+        while True:
+            found = await collection.find(where, within=within, order_by=order_by, offset=offset, limit=page)
+            await asyncio.sleep(0)  # the event loop serves others after each page (reads do not suspend)
+            for record in found:
+                yield record
+            if len(found) < page:
+                return
+            offset += page
 
     def _greetings_of(self, customers: list[Customer], day: date) -> list[dict]:
         """The greetings whose reminder day is ``day`` (lead time before the occasion)."""
@@ -161,11 +215,13 @@ class ReminderGenerator:
     def _greeting_kind(items: list[dict]) -> ReminderKind:
         return ReminderKind.BIRTHDAY if all(i["occasion"] == "birthday" for i in items) else ReminderKind.FESTIVAL
 
-    async def greetings(self, day: date) -> None:
+    async def greetings(self, day: date, people: tuple[dict[str, StaffUser], dict[str, list[Customer]]] | None = None,
+                        ) -> None:
         """One message per rep per day listing whose greetings are due (birthdays and festivals)."""
-        staff, by_owner = await self._customers_by_owner()
-        for owner_id, customers in by_owner.items():
-            items = self._greetings_of(customers, day)
+        staff, by_owner = people or await self._customers_by_owner()
+        due = await asyncio.to_thread(
+            lambda: {owner: self._greetings_of(customers, day) for owner, customers in by_owner.items()})
+        for owner_id, items in due.items():
             if not items:
                 continue
             user = staff[owner_id]
@@ -275,7 +331,9 @@ class ReminderGenerator:
         staff = {u.id: u for u in await self._active_staff()}
         warned: dict[str, list[str]] = defaultdict(list)  # team -> customer ids
         count = 0
-        for customer in await self.store.customers.find({"archived": False}):
+        for n, customer in enumerate(await self.store.customers.find({"archived": False})):
+            if n % 20 == 0:
+                await asyncio.sleep(0)  # reads do not suspend: give the loop back now and then
             purchases = await self.store.purchases.find({"customer_id": customer.id})
             interactions = await self.store.interactions.find({"customer_id": customer.id, "deleted": False})
             feedback = await self.store.feedback.find({"customer_id": customer.id, "deleted": False})
@@ -336,3 +394,227 @@ class ReminderGenerator:
         return count
 
 
+
+    # ---- the incremental daily scan ------------------------------------------------------
+    async def daily_scan(self, now: datetime) -> int:
+        """Reclassify and churn-score the customers whose result may have changed since the last scan.
+
+        Those are the customers whose records were written since — found by
+        their time stamps (customers updated, purchases, interactions and
+        feedback created since the last scan began), and marked by the
+        services (:func:`changed`) for the edits time stamps do not show: an
+        interaction or feedback corrected, resolved or deleted — and those
+        whose next time threshold (``bot.domain.rescan``) fell due since —
+        every other customer would
+        come out as before. The first scan ever assesses everyone. Store
+        reads go in short slices on the event loop, the rules run in a worker
+        thread; the outcome is what :meth:`full_scan` gives. Returns how many
+        customers were assessed.
+        """
+        started = self.clock.now()
+        local_now = now.astimezone(ZoneInfo(self.config.locale.timezone))
+        today = local_now.date()
+        state = await self.store.kv.get(SCAN_STATE)
+        if state is not None and state.value.get("day", "") >= today.isoformat():
+            return 0
+        if state is None:
+            ids = await self._every_customer_id()
+            due_keys: list[str] = []
+        else:
+            ids, due_keys = await self._changed_since(state.value, today)
+        try:
+            assessed = await self._scan(ids, now, local_now)
+        except Exception:
+            if state is not None:  # their marks were taken: mark them again for the next run
+                await _together(changed(self.store, customer_id, now) for customer_id in ids)
+            raise
+        await _together(self.store.kv.delete(key) for key in due_keys)
+        await self.store.kv.put(SCAN_STATE, {"day": today.isoformat(), "at": started.isoformat()},
+                                namespace="scheduler", now=now)
+        log.info("daily scan %s: %d of the customers assessed", today, assessed)
+        return assessed
+
+    async def _scan(self, ids: list[str], now: datetime, local_now: datetime) -> int:
+        staff = {u.id: u for u in await self._active_staff()}
+        warned: dict[str, list[str]] = defaultdict(list)  # team -> customer ids
+        next_days: dict[date, list[str]] = defaultdict(list)
+        assessed = 0
+        writing: asyncio.Future[None] | None = None
+        for start in range(0, len(ids), SCAN_CHUNK):
+            records = await self._histories(ids[start:start + SCAN_CHUNK], now)
+            results = await asyncio.to_thread(self._assess, records, local_now)
+            writes = []
+            for result, churn_state in results:
+                writes.append(self._apply(result, churn_state, now, staff, warned))
+                if result.next_day is not None:
+                    next_days[result.next_day].append(result.customer.id)
+            if writing is not None:
+                await writing
+            # Side by side (the store commits them in a few group commits), while the next chunk is read.
+            writing = asyncio.ensure_future(_together(writes))
+            assessed += len(results)
+        if writing is not None:
+            await writing
+        await self._summaries(warned, staff, now)
+        await self._index_due(next_days, now)
+        return assessed
+    async def _every_customer_id(self) -> list[str]:
+        # Pages in id order: new customers come last, so a page boundary skips none.
+        return [c.id async for c in self._paged(self.store.customers) if not c.archived]
+
+    async def _changed_since(self, state: dict[str, Any], today: date) -> tuple[list[str], list[str]]:
+        """The customers marked, written or due since the last scan; the due-index keys read."""
+        since = datetime.fromisoformat(state["at"])
+        ids: dict[str, None] = {}
+        while marks := await self.store.kv.find({"namespace": DIRTY}, limit=250):
+            # Taken before their records are read: a write from now on marks again.
+            await _together(self.store.kv.delete(mark.id) for mark in marks)
+            ids.update(dict.fromkeys(mark.id.removeprefix(f"{DIRTY}:") for mark in marks))
+        # Records written since without the services (imports, demo data) are found by their time stamps.
+        async for customer in self._paged(self.store.customers, None, Range("updated_at", since, None),
+                                          order_by="updated_at"):
+            ids[customer.id] = None
+        for collection in (self.store.purchases, self.store.interactions, self.store.feedback):
+            async for record in self._paged(collection, None, Range("created_at", since, None),
+                                            order_by="created_at"):
+                ids[record.customer_id] = None
+        due_keys = []
+        day = date.fromisoformat(state["day"]) + timedelta(days=1)
+        while day <= today:
+            key = f"{DUE}:{day.isoformat()}"
+            bucket = await self.store.kv.get(key)
+            if bucket is not None:
+                ids.update(dict.fromkeys(bucket.value))
+                due_keys.append(key)
+            day += timedelta(days=1)
+        return sorted(ids), due_keys  # in id order, as the full scan lists them
+
+    async def _latest_interactions(self, customer_id: str, moment: datetime) -> list[Interaction]:
+        """The customer's interactions from the newest down to the latest contact made by ``moment``.
+
+        That is all the rules look at: the latest contact (classification,
+        the churn score's no-contact reason) and the ones still to come (they
+        become contacts on their day); older entries change nothing.
+        """
+        found: list[Interaction] = []
+        while True:
+            page = await self.store.interactions.find(
+                {"customer_id": customer_id, "deleted": False}, order_by="occurred_at", descending=True,
+                offset=len(found), limit=INTERACTIONS_PAGE)
+            found += page
+            if len(page) < INTERACTIONS_PAGE or any(
+                    i.occurred_at <= moment and i.outcome is not Outcome.NO_ANSWER for i in page):
+                return found
+
+    async def _histories(
+        self, ids: list[str], now: datetime
+    ) -> list[tuple[Customer, list[Purchase], list[Interaction], list[Feedback], Any]]:
+        """Each live customer with their records and churn state, read in slices that leave the loop free."""
+        moment = min(self.clock.now(), now)  # the earlier of the classification's and the churn score's now
+        out = []
+        mark = timer.perf_counter()
+        for customer_id in ids:
+            customer = await self.store.customers.get(customer_id)
+            if customer is None or customer.archived:
+                continue
+            purchases = await self.store.purchases.find({"customer_id": customer_id})
+            interactions = await self._latest_interactions(customer_id, moment)
+            feedback = await self.store.feedback.find({"customer_id": customer_id, "deleted": False})
+            state = await self.store.kv.get(f"{CHURN_STATE}:{customer_id}")
+            out.append((customer, purchases, interactions, feedback, state))
+            if timer.perf_counter() - mark > LOOP_SLICE:
+                await asyncio.sleep(0)
+                mark = timer.perf_counter()
+        return out
+
+    def _assess(self, records: list[tuple[Customer, list[Purchase], list[Interaction], list[Feedback], Any]],
+                local_now: datetime) -> list[tuple[_Assessed, Any]]:
+        """The rules for one chunk (a worker thread: plain data in, plain data out)."""
+        class_now = self.clock.now().astimezone(self.config.tz)
+        class_rules, rules = self.config.classification, self.churn_rules
+        today = local_now.date()
+        results = []
+        for customer, purchases, interactions, feedback, state in records:
+            classified, class_next = customer, None
+            if self.reclassify is not None:
+                result = classify(customer, purchases, interactions, class_now, class_rules)
+                classified = dataclasses.replace(customer, value_tier=result.derived_tier,
+                                                 stage=result.derived_stage)
+                class_next = rescan.classification_change(customer, purchases, interactions, class_now,
+                                                          class_rules)
+            assessment = churn.score(classified, purchases, interactions, feedback, local_now, rules)
+            boundary = min((d for d in (class_next, rescan.churn_breakpoints(
+                classified, purchases, interactions, feedback, local_now, rules)) if d), default=None)
+
+            def at_risk_on(day: date, c: Customer = classified, p: list = purchases,
+                           i: list = interactions, f: list = feedback) -> bool:
+                moment = local_now + timedelta(days=(day - today).days)
+                return churn.score(c, p, i, f, moment, rules).at_risk
+
+            next_day = rescan.next_change(today, boundary, assessment.at_risk, at_risk_on)
+            results.append((_Assessed(customer, classified, assessment, next_day), state))
+        return results
+
+    def _apply(self, result: _Assessed, state: Any, now: datetime, staff: dict[str, StaffUser],
+               warned: dict[str, list[str]]) -> Awaitable[None]:
+        """Store what the rules said for one customer, as ``reclassify`` and ``churn_scan`` would.
+
+        The warning is decided (and listed in ``warned``) at once, in the
+        customers' order; the writes are returned to be awaited.
+        """
+        warn = result.assessment.at_risk and not (state and state.value.get("at_risk")) \
+            and result.customer.owner_id in staff
+        if warn:
+            warned[result.customer.team or ""].append(result.customer.id)
+        return self._store_result(result, state, now, warn)
+
+    async def _store_result(self, result: _Assessed, state: Any, now: datetime, warn: bool) -> None:
+        customer = result.customer
+        if (result.classified.value_tier, result.classified.stage) != (customer.value_tier, customer.stage):
+            try:
+                await self.store.customers.update(result.classified)
+            except (ConflictError, NotFoundError):  # written meanwhile: classify it afresh (and mark it)
+                if self.reclassify is not None:
+                    try:
+                        await self.reclassify(customer.id)
+                    except Exception:  # e.g. purged meanwhile; the next scan sees it
+                        log.warning("daily scan: could not reclassify %s", customer.id, exc_info=True)
+        assessment = result.assessment
+        was_at_risk = bool(state and state.value.get("at_risk"))
+        if warn:
+            await self.reminders.schedule(
+                kind=ReminderKind.CHURN_WARNING, recipient_id=customer.owner_id, due_at=now,
+                dedupe_key=f"churn:{customer.id}:{now.date().isoformat()}", customer_id=customer.id,
+                payload={"score": assessment.score, "reasons": [r.as_dict() for r in assessment.reasons]},
+            )
+        if assessment.at_risk != was_at_risk or state is None:
+            await self.store.kv.put(f"{CHURN_STATE}:{customer.id}",
+                                    {"at_risk": assessment.at_risk, "score": assessment.score},
+                                    namespace=CHURN_STATE, now=now)
+
+    async def _summaries(self, warned: dict[str, list[str]], staff: dict[str, StaffUser], now: datetime) -> None:
+        for team, ids in warned.items():
+            for manager in staff.values():
+                if manager.role is Role.MANAGER and team in manager.teams:
+                    await self.reminders.schedule(
+                        kind=ReminderKind.CHURN_WARNING, recipient_id=manager.id, due_at=now,
+                        dedupe_key=f"churn_summary:{manager.id}:{now.date().isoformat()}:{team}",
+                        payload={"summary": True, "customers": ids, "team": team},
+                    )
+
+    async def _index_due(self, next_days: dict[date, list[str]], now: datetime) -> None:
+        """Add the customers to the due-index bucket of the day they are next due."""
+        async def add(day: date, ids: list[str]) -> None:
+            key = f"{DUE}:{day.isoformat()}"
+            existing = await self.store.kv.get(key)
+            merged = list(dict.fromkeys([*(existing.value if existing else []), *ids]))
+            await self.store.kv.put(key, merged, namespace=DUE, now=now)
+
+        await _together(add(day, ids) for day, ids in sorted(next_days.items()))
+
+
+async def _together(calls: Iterable[Awaitable[Any]], at_once: int = 64) -> None:
+    """Await the calls side by side, ``at_once`` at a time (writes share the store's group commits)."""
+    pending = list(calls)
+    for start in range(0, len(pending), at_once):
+        await asyncio.gather(*pending[start:start + at_once])

@@ -112,13 +112,19 @@ class ReminderService:
             except ConflictError:
                 pass  # being delivered at this moment
 
-    async def due(self, now: datetime, limit: int = 200) -> list[Reminder]:
+    async def due(self, now: datetime, limit: int = 200, offset: int = 0) -> list[Reminder]:
         """Pending reminders due by ``now``, oldest first (including ones whose claim lapsed)."""
         return await self.store.reminders.find(
             {"status": ReminderStatus.PENDING.value},
             within=Range("due_at", None, now + timedelta(microseconds=1)),  # due at ``now`` counts
-            order_by="due_at", limit=limit,
+            order_by="due_at", offset=offset, limit=limit,
         )
+
+    async def next_due(self) -> datetime | None:
+        """When the earliest pending reminder falls due (the delivery worker sleeps until then)."""
+        first = await self.store.reminders.find({"status": ReminderStatus.PENDING.value},
+                                                order_by="due_at", limit=1)
+        return first[0].due_at if first else None
 
     async def claim(self, reminder: Reminder, now: datetime) -> Reminder | None:
         """Take the reminder for delivery; None if another worker holds or took it."""
