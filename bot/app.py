@@ -146,6 +146,7 @@ async def startup(application: Application, *, auto_tick: bool = True) -> None:
     """After ``initialize()``, before ``start()``: admins, published commands, the scheduler tick."""
     services: Services = application.bot_data[SERVICES_KEY]
     await asyncio.to_thread(dates.warm_up, services.clock.now(), services.config.tz)
+    services.customers.search_index.start()  # built in its worker; searches before it ends wait
     await services.staff.ensure_admins(services.config.access.admins)
     await publish_commands(application, services.config.locale.default_language)
     register_tasks(application)
