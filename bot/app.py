@@ -135,6 +135,8 @@ def register_handlers(application: Application, conversation_timeout: timedelta)
     application.add_handlers(search.handlers())
     application.add_handlers(invitations.handlers(conversation_timeout))
     application.add_handlers(staff.handlers(conversation_timeout))
+    # A plain text no feature (and no running form) took is a search: 张伟, zhangwei, 8000.
+    application.add_handlers(search.text_handlers())
     # Last in group 0: whatever no feature handled.
     application.add_handlers(start.fallback_handlers())
     application.add_error_handler(errors.on_error)
