@@ -338,6 +338,7 @@ class _Query:
     word_start: str
     compact_start: str
     phone_needles: re.Pattern[str] | None = None
+    term_needles: re.Pattern[str] | None = None
 
     @classmethod
     def build(cls, raw: str) -> _Query:
@@ -354,8 +355,10 @@ class _Query:
         pattern = re.compile("|".join(map(re.escape, needles))) if needles else None
         numbers = [n for n in (digits, *runs) if len(n) >= PHONE_MIN_DIGITS]
         phone_pattern = re.compile("|".join(numbers)) if numbers else None
+        term_pattern = re.compile("\x00(?:" + "|".join(map(re.escape, needles)) + ")"
+                                  ) if needles else None
         return cls(text, squeezed, readings, digits, runs, pattern, "\x00" + text,
-                   "\x00" + squeezed, phone_pattern)
+                   "\x00" + squeezed, phone_pattern, term_pattern)
 
     def could_match(self, haystack: str) -> bool:
         """Cheap rejection: every match kind except fuzzy needs a needle inside the haystack."""
@@ -403,14 +406,15 @@ _Hit = tuple[float, str, str]  # score, kind, field
 class _Term:
     """One distinct value of a field (or one phone number) and the documents holding it."""
 
-    __slots__ = ("docs", "field", "haystack", "key", "keys")
+    __slots__ = ("anchored", "docs", "field", "haystack", "key", "keys")
 
     def __init__(self, key: tuple[str, str], field_name: str, keys: FieldKeys | None,
-                 haystack: str) -> None:
+                 haystack: str, anchored: str = "") -> None:
         self.key = key
         self.field = field_name
         self.keys = keys
-        self.haystack = haystack
+        self.haystack = haystack  # scanned for a needle anywhere
+        self.anchored = anchored  # scanned for a needle right after a NUL
         self.docs: set[str] = set()
 
 
@@ -426,11 +430,11 @@ class _Chunk:
         self.size = 0
         self._text: str | None = ""
 
-    def append(self, term: _Term) -> None:
+    def append(self, term: _Term, haystack: str) -> None:
         self.starts.append(self.size)
         self.terms.append(term)
-        self.parts.append(term.haystack)
-        self.size += len(term.haystack)
+        self.parts.append(haystack)
+        self.size += len(haystack)
         self._text = None
 
     @property
@@ -451,6 +455,7 @@ class _Terms:
     def __init__(self) -> None:
         self.by_key: dict[tuple[str, str], _Term] = {}
         self.chunks: list[_Chunk] = []
+        self.anchored: list[_Chunk] = []
         self.dead = 0
 
     def hold(self, key: tuple[str, str], make: Callable[[], _Term], doc_id: str) -> tuple[_Term, bool]:
@@ -463,9 +468,11 @@ class _Terms:
         return term, new
 
     def _place(self, term: _Term) -> None:
-        if not self.chunks or self.chunks[-1].size >= _CHUNK_CHARS:
-            self.chunks.append(_Chunk())
-        self.chunks[-1].append(term)
+        for chunks, haystack in ((self.chunks, term.haystack), (self.anchored, term.anchored)):
+            if haystack:
+                if not chunks or chunks[-1].size >= _CHUNK_CHARS:
+                    chunks.append(_Chunk())
+                chunks[-1].append(term, haystack)
 
     def release(self, term: _Term, doc_id: str) -> bool:
         """Forget that ``doc_id`` holds ``term``; True when the chunks were rebuilt."""
@@ -475,24 +482,31 @@ class _Terms:
         del self.by_key[term.key]
         self.dead += 1
         if self.dead > 1000 and self.dead > len(self.by_key):
-            self.chunks, self.dead = [], 0
+            self.chunks, self.anchored, self.dead = [], [], 0
             for live in self.by_key.values():
                 self._place(live)
             return True
         return False
 
-    def matching(self, pattern: re.Pattern[str]) -> Iterator[_Term]:
-        """Live terms whose haystack contains a match of ``pattern``, each once."""
-        for chunk in self.chunks:
-            text, starts, terms = chunk.text, chunk.starts, chunk.terms
-            search, last = pattern.search, len(starts) - 1
-            found = search(text)
-            while found is not None:
-                i = bisect_right(starts, found.start()) - 1
-                term = terms[i]
-                if term.docs:
-                    yield term
-                found = search(text, starts[i + 1]) if i < last else None
+    def matching(self, pattern: re.Pattern[str],
+                 anchored: re.Pattern[str] | None = None) -> Iterator[_Term]:
+        """Live terms whose haystack matches ``pattern`` or whose anchored keys match
+        ``anchored``, each once."""
+        seen: set[tuple[str, str]] = set()
+        for chunks, regex in ((self.chunks, pattern), (self.anchored, anchored)):
+            if regex is None:
+                continue
+            for chunk in chunks:
+                text, starts, terms = chunk.text, chunk.starts, chunk.terms
+                search, last = regex.search, len(starts) - 1
+                found = search(text)
+                while found is not None:
+                    i = bisect_right(starts, found.start()) - 1
+                    term = terms[i]
+                    if term.docs and term.key not in seen:
+                        seen.add(term.key)
+                        yield term
+                    found = search(text, starts[i + 1]) if i < last else None
 
 
 class SearchIndex:
@@ -506,7 +520,9 @@ class SearchIndex:
     the kinds above, credits their documents, and picks the best ``limit``
     by score then name.  Fuzzy matching runs rapidfuzz over the distinct
     Latin/pinyin keys and the single words of Latin names ("miler" →
-    Miller).  ``visible`` restricts a query to some ids (a rep's own
+    Miller) that begin with the query's first letter: a typo in the first
+    letter is rare, and catching it would cost a pass over every key (26 ms
+    at 10 000 customers, against ~1 ms).  ``visible`` restricts a query to some ids (a rep's own
     customers: :meth:`ids_of_owner`, a manager's teams: :meth:`ids_of_team`)
     before any ranking.
 
@@ -522,8 +538,8 @@ class SearchIndex:
         self._phones = _Terms()
         self._owners: dict[str, set[str]] = defaultdict(set)
         self._teams: dict[str, set[str]] = defaultdict(set)
-        self._fuzzy_keys: list[str] = []
-        self._fuzzy_terms: list[_Term] = []
+        # fuzzy keys by first character: (keys, the term of each)
+        self._fuzzy: dict[str, tuple[list[str], list[_Term]]] = defaultdict(lambda: ([], []))
         for doc in docs:
             self.add(doc)
 
@@ -568,7 +584,8 @@ class SearchIndex:
         held: list[_Term] = []
         for keys in doc.keys.fields:
             term, new = self._text.hold((keys.field, keys.text), partial(
-                _Term, (keys.field, keys.text), keys.field, keys, keys.haystack), doc.id)
+                _Term, (keys.field, keys.text), keys.field, keys, f"\x00{keys.text}\x00{keys.compact}",
+                keys.pinyin_joined + keys.initials_joined), doc.id)
             held.append(term)
             if new and keys.field in _FUZZY_FIELDS:
                 self._add_fuzzy_keys(term)
@@ -592,7 +609,7 @@ class SearchIndex:
             table = self._phones if term.field == "phone" else self._text
             rebuilt = table.release(term, doc_id) and table is self._text or rebuilt
         if rebuilt:
-            self._fuzzy_keys, self._fuzzy_terms = [], []
+            self._fuzzy.clear()
             for term in self._text.by_key.values():
                 if term.field in _FUZZY_FIELDS:
                     self._add_fuzzy_keys(term)
@@ -608,9 +625,10 @@ class SearchIndex:
         words = _WORDS.findall(keys.text) if " " in keys.text else []
         for key in dict.fromkeys((keys.text, *keys.pinyin,
                                   *(w for w in words if len(w) >= _FUZZY_WORD_MIN))):
-            if key.isascii():
-                self._fuzzy_keys.append(key)
-                self._fuzzy_terms.append(term)
+            if key.isascii() and key:
+                keys_, terms = self._fuzzy[key[0]]
+                keys_.append(key)
+                terms.append(term)
 
     # ---- queries ---------------------------------------------------------------------------
     def rank(self, query: str, limit: int = 10, *,
@@ -639,7 +657,7 @@ class SearchIndex:
         found: dict[str, _Hit] = {}
         if q.needles is None:
             return found
-        for term in self._text.matching(q.needles):
+        for term in self._text.matching(q.needles, q.term_needles):
             assert term.keys is not None
             score, kind = _score_field(q, term.keys)
             if score:
@@ -656,10 +674,10 @@ class SearchIndex:
         probes = [q.text, q.compact] if q.text.isascii() else []
         if " " not in q.text:
             probes += q.pinyin
-        if not probes or not self._fuzzy_keys:
-            return
-        keys, terms = self._fuzzy_keys, self._fuzzy_terms
-        for probe in dict.fromkeys(probes):
+        for probe in dict.fromkeys(p for p in probes if p):
+            if probe[0] not in self._fuzzy:
+                continue
+            keys, terms = self._fuzzy[probe[0]]
             for _key, ratio, position in process.extract(
                 probe, keys, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=None,
             ):
