@@ -20,7 +20,10 @@ and ``CustomerService.duplicates`` with the real store:
 * **duplicate check**: an admin and a rep saving a new customer of a common
   company with a new phone (``duplicates`` as the Save button calls it);
 * **worst loop block**: a heartbeat task beats every 5 ms during each phase;
-  its worst lateness is how long the loop was kept from other users.
+  its worst lateness is how long the loop was kept from other users — as
+  loop-thread CPU (what the test watchdog counts) and as wall-clock time
+  (which also counts other processes on a loaded machine, and waits for the
+  GIL while the index's worker thread runs).
 
 The baseline is the approach before the index, measured in the same run on
 the same store: decode every visible customer (``all_visible``), build a
@@ -86,30 +89,45 @@ def pct(samples: list[float], q: float) -> float:
 
 
 class Heartbeat:
-    """Beats every 5 ms; ``worst`` is the longest the loop kept a beat waiting (seconds)."""
+    """Beats every 5 ms on the loop; how late a beat comes is how long the loop was kept busy.
+
+    ``worst`` is the wall-clock lateness; ``worst_cpu`` counts only the loop
+    thread's own CPU time during the gap, ``min(lateness, thread CPU)``, as
+    the test suite's watchdog does, so that other processes on a loaded
+    machine do not count (a wait for the GIL held by a worker thread counts
+    in ``worst`` only).
+    """
 
     def __init__(self) -> None:
-        self.worst = 0.0
+        self.worst = self.worst_cpu = 0.0
         self._task: asyncio.Task[None] | None = None
-        self._since = 0.0
+        self._since = self._cpu = 0.0
+
+    def _settle(self) -> None:
+        late = time.perf_counter() - self._since - 0.005
+        self.worst = max(self.worst, late)
+        self.worst_cpu = max(self.worst_cpu, min(late, time.thread_time() - self._cpu))
 
     async def _beat(self) -> None:
         while True:
-            self._since = time.perf_counter()
+            self._since, self._cpu = time.perf_counter(), time.thread_time()
             await asyncio.sleep(0.005)
-            self.worst = max(self.worst, time.perf_counter() - self._since - 0.005)
+            self._settle()
 
     def __enter__(self) -> Self:
-        self.worst = 0.0
-        self._since = time.perf_counter()
+        self.worst = self.worst_cpu = 0.0
+        self._since, self._cpu = time.perf_counter(), time.thread_time()
         self._task = asyncio.ensure_future(self._beat())
         return self
 
     def __exit__(self, *exc: object) -> None:
         assert self._task is not None
         # a beat still waiting at the end was held up too (work that never yields never lets it run)
-        self.worst = max(self.worst, time.perf_counter() - self._since - 0.005)
+        self._settle()
         self._task.cancel()
+
+    def figures(self) -> dict[str, float]:
+        return {"block": self.worst_cpu, "wall": self.worst}
 
 
 async def timed(call: Callable[[], Awaitable[Any]]) -> float:
@@ -243,7 +261,7 @@ async def measure(size: int, reuse: bool, samples: int, baseline_samples: int) -
             at_start = await timed(lambda: svc.search(ADMIN, mix[0]))
             await svc.search_index.ready()
         build_s = svc.search_index.build_seconds or 0.0
-        rows.append(Row("index build (s), in its worker", {"value": build_s, "block": heartbeat.worst}))
+        rows.append(Row("index build (s), in its worker", {"value": build_s, **heartbeat.figures()}))
         rows.append(Row("admin query at start (waits for the build)", {"value": at_start}))
 
         for who, actor in (("admin", ADMIN), ("rep", rep)):
@@ -253,7 +271,7 @@ async def measure(size: int, reuse: bool, samples: int, baseline_samples: int) -
                          for q in (mix * (samples // len(mix) + 1))[:samples]]
             rows.append(Row(f"{who} search", {"first": first, "p50": pct(times, 0.5),
                                               "p95": pct(times, 0.95), "max": max(times),
-                                              "block": heartbeat.worst}))
+                                              **heartbeat.figures()}))
 
         company = "华润"
         drafts = [{"name": chinese_name(rnd), "company": company, "phones": [phone(rnd)]}
@@ -263,7 +281,7 @@ async def measure(size: int, reuse: bool, samples: int, baseline_samples: int) -
                 times = [await timed(lambda d=d, a=actor: svc.duplicates(a, d)) for d in drafts]
             rows.append(Row(f"{who} duplicate check (new customer)",
                             {"first": times[0], "p50": pct(times, 0.5), "p95": pct(times, 0.95),
-                             "max": max(times), "block": heartbeat.worst}))
+                             "max": max(times), **heartbeat.figures()}))
 
         old = baseline_search_module()
         if old is None:
@@ -278,13 +296,13 @@ async def measure(size: int, reuse: bool, samples: int, baseline_samples: int) -
                          for q in mix[2:2 + baseline_samples]]
             by_name[f"{who} search"].old = {"first": first, "p50": pct(times, 0.5),
                                             "p95": pct(times, 0.95), "max": max(times),
-                                            "block": heartbeat.worst}
+                                            **heartbeat.figures()}
             with heartbeat:
                 times = [await timed(lambda d=d, a=actor: base.duplicates(a, d))
                          for d in drafts[:max(3, baseline_samples // 4)]]
             by_name[f"{who} duplicate check (new customer)"].old = {
                 "first": times[0], "p50": pct(times, 0.5), "p95": pct(times, 0.95),
-                "max": max(times), "block": heartbeat.worst}
+                "max": max(times), **heartbeat.figures()}
     finally:
         services.customers.search_index.close()
         await store.close()
@@ -297,17 +315,22 @@ def fmt(value: float | None) -> str:
     return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
 
 
+def blocks(figures: dict[str, float]) -> str:
+    return f"{fmt(figures['block'] * 1000)} / {fmt(figures['wall'] * 1000)}"
+
+
 def table(size: int, rows: list[Row]) -> str:
     lines = [f"### {size:,} customers", "",
-             ("| what | first ms | p50 ms | p95 ms | max ms | worst loop block ms | "
-              "baseline p50 / p95 / first ms | baseline block ms | p95 vs baseline | target |"),
+             ("| what | first ms | p50 ms | p95 ms | max ms | worst loop block ms (CPU / wall) | "
+              "baseline p50 / p95 / first ms | baseline block ms (CPU / wall) | p95 vs baseline | "
+              "target |"),
              "|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         if "value" in row.new:
             unit = row.what.endswith("(s), in its worker")
             value = row.new["value"]
             shown = f"{value:.1f} s" if unit else f"{fmt(value)} ms"
-            block = fmt(row.new["block"] * 1000) if "block" in row.new else "—"
+            block = blocks(row.new) if "block" in row.new else "—"
             lines.append(f"| {row.what} | {shown} | | | | {block} | | | | |")
             continue
         new, old = row.new, row.old
@@ -321,8 +344,8 @@ def table(size: int, rows: list[Row]) -> str:
         baseline = (f"{fmt(old['p50'])} / {fmt(old['p95'])} / {fmt(old['first'])}" if old else "—")
         lines.append(
             f"| {row.what} | {fmt(new['first'])} | {fmt(new['p50'])} | {fmt(new['p95'])} | "
-            f"{fmt(new['max'])} | {fmt(new['block'] * 1000)} | {baseline} | "
-            f"{fmt(old['block'] * 1000) if old else '—'} | {ratio} | {verdict} |")
+            f"{fmt(new['max'])} | {blocks(new)} | {baseline} | "
+            f"{blocks(old) if old else '—'} | {ratio} | {verdict} |")
     return "\n".join(lines)
 
 

@@ -32,31 +32,32 @@ fuzzy           ≤ 50   typo tolerance: 50 × rapidfuzz ratio / 100 for a
 
 A query made of digits and phone punctuation ("138 0013 8000", "+86 138…",
 "0086…") is read as one number, not as its digit groups: matching every
-phone containing "138" would list every mobile in China.
+phone containing "138" would list every mobile in China.  Any 3 or more of
+its digits match *inside* a number ("0013" and "8000" find 138 0013 8000;
+a leading "00" is the international prefix only when 8 or more digits
+follow it, so "0013" keeps its zeros); 7 or more in a row score as prefix.
 
 Field bonus: name +3, phone +3, company +2, others (tag, city, email) +0.
 A query of several words ("张伟 上海", "john acme") that matches no field as
 a whole still matches when every word matches some field; it scores as its
 weakest word, minus 1.  Equal scores are ordered by name — Chinese names by
-their pinyin, as Chinese contact lists sort (王芳 among the "w") — then id.
+their pinyin, as Chinese contact lists sort (王芳 "wang fang" between "Wang
+Bo" and "Wang Lei"), :func:`name_sort_key` — then id; customer lists use the
+same key.
+
+Typos: besides whole names, the single words of Latin names and companies
+are fuzzy keys, so "miler" finds John Miller and "jon" John; fuzzy keys are
+compared only with queries of the same first letter.
 
 Speed: everything derived from a customer (normalised text, pinyin
-variants, initials, phone digit forms, one concatenated "haystack") is
-computed once when the :class:`SearchDoc` is built, so ranking only does
-substring tests — a haystack test rejects most documents at once — plus one
-batched rapidfuzz call.  Building costs pypinyin time (cached per string),
-so callers keep documents, not customers, between searches.  Measured on a
-busy 2-core machine with 10,000 synthetic zh/en documents: building them
-~1 s; :func:`rank` 4–20 ms for typical queries ("zhang wei", "zw",
-"138 0013", "Jonh Miler", "上海"), up to ~30 ms for unselective ones that
-hit thousands of documents ("王", "138"); a reused :class:`SearchIndex`
-saves the fuzzy key list on later queries::
-
-    >>> from bot.domain.search import bench_search
-    >>> bench_search(10_000)  # doctest: +SKIP
-    {'docs': 10000, 'build_docs_s': 0.9, 'rank_ms': 6.3, 'index_rank_ms': 5.1}
-
-or ``python -m bot.domain.search`` for the same numbers.
+variants, initials, phone digit forms) is computed once when the
+:class:`SearchDoc` is built, shared between customers holding the same
+value (:func:`field_keys`).  A :class:`SearchIndex` holds each distinct
+value once and is changed one document at a time; a query scans the
+values' keys with one regex per 64 KB chunk and scores only the values that
+contain a needle, so its cost follows the number of matching values, not
+of customers.  Measured through the services in ``bench/services_search.py``
+(figures in ``docs/performance.md``, "Search (issue 15.3)").
 """
 
 from __future__ import annotations

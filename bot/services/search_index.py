@@ -44,7 +44,9 @@ from collections.abc import Set as AbstractSet
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from bot.domain.duplicates import Duplicate, company_key, find_duplicates
+from rapidfuzz import fuzz, process
+
+from bot.domain.duplicates import NAME_SIMILARITY, Duplicate, company_key, find_duplicates
 from bot.domain.models import Customer, Record, Role, StaffUser
 from bot.domain.search import Match, SearchDoc, SearchIndex
 from storage.base import Range, Store
@@ -218,7 +220,8 @@ class CustomerSearchIndex:
     def _similar(self, actor: StaffUser, new: SearchDoc) -> list[Duplicate]:
         self._apply_pending()
         index = self._index
-        ids: set[str] = set()
+        visible = visible_ids(index, actor)
+        colleagues: set[str] = set()  # the same company, by its key (suffixes, case, spacing)
         wanted = company_key(new.company)
         if wanted:
             for value in index.values("company"):
@@ -226,14 +229,22 @@ class CustomerSearchIndex:
                 if key is None:
                     key = self._company_keys[value] = company_key(value)
                 if key == wanted:
-                    ids |= index.with_value("company", value)
-        if new.email:
-            ids |= index.with_value("email", new.email)
-        visible = visible_ids(index, actor)
+                    colleagues |= index.with_value("company", value)
         if visible is not None:
-            ids &= visible
-        docs = [doc for doc in (index.get(i) for i in sorted(ids)) if doc is not None]
-        return find_duplicates(new, docs)
+            colleagues &= visible
+        # A name_company duplicate needs a similar name: keep only those before the domain's check
+        # (a big company has thousands of cards; the check is per card).
+        docs = [doc for doc in map(index.get, colleagues) if doc is not None]
+        name, readings = new.keys.fields[0].compact, set(new.keys.fields[0].pinyin)
+        similar = {docs[i].id for _key, _ratio, i in process.extract(
+            name, [d.keys.fields[0].compact for d in docs], scorer=fuzz.ratio,
+            score_cutoff=NAME_SIMILARITY, limit=None)}
+        similar.update(d.id for d in docs if not readings.isdisjoint(d.keys.fields[0].pinyin))
+        if new.email:
+            same_email = index.with_value("email", new.email)
+            similar.update(same_email if visible is None else same_email & visible)
+        found = [doc for doc in (index.get(i) for i in sorted(similar)) if doc is not None]
+        return find_duplicates(new, found)
 
     async def size(self) -> int:
         await self.ready()
