@@ -126,6 +126,7 @@ class CustomerSearchIndex:
         """Start building the index in the background (once); queries before it ends wait."""
         if self._build is None:
             self._build = asyncio.ensure_future(self._load())
+            self._build.add_done_callback(_report_failure)
 
     async def ready(self) -> None:
         """Wait for the build (starting it if needed); a failed build is retried by the next call."""
@@ -145,6 +146,7 @@ class CustomerSearchIndex:
         """Read every customer again (e.g. after another replica's bulk changes)."""
         await self.ready()
         self._build = asyncio.ensure_future(self._reload())
+        self._build.add_done_callback(_report_failure)
         await self.ready()
 
     async def _reload(self) -> None:
@@ -254,3 +256,9 @@ class CustomerSearchIndex:
         """Stop listening and let the worker thread go (the index is not used afterwards)."""
         self._stop_listening()
         self._worker.shutdown(wait=False, cancel_futures=True)
+
+
+def _report_failure(build: asyncio.Future[None]) -> None:
+    """A build that failed (the store closed under it, at shut-down) is logged, not left unretrieved."""
+    if not build.cancelled() and build.exception() is not None:
+        log.warning("search index build failed: %s", build.exception())
