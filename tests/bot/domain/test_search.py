@@ -262,4 +262,4 @@ def test_names_sort_by_pinyin_with_latin_names_among_them() -> None:
 
     names = ["张伟", "Bob", "王芳", "安娜", "Wang Lei", "李娜", "曾小明", "Anna", "吕布", "Lu Xun"]
     assert sorted(names, key=name_sort_key) == [
-        "Anna", "安娜", "Bob", "李娜", "Lu Xun", "吕布", "王芳", "Wang Lei", "曾小明", "张伟"]
+        "安娜", "Anna", "Bob", "李娜", "Lu Xun", "吕布", "王芳", "Wang Lei", "曾小明", "张伟"]
