@@ -401,6 +401,8 @@ _FIELD_ORDER = {"name": 0, "company": 1, "tag": 2, "city": 3, "email": 4, "phone
 _FUZZY_FIELDS = ("name", "company")
 _FUZZY_WORD_MIN = 3
 _CHUNK_CHARS = 1 << 16
+#: A query restricted to fewer than 1/8 of the documents tests their values one by one.
+_FEW_DOCS_RATIO = 8
 _Hit = tuple[float, str, str]  # score, kind, field
 
 
@@ -621,15 +623,10 @@ class SearchIndex:
                     del groups[key]
 
     def _add_fuzzy_keys(self, term: _Term) -> None:
-        keys = term.keys
-        assert keys is not None
-        words = _WORDS.findall(keys.text) if " " in keys.text else []
-        for key in dict.fromkeys((keys.text, *keys.pinyin,
-                                  *(w for w in words if len(w) >= _FUZZY_WORD_MIN))):
-            if key.isascii() and key:
-                keys_, terms = self._fuzzy[key[0]]
-                keys_.append(key)
-                terms.append(term)
+        for key in _fuzzy_keys(term):
+            keys, terms = self._fuzzy[key[0]]
+            keys.append(key)
+            terms.append(term)
 
     # ---- queries ---------------------------------------------------------------------------
     def rank(self, query: str, limit: int = 10, *,
@@ -654,9 +651,21 @@ class SearchIndex:
             self._add_fuzzy(q, found, visible)
         return self._top(found, limit)
 
+    def _few(self, visible: AbstractSet[str] | None) -> list[_Term] | None:
+        """The values held by ``visible``'s documents, when they are few enough (a rep's own
+        customers) that testing each beats scanning everyone's; else None."""
+        if visible is None or len(visible) * _FEW_DOCS_RATIO >= len(self._docs):
+            return None
+        held = self._held
+        return list({id(t): t for d in visible for t in held.get(d, ())}.values())
+
     def _hits(self, q: _Query, visible: AbstractSet[str] | None) -> dict[str, _Hit]:
         found: dict[str, _Hit] = {}
         if q.needles is None:
+            return found
+        few = self._few(visible)
+        if few is not None:
+            self._few_hits(q, few, visible, found)
             return found
         for term in self._text.matching(q.needles, q.term_needles):
             assert term.keys is not None
@@ -670,15 +679,39 @@ class SearchIndex:
                     _credit(found, term, score + FIELD_BONUS["phone"], kind, visible)
         return found
 
+    @staticmethod
+    def _few_hits(q: _Query, terms: list[_Term], visible: AbstractSet[str] | None,
+                  found: dict[str, _Hit]) -> None:
+        """:meth:`_hits` over the given values only, each tested on its own."""
+        needles, anchored, numbers = q.needles, q.term_needles, q.phone_needles
+        assert needles is not None and anchored is not None
+        for term in terms:
+            if term.field == "phone":
+                if numbers is not None and numbers.search(term.haystack) is not None:
+                    score, kind = _score_phones(q, term.haystack)
+                    if score:
+                        _credit(found, term, score + FIELD_BONUS["phone"], kind, visible)
+            elif needles.search(term.haystack) is not None or anchored.search(term.anchored):
+                assert term.keys is not None
+                score, kind = _score_field(q, term.keys)
+                if score:
+                    _credit(found, term, score + FIELD_BONUS.get(term.field, 0.0), kind, visible)
+
     def _add_fuzzy(self, q: _Query, found: dict[str, _Hit],
                    visible: AbstractSet[str] | None) -> None:
         probes = [q.text, q.compact] if q.text.isascii() else []
         if " " not in q.text:
             probes += q.pinyin
+        few = self._few(visible)
         for probe in dict.fromkeys(p for p in probes if p):
-            if probe[0] not in self._fuzzy:
+            if few is not None:
+                pairs = [(k, t) for t in few if t.field in _FUZZY_FIELDS
+                         for k in _fuzzy_keys(t) if k[0] == probe[0]]
+                keys, terms = [k for k, _ in pairs], [t for _, t in pairs]
+            elif probe[0] in self._fuzzy:
+                keys, terms = self._fuzzy[probe[0]]
+            else:
                 continue
-            keys, terms = self._fuzzy[probe[0]]
             for _key, ratio, position in process.extract(
                 probe, keys, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=None,
             ):
@@ -702,6 +735,16 @@ class SearchIndex:
             if len(chosen) >= limit:
                 break
         return [Match(i, found[i][0], found[i][1], found[i][2], docs[i]) for i in chosen]
+
+
+def _fuzzy_keys(term: _Term) -> list[str]:
+    """A name's or company's fuzzy keys: its text, its pinyin, the words of a Latin one."""
+    keys = term.keys
+    assert keys is not None
+    words = _WORDS.findall(keys.text) if " " in keys.text else []
+    return [key for key in dict.fromkeys((keys.text, *keys.pinyin,
+                                          *(w for w in words if len(w) >= _FUZZY_WORD_MIN)))
+            if key and key.isascii()]
 
 
 def _credit(found: dict[str, _Hit], term: _Term, score: float, kind: str,
