@@ -263,3 +263,21 @@ def test_names_sort_by_pinyin_with_latin_names_among_them() -> None:
     names = ["张伟", "Bob", "王芳", "安娜", "Wang Lei", "李娜", "曾小明", "Anna", "吕布", "Lu Xun"]
     assert sorted(names, key=name_sort_key) == [
         "安娜", "Anna", "Bob", "李娜", "Lu Xun", "吕布", "王芳", "Wang Lei", "曾小明", "张伟"]
+
+
+def test_a_few_visible_ids_rank_as_a_scan_of_everyone_would(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.domain import search
+
+    docs = [SearchDoc(f"{owner}{i}", name, company=company, phones=(f"+86138{i:04}{owner:04}",),
+                      owner_id=str(owner))
+            for owner in range(20) for i, (name, company) in enumerate(
+                [("张伟", "华东贸易"), ("John Miller", "Acme"), ("王芳", None), ("Zoe Wang", "Acme")])]
+    index = SearchIndex(docs)
+    mine = index.ids_of_owner("3")
+    for query in ("zw", "张伟", "miler", "acme", "0013", "138", "wang", "张 138", "jon"):
+        few = [(m.id, m.score, m.kind) for m in index.rank(query, visible=mine)]
+        monkeypatch.setattr(search, "_FEW_DOCS_RATIO", 10**9)  # always scan
+        scanned = [(m.id, m.score, m.kind) for m in index.rank(query, visible=mine)]
+        monkeypatch.undo()
+        assert few == scanned, query
+        assert all(doc_id.startswith("3") for doc_id, *_ in few)
