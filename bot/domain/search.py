@@ -409,7 +409,7 @@ _Hit = tuple[float, str, str]  # score, kind, field
 class _Term:
     """One distinct value of a field (or one phone number) and the documents holding it."""
 
-    __slots__ = ("anchored", "docs", "field", "haystack", "key", "keys")
+    __slots__ = ("anchored", "docs", "field", "fuzzy", "haystack", "key", "keys")
 
     def __init__(self, key: tuple[str, str], field_name: str, keys: FieldKeys | None,
                  haystack: str, anchored: str = "") -> None:
@@ -418,6 +418,7 @@ class _Term:
         self.keys = keys
         self.haystack = haystack  # scanned for a needle anywhere
         self.anchored = anchored  # scanned for a needle right after a NUL
+        self.fuzzy: tuple[str, ...] = ()  # names and companies: what typos are compared with
         self.docs: set[str] = set()
 
 
@@ -543,6 +544,8 @@ class SearchIndex:
         self._teams: dict[str, set[str]] = defaultdict(set)
         # fuzzy keys by first character: (keys, the term of each)
         self._fuzzy: dict[str, tuple[list[str], list[_Term]]] = defaultdict(lambda: ([], []))
+        self._changes = 0
+        self._few_cache: tuple[tuple[int, int, int], list[_Term]] | None = None
         for doc in docs:
             self.add(doc)
 
@@ -583,6 +586,7 @@ class SearchIndex:
             if current.version > doc.version:
                 return
             self.remove(doc.id)
+        self._changes += 1
         self._docs[doc.id] = doc
         held: list[_Term] = []
         for keys in doc.keys.fields:
@@ -607,6 +611,7 @@ class SearchIndex:
         doc = self._docs.pop(doc_id, None)
         if doc is None:
             return
+        self._changes += 1
         rebuilt = False
         for term in self._held.pop(doc_id, ()):
             table = self._phones if term.field == "phone" else self._text
@@ -623,7 +628,8 @@ class SearchIndex:
                     del groups[key]
 
     def _add_fuzzy_keys(self, term: _Term) -> None:
-        for key in _fuzzy_keys(term):
+        term.fuzzy = tuple(_fuzzy_keys(term))
+        for key in term.fuzzy:
             keys, terms = self._fuzzy[key[0]]
             keys.append(key)
             terms.append(term)
@@ -653,11 +659,22 @@ class SearchIndex:
 
     def _few(self, visible: AbstractSet[str] | None) -> list[_Term] | None:
         """The values held by ``visible``'s documents, when they are few enough (a rep's own
-        customers) that testing each beats scanning everyone's; else None."""
+        customers) that testing each beats scanning everyone's; else None.  Kept for the same
+        ``visible`` set (a rep's, :meth:`ids_of_owner`) until the index changes."""
         if visible is None or len(visible) * _FEW_DOCS_RATIO >= len(self._docs):
             return None
+        key = (id(visible), len(visible), self._changes)
+        if self._few_cache is not None and self._few_cache[0] == key:
+            return self._few_cache[1]
         held = self._held
-        return list({id(t): t for d in visible for t in held.get(d, ())}.values())
+        terms = list({t for d in visible for t in held.get(d, ())})
+        if visible and self._is_owner_set(visible):  # a set of our own: its id means the same set
+            self._few_cache = (key, terms)
+        return terms
+
+    def _is_owner_set(self, ids: AbstractSet[str]) -> bool:
+        doc = self._docs.get(next(iter(ids)))
+        return doc is not None and doc.owner_id is not None and self._owners.get(doc.owner_id) is ids
 
     def _hits(self, q: _Query, visible: AbstractSet[str] | None) -> dict[str, _Hit]:
         found: dict[str, _Hit] = {}
@@ -705,8 +722,7 @@ class SearchIndex:
         few = self._few(visible)
         for probe in dict.fromkeys(p for p in probes if p):
             if few is not None:
-                pairs = [(k, t) for t in few if t.field in _FUZZY_FIELDS
-                         for k in _fuzzy_keys(t) if k[0] == probe[0]]
+                pairs = [(k, t) for t in few if t.fuzzy for k in t.fuzzy if k[0] == probe[0]]
                 keys, terms = [k for k, _ in pairs], [t for _, t in pairs]
             elif probe[0] in self._fuzzy:
                 keys, terms = self._fuzzy[probe[0]]
