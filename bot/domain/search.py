@@ -458,6 +458,7 @@ class _Terms:
 
     def __init__(self) -> None:
         self.by_key: dict[tuple[str, str], _Term] = {}
+        self.by_field: dict[str, set[str]] = defaultdict(set)
         self.chunks: list[_Chunk] = []
         self.anchored: list[_Chunk] = []
         self.dead = 0
@@ -467,6 +468,7 @@ class _Terms:
         new = term is None
         if term is None:
             term = self.by_key[key] = make()
+            self.by_field[key[0]].add(key[1])
             self._place(term)
         term.docs.add(doc_id)
         return term, new
@@ -484,6 +486,7 @@ class _Terms:
         if term.docs or self.by_key.get(term.key) is not term:
             return False
         del self.by_key[term.key]
+        self.by_field[term.key[0]].discard(term.key[1])
         self.dead += 1
         if self.dead > 1000 and self.dead > len(self.by_key):
             self.chunks, self.anchored, self.dead = [], [], 0
@@ -571,7 +574,7 @@ class SearchIndex:
 
     def values(self, field_name: str) -> list[str]:
         """The distinct normalised values of a text field ("company", "email", …) held now."""
-        return [key[1] for key in self._text.by_key if key[0] == field_name]
+        return list(self._text.by_field.get(field_name, ()))
 
     def with_value(self, field_name: str, value: str) -> AbstractSet[str]:
         """Ids of the documents whose ``field_name`` normalises to ``value``'s normal form."""
