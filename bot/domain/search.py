@@ -540,6 +540,7 @@ class SearchIndex:
 
     def __init__(self, docs: Iterable[SearchDoc] = ()) -> None:
         self._docs: dict[str, SearchDoc] = {}
+        self._order: dict[str, tuple[str, str, str]] = {}
         self._held: dict[str, list[_Term]] = {}
         self._text = _Terms()
         self._phones = _Terms()
@@ -591,6 +592,7 @@ class SearchIndex:
             self.remove(doc.id)
         self._changes += 1
         self._docs[doc.id] = doc
+        self._order[doc.id] = doc.keys.order
         held: list[_Term] = []
         for keys in doc.keys.fields:
             term, new = self._text.hold((keys.field, keys.text), partial(
@@ -614,6 +616,7 @@ class SearchIndex:
         doc = self._docs.pop(doc_id, None)
         if doc is None:
             return
+        del self._order[doc_id]
         self._changes += 1
         rebuilt = False
         for term in self._held.pop(doc_id, ()):
@@ -684,24 +687,26 @@ class SearchIndex:
         if q.needles is None:
             return found
         few = self._few(visible)
+        scored: list[tuple[float, str, _Term]] = []
         if few is not None:
-            self._few_hits(q, few, visible, found)
+            self._few_hits(q, few, scored)
+            _credit(found, scored, visible)
             return found
         for term in self._text.matching(q.needles, q.term_needles):
             assert term.keys is not None
             score, kind = _score_field(q, term.keys)
             if score:
-                _credit(found, term, score + FIELD_BONUS.get(term.field, 0.0), kind, visible)
+                scored.append((score + FIELD_BONUS.get(term.field, 0.0), kind, term))
         if q.phone_needles is not None:
             for term in self._phones.matching(q.phone_needles):
                 score, kind = _score_phones(q, term.haystack)
                 if score:
-                    _credit(found, term, score + FIELD_BONUS["phone"], kind, visible)
+                    scored.append((score + FIELD_BONUS["phone"], kind, term))
+        _credit(found, scored, visible)
         return found
 
     @staticmethod
-    def _few_hits(q: _Query, terms: list[_Term], visible: AbstractSet[str] | None,
-                  found: dict[str, _Hit]) -> None:
+    def _few_hits(q: _Query, terms: list[_Term], scored: list[tuple[float, str, _Term]]) -> None:
         """:meth:`_hits` over the given values only, each tested on its own."""
         needles, anchored, numbers = q.needles, q.term_needles, q.phone_needles
         assert needles is not None and anchored is not None
@@ -710,12 +715,12 @@ class SearchIndex:
                 if numbers is not None and numbers.search(term.haystack) is not None:
                     score, kind = _score_phones(q, term.haystack)
                     if score:
-                        _credit(found, term, score + FIELD_BONUS["phone"], kind, visible)
+                        scored.append((score + FIELD_BONUS["phone"], kind, term))
             elif needles.search(term.haystack) is not None or anchored.search(term.anchored):
                 assert term.keys is not None
                 score, kind = _score_field(q, term.keys)
                 if score:
-                    _credit(found, term, score + FIELD_BONUS.get(term.field, 0.0), kind, visible)
+                    scored.append((score + FIELD_BONUS.get(term.field, 0.0), kind, term))
 
     def _add_fuzzy(self, q: _Query, found: dict[str, _Hit],
                    visible: AbstractSet[str] | None) -> None:
@@ -746,11 +751,10 @@ class SearchIndex:
         by_score: dict[float, list[str]] = defaultdict(list)
         for doc_id, hit in found.items():
             by_score[hit[0]].append(doc_id)
-        docs = self._docs
+        docs, order = self._docs, self._order.__getitem__
         chosen: list[str] = []
         for score in sorted(by_score, reverse=True):
-            chosen += heapq.nsmallest(limit - len(chosen), by_score[score],
-                                      key=lambda i: docs[i].keys.order)
+            chosen += heapq.nsmallest(limit - len(chosen), by_score[score], key=order)
             if len(chosen) >= limit:
                 break
         return [Match(i, found[i][0], found[i][1], found[i][2], docs[i]) for i in chosen]
@@ -766,16 +770,21 @@ def _fuzzy_keys(term: _Term) -> list[str]:
             if key and key.isascii()]
 
 
-def _credit(found: dict[str, _Hit], term: _Term, score: float, kind: str,
+def _credit(found: dict[str, _Hit], scored: list[tuple[float, str, _Term]],
             visible: AbstractSet[str] | None) -> None:
-    """Give ``term``'s documents this hit where it beats theirs (ties: the earlier field)."""
-    docs = term.docs if visible is None else term.docs & visible
-    order = _FIELD_ORDER[term.field]
-    for doc_id in docs:
-        current = found.get(doc_id)
-        if current is None or score > current[0] or (
-                score == current[0] and order < _FIELD_ORDER[current[2]]):
-            found[doc_id] = (score, kind, term.field)
+    """Give each document its best hit among the scored values (ties: the earlier field).
+
+    Best first, so a document's first hit is its best and the rest is set
+    arithmetic in C: "上海" on 10 000 cards costs a set difference, not a loop.
+    """
+    scored.sort(key=lambda s: (-s[0], _FIELD_ORDER[s[2].field]))
+    seen = set(found)
+    for score, kind, term in scored:
+        docs = term.docs if visible is None else term.docs & visible
+        new = docs - seen
+        if new:
+            seen |= new
+            found.update(dict.fromkeys(new, (score, kind, term.field)))
 
 
 def rank(query: str, candidates: Sequence[SearchDoc], limit: int = 10) -> list[Match]:
