@@ -150,6 +150,8 @@ def register_handlers(application: Application, conversation_timeout: timedelta)
     application.add_handlers(search.handlers())
     application.add_handlers(invitations.handlers(conversation_timeout))
     application.add_handlers(staff.handlers(conversation_timeout))
+    # A plain text no feature (and no running form) took is a search: 张伟, zhangwei, 8000.
+    application.add_handlers(search.text_handlers())
     # Last in group 0: whatever no feature handled.
     application.add_handlers(start.fallback_handlers())
     application.add_error_handler(errors.on_error)
@@ -161,6 +163,7 @@ async def startup(application: Application, *, auto_tick: bool = True) -> None:
     """After ``initialize()``, before ``start()``: admins, published commands, the scheduler tick."""
     services: Services = application.bot_data[SERVICES_KEY]
     await asyncio.to_thread(warm_up, services.clock.now(), services.config.tz)
+    services.customers.search_index.start()  # built in its worker; searches before it ends wait
     await services.staff.ensure_admins(services.config.access.admins)
     await publish_commands(application, services.config.locale.default_language)
     register_tasks(application)

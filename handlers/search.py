@@ -24,7 +24,7 @@ from telegram.ext import (
 
 from bot import labels
 from bot.domain import access
-from bot.domain.models import StaffUser
+from bot.domain.models import Role, StaffUser
 from bot.domain.phones import format_phone
 from bot.i18n import gettext_for
 from bot.render import render
@@ -35,7 +35,7 @@ from handlers.callback_data import CallbackData
 from handlers.common import Context, button_handler, caller, deny, reply_html, services, show
 from handlers.customer_card import send_card
 from handlers.customer_view import stage_text, tier_text
-from handlers.menu import FIND, LIST, N_
+from handlers.menu import FIND, LIST, N_, all_menu_labels, main_menu
 from handlers.menu import labels as menu_labels
 
 PAGE = 8
@@ -52,11 +52,21 @@ def _cb(action: str, *args: str) -> str:
     return callback_data.encode(action.split(":")[0], action.split(":")[1], *args)
 
 
-def _customer_button(customer: Any) -> InlineKeyboardButton:
+def _customer_button(customer: Any, owner: str | None = None) -> InlineKeyboardButton:
+    """``owner``: shown to those who see others' customers, so that duplicates can be told apart."""
     label = customer.name + (f" · {customer.company}" if customer.company else "")
     if customer.archived:
         label = "🗄 " + label
-    return InlineKeyboardButton(label[:60], callback_data=callback_data.encode("cust", "view", customer.id))
+    suffix = f" · 👤 {owner[:20]}" if owner else ""
+    return InlineKeyboardButton(label[:60 - len(suffix)] + suffix,
+                                callback_data=callback_data.encode("cust", "view", customer.id))
+
+
+async def _owner_names(context: Context, staff: StaffUser | None) -> dict[str, str]:
+    """Staff names by id for a manager or an admin (whose results mix reps' customers), else none."""
+    if staff is None or not access.sees_team(staff):
+        return {}
+    return await services(context).staff.names()
 
 
 def _pager(prefix: tuple[str, str], page: int, pages: int) -> list[InlineKeyboardButton]:
@@ -83,12 +93,89 @@ async def find_command(update: Update, context: Context) -> None:
         render(language, "find_prompt"),
         reply_markup=ForceReply(input_field_placeholder=_("name, pinyin, phone, tag…")[:64]),
     )
+    tracker = _prompt_tracker(context)
+    if tracker is not None:
+        tracker.expect(update)
 
 
 async def find_reply(update: Update, context: Context) -> None:
+    tracker = _prompt_tracker(context)
+    if tracker is not None:
+        tracker.done(update)
     message = update.effective_message
     context.user_data[QUERY_KEY] = (message.text or "").strip()[:100]
     await _show_results(update, context, 0)
+
+
+class _NextTextAfterPrompt(BaseHandler[Update, Any, None]):
+    """After the "who are you looking for?" prompt, the user's next text is the query.
+
+    Telegram's reply (the ForceReply) is optional: people just type.  The
+    chats waiting for a query are kept here, in memory: anything else the
+    user sends first — a command, a menu button, a button press — ends the
+    wait, so a later text goes where it would have gone anyway (a running
+    form's step, or the plain-text search).  After a restart the wait is
+    forgotten; the text then reaches the plain-text search (outside forms).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(find_reply)
+        self.waiting: set[tuple[int, int]] = set()
+
+    @staticmethod
+    def _key(update: object) -> tuple[int, int] | None:
+        if not isinstance(update, Update) or update.effective_user is None or update.effective_chat is None:
+            return None
+        return update.effective_chat.id, update.effective_user.id
+
+    def expect(self, update: Update) -> None:
+        key = self._key(update)
+        if key is not None:
+            self.waiting.add(key)
+
+    def done(self, update: Update) -> None:
+        key = self._key(update)
+        if key is not None:
+            self.waiting.discard(key)
+
+    def check_update(self, update: object) -> bool | None:
+        key = self._key(update)
+        if key is None or key not in self.waiting:
+            return None
+        assert isinstance(update, Update)
+        if update.inline_query is not None or update.chosen_inline_result is not None:
+            return None  # typing @bot … elsewhere neither answers nor ends the prompt
+        message = update.message
+        text = message.text if message is not None else None
+        if text and not text.startswith("/") and message is not None and message.via_bot is None \
+                and text not in _menu_texts():
+            return True
+        self.waiting.discard(key)
+        return None
+
+
+def _menu_texts() -> frozenset[str]:
+    return frozenset(all_menu_labels())
+
+
+def _prompt_tracker(context: Context) -> _NextTextAfterPrompt | None:
+    for handler in context.application.handlers.get(0, ()):
+        if isinstance(handler, _NextTextAfterPrompt):
+            return handler
+    return None
+
+
+async def text_search(update: Update, context: Context) -> None:
+    """A text outside any form: most likely a customer's name (or phone) — search for it."""
+    staff, language = await caller(update, context)
+    query = (update.effective_message.text or "").strip()[:100]
+    found = await services(context).customers.search(staff, query, limit=80) if query and staff else []
+    if not found:
+        await reply_html(update, context, render(language, "text_search_none", query=query), language,
+                         reply_markup=main_menu(language, staff.role if staff else Role.REP))
+        return
+    context.user_data[QUERY_KEY] = query
+    await _show_results(update, context, 0, found)
 
 
 class _ReplyToFindPrompt(filters.MessageFilter):
@@ -103,13 +190,15 @@ def _find_prompts() -> set[str]:
     return {render(language, "find_prompt") for language in ("zh", "en")}
 
 
-async def _show_results(update: Update, context: Context, page: int) -> None:
+async def _show_results(update: Update, context: Context, page: int, found: list[Any] | None = None) -> None:
     staff, language = await caller(update, context)
     query = context.user_data.get(QUERY_KEY, "")
-    found = await services(context).customers.search(staff, query, limit=80) if query else []
+    if found is None:
+        found = await services(context).customers.search(staff, query, limit=80) if query else []
     pages = max(1, -(-len(found) // PAGE))
     page = min(max(page, 0), pages - 1)
-    rows = [[_customer_button(c)] for c in found[page * PAGE:(page + 1) * PAGE]]
+    owners = await _owner_names(context, staff)
+    rows = [[_customer_button(c, owners.get(c.owner_id))] for c in found[page * PAGE:(page + 1) * PAGE]]
     nav = _pager(("find", "page"), page, pages)
     if nav:
         rows.append(nav)
@@ -134,6 +223,7 @@ async def inline_query(update: Update, context: Context) -> None:
         return
     svc = services(context)
     found = await svc.customers.search(staff, query.query, limit=20) if query.query.strip() else []
+    owners = await _owner_names(context, staff) if found else {}
     username = context.bot.username
     results = []
     for customer in found:
@@ -144,7 +234,8 @@ async def inline_query(update: Update, context: Context) -> None:
         results.append(InlineQueryResultArticle(
             id=customer.id,
             title=customer.name[:100],
-            description=" · ".join(x for x in (customer.company, phone, tier_text(customer, language)) if x)[:200],
+            description=" · ".join(x for x in (customer.company, phone, tier_text(customer, language),
+                                                owners.get(customer.owner_id)) if x)[:200],
             input_message_content=InputTextMessageContent(summary, parse_mode="HTML"),
         ))
     await query.answer(results, cache_time=0, is_personal=True)
@@ -276,7 +367,13 @@ async def list_button(
 
 def early_handlers() -> list[BaseHandler]:
     """Registered before the wizards: a reply to the search prompt is a search, not a field value."""
-    return [MessageHandler(filters.TEXT & ~filters.COMMAND & _ReplyToFindPrompt(), find_reply)]
+    return [MessageHandler(filters.TEXT & ~filters.COMMAND & _ReplyToFindPrompt(), find_reply),
+            _NextTextAfterPrompt()]
+
+
+def text_handlers() -> list[BaseHandler]:
+    """Registered after every feature, just before the catch-all: a plain text is a search."""
+    return [MessageHandler(filters.TEXT & ~filters.COMMAND & ~filters.VIA_BOT, text_search)]
 
 
 def handlers() -> list[BaseHandler]:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import inspect
+import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -47,10 +48,14 @@ from bot.domain.models import (
 )
 
 R = TypeVar("R", bound=Record)
+log = logging.getLogger(__name__)
 
 #: How often ``update_with`` re-reads and retries a record that keeps changing under it.
 UPDATE_ATTEMPTS = 5
 Mutation = Callable[[R], "R | None | Awaitable[R | None]"]
+#: ``listener(collection, record_id, record)``: a write was committed; ``record`` is the record
+#: as stored now, None when it was deleted.  See ``Store.listen``.
+ChangeListener = Callable[[str, str, "Record | None"], None]
 
 
 class StoreError(Exception):
@@ -343,6 +348,33 @@ class Store(abc.ABC):
         restarts until the operator clears it (``docs/operations.md``).
         """
         return ()
+
+    def listen(self, listener: ChangeListener) -> Callable[[], None]:
+        """Call ``listener`` after each committed insert, update and delete made through this store.
+
+        It runs on the event loop, once the write is durable and before its
+        caller resumes — also when that caller was cancelled meanwhile — and
+        never for a write that failed.  It must be quick and must not raise
+        (an exception is logged and swallowed).  Writes made by other
+        processes on the same database (SQL replicas) are not seen.  Returns
+        a function that stops the calls.
+        """
+        listeners: list[ChangeListener] = self.__dict__.setdefault("_change_listeners", [])
+        listeners.append(listener)
+
+        def stop() -> None:
+            if listener in listeners:
+                listeners.remove(listener)
+
+        return stop
+
+    def changed(self, collection: str, record_id: str, record: Record | None) -> None:
+        """Tell the listeners of a committed write (backends call it; see ``listen``)."""
+        for listener in tuple(self.__dict__.get("_change_listeners", ())):
+            try:
+                listener(collection, record_id, record)
+            except Exception:
+                log.exception("a change listener failed on %s %s", collection, record_id)
 
     @abc.abstractmethod
     async def open(self) -> None: ...

@@ -7,6 +7,7 @@ from a button and are not trusted.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -17,7 +18,7 @@ from bot.clock import Clock
 from bot.config import Config
 from bot.domain import access, card
 from bot.domain.classification import Classification, ClassificationRules, classify
-from bot.domain.duplicates import find_duplicates
+from bot.domain.duplicates import REASONS, find_duplicates
 from bot.domain.models import (
     Customer,
     Feedback,
@@ -30,11 +31,12 @@ from bot.domain.models import (
     StaffUser,
     ValueTier,
 )
-from bot.domain.search import SearchDoc, SearchIndex, search_doc
+from bot.domain.search import name_sort_key, search_doc
 from bot.services.audit import AuditService
 from bot.services.drafts import insert_once
 from bot.services.errors import AccessDenied, update_or_refuse
 from bot.services.reminders import ReminderService
+from bot.services.search_index import CustomerSearchIndex
 from storage.base import ConflictError, NotFoundError, Store
 
 CARD_REQUESTS = "card_request"  # kv namespace: a rep's open request for a colleague's customer
@@ -86,7 +88,7 @@ class CustomerService:
         self.config = config
         self.audit = audit
         self.reminders = reminders
-        self._docs: dict[str, tuple[int, SearchDoc]] = {}
+        self.search_index = CustomerSearchIndex(store)
 
     @property
     def rules(self) -> ClassificationRules:
@@ -154,19 +156,19 @@ class CustomerService:
         )
 
     async def search(self, actor: StaffUser, query: str, limit: int = 50) -> list[Customer]:
-        """Customers the actor may see, best match first (names, pinyin, phone digits, tags…)."""
-        customers = await self.all_visible(actor, archived=None)
-        by_id = {c.id: c for c in customers}
-        index = SearchIndex(self._doc(c) for c in customers)
-        return [by_id[m.id] for m in index.rank(query, limit)]
+        """Customers the actor may see, best match first (names, pinyin, phone digits, tags…).
 
-    def _doc(self, customer: Customer) -> SearchDoc:
-        cached = self._docs.get(customer.id)
-        if cached is not None and cached[0] == customer.version:
-            return cached[1]
-        doc = search_doc(customer)
-        self._docs[customer.id] = (customer.version, doc)
-        return doc
+        Ranked by the store's search index (``bot/services/search_index.py``),
+        then read by id and checked again: the index only proposes.
+        """
+        if not access.is_active(actor):
+            raise AccessDenied("customers")
+        matches = await self.search_index.rank(actor, query, limit)
+        return await self._visible_by_id(actor, [m.id for m in matches])
+
+    async def _visible_by_id(self, actor: StaffUser, ids: list[str]) -> list[Customer]:
+        found = await asyncio.gather(*(self.store.customers.get(i) for i in ids))
+        return [c for c in found if c is not None and access.can_view_customer(actor, c)]
 
     async def listing(self, actor: StaffUser, filters: ListFilter) -> list[Customer]:
         customers = await self.all_visible(actor, archived=filters.archived)
@@ -183,7 +185,7 @@ class CustomerService:
             if filters.city and (c.city or "") != filters.city:
                 continue
             result.append(c)
-        return sorted(result, key=lambda c: (c.name.lower(), c.id))
+        return await asyncio.to_thread(sorted, result, key=_by_name)
 
     async def history(self, actor: StaffUser, customer_id: str) -> list[TimelineItem]:
         customer = await self.visible(actor, customer_id)
@@ -201,20 +203,30 @@ class CustomerService:
                          ) -> Duplicates:
         """Same phone anywhere, or a very similar name in the same company (Zoho/Fxiaoke-style 查重).
 
-        ``record_id``: the draft's own record, if an earlier save of it was stored — not a duplicate.
+        Phones are looked up in the store's index (everyone's customers);
+        the same e-mail or a similar name in the same company among the
+        customers the actor may see, in the search index — no customer is
+        decoded but the ones reported. ``record_id``: the draft's own record, if an earlier
+        save of it was stored — not a duplicate.
         """
         candidates: dict[str, Customer] = {}
         for phone in draft.get("phones", []):
             for c in await self.store.customers.find({"phones": phone}):
                 candidates[c.id] = c
-        company = draft.get("company")
-        if company:
-            for c in await self.all_visible(actor, archived=None):
-                candidates.setdefault(c.id, c)
-        candidates.pop(record_id or "", None)
         new = card.customer_from_draft(draft, owner_id=actor.id, team=None, created_by=actor.id,
                                        now=self.clock.now())
-        found = find_duplicates(new, list(candidates.values()))
+        strongest = {d.customer_id: d for d in find_duplicates(new, list(candidates.values()))}
+        for duplicate in await self.search_index.similar(actor, search_doc(new)):
+            known = strongest.get(duplicate.customer_id)
+            if known is None or REASONS.index(duplicate.reason) < REASONS.index(known.reason):
+                strongest[duplicate.customer_id] = duplicate
+        strongest.pop(record_id or "", None)
+        missing = [i for i in strongest if i not in candidates]
+        for customer in await asyncio.gather(*(self.store.customers.get(i) for i in missing)):
+            if customer is not None:
+                candidates[customer.id] = customer
+        found = sorted((d for d in strongest.values() if d.customer_id in candidates),
+                       key=lambda d: REASONS.index(d.reason))
         visible, hidden = [], 0
         for duplicate in found:
             customer = candidates[duplicate.customer_id]
@@ -368,7 +380,6 @@ class CustomerService:
         for reminder in await self.store.reminders.find({"customer_id": customer.id}):
             await self.store.reminders.delete(reminder.id)
         await self.store.customers.delete(customer.id)
-        self._docs.pop(customer.id, None)
         await self.audit.record(actor.id, "purge", "customer", customer.id,
                                 {"name": [customer.name, None]}, note="deleted for good")
 
@@ -468,3 +479,8 @@ class CustomerService:
                 await self.store.reminders.update(reminder)
             except ConflictError:
                 continue  # being delivered right now, to the old owner; nothing is lost
+
+
+def _by_name(customer: Customer) -> tuple[str, str, str]:
+    """Lists sort by name as Chinese contact lists do: by pinyin, Latin names among them."""
+    return (*name_sort_key(customer.name), customer.id)

@@ -338,7 +338,8 @@ class SQLCollection(Collection[R]):
                 assert values is not None
                 conn.execute(insert(values), elements)
 
-        await self._store._write(work, lambda exc: self._duplicate(exc, [doc]))
+        await self._store._write(work, lambda exc: self._duplicate(exc, [doc]),
+                                 durable=lambda _: self._store.changed(self.spec.name, record.id, record))
         return record
 
     async def insert_many(self, records: Sequence[R]) -> None:
@@ -357,7 +358,12 @@ class SQLCollection(Collection[R]):
                 assert values is not None
                 conn.execute(insert(values), elements)
 
-        await self._store._write(work, lambda exc: self._duplicate(exc, docs), len(docs))
+        def durable(_: None) -> None:
+            for record in records:
+                self._store.changed(self.spec.name, record.id, record)
+
+        await self._store._write(work, lambda exc: self._duplicate(exc, docs), len(docs),
+                                 durable=durable)
 
     async def update(self, record: R) -> R:
         self._encode(record)  # type check
@@ -386,7 +392,8 @@ class SQLCollection(Collection[R]):
                 if elements:
                     conn.execute(insert(values), elements)
 
-        await self._store._write(work, lambda exc: self._duplicate(exc, [doc]))
+        await self._store._write(work, lambda exc: self._duplicate(exc, [doc]),
+                                 durable=lambda _: self._store.changed(self.spec.name, rid, new))
         return new
 
     async def delete(self, record_id: str) -> bool:
@@ -398,7 +405,11 @@ class SQLCollection(Collection[R]):
         def work(conn: Connection) -> bool:
             return conn.execute(statement).rowcount > 0  # side-table rows: ON DELETE CASCADE
 
-        return await self._store._write(work, lambda exc: self._duplicate(exc, []))
+        def durable(existed: bool) -> None:
+            if existed:
+                self._store.changed(self.spec.name, record_id, None)
+
+        return await self._store._write(work, lambda exc: self._duplicate(exc, []), durable=durable)
 
     # -- reads -------------------------------------------------------------
 
@@ -669,15 +680,23 @@ class SQLStore(Store):
         work: Work[T],
         duplicate: Callable[[IntegrityError], StoreError],
         records: int = 1,
+        *,
+        durable: Callable[[T], None] | None = None,
     ) -> T:
         """Run ``work`` in one transaction and commit it; shielded from the caller's cancellation.
 
         ``records``: how many records it writes (SQLite: when to refresh the statistics).
+        ``durable(result)`` is called once committed, even if the caller was cancelled
+        meanwhile (the change listeners, ``Store.listen``).
         """
         engines = self._require_open()
         task = asyncio.ensure_future(self._queue_write(engines, work, duplicate, records))
         self._inflight.add(task)
         task.add_done_callback(self._settled)
+        if durable is not None:
+            task.add_done_callback(
+                lambda t: None if t.cancelled() or t.exception() is not None else durable(t.result())
+            )
         return await asyncio.shield(task)
 
     def _settled(self, task: asyncio.Task[Any]) -> None:

@@ -170,6 +170,9 @@ class TinyDBCollection(Collection[R]):
             encoded[name] = key
         return encoded
 
+    def _notify(self, rid: str, record: R | None) -> Callable[[], None]:
+        return lambda: self._store.changed(self.spec.name, rid, record)
+
     # -- writes ------------------------------------------------------------
 
     async def insert(self, record: R) -> R:
@@ -180,7 +183,7 @@ class TinyDBCollection(Collection[R]):
             raise DuplicateError(f"{self.spec.name} {rid!r} already exists")
         self._check_unique(table, doc, None)
         op = [self.spec.name, self._bucket(doc), rid, doc]
-        await self._store._commit([op], [(table, rid, doc)])
+        await self._store._commit([op], [(table, rid, doc)], self._notify(rid, record))
         return record
 
     async def insert_many(self, records: Sequence[R]) -> None:
@@ -200,7 +203,9 @@ class TinyDBCollection(Collection[R]):
             self._check_unique(table, doc, taken)
             ops.append([self.spec.name, self._bucket(doc), rid, doc])
 
-        await self._store._commit(ops, [(table, doc["id"], doc) for doc in docs])
+        changed = [(record.id, record) for record in records]
+        await self._store._commit(ops, [(table, doc["id"], doc) for doc in docs],
+                                  lambda: [self._store.changed(self.spec.name, *c) for c in changed])
 
     async def update(self, record: R) -> R:
         table = self._store._writable(self.spec.name)
@@ -221,7 +226,7 @@ class TinyDBCollection(Collection[R]):
         ops: list[Op] = [[self.spec.name, bucket, rid, doc]]
         if old_bucket != bucket:  # the partition key changed: the record moves
             ops.insert(0, [self.spec.name, old_bucket, rid, None])
-        await self._store._commit(ops, [(table, rid, doc)])
+        await self._store._commit(ops, [(table, rid, doc)], self._notify(rid, new))
         return new
 
     async def delete(self, record_id: str) -> bool:
@@ -230,7 +235,7 @@ class TinyDBCollection(Collection[R]):
         if old is None:
             return False
         op = [self.spec.name, self._bucket(old), record_id, None]
-        await self._store._commit([op], [(table, record_id, None)])
+        await self._store._commit([op], [(table, record_id, None)], self._notify(record_id, None))
         return True
 
     # -- reads -------------------------------------------------------------
@@ -507,16 +512,24 @@ class TinyDBStore(Store):
             )
         return table
 
-    async def _commit(self, ops: list[Op], changes: list[_Change]) -> None:
+    async def _commit(
+        self, ops: list[Op], changes: list[_Change], durable: Callable[[], None] | None = None
+    ) -> None:
         """Journal ``ops``, apply ``changes`` in memory, and wait until they are durable.
 
         What each change replaced is kept until the journal says the entry is
         durable, so that a failed write can be undone (``_undo_failed``).
+        ``durable`` is called once it is, even if the caller was cancelled
+        meanwhile (the change listeners, ``Store.listen``).
         """
         journal = self._journal
         assert journal is not None
         line = encode_entry(self._seq + 1, ops)  # fails (nothing changed) on a non-JSON value
         future = journal.append(line)  # raises (nothing changed) if the journal is unusable
+        if durable is not None:
+            future.add_done_callback(
+                lambda f: None if f.cancelled() or f.exception() is not None else durable()
+            )
         self._seq += 1
         undo: list[tuple[MemTable, str, _Doc | None]] = []
         for table, rid, doc in changes:

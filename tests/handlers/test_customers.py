@@ -203,10 +203,11 @@ async def test_find_by_pinyin_initials_and_phone(rep_zh: Any, bot: Any) -> None:
         assert labels[0] == "张伟 · 华东贸易", (query, labels)
     replies = await rep_zh.send("🔍 查找")
     assert "要找哪位客户" in replies[-1].text
-    replies = await rep_zh.send("lina")  # not a reply to the prompt: the sandbox app would quote it
+    replies = await rep_zh.send("lina")  # typed, not a reply to the prompt: the next text is the query
+    assert [b["text"] for row in replies[-1].reply_markup["inline_keyboard"] for b in row] == ["李娜 · 明日科技"]
     prompt = [m for m in rep_zh.messages() if m.from_bot and m.text and "要找哪位客户" in m.text][-1]
     assert prompt.reply_markup.get("force_reply")
-    replies = await rep_zh.press("📋 我的客户")
+    replies = await rep_zh.send("📋 我的客户")  # the menu's button (the prompt's ForceReply hid the keyboard)
     assert "我的客户</b>：2 位" in (replies[-1].html or "") or "我的客户：2 位" in replies[-1].text
 
 

@@ -53,4 +53,5 @@ async def test_add_customer_and_restart_on_sql(sql_store: SQLStore, sandbox: Any
         replies = await admin.press("✅ Save")
         assert "Li Na" in replies[-1].text
         replies = await admin.send("/find zhang")
-        assert replies[-1].reply_markup["inline_keyboard"][0][0]["text"] == "Zhang Wei · Acme"
+        # an admin's results name each customer's owner (13.21)
+        assert replies[-1].reply_markup["inline_keyboard"][0][0]["text"] == "Zhang Wei · Acme · 👤 Ada"

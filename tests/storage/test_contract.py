@@ -951,3 +951,57 @@ async def test_staff_and_enum_values_as_where_keys(store: Store) -> None:
         (p.amount for p in await store.purchases.find({"customer_id": "cust-1"})), Decimal(0)
     ) == sum((p.amount for p in purchases if p.customer_id == "cust-1"), Decimal(0))
     assert isinstance(purchases[0], Purchase)
+
+
+async def test_listeners_hear_each_committed_write_and_no_failed_one(store: Store) -> None:
+    heard: list[tuple[str, str, int | None]] = []
+    stop = store.listen(lambda name, rid, record: heard.append(
+        (name, rid, None if record is None else record.version)))
+    first, second, third = samples("customers", 3)
+    await store.customers.insert(first)
+    await store.customers.insert_many([second, third])
+    updated = await store.customers.update(dataclasses.replace(first, name="Renamed"))
+    with pytest.raises(ConflictError):
+        await store.customers.update(first)  # stale: nothing committed, nothing heard
+    with pytest.raises(DuplicateError):
+        await store.customers.insert(second)
+    assert await store.customers.delete(second.id)
+    assert not await store.customers.delete("missing")
+    await store.kv.put("k", 1, namespace="n", now=T0)
+    assert heard == [
+        ("customers", first.id, first.version), ("customers", second.id, second.version),
+        ("customers", third.id, third.version), ("customers", first.id, updated.version),
+        ("customers", second.id, None), ("kv", "k", 0),
+    ]
+    stop()
+    await store.customers.delete(third.id)
+    assert len(heard) == 6
+
+
+async def test_a_listener_hears_a_write_whose_caller_was_cancelled(store: Store) -> None:
+    heard: list[str] = []
+    store.listen(lambda name, rid, record: heard.append(rid))
+    customer = sample("customers", 0)
+    task = asyncio.ensure_future(store.customers.insert(customer))
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    # the write goes on without its caller; a later write is committed after it
+    later = sample("customers", 1)
+    await store.customers.insert(later)
+    assert (await store.customers.get(customer.id)) is not None
+    assert heard == [customer.id, later.id]
+
+
+async def test_a_failing_listener_neither_fails_the_write_nor_silences_the_others(store: Store) -> None:
+    heard: list[str] = []
+
+    def broken(name: str, rid: str, record: object) -> None:
+        raise RuntimeError("listener bug")
+
+    store.listen(broken)
+    store.listen(lambda name, rid, record: heard.append(rid))
+    customer = sample("customers", 0)
+    await store.customers.insert(customer)
+    assert heard == [customer.id]

@@ -207,3 +207,77 @@ def test_rank_never_fails_and_is_ordered(query: str, limit: int) -> None:
 def test_rank_handles_huge_and_odd_queries() -> None:
     for query in ("x" * 100_000, "😀" * 1000, "<script>", "\x00\x01", "١٢٣٤٥٦"):
         assert isinstance(rank(query, DOCS), list)
+
+
+# ---- the incremental index (issue 15.3) and 13.20 ---------------------------------------------
+
+
+def test_an_index_follows_adds_replacements_and_removals() -> None:
+    index = SearchIndex()
+    index.add(SearchDoc("1", "张伟", company="Acme", version=1))
+    assert [m.id for m in index.rank("zw")] == ["1"]
+    index.add(SearchDoc("1", "李娜", company="Acme", version=2))
+    assert [m.id for m in index.rank("zw")] == []
+    assert [m.id for m in index.rank("lina")] == ["1"]
+    index.add(SearchDoc("1", "王芳", version=1))  # older than what it holds: ignored
+    assert [m.id for m in index.rank("lina")] == ["1"] and index.get("1").name == "李娜"
+    index.remove("1")
+    index.remove("1")
+    assert index.rank("lina") == [] and index.rank("acme") == [] and len(index) == 0
+
+
+def test_values_nobody_holds_are_swept_out() -> None:
+    index = SearchIndex(SearchDoc(str(i), f"Name {i:04}", company=f"Company {i:04}") for i in range(3000))
+    for i in range(2500):
+        index.remove(str(i))
+    assert sum(len(c.terms) for c in index._text.chunks) < 2 * len(index._text.by_key)
+    assert [m.id for m in index.rank("name 2999")][:1] == ["2999"]
+    assert [m.id for m in index.rank("compnay 2999")][:1] == ["2999"]  # fuzzy keys rebuilt too
+    assert all(int(m.id) >= 2500 for m in index.rank("name 0001", limit=100))
+
+
+def test_visible_restricts_to_those_ids() -> None:
+    index = SearchIndex([SearchDoc("a", "张伟", owner_id="r1", team="east"),
+                         SearchDoc("b", "张伟", owner_id="r2", team="east"),
+                         SearchDoc("c", "张伟", owner_id="r3", team="west")])
+    assert [m.id for m in index.rank("张伟", visible=index.ids_of_owner("r1"))] == ["a"]
+    assert sorted(m.id for m in index.rank("zw", visible=index.ids_of_team("east"))) == ["a", "b"]
+    assert index.rank("张伟", visible=frozenset()) == []
+
+
+@pytest.mark.parametrize("query", ["0013", "001", "0013 8000", "00138000", "138 0013", "8000"])
+def test_digit_runs_inside_a_number_match(query: str) -> None:
+    assert ids(query)[:1] == ["zw"]
+
+
+@pytest.mark.parametrize(("query", "expected"), [("miler", "jm"), ("jon", "jm"), ("millr", "jm"),
+                                                 ("johnsen", "mj"), ("smth", None)])
+def test_single_word_typos_of_latin_names(query: str, expected: str | None) -> None:
+    found = ids(query)
+    assert (found[:1] == [expected]) if expected else found == []
+
+
+def test_names_sort_by_pinyin_with_latin_names_among_them() -> None:
+    from bot.domain.search import name_sort_key
+
+    names = ["张伟", "Bob", "王芳", "安娜", "Wang Lei", "李娜", "曾小明", "Anna", "吕布", "Lu Xun"]
+    assert sorted(names, key=name_sort_key) == [
+        "安娜", "Anna", "Bob", "李娜", "Lu Xun", "吕布", "王芳", "Wang Lei", "曾小明", "张伟"]
+
+
+def test_a_few_visible_ids_rank_as_a_scan_of_everyone_would(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.domain import search
+
+    docs = [SearchDoc(f"{owner}{i}", name, company=company, phones=(f"+86138{i:04}{owner:04}",),
+                      owner_id=str(owner))
+            for owner in range(20) for i, (name, company) in enumerate(
+                [("张伟", "华东贸易"), ("John Miller", "Acme"), ("王芳", None), ("Zoe Wang", "Acme")])]
+    index = SearchIndex(docs)
+    mine = index.ids_of_owner("3")
+    for query in ("zw", "张伟", "miler", "acme", "0013", "138", "wang", "张 138", "jon"):
+        few = [(m.id, m.score, m.kind) for m in index.rank(query, visible=mine)]
+        monkeypatch.setattr(search, "_FEW_DOCS_RATIO", 10**9)  # always scan
+        scanned = [(m.id, m.score, m.kind) for m in index.rank(query, visible=mine)]
+        monkeypatch.undo()
+        assert few == scanned, query
+        assert all(doc_id.startswith("3") for doc_id, *_ in few)

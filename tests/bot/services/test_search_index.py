@@ -1,0 +1,129 @@
+"""The store's customer search index: built at start, kept current by the store, filtered by visibility."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.clock import SimulatedClock
+from bot.config import load_config
+from bot.domain.models import Customer, Role, StaffUser
+from bot.services import Services, search_index
+from bot.services.customers import ListFilter
+from bot.services.errors import AccessDenied
+from storage import TinyDBStore
+from storage.base import Store
+
+NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+REP = StaffUser(id="r1", telegram_id=1, name="Rep One", role=Role.REP, teams=["east"])
+OTHER = StaffUser(id="r2", telegram_id=2, name="Rep Two", role=Role.REP, teams=["west"])
+MANAGER = StaffUser(id="m1", telegram_id=3, name="Manager", role=Role.MANAGER, teams=["east"])
+ADMIN = StaffUser(id="a1", telegram_id=4, name="Admin", role=Role.ADMIN)
+
+
+def customer(id: str, name: str, owner: StaffUser, *, at: datetime = NOW, **fields: object) -> Customer:
+    return Customer(id=id, name=name, owner_id=owner.id, team=owner.teams[0] if owner.teams else None,
+                    created_at=at, updated_at=at, **fields)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    store = TinyDBStore(tmp_path / "data", fsync=False)
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+def services(store: Store) -> Services:
+    return Services(load_config(None, environ={}, search=False), store, SimulatedClock(NOW))
+
+
+async def names(svc: Services, actor: StaffUser, query: str) -> list[str]:
+    return [c.name for c in await svc.customers.search(actor, query)]
+
+
+async def test_built_from_what_the_store_holds_across_pages_with_equal_times(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search_index, "PAGE", 3)
+    same = [customer(f"c{i:02}", f"Same Time {i:02}", REP) for i in range(7)]
+    later = [customer(f"d{i:02}", f"Later {i:02}", REP, at=NOW + timedelta(seconds=i // 2))
+             for i in range(5)]
+    await store.customers.insert_many(same + later)
+    svc = services(store)
+    assert await svc.customers.search_index.size() == 12
+    assert len(await svc.customers.search(ADMIN, "same time")) == 7
+    assert len(await svc.customers.search(ADMIN, "later")) == 5
+
+
+async def test_writes_during_the_build_are_not_lost(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(search_index, "PAGE", 2)
+    await store.customers.insert_many([customer(f"c{i}", f"Zhang {i}", REP) for i in range(6)])
+    svc = services(store)
+    svc.customers.search_index.start()
+    renamed = dataclasses.replace((await store.customers.get("c0")), name="Li Na")
+    await asyncio.gather(store.customers.update(renamed), store.customers.delete("c5"),
+                         store.customers.insert(customer("n1", "Zhang New", REP)))
+    assert sorted(await names(svc, ADMIN, "zhang")) == [
+        "Zhang 1", "Zhang 2", "Zhang 3", "Zhang 4", "Zhang New"]
+    assert await names(svc, ADMIN, "lina") == ["Li Na"]
+
+
+async def test_every_store_write_reaches_the_index(store: Store) -> None:
+    svc = services(store)
+    assert await names(svc, ADMIN, "zhang") == []
+    saved = await store.customers.insert(customer("c1", "张伟", REP, phones=["+8613800138000"]))
+    assert await names(svc, ADMIN, "0013") == ["张伟"]
+    await store.customers.update(dataclasses.replace(saved, name="李娜", phones=[]))
+    assert await names(svc, ADMIN, "0013") == []
+    assert await names(svc, ADMIN, "lina") == ["李娜"]
+    await store.customers.delete("c1")
+    assert await names(svc, ADMIN, "lina") == []
+
+
+async def test_visibility_is_a_filter_over_ids(store: Store) -> None:
+    await store.customers.insert_many([
+        customer("own", "Zhang Own", REP), customer("team", "Zhang Team", MANAGER),
+        customer("west", "Zhang West", OTHER),
+    ])
+    svc = services(store)
+    assert await names(svc, REP, "zhang") == ["Zhang Own"]
+    assert await names(svc, MANAGER, "zhang") == ["Zhang Own", "Zhang Team"]
+    assert await names(svc, ADMIN, "zhang") == ["Zhang Own", "Zhang Team", "Zhang West"]
+    with pytest.raises(AccessDenied):
+        await svc.customers.search(dataclasses.replace(REP, active=False), "zhang")
+
+
+async def test_duplicates_by_phone_anywhere_and_by_name_or_email_among_the_visible(store: Store) -> None:
+    await store.customers.insert_many([
+        customer("p", "Somebody", OTHER, phones=["+8613800138000"]),
+        customer("n", "张伟", REP, company="腾讯科技有限公司"),
+        customer("e", "J. Miller", REP, email="John@Acme.com"),
+        customer("hidden", "张伟", OTHER, company="腾讯科技"),
+    ])
+    svc = services(store)
+    found = await svc.customers.duplicates(REP, {"name": "章伟", "company": "腾讯科技",
+                                                 "phones": ["+8613800138000"]})
+    assert [(c.id, reason) for c, reason in found.visible] == [("n", "name_company")]
+    assert found.hidden == 1  # the other rep's customer with that phone
+    found = await svc.customers.duplicates(REP, {"name": "John Miller", "email": "john@acme.com"})
+    assert [(c.id, reason) for c, reason in found.visible] == [("e", "email")]
+    found = await svc.customers.duplicates(ADMIN, {"name": "张伟", "company": "腾讯"})
+    assert sorted(c.id for c, _ in found.visible) == []  # 腾讯 is another company than 腾讯科技
+    found = await svc.customers.duplicates(ADMIN, {"name": "张伟", "company": "腾讯科技"})
+    assert sorted(c.id for c, _ in found.visible) == ["hidden", "n"]
+
+
+async def test_lists_sort_by_pinyin(store: Store) -> None:
+    await store.customers.insert_many([customer(f"c{i}", name, REP) for i, name in enumerate(
+        ("张伟", "Bob", "王芳", "安娜", "Wang Lei", "李娜"))])
+    svc = services(store)
+    listed = await svc.customers.listing(REP, ListFilter())
+    assert [c.name for c in listed] == ["安娜", "Bob", "李娜", "王芳", "Wang Lei", "张伟"]
