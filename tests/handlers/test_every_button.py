@@ -184,6 +184,7 @@ class Crawl:
         self.variants: Counter[str] = Counter()
         self.screens: set[str] = set()
         self.unreplayable = 0
+        self.not_again: list[str] = []
         self.refused: list[str] = []
         self.failures: list[str] = []
 
@@ -227,6 +228,7 @@ class Crawl:
             replies = await self.act(path[-1])
         except ButtonNotFound:
             self.unreplayable += 1
+            self.not_again.append(" → ".join(v.split("\x00")[0] for _k, v in path))
             return None
         texts = [m.text or m.caption or "" for m in replies] + [a.text or "" for a in
                                                                 self.user.callback_answers[answers:]]
@@ -314,6 +316,8 @@ async def test_every_button_in_every_state_answers_without_an_error(bot: Any, sa
             print(f"\n{c.role}: {c.presses} presses, {len(c.screens)} screens, {len(c.kinds)} button kinds, "
                   f"{c.unreplayable} not shown again on replay, {len(c.refused)} answered 'not available'"
                   f"{', crawl bounded' if c.truncated else ''}")
+            for line in [*c.refused[:10], *(f"{c.role}: not shown again: {p}" for p in c.not_again[:5])]:
+                print(f"  {line}")
         print(f"button kinds shown and pressed: {len(pressed & declared)} of {len(declared)} declared; "
               f"never shown: {sorted(':'.join(k) for k in declared - pressed)}")
     failures = [f for c in crawls for f in c.failures]
