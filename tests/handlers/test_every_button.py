@@ -187,11 +187,13 @@ class Crawl:
         self.screens: set[str] = set()
         self.unreplayable = 0
         self.not_again: list[str] = []
+        self.since = 0
         self.refused: list[str] = []
         self.failures: list[str] = []
 
     async def fresh(self) -> None:
-        await self.user.send("/cancel")
+        replies = await self.user.send("/cancel")
+        self.since = max((m.message_id for m in replies), default=0)
         self.app.user_data[self.user.id].clear()
         await reset(self.app)
 
@@ -213,10 +215,14 @@ class Crawl:
                     break
             return replies
         label, data = value.split("\x00")
+        kind = ":".join(data.split(":")[:2])  # a fresh code or token in the arguments is the same button
         for message in reversed(self.user.bot_messages()):
+            if message.message_id <= self.since:  # shown before this replay: not this state's button
+                break
             for r, row in enumerate(message.inline_keyboard):
                 for c, button in enumerate(row):
-                    if button.get("text") == label and _norm(button.get("callback_data", "")) == data:
+                    shown = button.get("callback_data", "")
+                    if button.get("text") == label and (_norm(shown) == data or shown.startswith(kind + ":")):
                         return await self.user.press_button(message.message_id, r, c)
         raise ButtonNotFound(f"{label!r} ({data}) not shown again")
 
