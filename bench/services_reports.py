@@ -1,0 +1,270 @@
+"""Benchmark: monthly reports through ``ReportService`` on the real TinyDB store (issue 15.2).
+
+    python bench/services_reports.py                # size M
+    python bench/services_reports.py --size L       # 10x (slow to build: cached in --data)
+    python bench/services_reports.py --runs 3
+
+Size M is a 50-rep team after two years: 10 000 customers, 150 000
+interactions, 30 000 purchases, 5 000 feedback items and 3 000 follow-up
+reminders (``bench/datagen.py`` for the staff, the customers and the
+interactions; purchases, feedback and reminders from the same kind of seeded
+generator here).  L is ten times that.  The store is built once per size into
+``--data`` and copied for each run (the report writes its snapshot).
+
+Timed, for a manager (team-0, a tenth of the data) and an admin (everything),
+the monthly report of December 2025 asked on 1 January 2026:
+
+- **figures**: ``ReportService.report`` (the load and the computation);
+- **chart** and **workbook**: ``ReportService.chart`` and ``report_workbook``;
+- **worst loop block**: the longest gap a heartbeat task (every 5 ms) saw
+  beyond its own sleep during the run;
+- **/help latency**: a trivial coroutine woken every 20 ms while the report
+  builds, the time from due to done (p50 / p95 / max).
+
+The baseline, in the same run on the same store, is the load this branch
+replaced (``legacy_load``: every record of the scope's customers, read from
+the whole collections, decoded on the loop), followed by the same
+computation in a worker thread; it is checked to give the same figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import os
+import platform
+import random
+import shutil
+import statistics
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.datagen import NOW, SPAN, DataSet
+from bot.clock import SimulatedClock
+from bot.config import load_config
+from bot.domain import churn
+from bot.domain.churn import ChurnRules
+from bot.domain.models import (
+    Feedback,
+    FeedbackKind,
+    FeedbackStatus,
+    Purchase,
+    Reminder,
+    ReminderKind,
+    ReminderStatus,
+    Role,
+    StaffUser,
+)
+from bot.domain.reports import AtRiskInput, Period, Report, ReportData, ReportSettings, compute_report
+from bot.services import Services
+from bot.services.reports import WHOLE_COLLECTION_FROM, ReportScope, ReportService, _compute
+from storage.base import Range
+from storage.tinydb_store.store import TinyDBStore
+
+SIZES = {
+    "M": {"customers": 10_000, "interactions": 150_000, "purchases": 30_000, "feedback": 5_000,
+          "reminders": 3_000},
+    "S": {"customers": 1_000, "interactions": 15_000, "purchases": 3_000, "feedback": 500,
+          "reminders": 300},
+}
+SIZES["L"] = {k: v * 10 for k, v in SIZES["M"].items()}
+ADMIN_ID = "699999"
+MANAGER_ID = "700000"  # DataSet.staff(): every tenth is a manager; 700000 leads team-0
+PRODUCTS = ("龙井礼盒", "普洱", "Jasmine tea", "铁观音", "Tea set")
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def batched(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def purchases_feedback_reminders(
+    sizes: dict[str, int], keys: list[tuple[str, str, list[str]]], seed: int
+) -> tuple[list[Purchase], list[Feedback], list[Reminder]]:
+    """Purchases (5 % in USD), feedback (a third complaints) and follow-up reminders, seeded."""
+    rnd = random.Random(seed + 3)
+    weights = [rnd.paretovariate(2.0) for _ in keys]
+    start = NOW - SPAN
+
+    def when() -> datetime:
+        return start + timedelta(seconds=rnd.randrange(int(SPAN.total_seconds())))
+
+    purchases = []
+    for index in rnd.choices(range(len(keys)), weights=weights, k=sizes["purchases"]):
+        cid, owner, _ = keys[index]
+        at = when()
+        purchases.append(Purchase(
+            id=f"{int(at.timestamp() * 1000):012x}{rnd.getrandbits(32):08x}",
+            customer_id=cid, owner_id=owner, product=rnd.choice(PRODUCTS),
+            amount=Decimal(rnd.randrange(5_000, 2_000_000)) / 100,
+            currency="USD" if rnd.random() < 0.05 else "CNY",
+            purchased_on=at.astimezone(UTC).date(), quantity=rnd.randint(1, 5),
+            created_at=at, updated_at=at,
+        ))
+    feedback = []
+    for index in rnd.choices(range(len(keys)), weights=weights, k=sizes["feedback"]):
+        cid, owner, _ = keys[index]
+        at = when()
+        status = rnd.choice(tuple(FeedbackStatus))
+        resolved = (at + timedelta(hours=rnd.randint(1, 300))
+                    if status in (FeedbackStatus.RESOLVED, FeedbackStatus.CONFIRMED) else None)
+        confirmed = resolved + timedelta(hours=rnd.randint(1, 48)) if (
+            resolved and status is FeedbackStatus.CONFIRMED) else None
+        feedback.append(Feedback(
+            id=f"{int(at.timestamp() * 1000):012x}{rnd.getrandbits(32):08x}",
+            customer_id=cid, owner_id=owner,
+            kind=FeedbackKind.COMPLAINT if rnd.random() < 0.35 else rnd.choice(tuple(FeedbackKind)),
+            content="物流太慢，包装破损", status=status, resolved_at=resolved, confirmed_at=confirmed,
+            csat=rnd.randint(1, 5) if rnd.random() < 0.5 else None,
+            nps=rnd.randint(0, 10) if rnd.random() < 0.4 else None,
+            deleted=rnd.random() < 0.01, created_at=at, updated_at=at,
+        ))
+    reminders = []
+    for k in range(sizes["reminders"]):
+        cid, owner, _ = keys[rnd.randrange(len(keys))]
+        due = NOW - timedelta(days=90) + timedelta(seconds=rnd.randrange(120 * 86_400))
+        created = due - timedelta(days=rnd.randint(1, 20))
+        reminders.append(Reminder(
+            kind=ReminderKind.FOLLOW_UP, recipient_id=owner, due_at=due,
+            dedupe_key=f"bench-follow-up:{k}", customer_id=cid,
+            status=rnd.choice((ReminderStatus.PENDING, ReminderStatus.SENT, ReminderStatus.CANCELLED)),
+            created_at=created, updated_at=created,
+        ))
+    return purchases, feedback, reminders
+
+
+async def build(size: str, where: Path) -> None:
+    """The store of ``size`` in ``where`` (kept: building L takes minutes)."""
+    sizes = SIZES[size]
+    dataset = DataSet(customers=sizes["customers"], interactions=sizes["interactions"])
+    if where.exists():
+        shutil.rmtree(where)
+    where.mkdir(parents=True)
+    started = time.perf_counter()
+    store = TinyDBStore(where / "crm", fsync=False, compact_on_close=True)
+    await store.open()
+    staff = dataset.staff()
+    staff.append(StaffUser(id=ADMIN_ID, telegram_id=int(ADMIN_ID), name="Ada", role=Role.ADMIN,
+                           created_at=NOW - SPAN, updated_at=NOW - SPAN))
+    await store.staff.insert_many(staff)
+    keys: list[tuple[str, str, list[str]]] = []
+    for chunk in batched(list(dataset.customer_records()), 5000):
+        await store.customers.insert_many(chunk)
+        keys.extend((c.id, c.owner_id, c.phones) for c in chunk)
+    rnd = random.Random(dataset.seed + 4)
+    interactions = [
+        dataclasses.replace(i, deleted=True) if rnd.random() < 0.01 else i
+        for i in dataset.interaction_records(keys)
+    ]
+    for chunk in batched(interactions, 10_000):
+        await store.interactions.insert_many(chunk)
+    purchases, feedback, reminders = purchases_feedback_reminders(sizes, keys, dataset.seed)
+    for collection, records in ((store.purchases, purchases), (store.feedback, feedback),
+                                (store.reminders, reminders)):
+        for chunk in batched(records, 10_000):
+            await collection.insert_many(chunk)
+    await store.close()
+    (where / "built").write_text(size)
+    log(f"{size} built in {time.perf_counter() - started:.0f} s")
+
+
+# -- the baseline: the load this branch replaced -----------------------------------------------
+
+
+async def legacy_load(service: ReportService, actor: StaffUser, scope: ReportScope) -> dict[str, Any]:
+    """The old ``ReportService.report`` load: every record of the scope's customers, decoded
+    on the loop (whole collections from 300 customers on, per-customer look-ups below)."""
+    store = service.store
+    visible = await service.customers.all_visible(actor, archived=None)
+    customers = [c for c in visible if scope.owner is None or c.owner_id == scope.owner.id]
+    ids = {c.id for c in customers}
+    whole = len(ids) >= WHOLE_COLLECTION_FROM
+
+    async def by_customer(collection: Any, where: dict[str, Any]) -> dict[str, list[Any]]:
+        grouped: dict[str, list[Any]] = defaultdict(list)
+        if whole:
+            for record in await collection.find(dict(where)):
+                if record.customer_id in ids:
+                    grouped[record.customer_id].append(record)
+        else:
+            for customer_id in sorted(ids):
+                found = await collection.find({**where, "customer_id": customer_id})
+                if found:
+                    grouped[customer_id] = found
+        return grouped
+
+    return {
+        "customers": customers,
+        "interactions": await by_customer(store.interactions, {"deleted": False}),
+        "purchases": await by_customer(store.purchases, {}),
+        "feedback": await by_customer(store.feedback, {"deleted": False}),
+    }
+
+
+def legacy_compute(
+    loaded: dict[str, Any], reminders: list[Reminder], staff: list[StaffUser], owner_id: str | None,
+    period: Period, now: datetime, rules: ChurnRules, settings: ReportSettings,
+) -> Report:
+    """The old ``_compute``: the churn score over each customer's whole history, then the figures."""
+    local_now = now.astimezone(period.tz or UTC)
+    interactions, purchases, feedback = loaded["interactions"], loaded["purchases"], loaded["feedback"]
+    at_risk = []
+    for customer in loaded["customers"]:
+        if customer.archived:
+            continue
+        assessment = churn.score(customer, purchases.get(customer.id, ()), interactions.get(customer.id, ()),
+                                 feedback.get(customer.id, ()), local_now, rules)
+        if assessment.at_risk:
+            at_risk.append(AtRiskInput(customer.id, assessment.score, tuple(assessment.reasons)))
+
+    def own(groups: dict[str, list[Any]]) -> list[Any]:
+        return [r for group in groups.values() for r in group if owner_id is None or r.owner_id == owner_id]
+
+    data = ReportData(staff=staff, customers=loaded["customers"], purchases=own(purchases),
+                      interactions=own(interactions), feedback=own(feedback),
+                      follow_up_reminders=reminders, at_risk=at_risk)
+    return compute_report(data, period, now, settings)
+
+
+async def legacy_report(service: ReportService, actor: StaffUser, kind: str) -> Report:
+    """The figures the old path gave (no snapshot: movement is left out on both sides)."""
+    scope = await service.scope(actor)
+    now = service.clock.now()
+    period = service.period(kind, now=now)
+    previous = period.previous()
+    loaded = await legacy_load(service, actor, scope)
+    ids = {c.id for c in loaded["customers"]}
+    reminders = [
+        r for r in await service.store.reminders.find(
+            {"kind": ReminderKind.FOLLOW_UP.value}, within=Range("due_at", previous.start, period.end))
+        if r.customer_id in ids and (scope.owner is None or r.recipient_id == scope.owner.id)
+    ]
+    staff = await service._staff_in_scope(actor, scope)
+    staff = await service._with_names_of_others(
+        staff, scope, loaded["customers"],
+        *(r for key in ("interactions", "purchases", "feedback") for r in loaded[key].values()))
+    return await asyncio.to_thread(
+        legacy_compute, loaded, reminders, staff, scope.owner.id if scope.owner else None,
+        period, now, service.churn_rules, service.settings)
+
+
+async def new_report(service: ReportService, actor: StaffUser, kind: str) -> Report:
+    """The same figures through the new load (no snapshot either)."""
+    scope = await service.scope(actor)
+    now = service.clock.now()
+    period = service.period(kind, now=now)
+    inputs = await service.load(actor, scope, period, now)
+    return await asyncio.to_thread(_compute, inputs, snapshot=None, period=period, now=now,
+                                   rules=service.churn_rules, settings=service.settings)
