@@ -67,7 +67,7 @@ from bot.domain.models import (
 from bot.domain.reports import AtRiskInput, Period, Report, ReportData, ReportSettings, compute_report
 from bot.services import Services
 from bot.services.reports import WHOLE_COLLECTION_FROM, ReportScope, ReportService, _compute
-from storage.base import Range
+from storage.base import Range, Store
 from storage.tinydb_store.store import TinyDBStore
 
 SIZES = {
@@ -145,36 +145,38 @@ def purchases_feedback_reminders(
     return purchases, feedback, reminders
 
 
+async def populate(store: Store, sizes: dict[str, int], *, batch: int = 10_000) -> None:
+    """The data set of ``sizes`` (``SIZES``' keys) into an open store, ``batch`` records a write."""
+    dataset = DataSet(customers=sizes["customers"], interactions=sizes["interactions"])
+    staff = dataset.staff()
+    staff.append(StaffUser(id=ADMIN_ID, telegram_id=int(ADMIN_ID), name="Ada", role=Role.ADMIN,
+                           created_at=NOW - SPAN, updated_at=NOW - SPAN))
+    await store.staff.insert_many(staff)
+    customers = list(dataset.customer_records())
+    keys = [(c.id, c.owner_id, c.phones) for c in customers]
+    rnd = random.Random(dataset.seed + 4)
+    interactions = [
+        dataclasses.replace(i, deleted=True) if rnd.random() < 0.01 else i
+        for i in dataset.interaction_records(keys)
+    ]
+    purchases, feedback, reminders = purchases_feedback_reminders(sizes, keys, dataset.seed)
+    for collection, records in ((store.customers, customers), (store.interactions, interactions),
+                                (store.purchases, purchases), (store.feedback, feedback),
+                                (store.reminders, reminders)):
+        for chunk in batched(records, batch):
+            await collection.insert_many(chunk)
+            await asyncio.sleep(0)
+
+
 async def build(size: str, where: Path) -> None:
     """The store of ``size`` in ``where`` (kept: building L takes minutes)."""
-    sizes = SIZES[size]
-    dataset = DataSet(customers=sizes["customers"], interactions=sizes["interactions"])
     if where.exists():
         shutil.rmtree(where)
     where.mkdir(parents=True)
     started = time.perf_counter()
     store = TinyDBStore(where / "crm", fsync=False, compact_on_close=True)
     await store.open()
-    staff = dataset.staff()
-    staff.append(StaffUser(id=ADMIN_ID, telegram_id=int(ADMIN_ID), name="Ada", role=Role.ADMIN,
-                           created_at=NOW - SPAN, updated_at=NOW - SPAN))
-    await store.staff.insert_many(staff)
-    keys: list[tuple[str, str, list[str]]] = []
-    for chunk in batched(list(dataset.customer_records()), 5000):
-        await store.customers.insert_many(chunk)
-        keys.extend((c.id, c.owner_id, c.phones) for c in chunk)
-    rnd = random.Random(dataset.seed + 4)
-    interactions = [
-        dataclasses.replace(i, deleted=True) if rnd.random() < 0.01 else i
-        for i in dataset.interaction_records(keys)
-    ]
-    for chunk in batched(interactions, 10_000):
-        await store.interactions.insert_many(chunk)
-    purchases, feedback, reminders = purchases_feedback_reminders(sizes, keys, dataset.seed)
-    for collection, records in ((store.purchases, purchases), (store.feedback, feedback),
-                                (store.reminders, reminders)):
-        for chunk in batched(records, 10_000):
-            await collection.insert_many(chunk)
+    await populate(store, SIZES[size])
     await store.close()
     (where / "built").write_text(size)
     log(f"{size} built in {time.perf_counter() - started:.0f} s")
