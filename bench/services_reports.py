@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import gc
 import os
 import platform
 import random
@@ -44,7 +45,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -64,7 +65,14 @@ from bot.domain.models import (
     Role,
     StaffUser,
 )
-from bot.domain.reports import AtRiskInput, Period, Report, ReportData, ReportSettings, compute_report
+from bot.domain.reports import (
+    AtRiskInput,
+    Period,
+    Report,
+    ReportData,
+    ReportSettings,
+    compute_report,
+)
 from bot.services import Services
 from bot.services.reports import WHOLE_COLLECTION_FROM, ReportScope, ReportService, _compute
 from storage.base import Range, Store
@@ -270,3 +278,199 @@ async def new_report(service: ReportService, actor: StaffUser, kind: str) -> Rep
     inputs = await service.load(actor, scope, period, now)
     return await asyncio.to_thread(_compute, inputs, snapshot=None, period=period, now=now,
                                    rules=service.churn_rules, settings=service.settings)
+
+
+# -- measuring -----------------------------------------------------------------------------------
+
+
+class LoopWatch:
+    """A heartbeat (every 5 ms: the worst lateness is the worst loop block) and a /help-like
+    probe (every 20 ms a trivial coroutine; its latency from due to done)."""
+
+    def __init__(self) -> None:
+        self.worst = 0.0
+        self.latencies: list[float] = []
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def _beat(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + 0.005
+            await asyncio.sleep(0.005)
+            self.worst = max(self.worst, loop.time() - due)
+
+    async def _probe(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + 0.02
+            await asyncio.sleep(0.02)
+            await asyncio.sleep(0)  # the "answer": one more turn of the loop
+            self.latencies.append(loop.time() - due)
+
+    async def __aenter__(self) -> Self:
+        self._tasks = [asyncio.create_task(self._beat()), asyncio.create_task(self._probe())]
+        await asyncio.sleep(0)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def p(self, q: float) -> float:
+        ordered = sorted(self.latencies) or [0.0]
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+@dataclasses.dataclass
+class Run:
+    figures: float
+    chart: float
+    workbook: float
+    worst_block: float
+    help_p50: float
+    help_p95: float
+    help_max: float
+
+
+async def timed(call: Callable[[], Awaitable[Any]]) -> tuple[float, Any]:
+    started = time.perf_counter()
+    value = await call()
+    return time.perf_counter() - started, value
+
+
+async def measure_new(service: ReportService, actor: StaffUser) -> Run:
+    async with LoopWatch() as watch:
+        figures, result = await timed(lambda: service.report(actor, "last_month"))
+        chart, _png = await timed(lambda: service.chart(result))
+        workbook, _xlsx = await timed(lambda: service.report_workbook(actor, result))
+    return Run(figures, chart, workbook, watch.worst, watch.p(0.5), watch.p(0.95), max(watch.latencies or [0]))
+
+
+async def measure_legacy(service: ReportService, actor: StaffUser) -> Run:
+    async with LoopWatch() as watch:
+        figures, _report = await timed(lambda: legacy_report(service, actor, "last_month"))
+    return Run(figures, 0.0, 0.0, watch.worst, watch.p(0.5), watch.p(0.95), max(watch.latencies or [0]))
+
+
+def median_run(runs: list[Run]) -> Run:
+    return Run(*(statistics.median(getattr(r, f.name) for r in runs) for f in dataclasses.fields(Run)))
+
+
+def chart_in_process(report: Report, runs: int) -> tuple[float, float]:
+    """The chart drawn in a child process instead (first call: start + imports; then steady)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from bot.services.reports import _draw_chart
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        started = time.perf_counter()
+        pool.submit(_draw_chart, report, "zh", "all", "").result()
+        first = time.perf_counter() - started
+        samples = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            pool.submit(_draw_chart, report, "zh", "all", "").result()
+            samples.append(time.perf_counter() - started)
+    return first, statistics.median(samples)
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:,.0f} ms"
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+async def run(args: argparse.Namespace) -> int:
+    if args.gc_off:
+        gc.disable()
+    data = Path(args.data) / args.size
+    if not (data / "built").exists():
+        log(f"building size {args.size} into {data} (once) …")
+        await build(args.size, data)
+    work = Path(args.data) / f"{args.size}-run"
+    if work.exists():
+        shutil.rmtree(work)
+    shutil.copytree(data / "crm", work)
+    store = TinyDBStore(work, fsync=False)
+    started = time.perf_counter()
+    await store.open()
+    log(f"opened in {time.perf_counter() - started:.1f} s")
+    services = Services(load_config(None, environ={}, search=False), store, SimulatedClock(NOW))
+    service = services.reports
+    header = (
+        f"size {args.size} ({', '.join(f'{v:,} {k}' for k, v in SIZES[args.size].items())}); "
+        f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores, "
+        f"load average {os.getloadavg()[0]:.1f} at start; median of {args.runs} runs"
+        + ("; garbage collector OFF (diagnostic)" if args.gc_off else "")
+    )
+    lines = [
+        header,
+        "",
+        "| who | path | figures | chart | workbook | worst loop block | /help p50 / p95 / max |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    verdicts = []
+    first_chart = None
+    for who, label in ((MANAGER_ID, "manager (team-0)"), (ADMIN_ID, "admin (everything)")):
+        actor = await store.staff.get(who)
+        assert actor is not None
+        same = await new_report(service, actor, "last_month") == await legacy_report(service, actor, "last_month")
+        if not same:
+            log(f"{label}: the new load gives other figures than the old one!")
+            return 1
+        runs = []
+        for k in range(args.runs + 1):
+            measured = await measure_new(service, actor)
+            if k == 0 and first_chart is None:
+                first_chart = measured.chart  # matplotlib imported (lazily) in this one
+            if k:
+                runs.append(measured)
+        new = median_run(runs)
+        old = median_run([await measure_legacy(service, actor) for _ in range(max(1, args.baseline_runs))])
+        for path, r in (("new", new), ("old (baseline)", old)):
+            extra = (f"{ms(r.chart)} | {ms(r.workbook)}" if path == "new" else "– | –")
+            lines.append(f"| {label} | {path} | {ms(r.figures)} | {extra} | {ms(r.worst_block)} | "
+                         f"{ms(r.help_p50)} / {ms(r.help_p95)} / {ms(r.help_max)} |")
+        lines.append(f"| {label} | ratio old/new | {old.figures / new.figures:.1f}× | | | "
+                     f"{old.worst_block / max(new.worst_block, 1e-6):.0f}× | "
+                     f"p95 {old.help_p95 / max(new.help_p95, 1e-6):.0f}× |")
+        verdicts.append(
+            f"- {label}: figures ≤ 2 s: **{verdict(new.figures <= 2)}** ({ms(new.figures)}); "
+            f"chart + workbook ≤ 1 s: **{verdict(new.chart + new.workbook <= 1)}** "
+            f"({ms(new.chart + new.workbook)}); loop never blocked > 50 ms: "
+            f"**{verdict(new.worst_block <= 0.05)}** ({ms(new.worst_block)}); /help p95 ≤ 50 ms: "
+            f"**{verdict(new.help_p95 <= 0.05)}** ({ms(new.help_p95)})"
+        )
+    lines += ["", "The figures of the new load equal the old load's (checked in this run).", *verdicts]
+    if first_chart is not None:
+        lines.append(f"- the first chart of the process, matplotlib imported lazily in the worker: {ms(first_chart)}")
+    if args.process_chart:
+        actor = await store.staff.get(ADMIN_ID)
+        assert actor is not None
+        result = await service.report(actor, "last_month")
+        first, steady = chart_in_process(result.report, args.runs)
+        lines.append(f"- the same chart in a child process (spawn): first {ms(first)}, then {ms(steady)}")
+    await store.close()
+    shutil.rmtree(work)
+    print("\n".join(lines))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", choices=sorted(SIZES), default="M")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--baseline-runs", type=int, default=1)
+    parser.add_argument("--data", default="/tmp/crm-bench-reports")
+    parser.add_argument("--gc-off", action="store_true",
+                        help="diagnostic: the cyclic garbage collector off, to tell its pauses from the rest")
+    parser.add_argument("--process-chart", action="store_true", help="also time the chart in a child process")
+    return asyncio.run(run(parser.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

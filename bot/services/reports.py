@@ -49,10 +49,12 @@ so everybody's "this week" has the same figures.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import gc
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
@@ -95,8 +97,8 @@ SNAPSHOT_DAYS = 70
 SCHEDULE_BOOKMARK = f"{NAMESPACE}:scheduled_through"
 WHOLE_COLLECTION_FROM = 300  # customers; from here one ranged read beats per-customer look-ups,
 WHOLE_SHARE = 3  # when the scope holds at least a third of all customers
-CHUNK = 1500  # records per read: decoding them keeps the loop ~20 ms at most
-LOOKUPS_PER_TURN = 50  # index look-ups between two turns of the loop
+CHUNK = 500  # records per read: decoding them keeps the loop ~10 ms (~25 ms on a loaded machine)
+LOOKUPS_PER_TURN = 20  # index look-ups between two turns of the loop
 CONTACT_PAGE = 4  # a customer's latest interactions read at once, looking for the last contact
 EPSILON = timedelta(microseconds=1)
 CACHE_SIZE = 32  # reports kept for their Excel button
@@ -143,8 +145,9 @@ class ReportInputs:
 
     customers: Sequence[Customer]
     interactions: Sequence[Interaction]  # the periods' activity and the follow-ups' contacts
-    purchases: Mapping[str, list[Purchase]]  # by customer, up to today (CLV, churn)
-    feedback: Mapping[str, list[Feedback]]  # by customer
+    purchases: Sequence[Purchase]  # up to today (CLV, churn)
+    feedback: Sequence[Feedback]
+    per_customer: set[str] | None  # read per customer (these), or by ranges of the whole collection
     last_contact: Mapping[str, Interaction]  # by live customer: the latest contact up to now
     reminders: Sequence[Reminder]
     staff: Sequence[StaffUser]
@@ -176,6 +179,37 @@ class ReportCache:
         self._items.move_to_end(key)
         while len(self._items) > self.size:
             self._items.popitem(last=False)
+
+
+_paused = 0
+_paused_lock = threading.Lock()
+_collector_was_enabled = False
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a report's records are alive.
+
+    A report holds some 100 000 decoded records (size M) for a second or two; each
+    full collection in that time walks all of them, and with the GIL that stops the
+    event loop for 0.2-0.8 s (``bench/services_reports.py``).  They hold no reference
+    cycles and reference counting frees them when the report is done, so the
+    collector is paused meanwhile (nested and concurrent reports share one pause) and
+    put back as it was; its next run finds them gone.
+    """
+    global _paused, _collector_was_enabled
+    with _paused_lock:
+        if _paused == 0:
+            _collector_was_enabled = gc.isenabled()
+            gc.disable()
+        _paused += 1
+    try:
+        yield
+    finally:
+        with _paused_lock:
+            _paused -= 1
+            if _paused == 0 and _collector_was_enabled:
+                gc.enable()
 
 
 def utc(moment: datetime) -> datetime:
@@ -338,22 +372,26 @@ class ReportService:
             cached = self.cache.get(key, version, now)
             if cached is not None:
                 return dataclasses.replace(cached, language=language)
-        inputs = await self.load(actor, scope, period, now)
         snapshots = await self._snapshots(scope)
         today = now.astimezone(self.tz).date()
         snapshot = _pick_snapshot(snapshots, period, today)
-        report = await asyncio.to_thread(
-            _compute, inputs, snapshot=snapshot, period=period, now=now,
-            rules=self.churn_rules, settings=self.settings,
-        )
+        with collector_paused():
+            inputs = await self.load(actor, scope, period, now)
+            report = await asyncio.to_thread(
+                _compute, inputs, snapshot=snapshot, period=period, now=now,
+                rules=self.churn_rules, settings=self.settings,
+            )
+            names = {s.id: s.name for s in inputs.staff}
+            in_scope = sum(1 for c in inputs.customers if not c.archived)
+            del inputs  # freed by reference counting, before the collector runs again
         await self._save_snapshot(scope, snapshots, report, today)
         result = ReportResult(
             report=report,
             scope=scope,
             language=language,
             tz=self.tz,
-            staff_names={s.id: s.name for s in inputs.staff},
-            customers=sum(1 for c in inputs.customers if not c.archived),
+            staff_names=names,
+            customers=in_scope,
             snapshot_at=datetime.fromisoformat(snapshot["at"]) if snapshot else None,
         )
         self.cache.put(key, version, now, result)
@@ -391,10 +429,11 @@ class ReportService:
         interactions = self.store.interactions
         # the activity of both periods, and what happened since (late follow-ups, last contacts)
         covered_to = max(high, utc(now) + EPSILON)
-        seen = await self._records(interactions, ids, not_deleted, "occurred_at", low, covered_to, whole)
+        seen = {r.id: r for r in await self._records(
+            interactions, ids, not_deleted, "occurred_at", low, covered_to, whole)}
         # follow-ups due in the periods, whenever they were set
         dues = await self._records(interactions, ids, not_deleted, "next_follow_up_at", low, high, whole)
-        for record in dues.values():
+        for record in dues:
             seen.setdefault(record.id, record)
         reminders = [
             r for r in await self.store.reminders.find(
@@ -423,19 +462,19 @@ class ReportService:
                     seen.setdefault(record.id, record)
             if n % LOOKUPS_PER_TURN == LOOKUPS_PER_TURN - 1:
                 await asyncio.sleep(0)
-        last_contact = await self._last_contacts(live, seen.values(), low, now)
+        last_contact = await self._last_contacts(live, list(seen.values()), low, now)
         purchases_to = max(utc(now).astimezone(self.tz).date() + timedelta(days=1), period.end_day)
         purchases = await self._records(self.store.purchases, ids, {}, "purchased_on", None, purchases_to, whole)
         feedback = await self._records(self.store.feedback, ids, not_deleted, "created_at", None, None, whole)
-        records = sorted(seen.values(), key=_by_id)
+        records = list(seen.values())
         staff = await self._staff_in_scope(actor, scope)
-        staff = await self._with_names_of_others(
-            staff, scope, customers, records, purchases.values(), feedback.values())
+        staff = await self._with_names_of_others(staff, scope, customers, records, purchases, feedback)
         return ReportInputs(
             customers=customers,
             interactions=records,
-            purchases=_grouped(purchases.values(), ids if not whole else None),
-            feedback=_grouped(feedback.values(), ids if not whole else None),
+            purchases=purchases,
+            feedback=feedback,
+            per_customer=None if whole else ids,
             last_contact=last_contact,
             reminders=reminders,
             staff=staff,
@@ -463,28 +502,27 @@ class ReportService:
     async def _records(
         self, collection: Any, ids: set[str], where: Mapping[str, Any], field: str,
         start: datetime | date | None, end: datetime | date | None, whole: bool,
-    ) -> dict[str, Any]:
-        """The records of these customers with ``start <= field < end``, by id: one ranged read
-        of the collection in slices for a large scope, per-customer look-ups for a small one."""
+    ) -> list[Any]:
+        """The records of these customers with ``start <= field < end``: one ranged read of the
+        collection in slices for a large scope, per-customer look-ups for a small one."""
         if whole:
-            records = await self._slices(collection, dict(where), field, start, end)
-            return {r.id: r for r in records if r.customer_id in ids}
-        found: dict[str, Any] = {}
+            return await self._slices(collection, dict(where), field, start, end, ids)
+        found: list[Any] = []
         within = Range(field, start, end) if start is not None or end is not None else None
         for n, customer_id in enumerate(sorted(ids)):
-            for record in await collection.find({**where, "customer_id": customer_id}, within=within):
-                found[record.id] = record
+            found += await collection.find({**where, "customer_id": customer_id}, within=within)
             if n % LOOKUPS_PER_TURN == LOOKUPS_PER_TURN - 1:
                 await asyncio.sleep(0)
         return found
 
     async def _slices(
         self, collection: Any, where: dict[str, Any], field: str,
-        start: datetime | date | None, end: datetime | date | None,
+        start: datetime | date | None, end: datetime | date | None, customers: set[str] | None = None,
     ) -> list[Any]:
-        """Every record with ``start <= field < end`` (None: open), read in ranges of at most
-        about :data:`CHUNK` records (an index count says where to cut), the loop getting a turn
-        after each read."""
+        """Every record with ``start <= field < end`` (None: open) matching ``where`` (and of
+        ``customers``, if given), read in ranges of at most about :data:`CHUNK` records, the
+        loop getting a turn after each read.  Where to cut comes from the range index's count
+        of all records in a range (an O(1) look-up; ``where`` only narrows a slice further)."""
         if start is None or end is None:
             first = await collection.find(where, within=Range(field, start, end), order_by=field, limit=1)
             last = await collection.find(where, within=Range(field, start, end), order_by=field,
@@ -500,14 +538,15 @@ class ReportService:
         while pending:
             lo, hi = pending.pop()
             within = Range(field, lo, hi)
-            count = await collection.count(where, within=within)
+            count = await collection.count(within=within)
             if not count:
                 continue
             middle = _middle(lo, hi)
             if count > CHUNK and middle is not None:
                 pending += [(middle, hi), (lo, middle)]  # the earlier half first
                 continue
-            out.extend(await collection.find(where, within=within))
+            found = await collection.find(where, within=within)
+            out += found if customers is None else [r for r in found if r.customer_id in customers]
             await asyncio.sleep(0)
         return out
 
@@ -521,13 +560,18 @@ class ReportService:
         """
         counts = self._counts_as_contact
         moment = utc(now)
-        latest: dict[str, Interaction] = {}
-        for record in loaded:
-            cid = record.customer_id
-            if cid in live and not record.deleted and utc(record.occurred_at) <= moment and counts(record):
-                known = latest.get(cid)
-                if known is None or record.occurred_at > known.occurred_at:
-                    latest[cid] = record
+
+        def scan() -> dict[str, Interaction]:  # thousands of records: in a worker thread
+            latest: dict[str, Interaction] = {}
+            for record in loaded:
+                cid = record.customer_id
+                if cid in live and not record.deleted and utc(record.occurred_at) <= moment and counts(record):
+                    known = latest.get(cid)
+                    if known is None or record.occurred_at > known.occurred_at:
+                        latest[cid] = record
+            return latest
+
+        latest = await asyncio.to_thread(scan)
         page_size = 1 if self.churn_rules.unanswered_counts_as_contact else CONTACT_PAGE
         for n, cid in enumerate(sorted(live - set(latest))):
             offset = 0
@@ -561,7 +605,11 @@ class ReportService:
         if scope.owner is not None:
             return staff
         known = {s.id for s in staff}
-        others = ({c.owner_id for c in customers} | {r.owner_id for group in groups for r in group}) - known
+
+        def owners() -> set[str]:  # tens of thousands of records: in a worker thread
+            return ({c.owner_id for c in customers} | {r.owner_id for group in groups for r in group}) - known
+
+        others = await asyncio.to_thread(owners)
         extra = []
         for staff_id in sorted(others):
             user = await self.store.staff.get(staff_id)
@@ -774,7 +822,9 @@ def _compute(
     """
     local_now = now.astimezone(period.tz or UTC)
     at_risk = []
-    purchases, feedback, last_contact = inputs.purchases, inputs.feedback, inputs.last_contact
+    purchases = _grouped(inputs.purchases, inputs.per_customer)
+    feedback = _grouped(inputs.feedback, inputs.per_customer)
+    last_contact = inputs.last_contact
     for customer in inputs.customers:
         if customer.archived:
             continue
