@@ -284,20 +284,27 @@ async def new_report(service: ReportService, actor: StaffUser, kind: str) -> Rep
 
 
 class LoopWatch:
-    """A heartbeat (every 5 ms: the worst lateness is the worst loop block) and a /help-like
-    probe (every 20 ms a trivial coroutine; its latency from due to done)."""
+    """A heartbeat (every 5 ms) and a /help-like probe (every 20 ms, a trivial coroutine).
+
+    ``worst`` is the heartbeat's worst lateness in wall-clock time (what a user would
+    wait; on a shared machine it includes the time the OS gives other processes);
+    ``worst_cpu`` the most CPU the loop thread spent between two beats (what this
+    process's own work blocked the loop for, as the tests' watchdog counts it).
+    """
 
     def __init__(self) -> None:
         self.worst = 0.0
+        self.worst_cpu = 0.0
         self.latencies: list[float] = []
         self._tasks: list[asyncio.Task[None]] = []
 
     async def _beat(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            due = loop.time() + 0.005
+            due, cpu = loop.time() + 0.005, time.thread_time()
             await asyncio.sleep(0.005)
             self.worst = max(self.worst, loop.time() - due)
+            self.worst_cpu = max(self.worst_cpu, time.thread_time() - cpu)
 
     async def _probe(self) -> None:
         loop = asyncio.get_running_loop()
@@ -327,7 +334,9 @@ class Run:
     figures: float
     chart: float
     workbook: float
-    worst_block: float
+    worst_block: float  # while the figures are computed
+    worst_cpu: float
+    files_block: float  # while the chart and the workbook are made
     help_p50: float
     help_p95: float
     help_max: float
@@ -342,15 +351,18 @@ async def timed(call: Callable[[], Awaitable[Any]]) -> tuple[float, Any]:
 async def measure_new(service: ReportService, actor: StaffUser) -> Run:
     async with LoopWatch() as watch:
         figures, result = await timed(lambda: service.report(actor, "last_month"))
+    async with LoopWatch() as files:
         chart, _png = await timed(lambda: service.chart(result))
         workbook, _xlsx = await timed(lambda: service.report_workbook(actor, result))
-    return Run(figures, chart, workbook, watch.worst, watch.p(0.5), watch.p(0.95), max(watch.latencies or [0]))
+    return Run(figures, chart, workbook, watch.worst, watch.worst_cpu, files.worst,
+               watch.p(0.5), watch.p(0.95), max(watch.latencies or [0]))
 
 
 async def measure_legacy(service: ReportService, actor: StaffUser) -> Run:
     async with LoopWatch() as watch:
         figures, _report = await timed(lambda: legacy_report(service, actor, "last_month"))
-    return Run(figures, 0.0, 0.0, watch.worst, watch.p(0.5), watch.p(0.95), max(watch.latencies or [0]))
+    return Run(figures, 0.0, 0.0, watch.worst, watch.worst_cpu, 0.0,
+               watch.p(0.5), watch.p(0.95), max(watch.latencies or [0]))
 
 
 def median_run(runs: list[Run]) -> Run:
@@ -410,8 +422,9 @@ async def run(args: argparse.Namespace) -> int:
     lines = [
         header,
         "",
-        "| who | path | figures | chart | workbook | worst loop block | /help p50 / p95 / max |",
-        "|---|---|---|---|---|---|---|",
+        ("| who | path | figures | chart | workbook | worst loop block: wall (loop-thread CPU) "
+        "| /help p50 / p95 / max | worst block during chart + workbook |"),
+        "|---|---|---|---|---|---|---|---|",
     ]
     verdicts = []
     first_chart = None
@@ -433,16 +446,19 @@ async def run(args: argparse.Namespace) -> int:
         old = median_run([await measure_legacy(service, actor) for _ in range(max(1, args.baseline_runs))])
         for path, r in (("new", new), ("old (baseline)", old)):
             extra = (f"{ms(r.chart)} | {ms(r.workbook)}" if path == "new" else "– | –")
-            lines.append(f"| {label} | {path} | {ms(r.figures)} | {extra} | {ms(r.worst_block)} | "
-                         f"{ms(r.help_p50)} / {ms(r.help_p95)} / {ms(r.help_max)} |")
+            files = ms(r.files_block) if path == "new" else "–"
+            lines.append(f"| {label} | {path} | {ms(r.figures)} | {extra} | {ms(r.worst_block)} "
+                         f"({ms(r.worst_cpu)}) | {ms(r.help_p50)} / {ms(r.help_p95)} / {ms(r.help_max)} | {files} |")
         lines.append(f"| {label} | ratio old/new | {old.figures / new.figures:.1f}× | | | "
-                     f"{old.worst_block / max(new.worst_block, 1e-6):.0f}× | "
-                     f"p95 {old.help_p95 / max(new.help_p95, 1e-6):.0f}× |")
+                     f"{old.worst_block / max(new.worst_block, 1e-6):.0f}× "
+                     f"({old.worst_cpu / max(new.worst_cpu, 1e-6):.0f}×) | "
+                     f"max {old.help_max / max(new.help_max, 1e-6):.0f}× | |")
         verdicts.append(
             f"- {label}: figures ≤ 2 s: **{verdict(new.figures <= 2)}** ({ms(new.figures)}); "
             f"chart + workbook ≤ 1 s: **{verdict(new.chart + new.workbook <= 1)}** "
             f"({ms(new.chart + new.workbook)}); loop never blocked > 50 ms: "
-            f"**{verdict(new.worst_block <= 0.05)}** ({ms(new.worst_block)}); /help p95 ≤ 50 ms: "
+            f"**{verdict(new.worst_block <= 0.05)}** ({ms(new.worst_block)} wall, {ms(new.worst_cpu)} loop-thread CPU); "
+            f"/help p95 ≤ 50 ms: "
             f"**{verdict(new.help_p95 <= 0.05)}** ({ms(new.help_p95)})"
         )
     lines += ["", "The figures of the new load equal the old load's (checked in this run).", *verdicts]
@@ -456,6 +472,7 @@ async def run(args: argparse.Namespace) -> int:
         lines.append(f"- the same chart in a child process (spawn): first {ms(first)}, then {ms(steady)}")
     await store.close()
     shutil.rmtree(work)
+    lines.append(f"- load average at the end: {os.getloadavg()[0]:.1f} (the machine is shared)")
     print("\n".join(lines))
     return 0
 

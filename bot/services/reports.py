@@ -97,7 +97,7 @@ SNAPSHOT_DAYS = 70
 SCHEDULE_BOOKMARK = f"{NAMESPACE}:scheduled_through"
 WHOLE_COLLECTION_FROM = 300  # customers; from here one ranged read beats per-customer look-ups,
 WHOLE_SHARE = 3  # when the scope holds at least a third of all customers
-CHUNK = 500  # records per read: decoding them keeps the loop ~10 ms (~25 ms on a loaded machine)
+CHUNK = 250  # records per read: decoding them keeps the loop ~5 ms (~25 ms on a loaded machine)
 LOOKUPS_PER_TURN = 20  # index look-ups between two turns of the loop
 CONTACT_PAGE = 4  # a customer's latest interactions read at once, looking for the last contact
 EPSILON = timedelta(microseconds=1)
@@ -493,11 +493,17 @@ class ReportService:
             wheres = [{"owner_id": actor.id}]
             if actor.role is Role.MANAGER:
                 wheres += [{"team": team} for team in actor.teams]
-        found: dict[str, Customer] = {}
-        for where in wheres:
-            for customer in await self._slices(self.store.customers, where, "created_at", None, None):
-                found.setdefault(customer.id, customer)
-        return [c for c in found.values() if access.can_view_customer(actor, c)]
+        if len(wheres) == 1:
+            found = await self._slices(self.store.customers, wheres[0], "created_at", None, None)
+        else:
+            by_id: dict[str, Customer] = {}
+            for where in wheres:
+                for customer in await self._slices(self.store.customers, where, "created_at", None, None):
+                    by_id.setdefault(customer.id, customer)
+            found = list(by_id.values())
+        if actor.role is Role.ADMIN:
+            return found  # an admin sees every customer
+        return [c for c in found if access.can_view_customer(actor, c)]
 
     async def _records(
         self, collection: Any, ids: set[str], where: Mapping[str, Any], field: str,

@@ -99,3 +99,47 @@ async def test_a_long_custom_period_in_the_past(svc: Services) -> None:
     finally:
         del svc.reports.period
     assert new == old, differences(new, old)
+
+
+def test_the_report_cache_is_bounded_and_keyed_by_data_version_and_age() -> None:
+    cache = reports_service.ReportCache(size=2, seconds=600)
+    now = NOW
+    first, second, third = (object() for _ in range(3))  # stand-ins: the cache only keeps them
+    cache.put(("ada", "all", "month", "2025-12-01"), (1, 2), now, first)  # type: ignore[arg-type]
+    assert cache.get(("ada", "all", "month", "2025-12-01"), (1, 2), now + timedelta(seconds=30)) is first
+    assert cache.get(("ada", "all", "month", "2025-12-01"), (1, 3), now) is None  # a record came since
+    assert cache.get(("ada", "all", "month", "2025-12-01"), (1, 2), now + timedelta(minutes=11)) is None
+    assert cache.get(("bo", "all", "month", "2025-12-01"), (1, 2), now) is None  # another actor
+    cache.put(("ada", "all", "week", "2025-12-29"), (1, 2), now, second)  # type: ignore[arg-type]
+    cache.get(("ada", "all", "month", "2025-12-01"), (1, 2), now)  # used: kept
+    cache.put(("ada", "rep:x", "week", "2025-12-29"), (1, 2), now, third)  # type: ignore[arg-type]
+    assert cache.get(("ada", "all", "week", "2025-12-29"), (1, 2), now) is None  # the least recently used went
+    assert cache.get(("ada", "all", "month", "2025-12-01"), (1, 2), now) is first
+
+
+def test_the_collector_pause_nests_and_restores_what_it_found() -> None:
+    import gc
+
+    assert gc.isenabled()
+    with reports_service.collector_paused():
+        with reports_service.collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with reports_service.collector_paused():
+            pass
+        assert not gc.isenabled()  # somebody else had it off: it stays off
+    finally:
+        gc.enable()
+
+
+def test_matplotlib_and_openpyxl_load_only_when_a_chart_or_workbook_is_made() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, handlers.reports, bot.services.reports; "
+            "print('matplotlib' in sys.modules, 'openpyxl' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert done.stdout.split() == ["False", "False"]
