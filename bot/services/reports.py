@@ -16,14 +16,34 @@ what the actor may see (``bot.domain.access``):
 Naming any other person raises ``AccessDenied``: scope ids come from buttons
 and are never trusted.
 
-**Loading**: a report needs each customer's whole history (the churn score
-looks at the last contact and the purchase rhythm; CLV at every purchase), so
-the records of the scope's customers are read per customer — each such
-look-up is an index hit — or, for a large scope, once for the whole
-collection and filtered in memory (``docs/performance.md``: one scan beats
-thousands of look-ups).  Scoring the churn risk and ``compute_report`` are
-CPU-bound; they run in a worker thread (``asyncio.to_thread``) so the event
-loop keeps serving everyone else.
+**Loading** (issue 15.2; ``docs/performance.md``, "Reports through the service"):
+through the ranged indexes, never whole collections decoded at once.  What a
+report reads, for the scope's customers:
+
+- the customers themselves (the mix, CLV, who is at risk), by ``created_at``;
+- the interactions that occurred from the start of the previous period up to
+  now (the activity, the contacts that settle follow-ups, last contacts), and
+  those whose follow-up falls due in the two periods, whenever logged; for a
+  follow-up set before the periods, the customer's contacts since it was set;
+- each customer's last contact before that, one index look-up each (the churn
+  score measures from it: it reads no other interaction);
+- the purchases up to today (CLV and the purchase rhythm need all of them) and
+  the feedback (open complaints and recent ratings, whenever created).
+
+A large scope (a third of all customers or more) reads each collection by
+ranges, a small one per customer.  Every read returns at most about
+:data:`CHUNK` records and the loop gets a turn between reads, so decoding
+never holds up another user for long; the figures — the churn score and
+``compute_report`` — run in a worker thread (``asyncio.to_thread``), and so
+do the chart (matplotlib, one at a time) and the workbook (openpyxl), both
+imported there the first time they are needed.  The cyclic garbage collector
+is paused while a report's records are alive (:func:`collector_paused`).  The
+figures are those of the old whole-history load
+(``tests/bot/services/test_reports_load.py``).
+
+**Reuse**: the report just computed is kept (:class:`ReportCache`) for its
+Excel button, keyed by actor, scope and period, as long as the collections hold
+as many records as then and for ten minutes at most.
 
 **Tier/stage movement**: the store keeps one snapshot of the counts per local
 day and scope (kv ``reports:snapshot:<scope key>``, the last 70 days).  A
