@@ -6,7 +6,8 @@ follow-up a week on), 800 purchases, 300 feedback items and 150 follow-up remind
 Each report is computed twice — from the old load (every record of the scope's
 customers) and from the new one — and the two reports must be equal in every figure,
 for an admin (the whole-collection path), a manager (the per-customer path) and one
-rep, over several periods; and with unanswered calls not counting as contact.
+rep, over several periods; and with unanswered calls not counting as contact; on the
+TinyDB store and on SQLite.
 """
 
 from __future__ import annotations
@@ -25,15 +26,18 @@ from bot.config import load_config
 from bot.domain.models import Interaction, InteractionKind, Outcome
 from bot.services import Services
 from bot.services import reports as reports_service
+from storage.base import Store
+from storage.sql import SQLStore
 from storage.tinydb_store.store import TinyDBStore
 
 SIZES = {"customers": 400, "interactions": 4_000, "purchases": 800, "feedback": 300, "reminders": 150}
 KINDS = ("last_month", "this_month", "this_week", "today", "last_week")
 
 
-@pytest.fixture
-async def svc(tmp_path: Path) -> AsyncIterator[Services]:
-    store = TinyDBStore(tmp_path / "data", fsync=False)
+@pytest.fixture(params=["tinydb", "sqlite"])
+async def svc(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Services]:
+    store: Store = (TinyDBStore(tmp_path / "data", fsync=False) if request.param == "tinydb"
+                    else SQLStore(f"sqlite:///{tmp_path / 'crm.sqlite3'}"))
     await store.open()
     services = Services(load_config(None, environ={}, search=False), store, SimulatedClock(NOW + timedelta(days=9)))
     await populate(store, SIZES, batch=500)
