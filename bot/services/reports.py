@@ -396,14 +396,11 @@ class ReportService:
         today = now.astimezone(self.tz).date()
         snapshot = _pick_snapshot(snapshots, period, today)
         with collector_paused():
-            inputs = await self.load(actor, scope, period, now)
-            report = await asyncio.to_thread(
-                _compute, inputs, snapshot=snapshot, period=period, now=now,
+            box = [await self.load(actor, scope, period, now)]  # the worker takes the only reference
+            report, names, in_scope = await asyncio.to_thread(
+                _figures, box, snapshot=snapshot, period=period, now=now,
                 rules=self.churn_rules, settings=self.settings,
             )
-            names = {s.id: s.name for s in inputs.staff}
-            in_scope = sum(1 for c in inputs.customers if not c.archived)
-            del inputs  # freed by reference counting, before the collector runs again
         await self._save_snapshot(scope, snapshots, report, today)
         result = ReportResult(
             report=report,
@@ -456,23 +453,14 @@ class ReportService:
         for record in dues:
             seen.setdefault(record.id, record)
         reminders = [
-            r for r in await self.store.reminders.find(
-                {"kind": ReminderKind.FOLLOW_UP.value}, within=Range("due_at", low, high)
-            )
-            if r.customer_id in ids and (scope.owner is None or r.recipient_id == scope.owner.id)
+            r for r in await self._slices(self.store.reminders, {"kind": ReminderKind.FOLLOW_UP.value},
+                                          "due_at", low, high, ids)
+            if scope.owner is None or r.recipient_id == scope.owner.id
         ]
         # a follow-up set before the periods: the contacts between then and the periods
-        since: dict[str, datetime] = {}
-        for record in seen.values():
-            due = record.next_follow_up_at
-            if due is not None and low <= due < high:
-                at = utc(record.occurred_at)
-                since[record.customer_id] = min(at, since.get(record.customer_id, at))
-        for r in reminders:
-            at = utc(r.created_at)
-            since[r.customer_id] = min(at, since.get(r.customer_id, at))  # type: ignore[index]
+        since = await asyncio.to_thread(_follow_ups_set, seen.values(), reminders, low, high)
         later = await interactions.count(within=Range("occurred_at", covered_to, None))
-        for n, (customer_id, first) in enumerate(sorted(since.items())):
+        for n, (customer_id, first) in enumerate(since):
             where = {"customer_id": customer_id, **not_deleted}
             if first < low:
                 for record in await interactions.find(where, within=Range("occurred_at", first, low)):
@@ -831,6 +819,26 @@ def _pick_snapshot(days: Mapping[str, Any], period: Period, today: date) -> Mapp
     return before[-1] if before else earlier[0][1]
 
 
+def _figures(box: list[ReportInputs], **options: Any) -> tuple[Report, dict[str, str], int]:
+    """In the worker thread: the report, the staff names and how many customers are in scope;
+    then the records are let go of here, a slice at a time (freeing 100 000 objects in one
+    go would hold the GIL, and so the event loop, for a tenth of a second)."""
+    inputs = box.pop()
+    report = _compute(inputs, **options)
+    names = {s.id: s.name for s in inputs.staff}
+    in_scope = sum(1 for c in inputs.customers if not c.archived)
+    for records in (inputs.customers, inputs.interactions, inputs.purchases, inputs.feedback):
+        if isinstance(records, list):
+            while records:
+                del records[-CHUNK:]
+    contacts = inputs.last_contact
+    if isinstance(contacts, dict):
+        while contacts:
+            for _ in range(min(CHUNK, len(contacts))):
+                contacts.popitem()
+    return report, names, in_scope
+
+
 def _compute(
     inputs: ReportInputs,
     *,
@@ -905,6 +913,22 @@ def _customer_file(
 
     writer = customers_xlsx if fmt == "xlsx" else customers_csv
     return writer(customers, names, gettext_for(language), tz)
+
+
+def _follow_ups_set(
+    interactions: Iterable[Interaction], reminders: Iterable[Reminder], low: datetime, high: datetime
+) -> list[tuple[str, datetime]]:
+    """(customer, when the earliest of their follow-ups due in ``[low, high)`` was set), by customer."""
+    since: dict[str, datetime] = {}
+    for record in interactions:
+        due = record.next_follow_up_at
+        if due is not None and low <= due < high:
+            at = utc(record.occurred_at)
+            since[record.customer_id] = min(at, since.get(record.customer_id, at))
+    for r in reminders:
+        at = utc(r.created_at)
+        since[r.customer_id] = min(at, since.get(r.customer_id, at))  # type: ignore[index]
+    return sorted(since.items())
 
 
 def _by_id(record: Any) -> str:
