@@ -55,6 +55,12 @@ async def gate(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Gate]:
     held.release.set()
 
 
+async def insert_in_batches(collection: Any, records: list[Any]) -> None:
+    """A few hundred at a time: encoding thousands in one call would hold the loop."""
+    for start in range(0, len(records), 250):
+        await collection.insert_many(records[start:start + 250])
+
+
 @pytest.fixture
 async def team(bot: Any, sandbox: Any, clock: Any) -> dict[str, Any]:
     store, now = bot.bot_data[SERVICES_KEY].store, clock.now()
@@ -68,7 +74,7 @@ async def team(bot: Any, sandbox: Any, clock: Any) -> dict[str, Any]:
         created = now - timedelta(days=rnd.randrange(700))
         customers.append(Customer(name=f"Customer {k}", owner_id=str(REP), team="east",
                                   created_at=created, updated_at=created))
-    await store.customers.insert_many(customers)
+    await insert_in_batches(store.customers, customers)
     interactions = []
     for _ in range(INTERACTIONS):
         at = now - timedelta(minutes=rnd.randrange(60 * 24 * 120))
@@ -76,8 +82,8 @@ async def team(bot: Any, sandbox: Any, clock: Any) -> dict[str, Any]:
             customer_id=rnd.choice(customers).id, owner_id=str(REP), kind=InteractionKind.CALL, occurred_at=at,
             next_follow_up_at=at + timedelta(days=3) if rnd.random() < 0.2 else None,
             created_at=at, updated_at=at))
-    await store.interactions.insert_many(interactions)
-    await store.purchases.insert_many([
+    await insert_in_batches(store.interactions, interactions)
+    await insert_in_batches(store.purchases, [
         Purchase(customer_id=rnd.choice(customers).id, owner_id=str(REP), product="tea",
                  amount=Decimal(rnd.randrange(100, 5000)), currency="CNY",
                  purchased_on=date(2026, 3, 2) - timedelta(days=rnd.randrange(400)),

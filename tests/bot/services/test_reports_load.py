@@ -40,7 +40,7 @@ async def svc(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[S
                     else SQLStore(f"sqlite:///{tmp_path / 'crm.sqlite3'}"))
     await store.open()
     services = Services(load_config(None, environ={}, search=False), store, SimulatedClock(NOW + timedelta(days=9)))
-    await populate(store, SIZES, batch=500)
+    await populate(store, SIZES, batch=250)
     customers = await store.customers.find(limit=3)
     later = NOW + timedelta(days=40)  # dated in the future: a follow-up may be done "later"
     for customer in customers:
