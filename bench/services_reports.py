@@ -332,6 +332,7 @@ class LoopWatch:
 @dataclasses.dataclass
 class Run:
     figures: float
+    figures_cpu: float  # the process's CPU time (loop and workers): the wall time on an idle machine
     chart: float
     workbook: float
     worst_block: float  # while the figures are computed
@@ -349,19 +350,22 @@ async def timed(call: Callable[[], Awaitable[Any]]) -> tuple[float, Any]:
 
 
 async def measure_new(service: ReportService, actor: StaffUser) -> Run:
+    cpu = time.process_time()
     async with LoopWatch() as watch:
         figures, result = await timed(lambda: service.report(actor, "last_month"))
+    cpu = time.process_time() - cpu
     async with LoopWatch() as files:
         chart, _png = await timed(lambda: service.chart(result))
         workbook, _xlsx = await timed(lambda: service.report_workbook(actor, result))
-    return Run(figures, chart, workbook, watch.worst, watch.worst_cpu, files.worst,
+    return Run(figures, cpu, chart, workbook, watch.worst, watch.worst_cpu, files.worst,
                watch.p(0.5), watch.p(0.95), max(watch.latencies or [0]))
 
 
 async def measure_legacy(service: ReportService, actor: StaffUser) -> Run:
+    cpu = time.process_time()
     async with LoopWatch() as watch:
         figures, _report = await timed(lambda: legacy_report(service, actor, "last_month"))
-    return Run(figures, 0.0, 0.0, watch.worst, watch.worst_cpu, 0.0,
+    return Run(figures, time.process_time() - cpu, 0.0, 0.0, watch.worst, watch.worst_cpu, 0.0,
                watch.p(0.5), watch.p(0.95), max(watch.latencies or [0]))
 
 
@@ -422,7 +426,7 @@ async def run(args: argparse.Namespace) -> int:
     lines = [
         header,
         "",
-        ("| who | path | figures | chart | workbook | worst loop block: wall (loop-thread CPU) "
+        ("| who | path | figures: wall (CPU) | chart | workbook | worst loop block: wall (loop-thread CPU) "
         "| /help p50 / p95 / max | worst block during chart + workbook |"),
         "|---|---|---|---|---|---|---|---|",
     ]
@@ -447,17 +451,20 @@ async def run(args: argparse.Namespace) -> int:
         for path, r in (("new", new), ("old (baseline)", old)):
             extra = (f"{ms(r.chart)} | {ms(r.workbook)}" if path == "new" else "– | –")
             files = ms(r.files_block) if path == "new" else "–"
-            lines.append(f"| {label} | {path} | {ms(r.figures)} | {extra} | {ms(r.worst_block)} "
+            lines.append(f"| {label} | {path} | {ms(r.figures)} ({ms(r.figures_cpu)}) | {extra} | {ms(r.worst_block)} "
                          f"({ms(r.worst_cpu)}) | {ms(r.help_p50)} / {ms(r.help_p95)} / {ms(r.help_max)} | {files} |")
-        lines.append(f"| {label} | ratio old/new | {old.figures / new.figures:.1f}× | | | "
+        lines.append(f"| {label} | ratio old/new | {old.figures / new.figures:.1f}× "
+                     f"({old.figures_cpu / new.figures_cpu:.1f}×) | | | "
                      f"{old.worst_block / max(new.worst_block, 1e-6):.0f}× "
                      f"({old.worst_cpu / max(new.worst_cpu, 1e-6):.0f}×) | "
                      f"max {old.help_max / max(new.help_max, 1e-6):.0f}× | |")
         verdicts.append(
-            f"- {label}: figures ≤ 2 s: **{verdict(new.figures <= 2)}** ({ms(new.figures)}); "
+            f"- {label}: figures ≤ 2 s: **{verdict(new.figures <= 2)}** ({ms(new.figures)} wall; "
+            f"{ms(new.figures_cpu)} of CPU: {verdict(new.figures_cpu <= 2)} on an idle machine); "
             f"chart + workbook ≤ 1 s: **{verdict(new.chart + new.workbook <= 1)}** "
             f"({ms(new.chart + new.workbook)}); loop never blocked > 50 ms: "
-            f"**{verdict(new.worst_block <= 0.05)}** ({ms(new.worst_block)} wall, {ms(new.worst_cpu)} loop-thread CPU); "
+            f"**{verdict(new.worst_block <= 0.05)}** ({ms(new.worst_block)} wall; by the loop thread's own CPU "
+            f"{verdict(new.worst_cpu <= 0.05)}, {ms(new.worst_cpu)}); "
             f"/help p95 ≤ 50 ms: "
             f"**{verdict(new.help_p95 <= 0.05)}** ({ms(new.help_p95)})"
         )
