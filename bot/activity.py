@@ -45,6 +45,8 @@ from apscheduler.events import (
 from telegram import Update
 from telegram.ext import Application, BaseUpdateProcessor
 
+from bot.telegram_request import shared_tls
+
 UPDATE_HEADER = "X-Sandbox-Update-Id"
 
 _cause: contextvars.ContextVar[int | None] = contextvars.ContextVar("crm_bot_update", default=None)
@@ -134,8 +136,10 @@ class ApplicationActivity:
         self._started_upto = 0
         self._in_progress: Counter[int | None] = Counter()
         self._tasks: dict[asyncio.Future[Any], int] = {}
+        self._tasks_by_cause: Counter[int] = Counter()  # the same tasks, counted per update
         self._threads: Counter[int] = Counter()
         self._job_causes: dict[str, int | None] = {}
+        self._jobs_added: dict[int, set[str]] = {}  # per update, the ids of the jobs it added
         self._jobs_running: Counter[int | None] = Counter()
 
     # -- wiring ---------------------------------------------------------------
@@ -151,8 +155,9 @@ class ApplicationActivity:
         return self.update_processor
 
     def httpx_kwargs(self) -> dict[str, Any]:
-        """For ``HTTPXRequest(httpx_kwargs=…)``: tags each request with its update."""
-        return {"event_hooks": {"request": [_tag_request]}}
+        """For ``HTTPXRequest(httpx_kwargs=…)``: tags each request with its update (and shares
+        the process's TLS context, ``bot.telegram_request.tls_context``)."""
+        return shared_tls({"event_hooks": {"request": [_tag_request]}})
 
     def attach(self, application: Application) -> None:
         """Start counting tasks, threads and jobs (call inside the running loop)."""
@@ -191,7 +196,7 @@ class ApplicationActivity:
         elif update_id > self._started_upto:
             parts.append(f"update {update_id} not started")
         in_progress = self._count(self._in_progress, update_id)
-        tasks = self._count(Counter(self._tasks.values()), update_id)
+        tasks = self._count(self._tasks_by_cause, update_id)
         threads = self._count(self._threads, update_id)
         running = self._count(self._jobs_running, update_id)
         due = self._due_jobs(update_id)
@@ -218,13 +223,22 @@ class ApplicationActivity:
         if not scheduler.running:
             return 0
         now = datetime.now(UTC)
-        return sum(
-            1
-            for job in scheduler.get_jobs()
-            if job.next_run_time is not None
-            and job.next_run_time <= now
-            and (update_id is None or self._job_causes.get(job.id) == update_id)
-        )
+        if update_id is None:
+            jobs = scheduler.get_jobs()
+        else:  # only the jobs this update added (most updates add none), not every job
+            ids = self._jobs_added.get(update_id)
+            if not ids:
+                return 0
+            jobs = []
+            for job_id in list(ids):
+                job = scheduler.get_job(job_id)
+                if job is None:
+                    ids.discard(job_id)
+                else:
+                    jobs.append(job)
+            if not ids:
+                del self._jobs_added[update_id]
+        return sum(1 for job in jobs if job.next_run_time is not None and job.next_run_time <= now)
 
     # -- counting ---------------------------------------------------------------
 
@@ -253,11 +267,16 @@ class ApplicationActivity:
         cause = _cause.get()
         if cause is not None:
             self._tasks[task] = cause
+            self._tasks_by_cause[cause] += 1
             task.add_done_callback(self._task_done)
         return task
 
     def _task_done(self, task: asyncio.Future[Any]) -> None:
-        self._tasks.pop(task, None)
+        cause = self._tasks.pop(task, None)
+        if cause is not None:
+            self._tasks_by_cause[cause] -= 1
+            if not self._tasks_by_cause[cause]:
+                del self._tasks_by_cause[cause]
         self.waker()
 
     def _thread_started(self, cause: int, future: concurrent.futures.Future[Any]) -> None:
@@ -281,7 +300,10 @@ class ApplicationActivity:
     def _on_job(self, event: JobEvent) -> None:
         # Added inside a handler, a job belongs to that update (the listener runs in add_job).
         if event.code == EVENT_JOB_ADDED:
-            self._job_causes[event.job_id] = _cause.get()
+            cause = _cause.get()
+            self._job_causes[event.job_id] = cause
+            if cause is not None:
+                self._jobs_added.setdefault(cause, set()).add(event.job_id)
         elif event.code == EVENT_JOB_SUBMITTED:
             self._jobs_running[self._job_causes.get(event.job_id)] += 1
         else:

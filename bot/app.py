@@ -13,8 +13,9 @@ import asyncio
 import logging
 import warnings
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from telegram import BotCommand, BotCommandScopeAllPrivateChats
+from telegram import BotCommand, BotCommandScopeAllPrivateChats, Update
 from telegram.constants import ParseMode
 from telegram.ext import (
     Application,
@@ -22,19 +23,22 @@ from telegram.ext import (
     BaseUpdateProcessor,
     ContextTypes,
     Defaults,
+    TypeHandler,
 )
+from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
+from bot import render
 from bot.activity import ApplicationActivity
 from bot.concurrency import PerUserUpdateProcessor
 from bot.config import TelegramConfig
-from bot.domain import dates
+from bot.domain import dates, phones
 from bot.i18n import LANGUAGES, gettext_for
 from bot.persistence import StorePersistence
 from bot.ratelimit import RateLimits, TelegramRateLimiter
 from bot.scheduler import Scheduler
 from bot.services import Services
-from bot.telegram_request import StatusRequest
+from bot.telegram_request import StatusRequest, shared_tls
 from handlers import (
     access,
     commands,
@@ -50,7 +54,7 @@ from handlers import (
     staff,
     start,
 )
-from handlers.common import SERVICES_KEY
+from handlers.common import SERVICES_KEY, EditingBot
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +87,10 @@ def build_application(
     builder = builder.request(
         StatusRequest(connection_pool_size=256, httpx_kwargs=activity.httpx_kwargs() if activity else None)
     )
+    # PTB's own getUpdates client, but with the process's one TLS context (bot/telegram_request.py).
+    builder = builder.get_updates_request(
+        HTTPXRequest(connection_pool_size=1, httpx_kwargs=shared_tls(None))
+    )
     application = (
         builder
         .concurrent_updates(processor)
@@ -100,6 +108,9 @@ def build_application(
         )
         .build()
     )
+    # Edits that change nothing succeed, long edits are split (handlers/common.py): the
+    # builder has no bot-class option, and EditingBot adds methods only (no state).
+    application.bot.__class__ = EditingBot
     application.bot_data[SERVICES_KEY] = services
     application.bot_data[SCHEDULER_KEY] = Scheduler(services.clock)
     register_handlers(application, timedelta(minutes=config.conversation.timeout_minutes))
@@ -121,6 +132,8 @@ def rate_limiter(telegram: TelegramConfig) -> TelegramRateLimiter:
 
 
 def register_handlers(application: Application, conversation_timeout: timedelta) -> None:
+    # While a storage problem is open, each update first checks whether the store took a write again.
+    application.add_handler(TypeHandler(Update, errors.watch_storage), group=-2)
     # Order matters: the gate first, in its own group, so nothing reaches a feature unchecked.
     application.add_handlers(access.handlers(), group=-1)
     # Before the wizards: a reply to the search prompt is a search, not a field value.
@@ -145,7 +158,7 @@ def register_handlers(application: Application, conversation_timeout: timedelta)
 async def startup(application: Application, *, auto_tick: bool = True) -> None:
     """After ``initialize()``, before ``start()``: admins, published commands, the scheduler tick."""
     services: Services = application.bot_data[SERVICES_KEY]
-    await asyncio.to_thread(dates.warm_up, services.clock.now(), services.config.tz)
+    await asyncio.to_thread(warm_up, services.clock.now(), services.config.tz)
     await services.staff.ensure_admins(services.config.access.admins)
     await publish_commands(application, services.config.locale.default_language)
     register_tasks(application)
@@ -156,6 +169,15 @@ async def startup(application: Application, *, auto_tick: bool = True) -> None:
             _tick, interval=timedelta(seconds=TICK_SECONDS), first=1, name="scheduler-tick",
             job_kwargs={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
         )
+
+
+def warm_up(now: datetime, tz: ZoneInfo) -> None:
+    """First-use costs of the libraries, paid in a worker at start rather than on the event
+    loop in some user's first update: dateparser's languages, every template, the catalogs,
+    Babel's dates, the phone metadata."""
+    dates.warm_up(now, tz)
+    render.warm_up()
+    phones.format_phone(phones.parse_phone("13800138000"))
 
 
 def register_tasks(application: Application) -> None:

@@ -473,6 +473,8 @@ AUDIT_ACTIONS = {
     "reactivate": N_("reactivated"),
     "revoke": N_("revoked"),
     "export": N_("exported"),
+    "card_request": N_("card asked for"),
+    "card_request_declined": N_("card request declined"),
 }
 AUDIT_ENTITIES = {
     "customer": N_("customer"),

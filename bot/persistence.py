@@ -18,6 +18,7 @@ through (``handlers.wizard.durable``) before each screen it sends, so a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from typing import Any
@@ -26,7 +27,7 @@ from telegram.ext import BasePersistence, PersistenceInput
 
 from bot.clock import Clock
 from bot.domain.models import KeyValue
-from storage.base import ConflictError, Store
+from storage.base import ConflictError, NotFoundError, Store
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,8 @@ class StorePersistence(BasePersistence[dict, dict, dict]):
         )
         self.store = store
         self.clock = clock
+        # per kv id: the JSON text and the record this process last stored (see _put)
+        self._written: dict[str, tuple[str, KeyValue]] = {}
 
     async def _load(self, namespace: str) -> dict[str, Any]:
         return {
@@ -53,32 +56,56 @@ class StorePersistence(BasePersistence[dict, dict, dict]):
         }
 
     async def _put(self, namespace: str, key: str, value: Any) -> None:
+        """Store ``value`` unless it is what this process last stored under the key.
+
+        Each key's last write is remembered (its JSON text and the record, for
+        its version), so PTB's periodic rewrite of unchanged data costs a
+        ``json.dumps`` and nothing else, and a changed value is one update
+        without a read first.  A conflict (or a record gone) falls back to
+        reading the stored one.
+        """
         try:
-            json.dumps(value)
+            text = json.dumps(value, sort_keys=True)
         except (TypeError, ValueError):
             log.error("not persisted: %s %s holds a value that is not plain JSON", namespace, key)
             return
         record_id = f"{namespace}:{key}"
-        for _attempt in range(3):
-            existing = await self.store.kv.get(record_id)
+        known = self._written.get(record_id)
+        if known is not None and known[0] == text:
+            return
+        self._written.pop(record_id, None)
+        for attempt in range(3):
             now = self.clock.now()
             try:
-                if existing is None:
-                    await self.store.kv.insert(
-                        KeyValue(id=record_id, namespace=namespace, value=value,
-                                 created_at=now, updated_at=now)
+                if known is not None and attempt == 0:
+                    stored = await self.store.kv.update(
+                        dataclasses.replace(known[1], value=value, updated_at=now)
                     )
-                elif existing.value != value:
-                    existing.value = value
-                    existing.updated_at = now
-                    await self.store.kv.update(existing)
+                else:
+                    existing = await self.store.kv.get(record_id)
+                    if existing is None:
+                        stored = await self.store.kv.insert(
+                            KeyValue(id=record_id, namespace=namespace, value=value,
+                                     created_at=now, updated_at=now)
+                        )
+                    elif existing.value != value:
+                        existing.value = value
+                        existing.updated_at = now
+                        stored = await self.store.kv.update(existing)
+                    else:
+                        stored = existing
+                current = self._written.get(record_id)
+                if current is None or current[1].version < stored.version:  # a later write won
+                    self._written[record_id] = (text, stored)
                 return
-            except ConflictError:
+            except (ConflictError, NotFoundError):
                 continue
         log.error("could not persist %s after three conflicting attempts", record_id)
 
     async def _drop(self, namespace: str, key: str) -> None:
-        await self.store.kv.delete(f"{namespace}:{key}")
+        record_id = f"{namespace}:{key}"
+        self._written.pop(record_id, None)
+        await self.store.kv.delete(record_id)
 
     async def get_user_data(self) -> dict[int, dict]:
         return {int(k): v for k, v in (await self._load(USER_DATA)).items()}

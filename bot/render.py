@@ -59,3 +59,23 @@ def render(language: str, template_name: str, /, **context: Any) -> str:
         _=catalog.gettext, ngettext=catalog.ngettext, language=language, **context
     )
     return text.strip()
+
+
+@cache
+def warm_up() -> None:
+    """Pay every first-use cost of rendering now (call it in a worker thread at start-up; once
+    per process, later calls return at once).
+
+    Compiling a template (~2 ms each, 192 of them), a language's catalog (~40 ms) and Babel's
+    locale data for dates would otherwise happen on the event loop, in the first update
+    that needs each.
+    """
+    from bot.i18n import LANGUAGES
+
+    env = environment()
+    for name in env.list_templates(filter_func=lambda name: name.endswith(".j2")):
+        env.get_template(name)
+    moment = datetime(2026, 1, 1, 12, 0, tzinfo=ZoneInfo("UTC"))
+    for language in LANGUAGES:
+        translations(language)
+        format_datetime(moment, language, "Asia/Shanghai", weekday=True)

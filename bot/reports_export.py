@@ -23,20 +23,26 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
-
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from bot import labels
 from bot.domain.models import Customer
 from bot.domain.reports import Comparison, Report
 from bot.exports import csv_bytes
 from bot.labels import Gettext, heading
+
+if TYPE_CHECKING:
+    from openpyxl import Workbook
+    from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+
+# openpyxl (~30 MB) is imported by the first workbook, not at start-up (issue 15).
+
+
+def _new_workbook() -> Workbook:
+    from openpyxl import Workbook
+
+    return Workbook(write_only=True)
 
 DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
 DATE_FORMAT = "yyyy-mm-dd"
@@ -113,8 +119,14 @@ class _Sheet:
         self.ws: WriteOnlyWorksheet = workbook.create_sheet(title)
         self.ws.freeze_panes = "A2"
         self.tz = tz
+        from openpyxl.cell import WriteOnlyCell
+
+        self._cell_type = WriteOnlyCell
 
     def header(self, names: Sequence[str]) -> None:
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.styles import Font
+
         row = []
         for name in names:
             cell = WriteOnlyCell(self.ws, value=name)
@@ -124,11 +136,14 @@ class _Sheet:
         self.ws.append(row)
 
     def widths(self, *widths: int) -> None:
+        from openpyxl.utils import get_column_letter
+
         for index, width in enumerate(widths):
             self.ws.column_dimensions[get_column_letter(index + 1)].width = width
 
     def cell(self, value: Any, number_format: str | None = None) -> Any:
         """A cell, or the bare value when it needs no style (5× faster for openpyxl to write)."""
+        WriteOnlyCell = self._cell_type  # openpyxl's class, imported once per sheet
         if isinstance(value, datetime):
             local = value.astimezone(self.tz) if value.tzinfo else value
             value = local.replace(tzinfo=None)
@@ -178,7 +193,7 @@ def report_xlsx(
     """
     h = _Headers(_)
     tz = tz or report.period.tz or DEFAULT_TZ
-    workbook = Workbook(write_only=True)
+    workbook = _new_workbook()
     _summary_sheet(_Sheet(workbook, h["sheet_summary"], tz), report, _, h)
     _reps_sheet(_Sheet(workbook, h["sheet_reps"], tz), report, h)
     _feedback_sheet(_Sheet(workbook, h["sheet_feedback"], tz), report, h)
@@ -376,7 +391,7 @@ def customers_xlsx(
 ) -> bytes:
     """A customer list (cards, one per row) as a workbook; moments in local time ``tz``."""
     h = _Headers(_)
-    workbook = Workbook(write_only=True)
+    workbook = _new_workbook()
     sheet = _Sheet(workbook, h["sheet_customers"], tz or DEFAULT_TZ)
     sheet.widths(16, 18, 12, 12, 34, 22, 14, 10, 10, 10, 12, 10, 20, 12, 16, 16, 8, 22)
     sheet.header([h[c] for c in CUSTOMER_COLUMNS])

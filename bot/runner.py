@@ -26,6 +26,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.logs import redact
 from bot.services import Services
+from bot.telegram_request import warm_up as http_warm_up
 from storage import open_store
 from storage.base import Store
 
@@ -58,6 +59,8 @@ async def running_bot(
     so a driver can wait until the bot has finished.
     """
     store = store or make_store(config)
+    # One-time loads off the event loop: the CA bundle and the HTTP stack (bot/telegram_request.py).
+    await asyncio.to_thread(http_warm_up)
     await store.open()
     try:
         services = Services(config=config, store=store, clock=clock or SystemClock())

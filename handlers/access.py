@@ -2,7 +2,9 @@
 
 Registered in group -1, so it runs before any feature handler. Anyone else
 gets one polite answer with their Telegram id (to give to an admin) and
-nothing more: no menu, no data, no command, no button works.
+nothing more: no menu, no data, no command, no button works. Someone whose
+account was deactivated is told so, and whom to ask (their team's managers,
+else the admins), instead of being treated as a stranger.
 
 Customer data is answered only in private chats: staff writing in a group
 (or pressing a button on a message there) get one line pointing to the
@@ -16,6 +18,7 @@ import logging
 from telegram import ReplyKeyboardRemove, Update
 from telegram.ext import ApplicationHandlerStop, BaseHandler, TypeHandler
 
+from bot.i18n import pick_language
 from bot.render import render
 from handlers.common import Context, caller, reply_html, services
 
@@ -39,12 +42,22 @@ async def gate(update: Update, context: Context) -> None:
             staff, name=tg_user.full_name, username=tg_user.username
         )
         return
-    log.info("refused update %s from unregistered user %s", update.update_id, tg_user.id)
-    text = render(language, "not_registered", telegram_id=tg_user.id)
+    deactivated = await services(context).staff.whom_to_ask(tg_user.id)
+    if deactivated is not None:
+        log.info("refused update %s from deactivated user %s", update.update_id, tg_user.id)
+        gone, ask = deactivated
+        language = pick_language(gone.language, tg_user.language_code,
+                                 services(context).config.locale.default_language)
+        text = render(language, "account_deactivated", ask=[u.name for u in ask], short=False)
+        alert = render(language, "account_deactivated", ask=[u.name for u in ask], short=True)
+    else:
+        log.info("refused update %s from unregistered user %s", update.update_id, tg_user.id)
+        text = render(language, "not_registered", telegram_id=tg_user.id)
+        alert = render(language, "not_available")
     if update.inline_query is not None:
         await update.inline_query.answer([], cache_time=0, is_personal=True)
     elif update.callback_query is not None:
-        await update.callback_query.answer(text=render(language, "not_available"), show_alert=True)
+        await update.callback_query.answer(text=alert[:200], show_alert=True)
     elif update.effective_chat.type == "private":
         await reply_html(update, context, text, language, reply_markup=ReplyKeyboardRemove())
     raise ApplicationHandlerStop

@@ -13,7 +13,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot import labels
 from bot.domain import access
-from bot.domain.models import Customer, StaffUser
+from bot.domain.models import Customer, Role, StaffUser
 from bot.i18n import gettext_for
 from bot.render import render
 from bot.services.errors import AccessDenied
@@ -36,6 +36,9 @@ AUDIT_LABEL = N_("🧾 Changes")
 CLASS_LABEL = N_("🏷 Tier / stage")
 AUTO_LABEL = N_("automatic")
 HISTORY_PAGE = 8
+#: The card's buttons that only some roles have; anyone below is told which role they are for.
+ROLE_NEEDED = {"purge": Role.ADMIN, "purge_ok": Role.ADMIN, "reassign": Role.MANAGER,
+               "reassign_to": Role.MANAGER, "audit": Role.MANAGER}
 
 
 def _button(label: str, feature: str, action: str, *args: str) -> InlineKeyboardButton:
@@ -82,7 +85,10 @@ async def on_card_button(
     query = update.callback_query
     back = [_button(_(common.BACK_LABEL), "cust", "view", data.args[0])]
     try:
-        customer = await svc.customers.visible(staff, data.args[0])
+        customer = await svc.customers.visible(staff, data.args[0])  # unseen: "not available", whatever the role
+        needs = access.missing_role(staff, ROLE_NEEDED[data.action]) if data.action in ROLE_NEEDED else None
+        if needs is not None:
+            raise AccessDenied(f"{data.action} {customer.id}", needs=needs)
         if data.action == "view":
             await query.answer()
             await send_card(update, context, staff, language, customer.id)
@@ -92,7 +98,7 @@ async def on_card_button(
             await send_card(update, context, staff, language, customer.id, edit=True)
         elif data.action == "purge":
             if not access.can_purge(staff):
-                raise AccessDenied("purge")
+                raise AccessDenied("purge", needs=access.missing_role(staff, Role.ADMIN))
             await query.answer()
             await query.edit_message_text(
                 render(language, "customer_purge_confirm", name=customer.name),
@@ -127,7 +133,7 @@ async def on_card_button(
         else:
             raise AccessDenied(f"card action {data.action}")
     except AccessDenied as denied:
-        await common.deny(update, context, language, f"customer button {data} ({denied})")
+        await common.deny(update, context, language, f"customer button {data} ({denied})", denied=denied)
 
 
 async def _referrer_names(svc: Any, staff: StaffUser, events: list[Any]) -> dict[str, str]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -36,7 +37,7 @@ from bot.i18n import gettext_for
 from bot.render import render
 from bot.services.errors import AccessDenied
 from bot.services.interactions import KEEP
-from handlers import callback_data, wizard
+from handlers import callback_data, purchases, wizard
 from handlers.callback_data import CallbackData
 from handlers.common import (
     Context,
@@ -49,7 +50,7 @@ from handlers.common import (
     user_zone,
 )
 from handlers.customer_card import entry_action, send_card
-from handlers.customer_view import when_text
+from handlers.customer_view import money, when_text
 from handlers.menu import LOG, N_
 from handlers.menu import labels as menu_labels
 from handlers.reasons import reason_text
@@ -67,6 +68,7 @@ EDIT_LABEL = N_("✏️ Edit")
 DELETE_LABEL = N_("🗑 Delete")
 CARD_LABEL = N_("📇 Card")
 VOICE_NOTE = N_("voice note")
+RECORD_PURCHASE_LABEL = N_("🛒 Record the purchase")
 
 
 def _cb(action: str, *args: str) -> str:
@@ -201,6 +203,7 @@ def _confirm(turn: Turn, reason: str | None) -> str:
         outcome=turn.shown(labels.outcome_labels(kind), "outcome"),
         summary=turn.draft.get("summary") or "", voice=bool(turn.draft.get("voice_file_id")),
         follow_up_mode=mode or "none", follow_up=when,
+        deal_amount=_deal_amount(turn) if turn.draft.get("outcome") == Outcome.DEAL_WON.value else None,
     )
 
 
@@ -229,7 +232,28 @@ async def on_save(turn: Turn) -> None:
     try:
         await send_card(turn.update, turn.context, turn.staff, turn.language, draft["customer_id"])
     except AccessDenied:
-        pass
+        return
+    if draft.get("mode") != "edit" and values["outcome"] is Outcome.DEAL_WON:
+        await _offer_purchase(turn)
+
+
+def _deal_amount(turn: Turn) -> str | None:
+    """The amount the quick log named, as the confirmation and the purchase offer show it."""
+    amount = turn.draft.get("deal_amount")
+    if not amount:
+        return None
+    return money(Decimal(amount), turn.draft.get("deal_currency") or turn.svc.config.locale.currency, turn.language)
+
+
+async def _offer_purchase(turn: Turn) -> None:
+    """A won deal: offer to record its purchase, with the amount the log named already filled in."""
+    draft = turn.draft
+    button = purchases.deal_button(turn._(RECORD_PURCHASE_LABEL), draft["customer_id"],
+                                   draft.get("deal_amount"), draft.get("deal_currency"))
+    await reply_html(turn.update, turn.context,
+                     render(turn.language, "log_deal_won", name=draft.get("customer_name", ""),
+                            amount=_deal_amount(turn)),
+                     turn.language, reply_markup=InlineKeyboardMarkup([[button]]))
 
 
 # ---- entry points --------------------------------------------------------------------------
@@ -264,6 +288,9 @@ async def log_command(update: Update, context: Context) -> str | int:
                      summary=parsed.summary, voice_file_id=None)
         if parsed.kind is not None:
             draft["kind"] = parsed.kind.value
+        if parsed.amount is not None:  # offered as the purchase of a won deal (see on_save)
+            draft["deal_amount"] = str(parsed.amount.amount)
+            draft["deal_currency"] = parsed.amount.currency
         if parsed.follow_up_at is not None:
             draft["follow_up"] = parsed.follow_up_at.isoformat()
         elif parsed.follow_up_error:

@@ -75,7 +75,8 @@ def _ask(turn: Turn, prompt: Prompt) -> str:
 async def on_save(turn: Turn) -> None:
     draft = turn.draft
     team = draft.get("team_name") if draft.get("team") == A_NEW_TEAM else draft.get("team")
-    invitation = await turn.svc.invitations.create(turn.staff, Role(draft["role"]), team, int(draft["days"]))
+    invitation = await turn.svc.invitations.create(turn.staff, Role(draft["role"]), team, int(draft["days"]),
+                                                   record_id=turn.record_id)
     link = deep_link(turn.context.bot.username, invitation.id)
     await common.reply_html(
         turn.update, turn.context, render(turn.language, "invite_created", link=link, invitation=invitation,
@@ -91,7 +92,7 @@ async def on_save(turn: Turn) -> None:
 async def start_invite(update: Update, context: common.Context) -> str | int:
     staff, language = await common.caller(update, context)
     if not access.inviteable_roles(staff):
-        await common.deny(update, context, language, "/invite")
+        await common.deny(update, context, language, "/invite", needs=access.missing_role(staff, Role.MANAGER))
         return wizard.END
     return await wizard.begin(update, context, FORM, {})
 
@@ -102,7 +103,7 @@ FORM = wizard.Form(
 )
 
 
-@common.command_handler("/invitations")
+@common.command_handler("/invitations", needs=Role.MANAGER)
 async def list_invitations(update: Update, context: common.Context, staff: StaffUser, language: str) -> None:
     invitations = await common.services(context).invitations.active(staff)
     _ = gettext_for(language)
@@ -124,7 +125,8 @@ async def revoke(
     try:
         invitation = await common.services(context).invitations.revoke(staff, data.args[0])
     except AccessDenied:
-        await common.deny(update, context, language, f"revoke {data.args[0]}")
+        await common.deny(update, context, language, f"revoke {data.args[0]}",
+                          needs=access.missing_role(staff, Role.MANAGER))
         return
     await update.callback_query.answer()
     await update.callback_query.edit_message_text(render(language, "invitation_revoked", code=invitation.id))

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from telegram.ext import BaseHandler
+from telegram import InlineKeyboardButton, Update
+from telegram.ext import BaseHandler, CallbackQueryHandler
 
 from bot.domain.dates import parse_purchase_date
 from bot.domain.money import parse_money, parse_quantity
-from bot.domain.validation import parse_free_text
+from bot.domain.validation import ValidationError, parse_free_text
 from bot.render import render
-from handlers import wizard
-from handlers.common import reply_html
+from handlers import callback_data, wizard
+from handlers.common import Context, caller, deny, reply_html
 from handlers.customer_card import send_card
 from handlers.customer_view import money
 from handlers.menu import N_
@@ -71,10 +73,44 @@ def _ask(turn: Turn, prompt: Prompt) -> str:
     return _screen(turn, SCREEN_NAMES.get(prompt.step.key, prompt.step.key), prompt.reason)
 
 
+# ---- a won deal's purchase (issue 13, point 19): ``buy:deal:<customer>:<amount|->:<currency|->`` ----
+callback_data.declare("buy", "deal", 3)
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+def deal_button(label: str, customer_id: str, amount: str | None, currency: str | None) -> InlineKeyboardButton:
+    """The offer to record a won deal's purchase, with the amount the log named (if any)."""
+    return InlineKeyboardButton(label, callback_data=callback_data.encode(
+        "buy", "deal", customer_id, amount or "-", currency or "-"))
+
+
+async def start_for_deal(update: Update, context: Context) -> str | int | None:
+    """``buy:deal:…``: the purchase form on the customer (re-checked), the amount filled in.
+
+    The amount and currency come from a button, so they are read again like typed
+    input; anything else than an amount is refused, never guessed.
+    """
+    data = callback_data.parse(update.callback_query.data if update.callback_query else None)
+    _staff, language = await caller(update, context)
+    amount: dict[str, Any] = {}
+    try:
+        if data is None:
+            raise ValidationError("amount", "amount.not_a_number")
+        customer_id, typed, currency = data.args
+        if typed != "-":
+            amount = {"amount": str(parse_money(typed).amount),
+                      "currency": currency if _CURRENCY.match(currency) else None}
+    except ValidationError:
+        await deny(update, context, language, f"deal purchase {data}")
+        return None
+    return await wizard.begin_for_customer(update, context, FORM, customer_id, extra=amount)
+
+
 FORM = wizard.Form(
     name="buy", conversation="purchase", draft_key=DRAFT, steps=STEPS, ask=_ask,
     confirm=lambda turn, reason: _screen(turn, "confirm", reason), on_save=on_save,
     customer_start="add", customer_values=lambda c, _svc: {"customer_id": c.id, "customer_name": c.name},
+    entry_points=[CallbackQueryHandler(start_for_deal, pattern=r"^buy:deal:")],
 )
 
 

@@ -205,7 +205,8 @@ async def on_button(update: Update, context: Context) -> str | int:
         else:
             raise AccessDenied(f"report action {data.action}")
     except (AccessDenied, ValueError) as denied:
-        await deny(update, context, language, f"report button {data} ({denied})")
+        await deny(update, context, language, f"report button {data} ({denied})",
+                   denied=denied if isinstance(denied, AccessDenied) else None)
     return ConversationHandler.END
 
 
@@ -223,9 +224,9 @@ async def range_typed(update: Update, context: Context) -> str | int:
         return TYPE_RANGE
     try:
         await svc.reports.scope(actor, token)
-    except AccessDenied:
+    except AccessDenied as denied:
         context.user_data.pop(SCOPE_KEY, None)
-        await deny(update, context, language, f"report scope {token}")
+        await deny(update, context, language, f"report scope {token}", denied=denied)
         return ConversationHandler.END
     context.user_data.pop(SCOPE_KEY, None)
     await send_report(context, update.effective_chat.id, actor, language, "custom",

@@ -115,7 +115,7 @@ async def on_button(
             await _card(update, context, actor, target, language)
         elif data.action == "role":
             if not access.can_change_role(actor, target, target.role):
-                raise AccessDenied("role")
+                raise AccessDenied("role", needs=access.missing_role(actor, Role.ADMIN))
             await update.callback_query.answer()
             buttons = [_button(_(ROLES[r]), "setrole", target.id, r.value) for r in Role]
             await update.callback_query.edit_message_text(
@@ -192,13 +192,13 @@ async def on_button(
             )
         elif data.action == "newteam":
             if not access.can_create_team(actor):
-                raise AccessDenied("new team")
+                raise AccessDenied("new team", needs=access.missing_role(actor, Role.ADMIN))
             await update.callback_query.answer()
             context.user_data[TEAM_TARGET] = target.id
             await update.callback_query.edit_message_text(render(language, "invite_team_type"))
             return TYPE_TEAM
     except AccessDenied as denied:
-        await common.deny(update, context, language, f"staff button {data} ({denied})")
+        await common.deny(update, context, language, f"staff button {data} ({denied})", denied=denied)
     return None
 
 
@@ -225,7 +225,7 @@ async def team_typed(update: Update, context: common.Context) -> str | int:
     try:
         target = await common.services(context).staff.change_team(actor, target_id or "", team)
     except ServiceError as refused:
-        await common.deny(update, context, language, f"team of {target_id} ({refused!r})")
+        await common.deny(update, context, language, f"team of {target_id} ({refused!r})", denied=refused)
         return ConversationHandler.END
     context.user_data.pop(TEAM_TARGET, None)
     _ = gettext_for(language)
@@ -249,8 +249,9 @@ async def export_audit(update: Update, context: common.Context) -> None:
     svc = common.services(context)
     try:
         events = await svc.audit.export(staff)
-    except AccessDenied:
-        await common.deny(update, context, language, "/audit")
+    except AccessDenied as denied:
+        await common.deny(update, context, language, "/audit", denied=denied,
+                          needs=access.missing_role(staff, Role.ADMIN))
         return
     day = svc.clock.now().astimezone(svc.config.tz).strftime("%Y%m%d")
     await context.bot.send_document(

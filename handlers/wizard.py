@@ -35,6 +35,7 @@ the choices offered now, never taken on trust.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import inspect
 import logging
@@ -58,6 +59,7 @@ from bot.services.drafts import AlreadySaved
 from bot.services.errors import AccessDenied
 from handlers import callback_data, common
 from handlers.commands import ALL_COMMANDS
+from handlers.customer_card import send_card
 from handlers.menu import N_, all_menu_labels, main_menu
 from handlers.reasons import reason_text
 
@@ -74,6 +76,7 @@ END = ConversationHandler.END
 CONFIRM = "confirm"  # the key of the confirmation card, as a step key in ``back:<key>``
 TOKEN, VERSION, REVIEW = "token", "version", "review"  # the engine's own keys in a draft
 CARD_SHOWN = "card_shown"  # the confirmation card has been shown for this draft
+OPENED_FROM = "opened_from"  # begun from a customer's card: {"id": customer id, "keys": the values it gave}
 ENGINE_ACTIONS = {"field": 1, "save": 1, "back": 1, "skip": 1, "cancel": 0}
 
 
@@ -278,8 +281,11 @@ async def begin(update: Update, context: common.Context, form: Form, values: dic
     return await advance(turn, reason=reason)
 
 
-async def begin_for_customer(update: Update, context: common.Context, form: Form, customer_id: str) -> str | int | None:
-    """Begin ``form`` about a customer the caller may see; "not available" (and None) otherwise."""
+async def begin_for_customer(update: Update, context: common.Context, form: Form, customer_id: str, *,
+                             extra: Mapping[str, Any] | None = None) -> str | int | None:
+    """Begin ``form`` about a customer the caller may see; "not available" (and None) otherwise.
+
+    ``extra``: values known already (a won deal's amount for its purchase)."""
     staff, language = await common.caller(update, context)
     try:
         if staff is None or form.customer_values is None:
@@ -289,7 +295,8 @@ async def begin_for_customer(update: Update, context: common.Context, form: Form
         await common.deny(update, context, language, f"{form.name} for {customer_id}")
         return None
     await common.answer_press(update)
-    return await begin(update, context, form, form.customer_values(customer, common.services(context)))
+    values = {**form.customer_values(customer, common.services(context)), **(extra or {})}
+    return await begin(update, context, form, {**values, OPENED_FROM: {"id": customer.id, "keys": sorted(values)}})
 
 
 async def _customer_button(form: Form, update: Update, context: common.Context) -> str | int | None:
@@ -335,7 +342,8 @@ async def ask(turn: Turn, step: Step, *, reason: str | None = None, choices: Seq
     buttons = [InlineKeyboardButton(c.label, callback_data=turn.form.cb(step.button, c.code)) for c in choices]
     rows += [buttons[i:i + step.columns] for i in range(0, len(buttons), step.columns)]
     nav = []
-    if turn.form.back_button and (_from_card(turn) or _previous(turn, step) is not None):
+    if turn.form.back_button and (_from_card(turn) or _previous(turn, step) is not None
+                                  or _back_to_customer(turn, step) is not None):
         nav.append(InlineKeyboardButton(turn._(common.BACK_LABEL), callback_data=turn.form.cb("back", step.key)))
     if not step.required:
         nav.append(InlineKeyboardButton(turn._(SKIP_LABEL), callback_data=turn.form.cb("skip", step.key)))
@@ -384,8 +392,11 @@ async def write_through(update: Update, context: common.Context, form: Form, sta
     user, chat = update.effective_user, update.effective_chat
     if persistence is None or user is None or chat is None:
         return
-    await persistence.update_user_data(user.id, copy.deepcopy(context.user_data))
-    await persistence.update_conversation(form.conversation, (chat.id, user.id), state)
+    # Side by side: the store's group commit makes the two writes one disk flush, not two.
+    await asyncio.gather(
+        persistence.update_user_data(user.id, copy.deepcopy(context.user_data)),
+        persistence.update_conversation(form.conversation, (chat.id, user.id), state),
+    )
 
 
 async def save(turn: Turn, token: str | None, **options: Any) -> str | int | None:
@@ -556,15 +567,39 @@ def _from_card(turn: Turn) -> bool:
     return bool(turn.draft.get(REVIEW) and turn.draft.get(CARD_SHOWN))
 
 
+def _back_to_customer(turn: Turn, step: Step) -> str | None:
+    """The customer whose card the form was begun from, when « Back at ``step`` leads out of the
+    form to that card: no step before it but those the card filled in (the customer)."""
+    opened = turn.draft.get(OPENED_FROM)
+    if not isinstance(opened, dict) or _from_card(turn):
+        return None
+    given = set(opened.get("keys", ()))
+    before = _previous(turn, step)
+    while before is not None and before.key in given:
+        before = _previous(turn, before)
+    return str(opened.get("id")) if before is None else None
+
+
 async def _back(turn: Turn, key: str) -> str | int:
     """« Back: from a field opened on the confirmation card, to the card; else the step before.
 
-    A step with none before it is asked again: a draft that was never shown as a card
-    (a quick add asking for the name first) does not jump forward to it.
+    From the first step of a form begun on a customer's card, back to that card (the
+    draft is dropped: nothing was entered yet). A step with none before it is asked
+    again: a draft that was never shown as a card (a quick add asking for the name
+    first) does not jump forward to it.
     """
     step = turn.form.step(key)
     if step is None or _from_card(turn):
         return await advance(turn) if turn.form.confirm is None else await show_confirm(turn)
+    customer_id = _back_to_customer(turn, step)
+    if customer_id is not None:
+        await _ended(turn)
+        await common.drop_keyboard(turn.update)
+        try:
+            await send_card(turn.update, turn.context, turn.staff, turn.language, customer_id)
+        except AccessDenied:  # no longer theirs: "not available", the form is closed all the same
+            await common.deny(turn.update, turn.context, turn.language, f"{turn.form.name} back to {customer_id}")
+        return ConversationHandler.END
     return await ask(turn, _previous(turn, step) or step)
 
 

@@ -25,15 +25,24 @@ import pytest
 from bot.clock import SimulatedClock
 from bot.config import Config, load_config
 from bot.sandbox.server import FloodLimits, SandboxServer
+from bot.telegram_request import warm_up as http_warm_up
 from tests.helpers import bot_in_sandbox
 
 ADMIN_ID = 501
-# Seconds the event loop may be kept busy. Issue 15 asks for 100 ms; one-time library warm-ups
-# (dateparser's locale data, ~0.1 s on first use in a process) sit right at that line and made the
-# guard flip between runs, so it fails at 250 ms until those move off the loop.
-LOOP_BLOCK_LIMIT = 0.250
+# Seconds the event loop may be kept busy (issue 15). One-time loads happen off the loop: the bot
+# warms dateparser and the TLS context in worker threads at start (bot/app.py, bot/runner.py), and
+# the session fixture below loads what tests use without a bot.
+LOOP_BLOCK_LIMIT = 0.100
 HEARTBEAT = 0.010
 START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_time_loads() -> None:
+    """What a process loads once, loaded before any test's event loop runs (as the bot does in a
+    worker at start): the CA bundle behind every HTTP client and the lazily imported parts of
+    the HTTP stack (``bot.telegram_request.warm_up``)."""
+    http_warm_up()
 
 
 @pytest.fixture

@@ -242,3 +242,48 @@ def can_revoke_invitation(actor: StaffUser | None, created_by: str) -> bool:
 def has_team_commands(user: StaffUser | None) -> bool:
     """Managers and admins get their extra commands published in their own chat."""
     return sees_team(user)
+
+
+# ---- refusals that say why (issue 13, point 17) -----------------------------------------
+
+#: Roles by reach: a role may do whatever the roles below it may.
+RANK = {Role.REP: 0, Role.MANAGER: 1, Role.ADMIN: 2}
+
+
+def missing_role(user: StaffUser | None, needed: Role) -> Role | None:
+    """``needed`` when an active ``user``'s role is below it, so a refusal can name the role
+    required; None when the role is enough (any refusal then has another reason)."""
+    if not is_active(user) or user is None or RANK[user.role] >= RANK[needed]:
+        return None
+    return needed
+
+
+def whom_to_ask(user: StaffUser, staff: Iterable[StaffUser]) -> list[StaffUser]:
+    """Whom a deactivated ``user`` asks to be let back in: the active managers of their teams
+    (the people who may reactivate a rep), else the active admins."""
+    everyone = [u for u in staff if u.active and u.id != user.id]
+    managers = [u for u in everyone if manages(u, user) and u.role is Role.MANAGER]
+    return managers or [u for u in everyone if u.role is Role.ADMIN]
+
+
+# ---- duplicates of a colleague's customer (issue 13, point 21) ----------------------------
+
+#: Evidence strong enough that a card the caller may not see *is* the customer being typed:
+#: the save is stopped and the card can be asked for. A similar name in the same company only warns.
+IDENTITY_REASONS = frozenset({"phone", "email"})
+
+
+def duplicate_blocks_save(reason: str) -> bool:
+    """Whether a duplicate of a customer the caller may not see stops the save (see IDENTITY_REASONS)."""
+    return reason in IDENTITY_REASONS
+
+
+def card_request_recipients(customer: Customer, requester: StaffUser, staff: Iterable[StaffUser]) -> list[StaffUser]:
+    """Whom a request for ``customer``'s card goes to: the active managers who see it and the
+    active admins when none of those managers may hand it to ``requester`` (another team, or
+    no manager at all)."""
+    everyone = [u for u in staff if u.active and u.id != requester.id]
+    managers = [u for u in everyone if u.role is Role.MANAGER and can_view_customer(u, customer)]
+    if any(can_reassign(m, customer, requester) for m in managers):
+        return managers
+    return managers + [u for u in everyone if u.role is Role.ADMIN]

@@ -17,7 +17,10 @@ Logging a contact (客户关系维护):
   报价/"sent a quote", …), else *reached* — a logged conversation reached the
   customer; the next follow-up from a "follow up <when>" / "跟进 <when>" /
   "<when>再联系" part or a bare date at the end ("…，下周二"), read with
-  :func:`bot.domain.dates.parse_when`; the rest is the summary.
+  :func:`bot.domain.dates.parse_when`; the rest is the summary. An amount in
+  the text (:func:`amount_in_text`: "签单了 5万", "closed the deal 50k",
+  "¥3000", "2000 USD") is read too, so that a won deal offers to record the
+  purchase with it; the summary keeps it as typed.
 - **Follow-up buttons** (:func:`follow_up_choice`): tomorrow, in 3 days, next
   week (same weekday), in a month (same day of month, or the month's last
   day) — each at 09:00 in the rep's time zone.
@@ -52,6 +55,7 @@ from bot.domain.models import (
     InteractionKind,
     Outcome,
 )
+from bot.domain.money import Money, parse_money
 from bot.domain.validation import ValidationError
 
 SUMMARY_MAX_LENGTH = 4000
@@ -197,6 +201,31 @@ class QuickLog:
     # the text and the ValidationError reason code, so the wizard can ask again.
     follow_up_text: str | None = None
     follow_up_error: str | None = None
+    amount: Money | None = None  # an amount the text names ("5万", "50k", "¥3000")
+
+
+# A number with a unit (万, k …) or a currency (¥, 元, USD …) on either side: an amount, not a
+# date, a time or a phone number. Latin units and codes end at a word's end ("5kg" is no amount).
+_MONEY_WORD = r"(?:¥|\$|hk\$|€|£|rmb|cny|usd|eur|gbp|hkd|jpy)"
+_AMOUNT_IN_TEXT = re.compile(
+    rf"(?P<pre>{_MONEY_WORD}\s*)?"
+    r"(?P<num>(?<![\d.,])\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?<![\d.,])\d+(?:\.\d+)?)\s*"
+    r"(?P<unit>百万|万|萬|千|亿|億|(?:w|k)(?![a-z]))?\s*"
+    rf"(?P<post>元|块钱|块|人民币|美元|美金|欧元|英镑|港币|港元|日元|{_MONEY_WORD}(?![a-z]))?"
+)
+
+
+def amount_in_text(text: str) -> Money | None:
+    """The first amount a text names with a unit or a currency, or None (bare numbers are not
+    taken: "3" in "called 3 times" is no amount)."""
+    for match in _AMOUNT_IN_TEXT.finditer(_normalise(text)):
+        if not (match["pre"] or match["unit"] or match["post"]):
+            continue
+        try:
+            return parse_money(match.group(0).strip())
+        except ValidationError:
+            continue
+    return None
 
 
 def _clean(text: str) -> str:
@@ -288,6 +317,7 @@ def parse_quick_log(text: str, *, now: datetime, tz: ZoneInfo) -> QuickLog:
         follow_up_at=when,
         follow_up_text=unread,
         follow_up_error=error,
+        amount=amount_in_text(summary),
     )
 
 

@@ -15,6 +15,7 @@ from bot.services.audit import AuditService
 from bot.services.customers import CustomerService
 from bot.services.delivery import DeliveryService
 from bot.services.drafts import DraftSaves
+from bot.services.errors import StorageIncidents
 from bot.services.feedback import FeedbackService
 from bot.services.interactions import InteractionService
 from bot.services.invitations import InvitationService
@@ -41,10 +42,12 @@ class Services:
     feedback: FeedbackService = field(init=False)
     reports: ReportService = field(init=False)
     drafts: DraftSaves = field(init=False)
+    storage: StorageIncidents = field(init=False)
 
     def __post_init__(self) -> None:
         self.audit = AuditService(self.store, self.clock)
         self.drafts = DraftSaves(self.store, self.clock)
+        self.storage = StorageIncidents(self.store, self.clock, self.config.access.admins)
         self.staff = StaffService(self.store, self.clock, self.config, self.audit)
         self.invitations = InvitationService(self.store, self.clock, self.config, self.audit)
         self.reminders = ReminderService(self.store, self.clock, self.config)

@@ -33,9 +33,11 @@ from bot.domain.models import (
 from bot.domain.search import SearchDoc, SearchIndex, search_doc
 from bot.services.audit import AuditService
 from bot.services.drafts import insert_once
-from bot.services.errors import AccessDenied
+from bot.services.errors import AccessDenied, update_or_refuse
 from bot.services.reminders import ReminderService
 from storage.base import ConflictError, NotFoundError, Store
+
+CARD_REQUESTS = "card_request"  # kv namespace: a rep's open request for a colleague's customer
 
 
 @dataclass(frozen=True)
@@ -195,8 +197,12 @@ class CustomerService:
         return sorted(items, key=lambda item: item.at, reverse=True)
 
     # ---- creating ------------------------------------------------------------------------
-    async def duplicates(self, actor: StaffUser, draft: dict[str, Any]) -> Duplicates:
-        """Same phone anywhere, or a very similar name in the same company (Zoho/Fxiaoke-style 查重)."""
+    async def duplicates(self, actor: StaffUser, draft: dict[str, Any], *, record_id: str | None = None
+                         ) -> Duplicates:
+        """Same phone anywhere, or a very similar name in the same company (Zoho/Fxiaoke-style 查重).
+
+        ``record_id``: the draft's own record, if an earlier save of it was stored — not a duplicate.
+        """
         candidates: dict[str, Customer] = {}
         for phone in draft.get("phones", []):
             for c in await self.store.customers.find({"phones": phone}):
@@ -205,6 +211,7 @@ class CustomerService:
         if company:
             for c in await self.all_visible(actor, archived=None):
                 candidates.setdefault(c.id, c)
+        candidates.pop(record_id or "", None)
         new = card.customer_from_draft(draft, owner_id=actor.id, team=None, created_by=actor.id,
                                        now=self.clock.now())
         found = find_duplicates(new, list(candidates.values()))
@@ -217,15 +224,89 @@ class CustomerService:
                 hidden += 1
         return Duplicates(visible, hidden)
 
-    async def create(self, actor: StaffUser, draft: dict[str, Any]) -> Customer:
+    async def colleague_duplicates(self, actor: StaffUser, draft: dict[str, Any]) -> list[tuple[Customer, str]]:
+        """The customers behind ``duplicates().hidden``: colleagues' the actor may not open, each
+        with its reason (phone | email | name_company). Never shown to the actor: the handler
+        stops the save on them (``access.duplicate_blocks_save``) and offers a card request."""
+        candidates: dict[str, Customer] = {}
+        for phone in draft.get("phones", []):
+            candidates.update((c.id, c) for c in await self.store.customers.find({"phones": phone}))
+        if not candidates:
+            return []
+        new = card.customer_from_draft(draft, owner_id=actor.id, team=None, created_by=actor.id,
+                                       now=self.clock.now())
+        return [(candidates[d.customer_id], d.reason) for d in find_duplicates(new, list(candidates.values()))
+                if not access.can_view_customer(actor, candidates[d.customer_id])]
+
+    # ---- asking a colleague's manager for a card (issue 13, point 21) ----------------------
+    @staticmethod
+    def _request_key(customer_id: str, requester_id: str) -> str:
+        return f"{CARD_REQUESTS}:{customer_id}:{requester_id}"
+
+    async def request_card(self, actor: StaffUser, customer: Customer) -> list[StaffUser]:
+        """Record ``actor``'s request for a colleague's ``customer`` and return whom to ask: the
+        managers who see it, and the admins when none of those may hand it to ``actor``
+        (``access.card_request_recipients``). The caller found ``customer`` as a duplicate
+        of what ``actor`` typed (``colleague_duplicates``); nothing here is shown to ``actor``."""
+        if not access.is_active(actor) or access.can_view_customer(actor, customer):
+            raise AccessDenied(f"card request {customer.id}")
+        now = self.clock.now()
+        await self.store.kv.put(self._request_key(customer.id, actor.id),
+                                {"status": "open", "at": now.isoformat()}, namespace=CARD_REQUESTS, now=now)
+        await self.audit.record(actor.id, "card_request", "customer", customer.id, note="asked for the card")
+        staff = await self.store.staff.find({"active": True})
+        return access.card_request_recipients(customer, actor, staff)
+
+    async def answer_card_request(
+        self, actor: StaffUser, customer_id: str, requester_id: str, *, give: bool
+    ) -> tuple[Customer, StaffUser, str | None]:
+        """A manager's (or admin's) answer to a card request: hand the customer to the requester,
+        or decline. Returns (customer, requester, who answered it first — None: this answer).
+
+        Re-checked on every press: the request must exist, the actor must see the customer and
+        (to give it) may reassign it to the requester; the first answer wins."""
+        customer = await self.visible(actor, customer_id)
+        requester = await self.store.staff.get(requester_id) if len(requester_id) <= 64 else None
+        key = self._request_key(customer_id, requester_id)
+        request = await self.store.kv.get(key)
+        if requester is None or request is None or not access.can_reassign_customers(actor):
+            raise AccessDenied(f"card request {customer_id} by {requester_id}",
+                               needs=access.missing_role(actor, Role.MANAGER))
+        now = self.clock.now()
+        outcome = "given" if give else "declined"
+
+        def claim(kv: Any) -> Any:  # compare-and-set: of two answers at once, one wins
+            if kv.value.get("status") != "open":
+                return None
+            return dataclasses.replace(kv, value={**kv.value, "status": outcome, "by": actor.id}, updated_at=now)
+
+        before, after = await update_or_refuse(self.store.kv, key, claim, what=f"card request {key}")
+        if after is before:
+            return customer, requester, before.value.get("by")
+        if give:
+            try:
+                customer = await self.reassign(actor, customer_id, requester_id)
+            except AccessDenied:  # may not hand it to them (another team, deactivated): still open
+                await self.store.kv.put(key, before.value, namespace=CARD_REQUESTS, now=now)
+                raise
+        if not give:
+            await self.audit.record(actor.id, "card_request_declined", "customer", customer_id,
+                                    note=f"request by {requester_id} declined")
+        return customer, requester, None
+
+    async def create(self, actor: StaffUser, draft: dict[str, Any], *, record_id: str | None = None) -> Customer:
+        """A new customer from a draft; ``record_id`` (the draft's token, ``bot.services.drafts``) is
+        its id, so a repeated save is refused by the store (``AlreadySaved``) instead of storing a second."""
         if not access.is_active(actor):
             raise AccessDenied("create customer")
         now = self.clock.now()
         team = actor.teams[0] if actor.teams else None
         customer = card.customer_from_draft(draft, owner_id=actor.id, team=team, created_by=actor.id, now=now)
+        if record_id:
+            customer = dataclasses.replace(customer, id=record_id)
         await self._check_referrer(actor, customer)
         customer = await self._classified(customer, [], [])
-        saved = await self.store.customers.insert(customer)
+        saved = await insert_once(self.store.customers, customer)
         await self.audit.record_change(actor.id, "create", "customer", None, saved)
         return saved
 
@@ -240,7 +321,8 @@ class CustomerService:
         if not access.can_edit_customer(actor, customer):
             raise AccessDenied(f"edit {customer_id}")
         updated = card.apply_draft(customer, draft, self.clock.now())
-        await self._check_referrer(actor, updated)
+        if updated.referred_by != customer.referred_by:  # a referrer kept as it was need not be visible
+            await self._check_referrer(actor, updated)
         return await self._save(actor, "update", customer, updated)
 
     async def set_override(

@@ -53,6 +53,7 @@ from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
 from bot.config import Config, RemindersConfig
+from bot.domain import access
 from bot.domain.models import (
     Customer,
     Feedback,
@@ -232,7 +233,7 @@ class DeliveryService:
         for reminder in claimed:
             if reminder.customer_id and reminder.customer_id not in customers:
                 customer = await self.store.customers.get(reminder.customer_id)
-                if customer is not None:
+                if customer is not None and access.can_view_customer(user, customer):
                     customers[customer.id] = customer
         parcel = Parcel(user, tuple(claimed), digest=True, customers=customers)
         return taken + await self._send(claimed, parcel, now, send)
@@ -361,7 +362,7 @@ class DeliveryService:
                 found = {}
                 for customer_id in reminder.payload.get("customers", []):
                     customer = await self.store.customers.get(customer_id)
-                    if customer is not None:
+                    if customer is not None and access.can_view_customer(recipient, customer):
                         found[customer.id] = customer
                 return Subject(customers=found) if found else None
             customer = await self._owned(reminder.customer_id, recipient)
@@ -369,7 +370,8 @@ class DeliveryService:
         if kind in (ReminderKind.FEEDBACK_OVERDUE, ReminderKind.COMPLAINT_ALERT):
             item = await self.store.feedback.get(str(reminder.payload.get("feedback_id", "")))
             customer = await self.store.customers.get(reminder.customer_id or "")
-            if item is None or customer is None:
+            # moved to a team the recipient does not see since: nothing to say to them, not its name
+            if item is None or customer is None or not access.can_view_customer(recipient, customer):
                 return None
             if kind is ReminderKind.FEEDBACK_OVERDUE and (item.deleted or item.status in FINISHED_FEEDBACK):
                 return None

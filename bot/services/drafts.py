@@ -15,6 +15,13 @@ redelivered update does in between:
   record's insert and the ledger entry, the repeated insert is refused by
   the store itself (``DuplicateError``) and becomes :class:`AlreadySaved`.
   Without that, the window between the two writes could store a record twice.
+  A record whose id must be something else (an invitation's secret code)
+  gets that id :func:`claim`-ed under the draft's key first.
+
+Customers (``CustomerService.create(record_id=)``), calls, feedback,
+purchases and invitations (``InvitationService.create(record_id=)``) are
+created this way; redeeming an invitation is idempotent by itself (the staff
+record's id is the Telegram user's, and a redemption half done is finished).
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from typing import Any, TypeVar
 
 from bot.clock import Clock
 from bot.services.errors import Conflict
-from storage.base import Collection, DuplicateError, Store
+from storage.base import Collection, DuplicateError, KeyValue, KeyValues, Store
 
 NAMESPACE = "saved"
 R = TypeVar("R")
@@ -47,6 +54,24 @@ async def insert_once(collection: Collection[R], record: R) -> R:
         return await collection.insert(record)
     except DuplicateError:
         raise AlreadySaved(f"{collection.spec.name} {getattr(record, 'id', '?')}") from None
+
+
+async def claim(kv: KeyValues, key: str, value: Any, *, now: Any) -> Any:
+    """The value first stored under ``key``: ``value`` if this is the first claim, else the earlier one.
+
+    For a record whose id cannot be the draft's token (an invitation's code must be
+    unguessable): the id is chosen once, under the draft's key, before the record is
+    inserted with it — a save repeated after a crash finds the same id and its
+    ``insert_once`` is refused, instead of inserting a second record under a new id.
+    """
+    try:
+        await kv.insert(KeyValue(id=key, namespace=NAMESPACE, value=value, created_at=now, updated_at=now))
+        return value
+    except DuplicateError:
+        existing = await kv.get(key)
+        if existing is None:  # claimed and removed meanwhile: claim again
+            return await claim(kv, key, value, now=now)
+        return existing.value
 
 
 class DraftSaves:

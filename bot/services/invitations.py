@@ -11,8 +11,9 @@ from bot.config import Config
 from bot.domain import access
 from bot.domain.models import Invitation, Role, StaffUser
 from bot.services.audit import AuditService
+from bot.services.drafts import NAMESPACE, claim, insert_once
 from bot.services.errors import AccessDenied, Invalid, InvitationError
-from storage.base import ConflictError, Store
+from storage.base import ConflictError, DuplicateError, Store
 
 VALIDITY_DAYS = (1, 7, 30)
 
@@ -34,8 +35,11 @@ class InvitationService:
         self.audit = audit
 
     async def create(
-        self, actor: StaffUser, role: Role, team: str | None, valid_days: int
+        self, actor: StaffUser, role: Role, team: str | None, valid_days: int, *, record_id: str | None = None
     ) -> Invitation:
+        """A one-time invitation. ``record_id``: the draft's token (``bot.services.drafts``); the
+        code is claimed under it first, so a save repeated after a crash is refused (``AlreadySaved``)
+        instead of creating a second invitation."""
         if team is not None:
             team = " ".join(team.split()) or None
         if not access.can_invite(actor, role, team):
@@ -44,11 +48,14 @@ class InvitationService:
             raise Invalid("invitation.validity", detail=f"validity must be one of {VALIDITY_DAYS}",
                           days=valid_days)
         now = self.clock.now()
+        code = new_code()
+        if record_id:
+            code = await claim(self.store.kv, f"{NAMESPACE}:invitation:{actor.id}:{record_id}", code, now=now)
         invitation = Invitation(
-            id=new_code(), role=role, team=team, created_by=actor.id,
+            id=code, role=role, team=team, created_by=actor.id,
             expires_at=now + timedelta(days=valid_days), created_at=now, updated_at=now,
         )
-        saved = await self.store.invitations.insert(invitation)
+        saved = await insert_once(self.store.invitations, invitation)
         await self.audit.record_change(actor.id, "create", "invitation", None, saved)
         return saved
 
@@ -77,9 +84,25 @@ class InvitationService:
     async def redeem(
         self, code: str, *, telegram_id: int, name: str, username: str | None, language: str
     ) -> StaffUser:
-        if await self.store.staff.get(StaffUser.id_for(telegram_id)) is not None:
-            raise InvitationError("registered")
+        """Register the user an invitation was sent to: once, however often the link is opened.
+
+        The staff record's id is the Telegram user's, and the invitation records who redeemed
+        it before the staff record is written. So opening the link again — a double tap, or
+        after a crash between the two writes or before the welcome — finds the invitation
+        redeemed by this very user and finishes or repeats the same registration: one staff
+        record, and the welcome again. Anyone else gets "used".
+        """
+        user_id = StaffUser.id_for(telegram_id)
         invitation = await self.store.invitations.get(code) if len(code) <= 64 else None
+        existing = await self.store.staff.get(user_id)
+        if invitation is not None and invitation.redeemed_by == user_id:
+            if existing is None:  # redeemed, then the process died before the staff record
+                return await self._register(invitation, code, telegram_id, name, username, language)
+            if existing.active:  # opened again: the same registration
+                return existing
+            raise InvitationError("used")  # deactivated since: an old link does not bring them back
+        if existing is not None:
+            raise InvitationError("registered")
         now = self.clock.now()
         if invitation is None:
             raise InvitationError("unknown")
@@ -89,20 +112,28 @@ class InvitationService:
             raise InvitationError("used")
         if now >= invitation.expires_at:
             raise InvitationError("expired")
-        user_id = StaffUser.id_for(telegram_id)
         used = dataclasses.replace(invitation, redeemed_by=user_id, redeemed_at=now, updated_at=now)
         try:
-            await self.store.invitations.update(used)  # the version check makes it one-time
+            used = await self.store.invitations.update(used)  # the version check makes it one-time
         except ConflictError:
             raise InvitationError("used") from None
+        return await self._register(used, code, telegram_id, name, username, language)
+
+    async def _register(self, invitation: Invitation, code: str, telegram_id: int, name: str,
+                        username: str | None, language: str) -> StaffUser:
+        """The staff record of a redeemed invitation (written at most once: its id is the user's)."""
+        now = self.clock.now()
         user = StaffUser(
-            id=user_id, telegram_id=telegram_id, name=name.strip()[:200] or f"User {telegram_id}",
+            id=StaffUser.id_for(telegram_id), telegram_id=telegram_id, name=name.strip()[:200] or f"User {telegram_id}",
             username=username, role=invitation.role,
             teams=[invitation.team] if invitation.team else [],
             language=language, timezone=self.config.locale.timezone,
             created_at=now, updated_at=now,
         )
-        saved = await self.store.staff.insert(user)
+        try:
+            saved = await self.store.staff.insert(user)
+        except DuplicateError:  # registered meanwhile by this very redemption
+            return await self.store.staff.get(user.id) or user
         await self.audit.record(
             invitation.created_by, "create", "staff", saved.id,
             {"role": [None, saved.role.value], "teams": [None, saved.teams]},

@@ -338,8 +338,10 @@ class ReportService:
             return ReportScope("rep", f"rep:{actor.id}", ALL, owner=actor)
         if scope_owner_id == actor.id:
             return ReportScope("rep", f"rep:{actor.id}", actor.id, owner=actor)
+        if actor.role is Role.REP:  # the same answer whoever scope_owner_id names
+            raise AccessDenied(f"report scope {scope_owner_id}", needs=access.missing_role(actor, Role.MANAGER))
         target = await self.store.staff.get(scope_owner_id) if len(scope_owner_id) <= 64 else None
-        if target is None or actor.role is Role.REP or not access.manages(actor, target):
+        if target is None or not access.manages(actor, target):
             raise AccessDenied(f"report scope {scope_owner_id}")
         return ReportScope("rep", f"rep:{target.id}", target.id, owner=target)
 

@@ -100,7 +100,7 @@ class StaffService:
     async def visible(self, actor: StaffUser) -> list[StaffUser]:
         """Staff the actor may see in the staff list: admins all, managers their teams."""
         if not access.can_list_staff(actor):
-            raise AccessDenied("staff list")
+            raise AccessDenied("staff list", needs=access.missing_role(actor, Role.MANAGER))
         teams = access.visible_teams(actor)
         if teams is None:
             users = await self.store.staff.find()
@@ -114,6 +114,8 @@ class StaffService:
 
     async def manageable(self, actor: StaffUser, staff_id: str) -> StaffUser:
         """A staff user the actor may open and manage; AccessDenied for anyone else."""
+        if not access.sees_team(actor):  # the same answer whoever staff_id names
+            raise AccessDenied(f"staff {staff_id}", needs=access.missing_role(actor, Role.MANAGER))
         target = await self.store.staff.get(staff_id) if len(staff_id) <= 64 else None
         if target is None or not access.can_open_staff(actor, target):
             raise AccessDenied(f"staff {staff_id}")
@@ -124,6 +126,14 @@ class StaffService:
         if not access.can_list_staff(actor):
             return None
         return next((u for u in await self.visible(actor) if u.id == staff_id), None)
+
+    async def whom_to_ask(self, telegram_id: int) -> tuple[StaffUser, list[StaffUser]] | None:
+        """A deactivated account behind a Telegram id and whom to ask to reactivate it; None if the
+        id is not a deactivated staff member (a stranger, or someone active)."""
+        user = await self.get(telegram_id)
+        if user is None or user.active:
+            return None
+        return user, access.whom_to_ask(user, await self.store.staff.find({"active": True}))
 
     async def with_team_commands(self) -> list[StaffUser]:
         """Active staff whose chat gets the managers' and admins' extra commands."""
@@ -149,7 +159,7 @@ class StaffService:
     async def change_role(self, actor: StaffUser, staff_id: str, role: Role) -> StaffUser:
         target = await self.manageable(actor, staff_id)
         if not access.can_change_role(actor, target, role):
-            raise AccessDenied(f"role of {staff_id}")
+            raise AccessDenied(f"role of {staff_id}", needs=access.missing_role(actor, Role.ADMIN))
         return await self._save(actor, "role_change", target, dataclasses.replace(target, role=role))
 
     async def change_team(self, actor: StaffUser, staff_id: str, team: str) -> StaffUser:

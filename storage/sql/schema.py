@@ -64,6 +64,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from bot.domain.codec import type_hints
 from storage.base import SCHEMA, CollectionSpec
 
 Kind = Literal["str", "int", "bool", "list", "datetime", "date"]
@@ -103,7 +104,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def field_kind(spec: CollectionSpec, name: str) -> Kind:
     """What a searchable field holds, from the record class's type hints."""
-    hint = typing.get_type_hints(spec.record_type)[name]
+    hint = type_hints(spec.record_type)[name]
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
         options = [a for a in typing.get_args(hint) if a is not type(None)]
         if len(options) != 1:

@@ -45,6 +45,7 @@ from typing import Any
 from sortedcontainers import SortedList
 
 from bot.domain.codec import _encode as encode_value  # the codec's own value encoding
+from bot.domain.codec import type_hints
 from storage.base import CollectionSpec, QueryError, Range
 
 _Doc = dict[str, Any]
@@ -52,7 +53,7 @@ _Doc = dict[str, Any]
 
 def _field_kinds(spec: CollectionSpec) -> tuple[set[str], dict[str, type]]:
     """Which indexed fields hold lists, and whether each ranged field is a date or datetime."""
-    hints = typing.get_type_hints(spec.record_type)
+    hints = type_hints(spec.record_type)
     listy = set()
     for name in spec.indexed:
         hint = hints[name]

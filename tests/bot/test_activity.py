@@ -26,6 +26,7 @@ from telegram.request import HTTPXRequest
 
 from bot.activity import ApplicationActivity
 from bot.sandbox import FloodLimits, NoReply, SandboxServer
+from tests.helpers import ptb_request
 
 MENU = InlineKeyboardMarkup(
     [[InlineKeyboardButton("Chart", callback_data="chart"),
@@ -113,6 +114,7 @@ async def bot(sandbox: SandboxServer) -> AsyncIterator[Bot]:
         .base_url(sandbox.base_url)
         .concurrent_updates(activity.update_processor)
         .request(HTTPXRequest(httpx_kwargs=activity.httpx_kwargs()))
+        .get_updates_request(ptb_request())
         .build()
     )
     application.add_handler(CommandHandler("menu", handlers.menu))

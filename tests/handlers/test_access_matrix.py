@@ -22,6 +22,9 @@ pytestmark = pytest.mark.slow  # many end-to-end runs: skipped by the inner loop
 
 NOT_AVAILABLE = "This is not available."
 NOT_REGISTERED = "not registered"
+DEACTIVATED = "deactivated"
+#: Every refusal: "not available", or the role required (issue 13, point 17; tests/handlers/test_refusals.py)
+REFUSALS = (NOT_AVAILABLE, "This is for managers and admins only.", "This is for admins only.")
 
 MANAGER_A, MANAGER_B, REP_A, REP_B, REP_C, GONE, STRANGER = 601, 602, 701, 702, 704, 703, 999
 ACTORS = {
@@ -117,15 +120,17 @@ async def test_commands(team: dict[str, Any], actor: str) -> None:
     for command, (allowed, success) in COMMANDS.items():
         replies = await user.send(command)
         texts = " ".join(m.text or m.caption or "" for m in replies)
-        if actor in ("unregistered", "deactivated"):
+        if actor == "unregistered":
             assert NOT_REGISTERED in texts, (actor, command, texts)
+        elif actor == "deactivated":
+            assert DEACTIVATED in texts and NOT_REGISTERED not in texts, (actor, command, texts)
         elif actor in allowed:
             assert NOT_AVAILABLE not in texts, (actor, command, texts)
             assert success.lower() in texts.lower(), (actor, command, texts)
             if command == "/audit":
                 assert replies[-1].document is not None
         else:
-            assert texts == NOT_AVAILABLE, (actor, command, texts)
+            assert texts in REFUSALS, (actor, command, texts)
         await user.send("/cancel")
 
 
@@ -230,7 +235,8 @@ async def test_buttons(team: dict[str, Any], bot: Any, actor: str) -> None:
         if actor in allowed:
             assert not answer["show_alert"], (actor, data, answer["text"])
         else:
-            assert answer["show_alert"] and answer["text"] == NOT_AVAILABLE, (actor, data, answer["text"])
+            refusals = (f"Your account was {DEACTIVATED}",) if actor == "deactivated" else REFUSALS
+            assert answer["show_alert"] and answer["text"].startswith(refusals), (actor, data, answer["text"])
             after_staff = {u.id: (u.role, u.teams, u.active) for u in await store.staff.find()}
             after_owners = {c.id: c.owner_id for c in await store.customers.find()}
             assert after_staff == before_staff and after_owners == before_owners, (actor, data)
@@ -249,7 +255,7 @@ async def test_allowed_mutations_take_effect(team: dict[str, Any], bot: Any) -> 
     await manager.press_forged(anchor, f"staff:deact_ok:{REP_A}")
     assert not (await store.staff.get(str(REP_A))).active
     replies = await team["rep A"].send("/start")
-    assert NOT_REGISTERED in replies[-1].text
+    assert DEACTIVATED in replies[-1].text
 
 
 # ---- logged contacts and feedback (issue 6): one entry each for cust0 (rep A) and cust2 (rep B) ----
@@ -314,7 +320,8 @@ async def test_entry_buttons(team: dict[str, Any], bot: Any, actor: str) -> None
         if actor in allowed:
             assert not answer["show_alert"], (actor, data, answer["text"])
         else:
-            assert answer["show_alert"] and answer["text"] == NOT_AVAILABLE, (actor, data, answer["text"])
+            refusals = (f"Your account was {DEACTIVATED}",) if actor == "deactivated" else (NOT_AVAILABLE,)
+            assert answer["show_alert"] and answer["text"].startswith(refusals), (actor, data, answer["text"])
             after = {
                 "interactions": {i.id: (i.deleted, i.summary, i.kind) for i in await store.interactions.find()},
                 "feedback": {f.id: (f.deleted, f.status, f.content) for f in await store.feedback.find()},

@@ -187,8 +187,8 @@ async def test_duplicates_are_shown_before_saving(rep: Any, sandbox: Any, bot: A
 async def test_duplicate_of_another_reps_customer_reveals_no_details(rep: Any, sandbox: Any, bot: Any, admin: Any) -> None:
     await add_customer(admin, "Secret Client", "13800138000", "Hidden Co")
     replies = await add_customer(rep, "Somebody", "13800138000", "Else")
-    assert "1 more with another rep" in replies[-1].text
-    assert "Secret Client" not in replies[-1].text
+    assert "A colleague already has this customer" in replies[-1].text  # stopped (issue 13, point 21)
+    assert "Secret Client" not in replies[-1].text and "Admin" not in replies[-1].text
 
 
 async def test_find_by_pinyin_initials_and_phone(rep_zh: Any, bot: Any) -> None:
@@ -359,3 +359,38 @@ async def test_invisible_characters_neither_hide_a_duplicate_nor_a_customer(rep:
         assert replies[-1].reply_markup, (query, replies[-1].text)
     replies = await add_customer(rep, "Li Na", "13700000002", "Mingri")
     assert "may already be in the CRM" in replies[-1].text, replies[-1].text
+
+
+# ---- « Back on a form's first step returns to the card it was opened from (issue 13, point 22) ----
+CARD_FORMS = {
+    "en": {"back": "« Back", "forms": ("📞 Log a call", "💬 Feedback", "🛒 Add purchase")},
+    "zh": {"back": "« 返回", "forms": ("📞 记录通话", "💬 客户反馈", "🛒 添加购买")},
+}
+
+
+def flat(rows: list[list[str]]) -> list[str]:
+    return [label for row in rows for label in row]
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+async def test_back_on_the_first_step_of_a_form_from_the_card_returns_to_the_card(
+    rep: Any, rep_zh: Any, bot: Any, language: str,
+) -> None:
+    user = rep if language == "en" else rep_zh
+    words = CARD_FORMS[language]
+    await user.send("/add Zhang Wei 13800138000 Acme")
+    await user.press("✅ Save" if language == "en" else "✅ 保存")
+    for form in words["forms"]:
+        replies = await user.press(form)
+        first = replies[-1]
+        assert words["back"] in first.button_labels()[-1], (form, first.button_labels())
+        replies = await user.press(words["back"])
+        card = replies[-1]
+        assert "Zhang Wei · Acme" in card.text, (form, card.text)
+        assert all(f in flat(card.button_labels()) for f in words["forms"]), (form, card.button_labels())
+    assert await bot.bot_data[SERVICES_KEY].store.interactions.count() == 0
+    # typed /back on the first step does the same
+    await user.press(words["forms"][0])
+    replies = await user.send("/back")
+    assert "Zhang Wei · Acme" in replies[-1].text
+    assert words["forms"][0] in flat(replies[-1].button_labels())

@@ -593,3 +593,58 @@ async def test_a_confirmed_follow_up_names_its_weekday(
     confirm = said(await rep.send(typed), "Save this contact?" if language == "en" else "保存这次联系记录？")
     friday = shown_at(2026, 3, 6, 9, language=language, weekday=True)
     assert weekday in friday and friday in confirm.text, confirm.text
+
+
+# ---- a won deal's amount is offered as its purchase (issue 13, point 19) -----------------------
+DEAL = {
+    "en": {"user": "rep", "owner": REP_EN, "text": "/log Zhang Wei closed the deal 50k", "confirm": "Save this contact?",
+           "amount": "Amount: CN¥50,000.00", "save": "✅ Save", "offer": "Deal won with", "record": "🛒 Record the purchase",
+           "product_q": "What did they buy?", "product": "Tea set", "qty": "How many?", "day": "Today",
+           "save_q": "Save this purchase?", "kind": "call"},
+    "zh": {"user": "rep_zh", "owner": REP_ZH, "text": "/log 张伟 签单了 5万", "confirm": "保存这次联系记录？",
+           "amount": "金额：¥50,000.00", "save": "✅ 保存", "offer": "已与", "record": "🛒 记录这笔购买",
+           "product_q": "购买了什么产品？", "product": "茶具", "qty": "数量？", "day": "今天",
+           "save_q": "保存这笔购买记录？", "kind": "电话"},
+}
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+async def test_quick_log_of_a_won_deal_offers_its_purchase_with_the_amount(
+    people: dict[str, Any], bot: Any, language: str,
+) -> None:
+    words = DEAL[language]
+    rep = people[words["user"]]
+    zhang = await customer(bot, "Zhang Wei" if language == "en" else "张伟", words["owner"])
+    await rep.send(words["text"])  # no kind named: asked for, then the confirmation
+    confirm = said(await rep.press(words["kind"]), words["confirm"])
+    assert words["amount"] in confirm.text, confirm.text  # seen before saving, never dropped
+    replies = await rep.press(words["save"])
+    [logged] = await interactions_of(bot, zhang)
+    assert logged.outcome is Outcome.DEAL_WON and ("50k" in logged.summary or "5万" in logged.summary)
+    offer = said(replies, words["offer"])
+    assert "50,000.00" in offer.text and [words["record"]] in offer.button_labels()
+    replies = await rep.press(words["record"])
+    said(replies, words["product_q"])
+    replies = await rep.send(words["product"])  # the amount is filled in: straight to the quantity
+    said(replies, words["qty"])
+    await rep.press("1")
+    replies = await rep.press(words["day"])
+    assert "50,000.00" in said(replies, words["save_q"]).text
+    await rep.press(words["save"])
+    [purchase] = await svc(bot).store.purchases.find({"customer_id": zhang.id})
+    assert str(purchase.amount) == "50000.00" and purchase.product == words["product"]
+
+
+async def test_a_forged_deal_button_is_refused(people: dict[str, Any], bot: Any) -> None:
+    rep = people["rep"]
+    theirs = await customer(bot, "Rob's Client", REP_WEST, team="west")
+    mine = await customer(bot, "Zhang Wei", REP_EN)
+    await rep.send("/start")
+    anchor = rep.last_message().message_id
+    for data in (f"buy:deal:{theirs.id}:50000.00:-", f"buy:deal:{mine.id}:lots:-", f"buy:deal:{mine.id}:-5:-"):
+        await rep.press_forged(anchor, data)
+        assert rep.callback_answers[-1]["text"] == NOT_AVAILABLE, data
+    replies = await rep.press_forged(anchor, f"buy:deal:{mine.id}:-:-")  # a won deal with no amount named
+    said(replies, "What did they buy?")
+    await rep.send("Tea")
+    said(await rep.press_forged(rep.last_message().message_id, "buy:back:amount"), "What did they buy?")

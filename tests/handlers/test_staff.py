@@ -100,7 +100,7 @@ async def test_deactivation_ends_sessions_and_reminders(admin: Any, sandbox: Any
     await admin.press_forged(admin.last_message().message_id, f"staff:deact_ok:{MANAGER_A}")
     assert (await store.reminders.get(reminder.id)).status is ReminderStatus.CANCELLED
     replies = await manager.send("/staff")
-    assert "not registered" in replies[-1].text
+    assert "deactivated" in replies[-1].text and "not registered" not in replies[-1].text
     await admin.press_forged(admin.last_message().message_id, f"staff:react:{MANAGER_A}")
     await manager.press_forged(wizard, "inv:role:rep")  # the old wizard is gone
     assert manager.callback_answers[-1]["text"] == "This is not available."

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.domain.codec import type_hints
 from bot.domain.models import (
     AuditEvent,
     Birthday,
@@ -269,7 +270,7 @@ def samples(collection: str, n: int, start: int = 0) -> list[Record]:
 
 
 def list_fields(collection: str) -> set[str]:
-    hints = typing.get_type_hints(SCHEMA[collection].record_type)
+    hints = type_hints(SCHEMA[collection].record_type)  # resolved once per class, not per record
     return {name for name, hint in hints.items() if typing.get_origin(hint) is list}
 
 

@@ -441,7 +441,6 @@ def probe_values(records: list[Any], collection: str, field: str) -> list[Any]:
     ("collection", "field"),
     [(name, field) for name, spec in sorted(SCHEMA.items()) for field in spec.indexed],
 )
-@pytest.mark.loop_blocking("the test computes its reference answer over every sample on the loop")
 async def test_find_by_each_indexed_field(store: Store, collection: str, field: str) -> None:
     records = await fill(store, collection, 24)
     coll = store.collection(collection)
@@ -474,7 +473,6 @@ async def test_list_valued_fields_match_membership(store: Store) -> None:
         await store.customers.find({"tags": ["vip", "tea"]})
 
 
-@pytest.mark.loop_blocking("the test computes its reference answer over every sample on the loop")
 async def test_equality_on_none_enums_bools_and_several_fields(store: Store) -> None:
     customers = await fill(store, "customers", 24)
     assert ids(await store.customers.find({"team": None})) == [
@@ -644,7 +642,6 @@ async def test_ties_are_broken_by_id_in_the_same_direction(store: Store) -> None
     )
 
 
-@pytest.mark.loop_blocking("the test pages through every sample and its reference on the loop")
 @pytest.mark.parametrize("descending", [False, True])
 async def test_offset_limit_paging(store: Store, descending: bool) -> None:
     records = await fill(store, "customers", 40)
@@ -754,7 +751,6 @@ async def test_unindexed_queries_are_refused(store: Store, collection: str) -> N
 # -- persistence -----------------------------------------------------------------------
 
 
-@pytest.mark.loop_blocking("the test probes every field value of every sample on the loop")
 async def test_everything_survives_reopen(store: Store, reopen: Any) -> None:
     expected: dict[str, dict[str, Any]] = {}
     for collection in COLLECTIONS:

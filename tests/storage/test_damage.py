@@ -34,7 +34,7 @@ async def compacted(directory: Path, count: int = 40) -> dict[str, list]:
 
 def a_partition(directory: Path, collection: str = "customers") -> Path:
     manifest = json.loads((directory / "MANIFEST.json").read_text())
-    name = sorted(manifest["partitions"][collection].values())[0]
+    name = min(manifest["partitions"][collection].values())
     return directory / name
 
 

@@ -13,6 +13,7 @@ import pytest
 from tinydb import Query, TinyDB
 
 from bot.domain.codec import from_dict, to_dict
+from bot.domain.models import Customer, ModelError
 from storage import SCHEMA, StoreCorruptError, StoreError, StoreLockedError, TinyDBStore
 from storage.tinydb_store.compactor import main as compactor_main
 from storage.tinydb_store.compactor import merge
@@ -279,3 +280,30 @@ def test_decoder_equals_the_codec() -> None:
             record = sample(name, i)
             data = to_dict(record)
             assert decode(data) == from_dict(spec.record_type, data) == record
+
+
+def test_stored_records_are_decoded_without_running_validation_again() -> None:
+    # What the store holds was validated when it was built; decoding it again was most of the
+    # cost of every read (issue 15). A record a newer rule would refuse still reads.
+    data = to_dict(sample("customers", 1))
+    data["name"] = " "  # refused by Customer(...) today
+    decoded = decoder(Customer)(data)
+    assert isinstance(decoded, Customer) and decoded.name == " "
+    with pytest.raises(ModelError):
+        from_dict(Customer, data)
+
+
+def test_decoding_fills_fields_the_stored_dict_lacks_with_their_defaults() -> None:
+    # A record stored before a field existed reads with the field's default, like the codec.
+    data = to_dict(sample("customers", 2))
+    for name in ("tags", "archived", "stage", "handles"):
+        del data[name]
+    decoded = decoder(Customer)(data)
+    assert decoded == from_dict(Customer, data)
+    assert decoded.tags == [] and decoded.handles == {} and decoded.archived is False
+    decoded.tags.append("x")  # a fresh default each time, never shared
+    assert decoder(Customer)(data).tags == []
+    del data["name"]  # a required field missing: refused, as by the constructor
+    with pytest.raises(TypeError):
+        decoder(Customer)(data)
+

@@ -113,3 +113,37 @@ def test_invitations_and_commands() -> None:
     assert not access.can_revoke_invitation(REP_EAST, REP_EAST.id)
     assert [access.has_team_commands(u) for u in (ADMIN, MANAGER_EAST, REP_EAST)] == [True, True, False]
     assert not access.can_own_customers(ADMIN) and access.can_own_customers(MANAGER_EAST)
+
+
+# ---- refusals that name the role; whom a deactivated user asks (issue 13, point 17) -------------
+def test_the_missing_role_is_named_only_when_the_role_is_what_is_missing() -> None:
+    rep, manager, admin = staff(1, Role.REP, ["east"]), staff(2, Role.MANAGER, ["east"]), staff(3, Role.ADMIN, [])
+    assert access.missing_role(rep, Role.MANAGER) is Role.MANAGER
+    assert access.missing_role(rep, Role.ADMIN) is Role.ADMIN
+    assert access.missing_role(manager, Role.MANAGER) is None and access.missing_role(manager, Role.ADMIN) is Role.ADMIN
+    assert access.missing_role(admin, Role.ADMIN) is None
+    assert access.missing_role(staff(4, Role.REP, ["east"], active=False), Role.MANAGER) is None
+    assert access.missing_role(None, Role.MANAGER) is None
+
+
+def test_a_deactivated_rep_asks_their_managers_else_the_admins() -> None:
+    gone = staff(1, Role.REP, ["east"], active=False)
+    mia, max_, admin = staff(2, Role.MANAGER, ["east"]), staff(3, Role.MANAGER, ["west"]), staff(4, Role.ADMIN, [])
+    assert access.whom_to_ask(gone, [gone, mia, max_, admin]) == [mia]
+    assert access.whom_to_ask(gone, [gone, staff(5, Role.MANAGER, ["east"], active=False), admin]) == [admin]
+    assert access.whom_to_ask(staff(6, Role.MANAGER, ["east"], active=False), [mia, admin]) == [admin]
+
+
+# ---- a colleague's customer typed again (issue 13, point 21) -------------------------------------
+def test_only_identity_evidence_stops_a_save() -> None:
+    assert access.duplicate_blocks_save("phone") and access.duplicate_blocks_save("email")
+    assert not access.duplicate_blocks_save("name_company")
+
+
+def test_a_card_request_goes_to_the_managers_who_can_hand_it_over_else_also_to_the_admins() -> None:
+    customer = Customer(id="c", name="X", owner_id="2", team="east")
+    mia, max_, admin = staff(10, Role.MANAGER, ["east"]), staff(11, Role.MANAGER, ["west"]), staff(12, Role.ADMIN, [])
+    same_team, other_team = staff(1, Role.REP, ["east"]), staff(3, Role.REP, ["west"])
+    assert access.card_request_recipients(customer, same_team, [mia, max_, admin]) == [mia]
+    assert access.card_request_recipients(customer, other_team, [mia, max_, admin]) == [mia, admin]
+    assert access.card_request_recipients(customer, same_team, [max_, admin]) == [admin]

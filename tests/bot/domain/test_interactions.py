@@ -210,3 +210,27 @@ def test_no_answer_words(text: str) -> None:
 def test_other_follow_up_phrasings(text: str, summary: str, when: datetime) -> None:
     parsed = rules.parse_quick_log(text, now=_NOW, tz=_SH)
     assert (parsed.summary, parsed.follow_up_at) == (summary, when)
+
+
+# ---- amounts in a quick log (issue 13, point 19) ------------------------------------------------
+@pytest.mark.parametrize(("text", "amount", "currency"), [
+    ("签单了 5万", "50000.00", None), ("closed the deal 50k", "50000.00", None), ("signed, $2,000", "2000.00", "USD"),
+    ("签单3000元", "3000.00", "CNY"), ("1.5万块", "15000.00", "CNY"), ("签了10w", "100000.00", None),
+    ("¥ 1,999.90 deal", "1999.90", "CNY"), ("won it, 300 usd", "300.00", "USD"),
+])
+def test_an_amount_in_the_text_is_read(text: str, amount: str, currency: str | None) -> None:
+    found = rules.amount_in_text(text)
+    assert found is not None and str(found.amount) == amount and found.currency == currency
+
+
+@pytest.mark.parametrize("text", ["called 3 times", "5kg of tea", "call 138 0013 8000", "meet at 3pm", "in 5 weeks",
+                                  "3月5日签约", ""])
+def test_numbers_that_are_no_amount_are_not_taken(text: str) -> None:
+    assert rules.amount_in_text(text) is None
+
+
+def test_the_quick_log_keeps_the_amount_in_the_summary_and_reads_it() -> None:
+    now = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+    parsed = rules.parse_quick_log("签单了 5万，下周二再联系", now=now, tz=ZoneInfo("Asia/Shanghai"))
+    assert parsed.outcome.value == "deal_won" and parsed.summary == "签单了 5万"
+    assert parsed.amount is not None and str(parsed.amount.amount) == "50000.00"

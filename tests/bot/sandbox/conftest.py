@@ -19,6 +19,7 @@ import pytest
 import telegram
 
 from bot.sandbox import FloodLimits, SandboxServer
+from tests.helpers import ptb_bot
 
 Handler = Callable[[telegram.Update], Awaitable[None]]
 
@@ -37,7 +38,7 @@ async def server() -> AsyncIterator[SandboxServer]:
 @pytest.fixture
 async def tg(server: SandboxServer) -> AsyncIterator[telegram.Bot]:
     """PTB's real Bot pointed at the sandbox."""
-    bot = telegram.Bot(server.token, base_url=server.base_url, base_file_url=server.file_base_url)
+    bot = ptb_bot(server.token, base_url=server.base_url, base_file_url=server.file_base_url)
     await bot.initialize()
     try:
         yield bot

@@ -16,6 +16,7 @@ from telegram.request import HTTPXRequest
 
 from bot.activity import ApplicationActivity
 from bot.sandbox import FloodLimits, SandboxServer
+from tests.helpers import ptb_request
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -48,6 +49,7 @@ async def test_application_runs_against_the_sandbox() -> None:
         ApplicationBuilder()
         .concurrent_updates(activity.update_processor)
         .request(HTTPXRequest(httpx_kwargs=activity.httpx_kwargs()))
+        .get_updates_request(ptb_request())
         .token(sandbox.token)
         .base_url(sandbox.base_url)
         .base_file_url(sandbox.file_base_url)

@@ -11,6 +11,7 @@ import telegram
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError
 
 from bot.sandbox import ApiLimits, FloodLimits, SandboxServer
+from tests.helpers import ptb_bot
 
 
 def lower(exc: pytest.ExceptionInfo[BaseException]) -> str:
@@ -31,7 +32,7 @@ async def test_wrong_token_is_401(raw: Any, server: SandboxServer) -> None:
     status, body = await raw("getMe", token="999:WRONG")
     assert status == 401
     assert body == {"ok": False, "error_code": 401, "description": "Unauthorized"}
-    bot = telegram.Bot("999:WRONG", base_url=server.base_url)
+    bot = ptb_bot("999:WRONG", base_url=server.base_url)
     with pytest.raises(InvalidToken):
         await bot.get_me()
 
@@ -99,7 +100,7 @@ async def test_dates_come_from_the_injectable_clock() -> None:
     sandbox = SandboxServer(clock=lambda: now[0], flood_limits=FloodLimits.disabled())
     await sandbox.start()
     try:
-        bot = telegram.Bot(sandbox.token, base_url=sandbox.base_url)
+        bot = ptb_bot(sandbox.token, base_url=sandbox.base_url)
         sandbox.user(7)
         async with bot:
             message = await bot.send_message(7, "hi")
@@ -252,7 +253,7 @@ async def test_delete_window_is_48_hours_of_the_injected_clock() -> None:
     await sandbox.start()
     try:
         sandbox.user(7)
-        async with telegram.Bot(sandbox.token, base_url=sandbox.base_url) as bot:
+        async with ptb_bot(sandbox.token, base_url=sandbox.base_url) as bot:
             old = await bot.send_message(7, "old")
             now[0] += 49 * 3600
             with pytest.raises(BadRequest, match="(?i)can't be deleted for everyone"):
@@ -362,7 +363,7 @@ async def test_document_size_limit(http: aiohttp.ClientSession) -> None:
     await sandbox.start()
     try:
         sandbox.user(7)
-        async with telegram.Bot(sandbox.token, base_url=sandbox.base_url) as bot:
+        async with ptb_bot(sandbox.token, base_url=sandbox.base_url) as bot:
             with pytest.raises(NetworkError, match="Request Entity Too Large"):
                 await bot.send_document(7, b"x" * 1001, filename="big.bin")
             sent = await bot.send_document(7, b"x" * 600, filename="medium.bin")

@@ -9,11 +9,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import telegram
 from PIL import Image
 
 from bot.sandbox import SandboxServer, serve_forever
 from bot.sandbox.files import FileStore, image_size
+from tests.helpers import ptb_bot
 
 
 def jpeg(width: int, height: int) -> bytes:
@@ -52,7 +52,7 @@ async def test_files_dir_backs_uploads(tmp_path: Path) -> None:
     await sandbox.start()
     try:
         sandbox.user(7)
-        async with telegram.Bot(
+        async with ptb_bot(
             sandbox.token, base_url=sandbox.base_url, base_file_url=sandbox.file_base_url
         ) as bot:
             sent = await bot.send_document(7, b"report", filename="r.txt")

@@ -234,12 +234,16 @@ async def test_subject_says_when_a_reminder_has_nothing_left_to_say(svc: Service
     customer = await svc.store.customers.get("c1")
     await svc.store.customers.update(dataclasses.replace(customer, owner_id="8"))  # reassigned
     assert await svc.delivery.subject(reminder, rep) is None
+    # a feedback reminder about a customer the recipient no longer sees names nobody (issue 14.10) ...
     item = await svc.store.feedback.insert(Feedback(
         customer_id="c1", owner_id="7", kind=FeedbackKind.COMPLAINT, severity=Severity.HIGH,
         content="late", status=FeedbackStatus.OPEN))
     overdue = await svc.reminders.schedule(
         kind=ReminderKind.FEEDBACK_OVERDUE, recipient_id="7", due_at=NOW, customer_id="c1",
         dedupe_key=f"feedback_overdue:{item.id}", payload={"feedback_id": item.id})
+    assert await svc.delivery.subject(overdue, rep) is None
+    customer = await svc.store.customers.get("c1")
+    await svc.store.customers.update(dataclasses.replace(customer, owner_id="7"))  # ... theirs again: it does
     assert (await svc.delivery.subject(overdue, rep)).feedback.id == item.id
     await svc.store.feedback.update(dataclasses.replace(item, status=FeedbackStatus.RESOLVED))
     assert await svc.delivery.subject(overdue, rep) is None

@@ -1,0 +1,320 @@
+"""Every button the bot shows is pressed, in the states it is shown in, and none is an error (issue 14.12).
+
+A crawler, as admin, manager and rep: it starts from the bot's own registrations — every
+command any handler (or any wizard's entry point or fallback) registers, each menu
+button of the role's main menu, a few commands with arguments (``/find``, ``/list``
+filters, quick add and quick log, a card link per customer), and a scheduler tick that
+pushes the due reminders — and collects every inline button of every message the bot
+sends. Each button is then pressed in a fresh state: the store is put back to the
+baseline, the wizard is cancelled and ``user_data`` cleared, and the path that showed the
+button is replayed (pressing by label what was pressed, typing what was typed), so a
+button that changes something always meets the state it was shown in. What a press
+shows is crawled in turn, up to ``DEPTH`` presses deep; a screen that asks for text is
+also answered, with the first of a few sample inputs it takes, which takes the wizards
+step by step. Button kinds not pressed yet go first, so a bounded crawl (``MAX_PATHS``)
+spends itself on what it has not seen.
+
+The baseline has the states a card can be in: archived and not, with and without a
+phone, a referrer (one visible, one of another team), feedback, a call, a purchase; more
+customers than a page holds; an open invitation; a due follow-up.
+
+Asserted for every press: the bot never answers with the generic error text, and its
+error handler never ran (``bot_data[HANDLED_KEY]``). Reported (printed, ``-s``): how
+many presses, screens and button kinds — the declared kinds of
+``handlers/callback_data.py`` ``ACTIONS`` pressed at least once, and those never shown.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections import Counter, deque
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from telegram.ext import CommandHandler, ConversationHandler
+
+from bot.app import SCHEDULER_KEY
+from bot.domain.models import (
+    Customer,
+    Feedback,
+    FeedbackKind,
+    Interaction,
+    InteractionKind,
+    Invitation,
+    Outcome,
+    Purchase,
+    Role,
+    Severity,
+    StaffUser,
+)
+from bot.sandbox.errors import ButtonNotFound
+from handlers import callback_data
+from handlers.common import SERVICES_KEY
+from handlers.errors import HANDLED_KEY
+from handlers.menu import MENU
+from tests.conftest import ADMIN_ID
+
+pytestmark = pytest.mark.slow  # hundreds of presses, each after a reset and a replay
+
+DEPTH = 4  # presses after an entry (answers to a wizard's questions go 3 further)
+VARIANTS = 2  # how many different screens one button kind is pressed on, per role
+MAX_PATHS = int(os.environ.get("CRM_BUTTONS_MAX_PATHS", "450"))  # per role: a bound on the crawl, reported
+SAMPLES = ("100", "tomorrow 10:00", "Chen Full", "A test note")  # typed answers to a question, tried in turn
+QUESTION_ACTIONS = {"skip", "back", "cancel"}  # the only buttons of a screen that asks for text
+ERROR_TEXTS = ("something went wrong", "出了点问题")
+NOT_AVAILABLE = "This is not available."
+
+MANAGER_ID, REP_ID, WEST_ID = 602, 703, 704
+STAFF = [
+    (MANAGER_ID, "Mia Manager", Role.MANAGER, ["east"]),
+    (REP_ID, "Rita Rep", Role.REP, ["east"]),
+    (WEST_ID, "Walt West", Role.REP, ["west"]),
+]
+ROLES = {"admin": ADMIN_ID, "manager": MANAGER_ID, "rep": REP_ID}
+#: Commands with arguments worth a screen of their own (the bare command is always sent too).
+WITH_ARGS = {
+    "find": ["Chen", "Page"],
+    "list": ["tier:high", "stage:prospect"],
+    "add": ["Zhang Wei 13800138000 Acme"],
+    "log": ["Chen Full called, interested, call back tomorrow"],
+}
+_ID = re.compile(r"\b[0-9a-f]{20}\b|\b\d+\b")
+
+
+def _norm(text: str) -> str:
+    """A screen or button with its draft tokens, versions, counts and dates taken out."""
+    return _ID.sub("#", text)
+
+
+async def reset(app: Any) -> None:
+    """The baseline: staff, the customers in each state, their records, an invitation, a due reminder."""
+    services = app.bot_data[SERVICES_KEY]
+    store, now = services.store, services.clock.now()
+    keep = {str(ADMIN_ID)}
+    for telegram_id, name, role, teams in STAFF:
+        user = StaffUser(id=str(telegram_id), telegram_id=telegram_id, name=name, role=role, teams=teams,
+                         language="en", created_at=now, updated_at=now)
+        keep.add(user.id)
+        existing = await store.staff.get(user.id)
+        if existing is None:
+            await store.staff.insert(user)
+        elif dataclasses.replace(existing, version=0, updated_at=now) != dataclasses.replace(user, version=0):
+            await store.staff.update(dataclasses.replace(user, version=existing.version))
+    admin = await store.staff.get(str(ADMIN_ID))
+    if admin is not None and (admin.role is not Role.ADMIN or not admin.active or admin.teams):
+        await store.staff.update(dataclasses.replace(admin, role=Role.ADMIN, active=True, teams=[]))
+    for user in await store.staff.find():
+        if user.id not in keep:
+            await store.staff.delete(user.id)
+    for collection in (store.customers, store.purchases, store.interactions, store.feedback, store.reminders,
+                       store.invitations):
+        for record in await collection.find():
+            await collection.delete(record.id)
+
+    rep = str(REP_ID)
+
+    def customer(cid: str, name: str, owner: str = rep, team: str = "east", **fields: Any) -> Customer:
+        return Customer(id=cid, name=name, owner_id=owner, team=team, created_by=owner,
+                        created_at=now - timedelta(days=40), updated_at=now, **fields)
+
+    customers = [
+        customer("cplain", "Chen Plain"),
+        customer("cfull", "Chen Full", phones=["+8613800138000"], company="Acme", city="Shanghai",
+                 tags=["vip"], notes="Likes tea", referred_by="cplain", next_follow_up_at=now - timedelta(hours=1)),
+        customer("carch", "Chen Archived", phones=["+8613900139000"], archived=True),
+        customer("cwest", "Wu West", owner=str(WEST_ID), team="west"),
+        customer("chidden", "Chen Hidden Referrer", referred_by="cwest"),
+        *(customer(f"cpage{i}", f"Page {i:02d}") for i in range(9)),
+    ]
+    for record in customers:
+        await store.customers.insert(record)
+    await store.purchases.insert(Purchase(id="p1", customer_id="cfull", owner_id=rep, product="Tea set",
+                                          amount=Decimal(880), currency="CNY", purchased_on=date(2026, 2, 20),
+                                          created_at=now, updated_at=now))
+    await store.interactions.insert(Interaction(id="i1", customer_id="cfull", owner_id=rep, kind=InteractionKind.CALL,
+                                                outcome=Outcome.REACHED, summary="Talked about tea",
+                                                occurred_at=now - timedelta(hours=2), created_at=now, updated_at=now))
+    await store.feedback.insert(Feedback(id="f1", customer_id="cfull", owner_id=rep, kind=FeedbackKind.COMPLAINT,
+                                         content="Cup arrived broken", severity=Severity.HIGH,
+                                         due_at=now + timedelta(days=1), created_at=now, updated_at=now))
+    await store.invitations.insert(Invitation(id="InviteCodeBaseline1", role=Role.REP, team="east",
+                                              created_by=str(ADMIN_ID), expires_at=now + timedelta(days=7),
+                                              created_at=now, updated_at=now))
+    await services.reminders.schedule_follow_up(await store.customers.get("cfull"))
+
+
+def registered_commands(app: Any) -> list[str]:
+    """Every command a handler registers, wizards' entry points and fallbacks included."""
+    commands: set[str] = set()
+
+    def walk(handler: Any) -> None:
+        if isinstance(handler, CommandHandler):
+            commands.update(handler.commands)
+        if isinstance(handler, ConversationHandler):
+            for inner in [*handler.entry_points, *handler.fallbacks,
+                          *(h for state in handler.states.values() for h in state)]:
+                walk(inner)
+
+    for group in app.handlers.values():
+        for handler in group:
+            walk(handler)
+    return sorted(commands)
+
+
+def entries(app: Any, role: Role) -> list[tuple[tuple[str, str], ...]]:
+    paths: list[tuple[tuple[str, str], ...]] = []
+    for command in registered_commands(app):
+        paths.append((("send", f"/{command}"),))
+        paths += [(("send", f"/{command} {args}"),) for args in WITH_ARGS.get(command, [])]
+    paths += [(("send", f"/start card_{cid}"),) for cid in ("cplain", "cfull", "carch", "chidden", "cwest")]
+    paths += [(("send", label),) for row in MENU for label, roles in row if role in roles]
+    paths.append((("tick", ""),))
+    return paths
+
+
+class Crawl:
+    def __init__(self, app: Any, sandbox: Any, user: Any, role: str) -> None:
+        self.app, self.sandbox, self.user, self.role = app, sandbox, user, role
+        self.presses = 0
+        self.kinds: Counter[tuple[str, str]] = Counter()
+        self.variants: Counter[str] = Counter()
+        self.screens: set[str] = set()
+        self.unreplayable = 0
+        self.refused: list[str] = []
+        self.failures: list[str] = []
+
+    async def fresh(self) -> None:
+        await self.user.send("/cancel")
+        self.app.user_data[self.user.id].clear()
+        await reset(self.app)
+
+    async def act(self, action: tuple[str, str]) -> list[Any]:
+        kind, value = action
+        if kind == "send":
+            return await self.user.send(value)
+        if kind == "tick":
+            before = len(self.user.bot_messages())
+            clock = self.app.bot_data[SERVICES_KEY].clock
+            clock.set(clock.now() + timedelta(minutes=5))  # the scheduler runs what fell due since its last tick
+            await self.app.bot_data[SCHEDULER_KEY].tick()
+            await self.sandbox.wait_idle()
+            return self.user.bot_messages()[before:]
+        if kind == "answer":  # a question: the first sample it takes (a re-ask starts with ⚠️)
+            for sample in SAMPLES:
+                replies = await self.user.send(sample)
+                if not replies or not (replies[-1].text or "").startswith("⚠️"):
+                    break
+            return replies
+        label, data = value.split("\x00")
+        for message in reversed(self.user.bot_messages()):
+            for r, row in enumerate(message.inline_keyboard):
+                for c, button in enumerate(row):
+                    if button.get("text") == label and _norm(button.get("callback_data", "")) == data:
+                        return await self.user.press_button(message.message_id, r, c)
+        raise ButtonNotFound(f"{label!r} ({data}) not shown again")
+
+    async def run(self, path: tuple[tuple[str, str], ...]) -> list[Any] | None:
+        await self.fresh()
+        handled = len(self.app.bot_data.get(HANDLED_KEY, []))
+        answers = len(self.user.callback_answers)
+        try:
+            for action in path[:-1]:
+                await self.act(action)
+            replies = await self.act(path[-1])
+        except ButtonNotFound:
+            self.unreplayable += 1
+            return None
+        texts = [m.text or m.caption or "" for m in replies] + [a.text or "" for a in
+                                                                self.user.callback_answers[answers:]]
+        where = " → ".join(v.split("\x00")[0] for _k, v in path)
+        if any(e in t for t in texts for e in ERROR_TEXTS) or len(self.app.bot_data.get(HANDLED_KEY, [])) > handled:
+            errors = self.app.bot_data.get(HANDLED_KEY, [])[handled:]
+            self.failures.append(f"{self.role}: {where}: {errors or texts}")
+        if path[-1][0] == "press" and any(NOT_AVAILABLE in t for t in texts):
+            self.refused.append(f"{self.role}: {where}")
+        return replies
+
+    def _next(self) -> tuple[tuple[str, str], ...]:
+        """Entries first; then presses of a button kind not pressed yet, then answers, then the rest."""
+        for queue in self.queues:
+            while queue:
+                path, kind = queue.popleft()
+                if queue is self.queues[1] and kind in self.pressed:
+                    self.queues[3].append((path, kind))  # its kind was pressed meanwhile: later
+                    continue
+                return path
+        raise IndexError("crawl done")
+
+    async def crawl(self) -> None:
+        # entries, new button kinds, answers to questions, everything else
+        self.queues: list[deque[Any]] = [deque((e, None) for e in entries(self.app, ROLES_ENUM[self.role])),
+                                         deque(), deque(), deque()]
+        self.pressed: set[Any] = set()
+        runs = 0
+        while any(self.queues) and runs < MAX_PATHS:
+            try:
+                path = self._next()
+            except IndexError:
+                break
+            runs += 1
+            last = path[-1]
+            if last[0] == "press":
+                parsed = callback_data.parse(last[1].split("\x00")[1].replace("#", "0"))
+                self.pressed.add((parsed.feature, parsed.action) if parsed else last[1])
+            replies = await self.run(path)
+            if path[-1][0] == "press":
+                self.presses += 1
+            if replies is None or len(path) > DEPTH + 3:
+                continue
+            for message in replies:
+                screen = _norm(message.text or message.caption or "")
+                buttons = [b for row in message.inline_keyboard for b in row if "callback_data" in b]
+                key = screen + "|" + "|".join(_norm(b["callback_data"]) for b in buttons)
+                if key in self.screens:
+                    continue
+                self.screens.add(key)
+                for button in buttons:
+                    data = _norm(button["callback_data"])
+                    parsed = callback_data.parse(button["callback_data"])
+                    if parsed is not None:
+                        self.kinds[(parsed.feature, parsed.action)] += 1
+                    if self.variants[data] >= VARIANTS:
+                        continue
+                    self.variants[data] += 1
+                    kind = (parsed.feature, parsed.action) if parsed else data
+                    self.queues[1 if kind not in self.pressed else 3].append(
+                        ((*path, ("press", f"{button['text']}\x00{data}")), kind))
+                actions = {parsed.action for b in buttons if (parsed := callback_data.parse(b["callback_data"]))}
+                if actions <= QUESTION_ACTIONS and path.count(("answer", "")) < DEPTH:
+                    self.queues[2].append(((*path, ("answer", "")), None))  # a question: answer it by typing
+        self.truncated = any(self.queues)
+
+
+ROLES_ENUM = {"admin": Role.ADMIN, "manager": Role.MANAGER, "rep": Role.REP}
+
+
+async def test_every_button_in_every_state_answers_without_an_error(bot: Any, sandbox: Any, capsys: Any) -> None:
+    await reset(bot)
+    crawls = []
+    for role, telegram_id in ROLES.items():
+        if role not in os.environ.get("CRM_BUTTONS_ROLES", "admin,manager,rep").split(","):
+            continue
+        user = sandbox.user(telegram_id, first_name=role.title(), language_code="en")
+        crawl = Crawl(bot, sandbox, user, role)
+        await crawl.crawl()
+        crawls.append(crawl)
+    pressed = set().union(*(c.kinds for c in crawls))
+    declared = set(callback_data.ACTIONS)
+    with capsys.disabled():
+        for c in crawls:
+            print(f"\n{c.role}: {c.presses} presses, {len(c.screens)} screens, {len(c.kinds)} button kinds, "
+                  f"{c.unreplayable} not shown again on replay, {len(c.refused)} answered 'not available'"
+                  f"{', crawl bounded' if c.truncated else ''}")
+        print(f"button kinds shown and pressed: {len(pressed & declared)} of {len(declared)} declared; "
+              f"never shown: {sorted(':'.join(k) for k in declared - pressed)}")
+    failures = [f for c in crawls for f in c.failures]
+    assert not failures, "\n".join(failures)
