@@ -153,13 +153,12 @@ def purchases_feedback_reminders(
     return purchases, feedback, reminders
 
 
-async def populate(store: Store, sizes: dict[str, int], *, batch: int = 10_000) -> None:
-    """The data set of ``sizes`` (``SIZES``' keys) into an open store, ``batch`` records a write."""
+def records_of(sizes: dict[str, int]) -> list[tuple[str, list[Any]]]:
+    """The data set of ``sizes`` (``SIZES``' keys): (collection name, records), in insert order."""
     dataset = DataSet(customers=sizes["customers"], interactions=sizes["interactions"])
     staff = dataset.staff()
     staff.append(StaffUser(id=ADMIN_ID, telegram_id=int(ADMIN_ID), name="Ada", role=Role.ADMIN,
                            created_at=NOW - SPAN, updated_at=NOW - SPAN))
-    await store.staff.insert_many(staff)
     customers = list(dataset.customer_records())
     keys = [(c.id, c.owner_id, c.phones) for c in customers]
     rnd = random.Random(dataset.seed + 4)
@@ -168,11 +167,16 @@ async def populate(store: Store, sizes: dict[str, int], *, batch: int = 10_000) 
         for i in dataset.interaction_records(keys)
     ]
     purchases, feedback, reminders = purchases_feedback_reminders(sizes, keys, dataset.seed)
-    for collection, records in ((store.customers, customers), (store.interactions, interactions),
-                                (store.purchases, purchases), (store.feedback, feedback),
-                                (store.reminders, reminders)):
+    return [("staff", staff), ("customers", customers), ("interactions", interactions),
+            ("purchases", purchases), ("feedback", feedback), ("reminders", reminders)]
+
+
+async def populate(store: Store, sizes: dict[str, int], *, batch: int = 10_000) -> None:
+    """The data set of ``sizes`` into an open store (generated in a worker thread), ``batch``
+    records a write."""
+    for name, records in await asyncio.to_thread(records_of, sizes):
         for chunk in batched(records, batch):
-            await collection.insert_many(chunk)
+            await store.collection(name).insert_many(chunk)
             await asyncio.sleep(0)
 
 
@@ -193,26 +197,44 @@ async def build(size: str, where: Path) -> None:
 # -- the baseline: the load this branch replaced -----------------------------------------------
 
 
-async def legacy_load(service: ReportService, actor: StaffUser, scope: ReportScope) -> dict[str, Any]:
+async def legacy_load(
+    service: ReportService, actor: StaffUser, scope: ReportScope, *, yielding: bool = False
+) -> dict[str, Any]:
     """The old ``ReportService.report`` load: every record of the scope's customers, decoded
-    on the loop (whole collections from 300 customers on, per-customer look-ups below)."""
+    on the loop (whole collections from 300 customers on, per-customer look-ups below).
+
+    ``yielding`` (for tests, whose loop guard this would trip): the same records in the same
+    order, read per customer with the loop getting a turn between look-ups.
+    """
     store = service.store
     visible = await service.customers.all_visible(actor, archived=None)
     customers = [c for c in visible if scope.owner is None or c.owner_id == scope.owner.id]
     ids = {c.id for c in customers}
     whole = len(ids) >= WHOLE_COLLECTION_FROM
 
+    async def per_customer(collection: Any, where: dict[str, Any]) -> list[list[Any]]:
+        found = []
+        for n, customer_id in enumerate(sorted(ids)):
+            found.append(await collection.find({**where, "customer_id": customer_id}))
+            if yielding and n % 20 == 19:
+                await asyncio.sleep(0)
+        return found
+
     async def by_customer(collection: Any, where: dict[str, Any]) -> dict[str, list[Any]]:
         grouped: dict[str, list[Any]] = defaultdict(list)
         if whole:
-            for record in await collection.find(dict(where)):
+            if yielding:  # what the whole-collection read gives: by id
+                records = sorted((r for group in await per_customer(collection, where) for r in group),
+                                 key=lambda r: r.id)
+            else:
+                records = await collection.find(dict(where))
+            for record in records:
                 if record.customer_id in ids:
                     grouped[record.customer_id].append(record)
         else:
-            for customer_id in sorted(ids):
-                found = await collection.find({**where, "customer_id": customer_id})
+            for found in await per_customer(collection, where):
                 if found:
-                    grouped[customer_id] = found
+                    grouped[found[0].customer_id] = found
         return grouped
 
     return {
@@ -248,13 +270,15 @@ def legacy_compute(
     return compute_report(data, period, now, settings)
 
 
-async def legacy_report(service: ReportService, actor: StaffUser, kind: str) -> Report:
+async def legacy_report(
+    service: ReportService, actor: StaffUser, kind: str, *, yielding: bool = False
+) -> Report:
     """The figures the old path gave (no snapshot: movement is left out on both sides)."""
     scope = await service.scope(actor)
     now = service.clock.now()
     period = service.period(kind, now=now)
     previous = period.previous()
-    loaded = await legacy_load(service, actor, scope)
+    loaded = await legacy_load(service, actor, scope, yielding=yielding)
     ids = {c.id for c in loaded["customers"]}
     reminders = [
         r for r in await service.store.reminders.find(
