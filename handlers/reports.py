@@ -33,7 +33,6 @@ Callback data (never trusted: the caller and the scope are checked again on ever
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping
 from datetime import date, datetime
@@ -41,7 +40,7 @@ from typing import Any
 
 from babel.dates import format_date, format_interval
 from babel.numbers import format_currency, format_decimal, format_percent
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatAction
 from telegram.ext import (
     BaseHandler,
@@ -53,7 +52,6 @@ from telegram.ext import (
 )
 
 from bot import labels
-from bot.charts import report_chart
 from bot.domain import access
 from bot.domain.dates import parse_date_range
 from bot.domain.models import Reminder, ReminderKind, StaffUser
@@ -66,6 +64,7 @@ from bot.services import Services
 from bot.services.customers import ListFilter
 from bot.services.errors import AccessDenied
 from bot.services.reports import ALL, ReportResult, ReportScope, parse_period_token, period_token
+from bot.textsplit import split_html
 from handlers import callback_data
 from handlers.common import Context, caller, deny, pressed, reply_html, send_html, services
 from handlers.menu import N_, REPORT, all_menu_labels
@@ -94,6 +93,7 @@ XLSX_LABEL = N_("📊 Report (Excel)")
 CUSTOMERS_XLSX_LABEL = N_("📋 Customers (Excel)")
 CUSTOMERS_CSV_LABEL = N_("📋 Customers (CSV)")
 FILES_LABEL = N_("📊 Chart & Excel")
+PREPARING = N_("⏳ Preparing your report…")
 RANGE_REASONS = {
     "range.unrecognised": N_(
         "I could not read two dates there. Examples: 2026-03-01 2026-03-15, 1 March - 15 March."
@@ -189,8 +189,9 @@ async def on_button(update: Update, context: Context) -> str | int:
             await query.answer()
             chat_id = update.effective_chat.id
             await context.bot.send_chat_action(chat_id, ChatAction.UPLOAD_DOCUMENT)
+            # the report just shown, unless a record came or went since (bot.services.reports.ReportCache)
             report = await svc.reports.report(actor, kind, start=start, end=end,
-                                              scope_owner_id=data.args[2], language=language)
+                                              scope_owner_id=data.args[2], language=language, reuse=True)
             if data.action == "files":
                 await _send_chart(context, chat_id, report, language, with_buttons=False)
             await _send_workbook(context, chat_id, actor, report, language)
@@ -262,14 +263,24 @@ async def send_report(
     end: date | None = None,
     token: str = ALL,
 ) -> ReportResult:
-    """The summary, then the chart with the export buttons."""
+    """"⏳ Preparing your report…" at once, edited into the summary when the figures are
+    ready (they are computed off the event loop: everyone else is answered meanwhile),
+    then the chart with the export buttons."""
     svc = services(context)
-    await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
+    placeholder = await send_html(context, chat_id, gettext_for(language)(PREPARING), language)
     result = await svc.reports.report(actor, kind, start=start, end=end, scope_owner_id=token,
                                       language=language)
-    await send_html(context, chat_id, summary_text(result, language), language)
+    await _edit_into(context, chat_id, placeholder[-1], summary_text(result, language), language)
     await _send_chart(context, chat_id, result, language, with_buttons=True)
     return result
+
+
+async def _edit_into(context: Context, chat_id: int, message: Message, text: str, language: str) -> None:
+    """Replace ``message`` with ``text``; what does not fit in one message follows it."""
+    parts = split_html(text, note=gettext_for(language)("(message truncated: too long to show in full)"))
+    await context.bot.edit_message_text(parts[0], chat_id=chat_id, message_id=message.message_id)
+    for part in parts[1:]:
+        await context.bot.send_message(chat_id, part)
 
 
 def _export_buttons(result: ReportResult, language: str) -> InlineKeyboardMarkup:
@@ -286,9 +297,7 @@ def _export_buttons(result: ReportResult, language: str) -> InlineKeyboardMarkup
 async def _send_chart(
     context: Context, chat_id: int, result: ReportResult, language: str, *, with_buttons: bool
 ) -> None:
-    scope = _scope_context(result.scope)
-    png = await asyncio.to_thread(report_chart, result.report, gettext_for(language),  # ~0.2 s of matplotlib
-                                  scope_kind=scope["scope_kind"], scope_name=scope["scope_name"])
+    png = await services(context).reports.chart(result, language)  # matplotlib, in a worker thread
     caption = render(language, "report_chart_caption", period=period_text(result.report.period, language),
                      **_scope_context(result.scope))
     await context.bot.send_photo(

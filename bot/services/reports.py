@@ -16,14 +16,34 @@ what the actor may see (``bot.domain.access``):
 Naming any other person raises ``AccessDenied``: scope ids come from buttons
 and are never trusted.
 
-**Loading**: a report needs each customer's whole history (the churn score
-looks at the last contact and the purchase rhythm; CLV at every purchase), so
-the records of the scope's customers are read per customer — each such
-look-up is an index hit — or, for a large scope, once for the whole
-collection and filtered in memory (``docs/performance.md``: one scan beats
-thousands of look-ups).  Scoring the churn risk and ``compute_report`` are
-CPU-bound; they run in a worker thread (``asyncio.to_thread``) so the event
-loop keeps serving everyone else.
+**Loading** (issue 15.2; ``docs/performance.md``, "Reports through the service"):
+through the ranged indexes, never whole collections decoded at once.  What a
+report reads, for the scope's customers:
+
+- the customers themselves (the mix, CLV, who is at risk), by ``created_at``;
+- the interactions that occurred from the start of the previous period up to
+  now (the activity, the contacts that settle follow-ups, last contacts), and
+  those whose follow-up falls due in the two periods, whenever logged; for a
+  follow-up set before the periods, the customer's contacts since it was set;
+- each customer's last contact before that, one index look-up each (the churn
+  score measures from it: it reads no other interaction);
+- the purchases up to today (CLV and the purchase rhythm need all of them) and
+  the feedback (open complaints and recent ratings, whenever created).
+
+A large scope (a third of all customers or more) reads each collection by
+ranges, a small one per customer.  Every read returns at most about
+:data:`CHUNK` records and the loop gets a turn between reads, so decoding
+never holds up another user for long; the figures — the churn score and
+``compute_report`` — run in a worker thread (``asyncio.to_thread``), and so
+do the chart (matplotlib, one at a time) and the workbook (openpyxl), both
+imported there the first time they are needed.  The cyclic garbage collector
+is paused while a report's records are alive (:func:`collector_paused`).  The
+figures are those of the old whole-history load
+(``tests/bot/services/test_reports_load.py``).
+
+**Reuse**: the report just computed is kept (:class:`ReportCache`) for its
+Excel button, keyed by actor, scope and period, as long as the collections hold
+as many records as then and for ten minutes at most.
 
 **Tier/stage movement**: the store keeps one snapshot of the counts per local
 day and scope (kv ``reports:snapshot:<scope key>``, the last 70 days).  A
@@ -49,9 +69,12 @@ so everybody's "this week" has the same figures.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+import gc
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
@@ -65,6 +88,7 @@ from bot.domain.models import (
     Feedback,
     Interaction,
     KeyValue,
+    Outcome,
     Purchase,
     Reminder,
     ReminderKind,
@@ -82,7 +106,6 @@ from bot.domain.reports import (
     compute_report,
 )
 from bot.i18n import gettext_for
-from bot.reports_export import customers_csv, customers_xlsx, report_xlsx
 from bot.services.audit import AuditService
 from bot.services.customers import CustomerService, ListFilter
 from bot.services.errors import AccessDenied
@@ -92,7 +115,14 @@ from storage.base import ConflictError, DuplicateError, Range, Store
 NAMESPACE = "reports"
 SNAPSHOT_DAYS = 70
 SCHEDULE_BOOKMARK = f"{NAMESPACE}:scheduled_through"
-WHOLE_COLLECTION_FROM = 300  # customers; from here one scan beats per-customer look-ups
+WHOLE_COLLECTION_FROM = 300  # customers; from here one ranged read beats per-customer look-ups,
+WHOLE_SHARE = 3  # when the scope holds at least a third of all customers
+CHUNK = 250  # records per read: decoding them keeps the loop ~5 ms (~25 ms on a loaded machine)
+LOOKUPS_PER_TURN = 20  # index look-ups between two turns of the loop
+CONTACT_PAGE = 4  # a customer's latest interactions read at once, looking for the last contact
+EPSILON = timedelta(microseconds=1)
+CACHE_SIZE = 32  # reports kept for their Excel button
+CACHE_SECONDS = 600
 MAX_CUSTOM_DAYS = 366
 ALL = "all"  # the scope token of "everything the actor may see"
 EXPORT_FORMATS = ("xlsx", "csv")
@@ -127,6 +157,83 @@ class ReportResult:
     staff_names: Mapping[str, str] = field(hash=False)
     customers: int  # customers in scope (not archived)
     snapshot_at: datetime | None  # when the counts the movement compares with were taken
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """What :func:`_compute` works from: the scope's records as :meth:`ReportService.load` read them."""
+
+    customers: Sequence[Customer]
+    interactions: Sequence[Interaction]  # the periods' activity and the follow-ups' contacts
+    purchases: Sequence[Purchase]  # up to today (CLV, churn)
+    feedback: Sequence[Feedback]
+    per_customer: set[str] | None  # read per customer (these), or by ranges of the whole collection
+    last_contact: Mapping[str, Interaction]  # by live customer: the latest contact up to now
+    reminders: Sequence[Reminder]
+    staff: Sequence[StaffUser]
+    owner_id: str | None
+
+
+class ReportCache:
+    """The last few reports, for their Excel button (bounded, least recently used first out).
+
+    A report is reused for the same actor, scope and period while the store holds as
+    many records as when it was computed (the data version: one index count per
+    collection) and for at most :data:`CACHE_SECONDS`: an edit that adds or removes no
+    record is caught by the age limit.
+    """
+
+    def __init__(self, size: int = CACHE_SIZE, seconds: int = CACHE_SECONDS) -> None:
+        self.size, self.age = size, timedelta(seconds=seconds)
+        self._items: OrderedDict[tuple[str, ...], tuple[tuple[int, ...], datetime, ReportResult]] = OrderedDict()
+
+    def get(self, key: tuple[str, ...], version: tuple[int, ...], now: datetime) -> ReportResult | None:
+        item = self._items.get(key)
+        if item is None or item[0] != version or not timedelta(0) <= now - item[1] <= self.age:
+            return None
+        self._items.move_to_end(key)
+        return item[2]
+
+    def put(self, key: tuple[str, ...], version: tuple[int, ...], now: datetime, result: ReportResult) -> None:
+        self._items[key] = (version, now, result)
+        self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+
+_paused = 0
+_paused_lock = threading.Lock()
+_collector_was_enabled = False
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a report's records are alive.
+
+    A report holds some 100 000 decoded records (size M) for a second or two; each
+    full collection in that time walks all of them, and with the GIL that stops the
+    event loop for 0.2-0.8 s (``bench/services_reports.py``).  They hold no reference
+    cycles and reference counting frees them when the report is done, so the
+    collector is paused meanwhile (nested and concurrent reports share one pause) and
+    put back as it was; its next run finds them gone.
+    """
+    global _paused, _collector_was_enabled
+    with _paused_lock:
+        if _paused == 0:
+            _collector_was_enabled = gc.isenabled()
+            gc.disable()
+        _paused += 1
+    try:
+        yield
+    finally:
+        with _paused_lock:
+            _paused -= 1
+            if _paused == 0 and _collector_was_enabled:
+                gc.enable()
+
+
+def utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
 
 
 def period_token(period: Period) -> tuple[str, str]:
@@ -174,6 +281,7 @@ class ReportService:
         self.customers = customers
         self.audit = audit or customers.audit
         self.reminders = reminders or customers.reminders
+        self.cache = ReportCache()
 
     # ---- settings ------------------------------------------------------------------------
     @property
@@ -268,79 +376,244 @@ class ReportService:
         end: date | None = None,
         scope_owner_id: str | None = None,
         language: str | None = None,
+        reuse: bool = False,
     ) -> ReportResult:
-        """The report of ``period_kind`` (see :meth:`period`) for what the actor may see, as of now."""
+        """The report of ``period_kind`` (see :meth:`period`) for what the actor may see, as of now.
+
+        ``reuse``: the same actor's report of the same scope and period computed a moment
+        ago is returned as it was when no record was added or removed since (the Excel
+        button of a report just shown); see :class:`ReportCache`.
+        """
         scope = await self.scope(actor, scope_owner_id)
         language = language or actor.language
         now = self.clock.now()
         period = self.period(period_kind, start=start, end=end, now=now)
-        previous = period.previous()
-
-        visible = await self.customers.all_visible(actor, archived=None)
-        customers = [c for c in visible if scope.owner is None or c.owner_id == scope.owner.id]
-        ids = {c.id for c in customers}
-        whole = len(ids) >= WHOLE_COLLECTION_FROM
-        interactions = await self._by_customer(self.store.interactions, ids, {"deleted": False}, whole)
-        purchases = await self._by_customer(self.store.purchases, ids, {}, whole)
-        feedback = await self._by_customer(self.store.feedback, ids, {"deleted": False}, whole)
-        reminders = [
-            r for r in await self.store.reminders.find(
-                {"kind": ReminderKind.FOLLOW_UP.value}, within=Range("due_at", previous.start, period.end)
-            )
-            if r.customer_id in ids and (scope.owner is None or r.recipient_id == scope.owner.id)
-        ]
-        staff = await self._staff_in_scope(actor, scope)
-        staff = await self._with_names_of_others(staff, scope, interactions, purchases, feedback)
-
+        key = (actor.id, scope.key, *period_token(period))
+        version = await self._data_version()
+        if reuse:
+            cached = self.cache.get(key, version, now)
+            if cached is not None:
+                return dataclasses.replace(cached, language=language)
         snapshots = await self._snapshots(scope)
         today = now.astimezone(self.tz).date()
         snapshot = _pick_snapshot(snapshots, period, today)
-        report = await asyncio.to_thread(
-            _compute,
-            customers=customers,
-            interactions=interactions,
-            purchases=purchases,
-            feedback=feedback,
-            reminders=reminders,
-            staff=staff,
-            owner_id=scope.owner.id if scope.owner is not None else None,
-            snapshot=snapshot,
-            period=period,
-            now=now,
-            rules=self.churn_rules,
-            settings=self.settings,
-        )
+        with collector_paused():
+            box = [await self.load(actor, scope, period, now)]  # the worker takes the only reference
+            report, names, in_scope = await asyncio.to_thread(
+                _figures, box, snapshot=snapshot, period=period, now=now,
+                rules=self.churn_rules, settings=self.settings,
+            )
         await self._save_snapshot(scope, snapshots, report, today)
-        return ReportResult(
+        result = ReportResult(
             report=report,
             scope=scope,
             language=language,
             tz=self.tz,
-            staff_names={s.id: s.name for s in staff},
-            customers=sum(1 for c in customers if not c.archived),
+            staff_names=names,
+            customers=in_scope,
             snapshot_at=datetime.fromisoformat(snapshot["at"]) if snapshot else None,
         )
+        self.cache.put(key, version, now, result)
+        return result
 
-    async def _by_customer(
-        self, collection: Any, ids: set[str], where: Mapping[str, Any], whole: bool
-    ) -> dict[str, list[Any]]:
-        """Every record of these customers, grouped by customer."""
-        grouped: dict[str, list[Any]] = defaultdict(list)
-        if whole:
-            for record in await collection.find(dict(where)):
-                if record.customer_id in ids:
-                    grouped[record.customer_id].append(record)
+    async def _data_version(self) -> tuple[int, ...]:
+        """How many records the report's collections hold (each count is an O(1) index look-up)."""
+        store = self.store
+        return tuple([
+            await collection.count()
+            for collection in (store.customers, store.interactions, store.purchases, store.feedback,
+                               store.reminders, store.staff)
+        ])
+
+    async def load(
+        self, actor: StaffUser, scope: ReportScope, period: Period, now: datetime
+    ) -> ReportInputs:
+        """What the report of ``period`` needs, read through the ranged indexes (see the module docstring).
+
+        Every read returns at most about :data:`CHUNK` records and the loop gets a turn
+        between reads, so no other user waits behind the decoding.
+        """
+        customers = [
+            c for c in await self._visible_customers(actor, scope)
+            if scope.owner is None or c.owner_id == scope.owner.id
+        ]
+        ids = {c.id for c in customers}
+        live = {c.id for c in customers if not c.archived}
+        # A ranged read of a whole collection decodes every customer's records: worth it only
+        # when the scope holds a good part of them; otherwise per-customer look-ups decode less.
+        whole = len(ids) >= WHOLE_COLLECTION_FROM and len(ids) * WHOLE_SHARE >= await self.store.customers.count()
+        previous = period.previous()
+        low, high = utc(previous.start), utc(period.end)
+        not_deleted = {"deleted": False}
+        interactions = self.store.interactions
+        # the activity of both periods, and what happened since (late follow-ups, last contacts)
+        covered_to = max(high, utc(now) + EPSILON)
+        seen = {r.id: r for r in await self._records(
+            interactions, ids, not_deleted, "occurred_at", low, covered_to, whole)}
+        # follow-ups due in the periods, whenever they were set
+        dues = await self._records(interactions, ids, not_deleted, "next_follow_up_at", low, high, whole)
+        for record in dues:
+            seen.setdefault(record.id, record)
+        reminders = [
+            r for r in await self._slices(self.store.reminders, {"kind": ReminderKind.FOLLOW_UP.value},
+                                          "due_at", low, high, ids)
+            if scope.owner is None or r.recipient_id == scope.owner.id
+        ]
+        # a follow-up set before the periods: the contacts between then and the periods
+        since = await asyncio.to_thread(_follow_ups_set, seen.values(), reminders, low, high)
+        later = await interactions.count(within=Range("occurred_at", covered_to, None))
+        for n, (customer_id, first) in enumerate(since):
+            where = {"customer_id": customer_id, **not_deleted}
+            if first < low:
+                for record in await interactions.find(where, within=Range("occurred_at", first, low)):
+                    seen.setdefault(record.id, record)
+            if later:  # only a record dated in the future can lie beyond
+                for record in await interactions.find(where, within=Range("occurred_at", covered_to, None)):
+                    seen.setdefault(record.id, record)
+            if n % LOOKUPS_PER_TURN == LOOKUPS_PER_TURN - 1:
+                await asyncio.sleep(0)
+        last_contact = await self._last_contacts(live, list(seen.values()), low, now)
+        purchases_to = max(utc(now).astimezone(self.tz).date() + timedelta(days=1), period.end_day)
+        purchases = await self._records(self.store.purchases, ids, {}, "purchased_on", None, purchases_to, whole)
+        feedback = await self._records(self.store.feedback, ids, not_deleted, "created_at", None, None, whole)
+        records = list(seen.values())
+        staff = await self._staff_in_scope(actor, scope)
+        staff = await self._with_names_of_others(staff, scope, customers, records, purchases, feedback)
+        return ReportInputs(
+            customers=customers,
+            interactions=records,
+            purchases=purchases,
+            feedback=feedback,
+            per_customer=None if whole else ids,
+            last_contact=last_contact,
+            reminders=reminders,
+            staff=staff,
+            owner_id=scope.owner.id if scope.owner is not None else None,
+        )
+
+    async def _visible_customers(self, actor: StaffUser, scope: ReportScope) -> list[Customer]:
+        """``CustomerService.all_visible(actor, archived=None)``, read in slices (same where, same check)."""
+        if not access.is_active(actor):
+            raise AccessDenied("customers")
+        if scope.owner is not None:
+            wheres: list[dict[str, Any]] = [{"owner_id": scope.owner.id}]
+        elif actor.role is Role.ADMIN:
+            wheres = [{}]
         else:
-            for customer_id in sorted(ids):
-                found = await collection.find({**where, "customer_id": customer_id})
-                if found:
-                    grouped[customer_id] = found
-        return grouped
+            wheres = [{"owner_id": actor.id}]
+            if actor.role is Role.MANAGER:
+                wheres += [{"team": team} for team in actor.teams]
+        if len(wheres) == 1:
+            found = await self._slices(self.store.customers, wheres[0], "created_at", None, None)
+        else:
+            by_id: dict[str, Customer] = {}
+            for where in wheres:
+                for customer in await self._slices(self.store.customers, where, "created_at", None, None):
+                    by_id.setdefault(customer.id, customer)
+            found = list(by_id.values())
+        if actor.role is Role.ADMIN:
+            return found  # an admin sees every customer
+        return [c for c in found if access.can_view_customer(actor, c)]
+
+    async def _records(
+        self, collection: Any, ids: set[str], where: Mapping[str, Any], field: str,
+        start: datetime | date | None, end: datetime | date | None, whole: bool,
+    ) -> list[Any]:
+        """The records of these customers with ``start <= field < end``: one ranged read of the
+        collection in slices for a large scope, per-customer look-ups for a small one."""
+        if whole:
+            return await self._slices(collection, dict(where), field, start, end, ids)
+        found: list[Any] = []
+        within = Range(field, start, end) if start is not None or end is not None else None
+        for n, customer_id in enumerate(sorted(ids)):
+            found += await collection.find({**where, "customer_id": customer_id}, within=within)
+            if n % LOOKUPS_PER_TURN == LOOKUPS_PER_TURN - 1:
+                await asyncio.sleep(0)
+        return found
+
+    async def _slices(
+        self, collection: Any, where: dict[str, Any], field: str,
+        start: datetime | date | None, end: datetime | date | None, customers: set[str] | None = None,
+    ) -> list[Any]:
+        """Every record with ``start <= field < end`` (None: open) matching ``where`` (and of
+        ``customers``, if given), read in ranges of at most about :data:`CHUNK` records, the
+        loop getting a turn after each read.  Where to cut comes from the range index's count
+        of all records in a range (an O(1) look-up; ``where`` only narrows a slice further)."""
+        if start is None or end is None:
+            first = await collection.find(where, within=Range(field, start, end), order_by=field, limit=1)
+            last = await collection.find(where, within=Range(field, start, end), order_by=field,
+                                         descending=True, limit=1)
+            if not first:
+                return []
+            start = getattr(first[0], field) if start is None else start
+            if end is None:
+                end = getattr(last[0], field)
+                end = end + (EPSILON if isinstance(end, datetime) else timedelta(days=1))
+        out: list[Any] = []
+        pending: list[tuple[Any, Any]] = [(start, end)]
+        while pending:
+            lo, hi = pending.pop()
+            within = Range(field, lo, hi)
+            count = await collection.count(within=within)
+            if not count:
+                continue
+            middle = _middle(lo, hi)
+            if count > CHUNK and middle is not None:
+                pending += [(middle, hi), (lo, middle)]  # the earlier half first
+                continue
+            found = await collection.find(where, within=within)
+            out += found if customers is None else [r for r in found if r.customer_id in customers]
+            await asyncio.sleep(0)
+        return out
+
+    async def _last_contacts(
+        self, live: set[str], loaded: Iterable[Interaction], low: datetime, now: datetime
+    ) -> dict[str, Interaction]:
+        """Each live customer's latest contact up to ``now`` (what the churn score measures from).
+
+        ``loaded`` holds every contact from ``low`` up to ``now``; a customer with none
+        there is looked up, latest first, below ``low``.
+        """
+        counts = self._counts_as_contact
+        moment = utc(now)
+
+        def scan() -> dict[str, Interaction]:  # thousands of records: in a worker thread
+            latest: dict[str, Interaction] = {}
+            for record in loaded:
+                cid = record.customer_id
+                if cid in live and not record.deleted and utc(record.occurred_at) <= moment and counts(record):
+                    known = latest.get(cid)
+                    if known is None or record.occurred_at > known.occurred_at:
+                        latest[cid] = record
+            return latest
+
+        latest = await asyncio.to_thread(scan)
+        page_size = 1 if self.churn_rules.unanswered_counts_as_contact else CONTACT_PAGE
+        for n, cid in enumerate(sorted(live - set(latest))):
+            offset = 0
+            while True:
+                page = await self.store.interactions.find(
+                    {"customer_id": cid, "deleted": False}, within=Range("occurred_at", None, low),
+                    order_by="occurred_at", descending=True, offset=offset, limit=page_size)
+                hit = next((r for r in page if counts(r)), None)
+                if hit is not None:
+                    latest[cid] = hit
+                if hit is not None or len(page) < page_size:
+                    break
+                offset += page_size
+            if n % LOOKUPS_PER_TURN == LOOKUPS_PER_TURN - 1:
+                await asyncio.sleep(0)
+        return latest
+
+    def _counts_as_contact(self, record: Interaction) -> bool:
+        return self.churn_rules.unanswered_counts_as_contact or record.outcome != Outcome.NO_ANSWER
 
     async def _with_names_of_others(
-        self, staff: list[StaffUser], scope: ReportScope, *groups: Mapping[str, list[Any]]
+        self, staff: list[StaffUser], scope: ReportScope, customers: Iterable[Customer],
+        *groups: Iterable[Any],
     ) -> list[StaffUser]:
-        """Add whoever else recorded something in scope (an admin's call on a team customer).
+        """Add whoever else owns a customer or recorded something in scope (an admin's call on a
+        team customer).
 
         They are added as *inactive* so that their name shows on their row but they are
         never listed as a rep of this team with no activity.
@@ -348,7 +621,11 @@ class ReportService:
         if scope.owner is not None:
             return staff
         known = {s.id for s in staff}
-        others = {r.owner_id for group in groups for records in group.values() for r in records} - known
+
+        def owners() -> set[str]:  # tens of thousands of records: in a worker thread
+            return ({c.owner_id for c in customers} | {r.owner_id for group in groups for r in group}) - known
+
+        others = await asyncio.to_thread(owners)
         extra = []
         for staff_id in sorted(others):
             user = await self.store.staff.get(staff_id)
@@ -380,10 +657,18 @@ class ReportService:
         except (ConflictError, DuplicateError):
             pass  # a report for the same scope saved one a moment ago: as good
 
-    # ---- exports -------------------------------------------------------------------------
+    # ---- the chart and the exports (in worker threads: matplotlib and openpyxl load there) --
+    async def chart(self, result: ReportResult, language: str | None = None) -> bytes:
+        """The report's chart as a PNG, drawn in a worker thread (one at a time: matplotlib)."""
+        owner = result.scope.owner
+        return await asyncio.to_thread(
+            _draw_chart, result.report, language or result.language,
+            result.scope.kind, owner.name if owner is not None else ", ".join(result.scope.teams),
+        )
+
     async def report_workbook(self, actor: StaffUser, result: ReportResult) -> bytes:
         """The report as XLSX (built in a worker thread); the export is audited."""
-        data = await asyncio.to_thread(report_xlsx, result.report, gettext_for(result.language), result.tz)
+        data = await asyncio.to_thread(_report_workbook, result.report, result.language, result.tz)
         await self.audit.record(
             actor.id, "export", "report", result.scope.key,
             note=f"xlsx {result.report.period.label()} ({result.scope.kind})",
@@ -413,9 +698,8 @@ class ReportService:
             if customer.owner_id not in names:
                 owner = await self.store.staff.get(customer.owner_id)
                 names[customer.owner_id] = owner.name if owner else customer.owner_id
-        writer = customers_xlsx if fmt == "xlsx" else customers_csv
         data = await asyncio.to_thread(
-            writer, customers, names, gettext_for(language or actor.language), self.tz
+            _customer_file, fmt, customers, names, language or actor.language, self.tz
         )
         used = {k: v for k, v in dataclasses.asdict(filters).items() if v}
         await self.audit.record(
@@ -537,15 +821,29 @@ def _pick_snapshot(days: Mapping[str, Any], period: Period, today: date) -> Mapp
     return before[-1] if before else earlier[0][1]
 
 
+def _figures(box: list[ReportInputs], **options: Any) -> tuple[Report, dict[str, str], int]:
+    """In the worker thread: the report, the staff names and how many customers are in scope;
+    then the records are let go of here, a slice at a time (freeing 100 000 objects in one
+    go would hold the GIL, and so the event loop, for a tenth of a second)."""
+    inputs = box.pop()
+    report = _compute(inputs, **options)
+    names = {s.id: s.name for s in inputs.staff}
+    in_scope = sum(1 for c in inputs.customers if not c.archived)
+    for records in (inputs.customers, inputs.interactions, inputs.purchases, inputs.feedback):
+        if isinstance(records, list):
+            while records:
+                del records[-CHUNK:]
+    contacts = inputs.last_contact
+    if isinstance(contacts, dict):
+        while contacts:
+            for _ in range(min(CHUNK, len(contacts))):
+                contacts.popitem()
+    return report, names, in_scope
+
+
 def _compute(
+    inputs: ReportInputs,
     *,
-    customers: Sequence[Customer],
-    interactions: Mapping[str, list[Interaction]],
-    purchases: Mapping[str, list[Purchase]],
-    feedback: Mapping[str, list[Feedback]],
-    reminders: Sequence[Reminder],
-    staff: Sequence[StaffUser],
-    owner_id: str | None,
     snapshot: Mapping[str, Any] | None,
     period: Period,
     now: datetime,
@@ -554,33 +852,104 @@ def _compute(
 ) -> Report:
     """Score the churn risk and compute the figures (CPU-bound: runs in a worker thread).
 
-    The churn score reads each customer's whole history, whoever recorded it; the
-    figures of a one-person scope count only that person's own activity.
+    The churn score reads each customer's whole history, whoever recorded it (of the
+    interactions only the latest contact matters to it); the figures of a one-person
+    scope count only that person's own activity.
     """
     local_now = now.astimezone(period.tz or UTC)
     at_risk = []
-    for customer in customers:
+    purchases = _grouped(inputs.purchases, inputs.per_customer)
+    feedback = _grouped(inputs.feedback, inputs.per_customer)
+    last_contact = inputs.last_contact
+    for customer in inputs.customers:
         if customer.archived:
             continue
+        contact = last_contact.get(customer.id)
         assessment = churn.score(
-            customer, purchases.get(customer.id, ()), interactions.get(customer.id, ()),
+            customer, purchases.get(customer.id, ()), (contact,) if contact is not None else (),
             feedback.get(customer.id, ()), local_now, rules,
         )
         if assessment.at_risk:
             at_risk.append(AtRiskInput(customer.id, assessment.score, tuple(assessment.reasons)))
 
-    def own(groups: Mapping[str, list[Any]]) -> list[Any]:
-        records: Iterable[Any] = (r for group in groups.values() for r in group)
+    owner_id = inputs.owner_id
+
+    def own(records: Iterable[Any]) -> list[Any]:
         return [r for r in records if owner_id is None or r.owner_id == owner_id]
 
     data = ReportData(
-        staff=staff,
-        customers=customers,
-        purchases=own(purchases),
-        interactions=own(interactions),
-        feedback=own(feedback),
-        follow_up_reminders=reminders,
+        staff=inputs.staff,
+        customers=inputs.customers,
+        purchases=own(r for group in purchases.values() for r in group),
+        interactions=own(inputs.interactions),
+        feedback=own(r for group in feedback.values() for r in group),
+        follow_up_reminders=inputs.reminders,
         at_risk=at_risk,
         previous_snapshot=snapshot,
     )
     return compute_report(data, period, now, settings)
+
+
+_CHART_LOCK = threading.Lock()  # matplotlib is not safe with figures drawn side by side
+
+
+def _draw_chart(report: Report, language: str, scope_kind: str, scope_name: str) -> bytes:
+    """In a worker thread: matplotlib is imported here, the first time a chart is drawn."""
+    from bot.charts import report_chart
+
+    with _CHART_LOCK:
+        return report_chart(report, gettext_for(language), scope_kind=scope_kind, scope_name=scope_name)
+
+
+def _report_workbook(report: Report, language: str, tz: ZoneInfo) -> bytes:
+    """In a worker thread: openpyxl is imported here, the first time a workbook is built."""
+    from bot.reports_export import report_xlsx
+
+    return report_xlsx(report, gettext_for(language), tz)
+
+
+def _customer_file(
+    fmt: str, customers: Sequence[Customer], names: Mapping[str, str], language: str, tz: ZoneInfo
+) -> bytes:
+    from bot.reports_export import customers_csv, customers_xlsx
+
+    writer = customers_xlsx if fmt == "xlsx" else customers_csv
+    return writer(customers, names, gettext_for(language), tz)
+
+
+def _follow_ups_set(
+    interactions: Iterable[Interaction], reminders: Iterable[Reminder], low: datetime, high: datetime
+) -> list[tuple[str, datetime]]:
+    """(customer, when the earliest of their follow-ups due in ``[low, high)`` was set), by customer."""
+    since: dict[str, datetime] = {}
+    for record in interactions:
+        due = record.next_follow_up_at
+        if due is not None and low <= due < high:
+            at = utc(record.occurred_at)
+            since[record.customer_id] = min(at, since.get(record.customer_id, at))
+    for r in reminders:
+        at = utc(r.created_at)
+        since[r.customer_id] = min(at, since.get(r.customer_id, at))  # type: ignore[index]
+    return sorted(since.items())
+
+
+def _by_id(record: Any) -> str:
+    return record.id  # type: ignore[no-any-return]
+
+
+def _grouped(records: Iterable[Any], order: set[str] | None) -> dict[str, list[Any]]:
+    """Records by customer, in the order the whole-collection read gave them (by id, each
+    customer where their first record is), or, for per-customer reads, by customer id."""
+    grouped: dict[str, list[Any]] = {cid: [] for cid in sorted(order)} if order is not None else {}
+    for record in sorted(records, key=_by_id):
+        grouped.setdefault(record.customer_id, []).append(record)
+    return {cid: group for cid, group in grouped.items() if group}
+
+
+def _middle(lo: datetime | date, hi: datetime | date) -> datetime | date | None:
+    """Where to cut ``[lo, hi)`` in two; None when it is too short to cut."""
+    if isinstance(lo, datetime):
+        assert isinstance(hi, datetime)
+        return lo + (hi - lo) / 2 if hi - lo > timedelta(milliseconds=2) else None
+    days = (hi - lo).days
+    return lo + timedelta(days=days // 2) if days >= 2 else None
