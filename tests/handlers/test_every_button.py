@@ -52,7 +52,7 @@ from bot.domain.models import (
     StaffUser,
 )
 from bot.sandbox.errors import ButtonNotFound
-from handlers import callback_data
+from handlers import callback_data, wizard
 from handlers.common import SERVICES_KEY
 from handlers.errors import HANDLED_KEY
 from handlers.menu import MENU
@@ -81,6 +81,25 @@ WITH_ARGS = {
     "list": ["tier:high", "stage:prospect"],
     "add": ["Zhang Wei 13800138000 Acme"],
     "log": ["Chen Full called, interested, call back tomorrow"],
+}
+#: Declared kinds the crawl does not press yet, each with why. Kept honest: the test fails when one of
+#: these is pressed (take it off) or no longer declared, and when a declared kind is neither pressed,
+#: nor here, nor a text-only wizard step (``not_buttons``) — a new button nobody presses fails.
+KNOWN_GAPS = {
+    "add:ref": "the referrer step's search results (typed text, then a pick) are not reached",
+    "buy:skip": "the purchase wizard's skippable step is not reached by the sample answers",
+    "fb:list": "the feedback list button is shown on a screen the crawl does not reach",
+    "fbr:back": "the feedback-resolve wizard (fb:resolve) is not walked to its confirmation",
+    "fbr:field": "the feedback-resolve wizard is not walked to its confirmation",
+    "fbr:save": "the feedback-resolve wizard is not walked to its confirmation",
+    "fbr:skip": "the feedback-resolve wizard is not walked to its confirmation",
+    "greet:sent": "no greeting (birthday / holiday) reminder falls due in the baseline",
+    "inv:back": "the invitation wizard is not walked past its first step",
+    "inv:field": "the invitation wizard is not walked to its confirmation",
+    "inv:save": "the invitation wizard is not walked to its confirmation",
+    "inv:skip": "the invitation wizard is not walked past its first step",
+    "rem:open": "no report or digest with reminder lines is pushed in the baseline",
+    "rep:files": "no report with attached files is pushed in the baseline",
 }
 _ID = re.compile(r"\b[0-9a-f]{20}\b|\b\d+\b")
 
@@ -147,6 +166,33 @@ async def reset(app: Any) -> None:
                                               created_by=str(ADMIN_ID), expires_at=now + timedelta(days=7),
                                               created_at=now, updated_at=now))
     await services.reminders.schedule_follow_up(await store.customers.get("cfull"))
+
+
+def forms(app: Any) -> list[wizard.Form]:
+    """The wizards the handlers registered (the form each ConversationHandler's callbacks are bound to)."""
+    found: dict[str, wizard.Form] = {}
+    for group in app.handlers.values():
+        for handler in group:
+            if not isinstance(handler, ConversationHandler):
+                continue
+            for inner in [*handler.entry_points, *handler.fallbacks]:
+                for cell in getattr(inner.callback, "__closure__", None) or ():
+                    contents = cell.cell_contents
+                    for value in contents if isinstance(contents, tuple) else (contents,):
+                        if isinstance(value, wizard.Form):
+                            found[value.name] = value
+    return list(found.values())
+
+
+#: Steps that take only what is typed (or sent): their declared callback kind is never a button.
+TEXT_ONLY = {wizard.Kind.TEXT, wizard.Kind.AMOUNT, wizard.Kind.FILE, wizard.Kind.LOCATION}
+
+
+def not_buttons(app: Any) -> dict[str, str]:
+    """Declared kinds that are no button: a wizard step's own action when the step has no choices."""
+    return {f"{form.name}:{step.button}": f"{step.kind.value} step without choices"
+            for form in forms(app) for step in form.steps
+            if step.kind in TEXT_ONLY and step.choices is None and step.toggle is None}
 
 
 def registered_commands(app: Any) -> list[str]:
@@ -317,8 +363,9 @@ async def test_every_button_in_every_state_answers_without_an_error(bot: Any, sa
         crawl = Crawl(bot, sandbox, user, role)
         await crawl.crawl()
         crawls.append(crawl)
-    pressed = set().union(*(c.kinds for c in crawls))
-    declared = set(callback_data.ACTIONS)
+    pressed = {":".join(k) for c in crawls for k in c.pressed if isinstance(k, tuple)}
+    declared = {":".join(k) for k in callback_data.ACTIONS}
+    text_only = not_buttons(bot)
     with capsys.disabled():
         for c in crawls:
             print(f"\n{c.role}: {c.presses} presses, {len(c.screens)} screens, {len(c.kinds)} button kinds, "
@@ -326,7 +373,14 @@ async def test_every_button_in_every_state_answers_without_an_error(bot: Any, sa
                   f"{', crawl bounded' if c.truncated else ''}")
             for line in [*c.refused[:10], *(f"{c.role}: not shown again: {p}" for p in c.not_again[:5])]:
                 print(f"  {line}")
-        print(f"button kinds shown and pressed: {len(pressed & declared)} of {len(declared)} declared; "
-              f"never shown: {sorted(':'.join(k) for k in declared - pressed)}")
+        print(f"button kinds pressed: {len(pressed & declared)} of {len(declared)} declared, "
+              f"{len(text_only)} text-only steps; known gaps: {sorted(declared - pressed - set(text_only))}")
     failures = [f for c in crawls for f in c.failures]
     assert not failures, "\n".join(failures)
+    if len(crawls) < len(ROLES):
+        return  # coverage is of all roles' crawls together
+    assert not set(text_only) & pressed, f"pressed, yet listed as text-only: {set(text_only) & pressed}"
+    assert set(KNOWN_GAPS) <= declared, f"known gaps no longer declared: {set(KNOWN_GAPS) - declared}"
+    assert not set(KNOWN_GAPS) & pressed, f"pressed now, take off KNOWN_GAPS: {set(KNOWN_GAPS) & pressed}"
+    unpressed = declared - pressed - set(text_only) - set(KNOWN_GAPS)
+    assert not unpressed, f"declared button kinds nobody pressed: {sorted(unpressed)}"
