@@ -16,12 +16,16 @@ spends itself on what it has not seen.
 
 The baseline has the states a card can be in: archived and not, with and without a
 phone, a referrer (one visible, one of another team), feedback, a call, a purchase; more
-customers than a page holds; an open invitation; a due follow-up.
+customers than a page holds, more open feedback than a page holds; an open invitation; a due
+follow-up; and, due at the scheduler's tick, a birthday greeting (on its own and as a digest line)
+and a pushed weekly report.
 
 Asserted for every press: the bot never answers with the generic error text, and its
-error handler never ran (``bot_data[HANDLED_KEY]``). Reported (printed, ``-s``): how
-many presses, screens and button kinds — the declared kinds of
-``handlers/callback_data.py`` ``ACTIONS`` pressed at least once, and those never shown.
+error handler never ran (``bot_data[HANDLED_KEY]``). Asserted for the crawl as a whole: every
+kind declared in ``handlers/callback_data.py`` ``ACTIONS`` was pressed, or is one no screen can
+show (``not_buttons``, read off the wizards' definitions: a text-only step, an engine button the
+form never shows), or is a listed gap (``KNOWN_GAPS``, with why) — so a new button nobody presses
+fails. Reported (printed, ``-s``): presses, screens and button kinds per role.
 """
 
 from __future__ import annotations
@@ -47,22 +51,25 @@ from bot.domain.models import (
     Invitation,
     Outcome,
     Purchase,
+    Reminder,
+    ReminderKind,
     Role,
     Severity,
     StaffUser,
 )
 from bot.sandbox.errors import ButtonNotFound
+from bot.services.delivery import IN_DIGEST
 from handlers import callback_data, wizard
 from handlers.common import SERVICES_KEY
 from handlers.errors import HANDLED_KEY
 from handlers.menu import MENU
-from tests.conftest import ADMIN_ID
+from tests.conftest import ADMIN_ID, START
 
 pytestmark = pytest.mark.slow  # hundreds of presses, each after a reset and a replay
 
 DEPTH = 4  # presses after an entry (answers to a wizard's questions go 3 further)
 VARIANTS = 2  # how many different screens one button kind is pressed on, per role
-MAX_PATHS = int(os.environ.get("CRM_BUTTONS_MAX_PATHS", "450"))  # per role: a bound on the crawl, reported
+MAX_PATHS = int(os.environ.get("CRM_BUTTONS_MAX_PATHS", "600"))  # per role: a bound on the crawl, reported
 SAMPLES = ("100", "tomorrow 10:00", "Chen Full", "A test note")  # typed answers to a question, tried in turn
 QUESTION_ACTIONS = {"skip", "back", "cancel"}  # the only buttons of a screen that asks for text
 ERROR_TEXTS = ("something went wrong", "出了点问题")
@@ -82,25 +89,10 @@ WITH_ARGS = {
     "add": ["Zhang Wei 13800138000 Acme"],
     "log": ["Chen Full called, interested, call back tomorrow"],
 }
-#: Declared kinds the crawl does not press yet, each with why. Kept honest: the test fails when one of
-#: these is pressed (take it off) or no longer declared, and when a declared kind is neither pressed,
-#: nor here, nor a text-only wizard step (``not_buttons``) — a new button nobody presses fails.
-KNOWN_GAPS = {
-    "add:ref": "the referrer step's search results (typed text, then a pick) are not reached",
-    "buy:skip": "the purchase wizard's skippable step is not reached by the sample answers",
-    "fb:list": "the feedback list button is shown on a screen the crawl does not reach",
-    "fbr:back": "the feedback-resolve wizard (fb:resolve) is not walked to its confirmation",
-    "fbr:field": "the feedback-resolve wizard is not walked to its confirmation",
-    "fbr:save": "the feedback-resolve wizard is not walked to its confirmation",
-    "fbr:skip": "the feedback-resolve wizard is not walked to its confirmation",
-    "greet:sent": "no greeting (birthday / holiday) reminder falls due in the baseline",
-    "inv:back": "the invitation wizard is not walked past its first step",
-    "inv:field": "the invitation wizard is not walked to its confirmation",
-    "inv:save": "the invitation wizard is not walked to its confirmation",
-    "inv:skip": "the invitation wizard is not walked past its first step",
-    "rem:open": "no report or digest with reminder lines is pushed in the baseline",
-    "rep:files": "no report with attached files is pushed in the baseline",
-}
+#: Declared button kinds the crawl does not press yet, each with why. Kept honest: the test fails when
+#: one of these is pressed (take it off) or no longer declared, and when a declared kind is neither
+#: pressed, nor here, nor one no screen can show (``not_buttons``) — a new button nobody presses fails.
+KNOWN_GAPS: dict[str, str] = {}
 _ID = re.compile(r"\b[0-9a-f]{20}\b|\b\d+\b")
 
 
@@ -149,7 +141,8 @@ async def reset(app: Any) -> None:
         customer("carch", "Chen Archived", phones=["+8613900139000"], archived=True),
         customer("cwest", "Wu West", owner=str(WEST_ID), team="west"),
         customer("chidden", "Chen Hidden Referrer", referred_by="cwest"),
-        *(customer(f"cpage{i}", f"Page {i:02d}") for i in range(9)),
+        *(customer(f"cpage{i}", f"Page {i:02d}") for i in range(1, 9)),
+        customer("cpage0", "Page 00", phones=["+8613100001000"]),  # found by the first sample answer, "100"
     ]
     for record in customers:
         await store.customers.insert(record)
@@ -165,7 +158,28 @@ async def reset(app: Any) -> None:
     await store.invitations.insert(Invitation(id="InviteCodeBaseline1", role=Role.REP, team="east",
                                               created_by=str(ADMIN_ID), expires_at=now + timedelta(days=7),
                                               created_at=now, updated_at=now))
+    for n in range(8):  # with f1, more open feedback than a page of the feedback list holds
+        at = START - timedelta(days=n + 1)  # fixed: a history button's label stays the same on replay
+        await store.feedback.insert(Feedback(id=f"fpage{n}", customer_id="cplain", owner_id=rep,
+                                             kind=FeedbackKind.SUGGESTION, content=f"Idea {n}", severity=Severity.LOW,
+                                             due_at=now + timedelta(days=3), created_at=at, updated_at=at))
     await services.reminders.schedule_follow_up(await store.customers.get("cfull"))
+    # due at the next tick: the rep's birthday greeting (on its own, and as a digest line that opens it),
+    # and the weekly report pushed to the admin and the manager
+    greeting = {"items": [{"customer_id": "cfull", "occasion": "birthday", "date": now.date().isoformat()}]}
+    week = now.date() - timedelta(days=now.weekday() + 7)
+    pushed = [
+        Reminder(id="rgreet", kind=ReminderKind.BIRTHDAY, recipient_id=rep, due_at=now - timedelta(minutes=1),
+                 dedupe_key="test:greet", payload=greeting, created_at=now, updated_at=now),
+        Reminder(id="rdigest", kind=ReminderKind.BIRTHDAY, recipient_id=rep, due_at=now - timedelta(hours=3),
+                 dedupe_key="test:digest", payload={**greeting, IN_DIGEST: True}, created_at=now, updated_at=now),
+        *(Reminder(id=f"rreport{to}", kind=ReminderKind.WEEKLY_REPORT, recipient_id=str(to),
+                   due_at=now - timedelta(minutes=1), dedupe_key=f"test:report:{to}",
+                   payload={"period": {"kind": "week", "dates": week.isoformat()}, "scope": "all"},
+                   created_at=now, updated_at=now) for to in (ADMIN_ID, MANAGER_ID)),
+    ]
+    for reminder in pushed:
+        await store.reminders.insert(reminder)
 
 
 def forms(app: Any) -> list[wizard.Form]:
@@ -189,10 +203,27 @@ TEXT_ONLY = {wizard.Kind.TEXT, wizard.Kind.AMOUNT, wizard.Kind.FILE, wizard.Kind
 
 
 def not_buttons(app: Any) -> dict[str, str]:
-    """Declared kinds that are no button: a wizard step's own action when the step has no choices."""
-    return {f"{form.name}:{step.button}": f"{step.kind.value} step without choices"
-            for form in forms(app) for step in form.steps
-            if step.kind in TEXT_ONLY and step.choices is None and step.toggle is None}
+    """Declared kinds no screen can show, read off each wizard's definition, with why.
+
+    A step that takes only typed text (or a file, a location) declares its action but has no
+    buttons; and the engine declares its own buttons (``wizard.ENGINE_ACTIONS``) for every form,
+    though a form without a confirmation card never shows Save nor a field's button, one whose
+    steps are all required never shows Skip, and one with no step before its only one (nor a
+    card or customer to go back to) never shows Back.
+    """
+    found: dict[str, str] = {}
+    for form in forms(app):
+        for step in form.steps:
+            if step.kind in TEXT_ONLY and step.choices is None and step.toggle is None:
+                found[f"{form.name}:{step.button}"] = f"a {step.kind.value} step without choices"
+        if form.confirm is None:
+            found[f"{form.name}:field"] = found[f"{form.name}:save"] = "no confirmation card: saved after its last step"
+        if all(step.required for step in form.steps):
+            found[f"{form.name}:skip"] = "every step is required"
+        in_sequence = [step for step in form.steps if step.in_sequence]
+        if not form.back_button or (form.confirm is None and form.customer_start is None and len(in_sequence) < 2):
+            found[f"{form.name}:back"] = "no step, card or customer to go back to"
+    return found
 
 
 def registered_commands(app: Any) -> list[str]:
