@@ -182,13 +182,15 @@ def render_card(view: CardView, language: str, config: Config, tz: Any, *, now: 
     customer = view.customer
     late = overdue(customer.next_follow_up_at, now, ZoneInfo(tz) if isinstance(tz, str) else (tz or UTC)) \
         if now is not None else None
+    _ = gettext_for(language)
     names = {view.referrer.id: view.referrer.name} if view.referrer else {}
+    if view.referrer_hidden and customer.referred_by:  # the wording of the edit form (handlers/customers.py)
+        names = {customer.referred_by: _("(hidden: not your customer)")}
     draft = card.draft_from_customer(customer)
     details = [
         row for row in field_rows(draft, language, config, names)
-        if row[0] not in {gettext_for(language)(labels.FIELDS[k]) for k in ("name", "company", "title")}
+        if row[0] not in {_(labels.FIELDS[k]) for k in ("name", "company", "title")}
     ]
-    _ = gettext_for(language)
     return render(
         language, "customer_card",
         c=customer,

@@ -60,6 +60,7 @@ class CardView:
     open_feedback: list[Feedback]
     revenue_12m: Decimal
     last_contact: datetime | None
+    referrer_hidden: bool = False  # a referrer is set but the actor may not see it (``referrer`` is None)
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,7 @@ class CustomerService:
             open_feedback=[f for f in feedback if f.status in (FeedbackStatus.OPEN, FeedbackStatus.IN_PROGRESS)],
             revenue_12m=revenue,
             last_contact=max(contacts) if contacts else None,
+            referrer_hidden=bool(customer.referred_by) and referrer is None,
         )
 
     async def search(self, actor: StaffUser, query: str, limit: int = 50) -> list[Customer]:

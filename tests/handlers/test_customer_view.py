@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -63,3 +64,17 @@ def test_an_override_says_what_the_automatic_tier_would_be() -> None:
 def test_a_prospect_card_does_not_repeat_its_tier_as_a_reason() -> None:
     text = render_card(view([]), "en", Config(), SH)
     assert text.count("no purchases yet") == 1 and "never bought" not in text
+
+
+@pytest.mark.parametrize(("language", "hidden"), [("en", "(hidden: not your customer)"), ("zh", "（不可见：不是你的客户）")])
+def test_a_hidden_referrer_is_said_to_be_hidden_on_the_card(language: str, hidden: str) -> None:
+    card = dataclasses.replace(view([], referred_by="cother"), referrer_hidden=True)
+    text = render_card(card, language, Config(), SH)
+    assert hidden in text and "cother" not in text, text
+
+
+def test_a_visible_referrer_is_named_on_the_card() -> None:
+    referrer = Customer(id="cref", name="Li Referrer", owner_id="r1", created_at=NOW, updated_at=NOW)
+    card = dataclasses.replace(view([], referred_by="cref"), referrer=referrer)
+    text = render_card(card, "en", Config(), SH)
+    assert "Li Referrer" in text and "hidden" not in text, text

@@ -16,12 +16,16 @@ spends itself on what it has not seen.
 
 The baseline has the states a card can be in: archived and not, with and without a
 phone, a referrer (one visible, one of another team), feedback, a call, a purchase; more
-customers than a page holds; an open invitation; a due follow-up.
+customers than a page holds, more open feedback than a page holds; an open invitation; a due
+follow-up; and, due at the scheduler's tick, a birthday greeting (on its own and as a digest line)
+and a pushed weekly report.
 
 Asserted for every press: the bot never answers with the generic error text, and its
-error handler never ran (``bot_data[HANDLED_KEY]``). Reported (printed, ``-s``): how
-many presses, screens and button kinds — the declared kinds of
-``handlers/callback_data.py`` ``ACTIONS`` pressed at least once, and those never shown.
+error handler never ran (``bot_data[HANDLED_KEY]``). Asserted for the crawl as a whole: every
+kind declared in ``handlers/callback_data.py`` ``ACTIONS`` was pressed, or is one no screen can
+show (``not_buttons``, read off the wizards' definitions: a text-only step, an engine button the
+form never shows), or is a listed gap (``KNOWN_GAPS``, with why) — so a new button nobody presses
+fails. Reported (printed, ``-s``): presses, screens and button kinds per role.
 """
 
 from __future__ import annotations
@@ -47,16 +51,19 @@ from bot.domain.models import (
     Invitation,
     Outcome,
     Purchase,
+    Reminder,
+    ReminderKind,
     Role,
     Severity,
     StaffUser,
 )
 from bot.sandbox.errors import ButtonNotFound
-from handlers import callback_data
+from bot.services.delivery import IN_DIGEST
+from handlers import callback_data, wizard
 from handlers.common import SERVICES_KEY
 from handlers.errors import HANDLED_KEY
 from handlers.menu import MENU
-from tests.conftest import ADMIN_ID
+from tests.conftest import ADMIN_ID, START
 
 pytestmark = pytest.mark.slow  # hundreds of presses, each after a reset and a replay
 
@@ -81,6 +88,15 @@ WITH_ARGS = {
     "list": ["tier:high", "stage:prospect"],
     "add": ["Zhang Wei 13800138000 Acme"],
     "log": ["Chen Full called, interested, call back tomorrow"],
+}
+#: Declared button kinds the crawl does not press yet, each with why. Kept honest: the test fails when
+#: one of these is pressed (take it off) or no longer declared, and when a declared kind is neither
+#: pressed, nor here, nor one no screen can show (``not_buttons``) — a new button nobody presses fails.
+KNOWN_GAPS = {
+    "add:ask": "a rep's add blocked by a colleague's customer (same phone) is not reached by the crawl",
+    "dup:give": "sent to the colleague asked for the customer (after add:ask), not to the crawling user",
+    "dup:no": "sent to the colleague asked for the customer (after add:ask), not to the crawling user",
+    "buy:deal": "a logged won deal (the log wizard's outcome 'won') is not reached within the bound",
 }
 _ID = re.compile(r"\b[0-9a-f]{20}\b|\b\d+\b")
 
@@ -130,7 +146,8 @@ async def reset(app: Any) -> None:
         customer("carch", "Chen Archived", phones=["+8613900139000"], archived=True),
         customer("cwest", "Wu West", owner=str(WEST_ID), team="west"),
         customer("chidden", "Chen Hidden Referrer", referred_by="cwest"),
-        *(customer(f"cpage{i}", f"Page {i:02d}") for i in range(9)),
+        *(customer(f"cpage{i}", f"Page {i:02d}") for i in range(1, 9)),
+        customer("cpage0", "Page 00", phones=["+8613100001000"]),  # found by the first sample answer, "100"
     ]
     for record in customers:
         await store.customers.insert(record)
@@ -146,7 +163,72 @@ async def reset(app: Any) -> None:
     await store.invitations.insert(Invitation(id="InviteCodeBaseline1", role=Role.REP, team="east",
                                               created_by=str(ADMIN_ID), expires_at=now + timedelta(days=7),
                                               created_at=now, updated_at=now))
+    for n in range(8):  # with f1, more open feedback than a page of the feedback list holds
+        at = START - timedelta(days=n + 1)  # fixed: a history button's label stays the same on replay
+        await store.feedback.insert(Feedback(id=f"fpage{n}", customer_id="cplain", owner_id=rep,
+                                             kind=FeedbackKind.SUGGESTION, content=f"Idea {n}", severity=Severity.LOW,
+                                             due_at=now + timedelta(days=3), created_at=at, updated_at=at))
     await services.reminders.schedule_follow_up(await store.customers.get("cfull"))
+    # due at the next tick: the rep's birthday greeting (on its own, and as a digest line that opens it),
+    # and the weekly report pushed to the admin and the manager
+    greeting = {"items": [{"customer_id": "cfull", "occasion": "birthday", "date": now.date().isoformat()}]}
+    week = now.date() - timedelta(days=now.weekday() + 7)
+    pushed = [
+        Reminder(id="rgreet", kind=ReminderKind.BIRTHDAY, recipient_id=rep, due_at=now - timedelta(minutes=1),
+                 dedupe_key="test:greet", payload=greeting, created_at=now, updated_at=now),
+        Reminder(id="rdigest", kind=ReminderKind.BIRTHDAY, recipient_id=rep, due_at=now - timedelta(hours=3),
+                 dedupe_key="test:digest", payload={**greeting, IN_DIGEST: True}, created_at=now, updated_at=now),
+        *(Reminder(id=f"rreport{to}", kind=ReminderKind.WEEKLY_REPORT, recipient_id=str(to),
+                   due_at=now - timedelta(minutes=1), dedupe_key=f"test:report:{to}",
+                   payload={"period": {"kind": "week", "dates": week.isoformat()}, "scope": "all"},
+                   created_at=now, updated_at=now) for to in (ADMIN_ID, MANAGER_ID)),
+    ]
+    for reminder in pushed:
+        await store.reminders.insert(reminder)
+
+
+def forms(app: Any) -> list[wizard.Form]:
+    """The wizards the handlers registered (the form each ConversationHandler's callbacks are bound to)."""
+    found: dict[str, wizard.Form] = {}
+    for group in app.handlers.values():
+        for handler in group:
+            if not isinstance(handler, ConversationHandler):
+                continue
+            for inner in [*handler.entry_points, *handler.fallbacks]:
+                for cell in getattr(inner.callback, "__closure__", None) or ():
+                    contents = cell.cell_contents
+                    for value in contents if isinstance(contents, tuple) else (contents,):
+                        if isinstance(value, wizard.Form):
+                            found[value.name] = value
+    return list(found.values())
+
+
+#: Steps that take only what is typed (or sent): their declared callback kind is never a button.
+TEXT_ONLY = {wizard.Kind.TEXT, wizard.Kind.AMOUNT, wizard.Kind.FILE, wizard.Kind.LOCATION}
+
+
+def not_buttons(app: Any) -> dict[str, str]:
+    """Declared kinds no screen can show, read off each wizard's definition, with why.
+
+    A step that takes only typed text (or a file, a location) declares its action but has no
+    buttons; and the engine declares its own buttons (``wizard.ENGINE_ACTIONS``) for every form,
+    though a form without a confirmation card never shows Save nor a field's button, one whose
+    steps are all required never shows Skip, and one with no step before its only one (nor a
+    card or customer to go back to) never shows Back.
+    """
+    found: dict[str, str] = {}
+    for form in forms(app):
+        for step in form.steps:
+            if step.kind in TEXT_ONLY and step.choices is None and step.toggle is None:
+                found[f"{form.name}:{step.button}"] = f"a {step.kind.value} step without choices"
+        if form.confirm is None:
+            found[f"{form.name}:field"] = found[f"{form.name}:save"] = "no confirmation card: saved after its last step"
+        if all(step.required for step in form.steps):
+            found[f"{form.name}:skip"] = "every step is required"
+        in_sequence = [step for step in form.steps if step.in_sequence]
+        if not form.back_button or (form.confirm is None and form.customer_start is None and len(in_sequence) < 2):
+            found[f"{form.name}:back"] = "no step, card or customer to go back to"
+    return found
 
 
 def registered_commands(app: Any) -> list[str]:
@@ -317,8 +399,9 @@ async def test_every_button_in_every_state_answers_without_an_error(bot: Any, sa
         crawl = Crawl(bot, sandbox, user, role)
         await crawl.crawl()
         crawls.append(crawl)
-    pressed = set().union(*(c.kinds for c in crawls))
-    declared = set(callback_data.ACTIONS)
+    pressed = {":".join(k) for c in crawls for k in c.pressed if isinstance(k, tuple)}
+    declared = {":".join(k) for k in callback_data.ACTIONS}
+    text_only = not_buttons(bot)
     with capsys.disabled():
         for c in crawls:
             print(f"\n{c.role}: {c.presses} presses, {len(c.screens)} screens, {len(c.kinds)} button kinds, "
@@ -326,7 +409,14 @@ async def test_every_button_in_every_state_answers_without_an_error(bot: Any, sa
                   f"{', crawl bounded' if c.truncated else ''}")
             for line in [*c.refused[:10], *(f"{c.role}: not shown again: {p}" for p in c.not_again[:5])]:
                 print(f"  {line}")
-        print(f"button kinds shown and pressed: {len(pressed & declared)} of {len(declared)} declared; "
-              f"never shown: {sorted(':'.join(k) for k in declared - pressed)}")
+        print(f"button kinds pressed: {len(pressed & declared)} of {len(declared)} declared, "
+              f"{len(text_only)} no screen can show; not pressed: {sorted(declared - pressed - set(text_only))}")
     failures = [f for c in crawls for f in c.failures]
     assert not failures, "\n".join(failures)
+    if len(crawls) < len(ROLES):
+        return  # coverage is of all roles' crawls together
+    assert not set(text_only) & pressed, f"pressed, yet listed as text-only: {set(text_only) & pressed}"
+    assert set(KNOWN_GAPS) <= declared, f"known gaps no longer declared: {set(KNOWN_GAPS) - declared}"
+    assert not set(KNOWN_GAPS) & pressed, f"pressed now, take off KNOWN_GAPS: {set(KNOWN_GAPS) & pressed}"
+    unpressed = declared - pressed - set(text_only) - set(KNOWN_GAPS)
+    assert not unpressed, f"declared button kinds nobody pressed: {sorted(unpressed)}"
