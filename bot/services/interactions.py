@@ -110,11 +110,13 @@ class InteractionService:
 
     async def match_customer(self, actor: StaffUser, text: str) -> QuickLogMatch:
         """The customer a quick log names at its start: by full name, else by search on its first word."""
-        visible = await self.customers.all_visible(actor, archived=None)
-        ids, rest = rules.name_prefix_matches(text, {c.id: c.name for c in visible})
+        names = await self.customers.visible_names(actor)
+        ids, rest = rules.name_prefix_matches(text, names)
         if ids:
-            by_id = {c.id: c for c in visible}
-            return QuickLogMatch([by_id[i] for i in ids], rest)
+            # The index only proposes: read them by id and check access again (archived too).
+            named = await self.customers.visible_by_id(actor, ids)
+            if named:
+                return QuickLogMatch(named, rest)
         first, _, rest = text.strip().partition(" ")
         first = unicodedata.normalize("NFKC", first).rstrip(",:")  # full-width ，： too
         found = await self.customers.search(actor, first, limit=6) if first else []

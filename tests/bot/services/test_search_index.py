@@ -127,3 +127,38 @@ async def test_lists_sort_by_pinyin(store: Store) -> None:
     svc = services(store)
     listed = await svc.customers.listing(REP, ListFilter())
     assert [c.name for c in listed] == ["安娜", "Bob", "李娜", "王芳", "Wang Lei", "张伟"]
+
+
+async def test_quick_log_matches_names_by_the_index_without_reading_every_customer(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await store.customers.insert_many([
+        customer("c1", "张伟", REP), customer("c2", "张伟明", REP), customer("c3", "Li", REP),
+        customer("c4", "Zhang Wei", REP), customer("c5", "Zhang Wei", MANAGER),
+        customer("c6", "Old Friend", REP, archived=True), customer("c7", "Wang Fang", OTHER),
+    ])
+    svc = services(store)
+    await svc.customers.search_index.ready()
+
+    async def no_scan(*args: object, **kwargs: object) -> list[Customer]:
+        raise AssertionError("match_customer decoded every visible customer")
+
+    monkeypatch.setattr(svc.customers, "all_visible", no_scan)
+    match = svc.interactions.match_customer
+
+    async def matched(actor: StaffUser, text: str) -> tuple[list[str], str]:
+        found = await match(actor, text)
+        return [c.id for c in found.candidates], found.rest
+
+    assert await matched(REP, "张伟明打电话了") == (["c2"], "打电话了")  # the longest name wins
+    assert await matched(REP, "张伟 拜访了工厂") == (["c1"], "拜访了工厂")
+    assert await matched(REP, "Old Friend called") == (["c6"], "called")  # archived ones too
+    assert (await matched(REP, "Lisa called"))[0] == []  # "Li" ends at a word boundary only
+    assert await matched(MANAGER, "Zhang Wei met") == (["c4", "c5"], "met")  # all of the same name
+    assert await matched(REP, "Zhang Wei met") == (["c4"], "met")  # visibility by ids
+    assert (await matched(REP, "Wang Fang called"))[0] == []  # another rep's customer
+    renamed = dataclasses.replace(await store.customers.get("c3"), name="Li Na")
+    await store.customers.update(renamed)  # a write reaches the next match
+    assert await matched(REP, "Li Na called") == (["c3"], "called")
+    with pytest.raises(AccessDenied):
+        await match(dataclasses.replace(REP, active=False), "张伟 called")
