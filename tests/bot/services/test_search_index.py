@@ -162,3 +162,39 @@ async def test_quick_log_matches_names_by_the_index_without_reading_every_custom
     assert await matched(REP, "Li Na called") == (["c3"], "called")
     with pytest.raises(AccessDenied):
         await match(dataclasses.replace(REP, active=False), "张伟 called")
+
+
+async def test_the_feedback_list_reads_only_its_customers(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.domain.models import Feedback, FeedbackKind, FeedbackStatus
+
+    await store.customers.insert_many([
+        customer("own", "Zhang Own", REP), customer("old", "Zhang Old", REP, archived=True),
+        customer("team", "Zhang Team", MANAGER), customer("west", "Zhang West", OTHER),
+    ])
+
+    def item(id: str, customer_id: str, minutes: int, **fields: object) -> Feedback:
+        at = NOW + timedelta(minutes=minutes)
+        return Feedback(id=id, customer_id=customer_id, owner_id="r1", kind=FeedbackKind.COMPLAINT,
+                        content="late", created_at=at, updated_at=at, **fields)  # type: ignore[arg-type]
+
+    await store.feedback.insert_many([
+        item("f1", "team", 3), item("f2", "own", 2), item("f3", "west", 1), item("f4", "old", 4),
+        item("f5", "own", 0, status=FeedbackStatus.CONFIRMED), item("f6", "own", 5, deleted=True),
+    ])
+    svc = services(store)
+
+    async def no_scan(*args: object, **kwargs: object) -> list[Customer]:
+        raise AssertionError("the feedback list decoded every visible customer")
+
+    monkeypatch.setattr(svc.customers, "all_visible", no_scan)
+
+    async def listed(actor: StaffUser) -> list[tuple[str, str]]:
+        return [(f.id, c.id) for f, c in await svc.feedback.open_items(actor)]
+
+    assert await listed(REP) == [("f2", "own"), ("f4", "old")]  # oldest first, archived too
+    assert await listed(MANAGER) == [("f2", "own"), ("f1", "team"), ("f4", "old")]
+    assert await listed(ADMIN) == [("f3", "west"), ("f2", "own"), ("f1", "team"), ("f4", "old")]
+    with pytest.raises(AccessDenied):
+        await svc.feedback.open_items(dataclasses.replace(REP, active=False))
