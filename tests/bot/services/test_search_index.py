@@ -160,6 +160,10 @@ async def test_quick_log_matches_names_by_the_index_without_reading_every_custom
     renamed = dataclasses.replace(await store.customers.get("c3"), name="Li Na")
     await store.customers.update(renamed)  # a write reaches the next match
     assert await matched(REP, "Li Na called") == (["c3"], "called")
+    from bot.services import interactions
+
+    monkeypatch.setattr(interactions, "NAMES_ON_LOOP", 0)  # many names: matched in a thread, alike
+    assert await matched(MANAGER, "Zhang Wei met") == (["c4", "c5"], "met")
     with pytest.raises(AccessDenied):
         await match(dataclasses.replace(REP, active=False), "张伟 called")
 
