@@ -28,6 +28,9 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
+        # The templates ship with the code: checking each one's mtime on every render (a stat
+        # per message, on the loop) would only find them changed by a deploy, which restarts.
+        auto_reload=False,
     )
     env.filters["datetime"] = format_datetime
     return env

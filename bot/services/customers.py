@@ -168,6 +168,17 @@ class CustomerService:
         matches = await self.search_index.rank(actor, query, limit)
         return await self._visible_by_id(actor, [m.id for m in matches])
 
+    async def visible_names(self, actor: StaffUser) -> dict[str, str]:
+        """id → name of every customer the actor may see, archived ones too, from the search
+        index (no record is read): what ``all_visible(actor, archived=None)`` would name."""
+        if not access.is_active(actor):
+            raise AccessDenied("customers")
+        return await self.search_index.names(actor)
+
+    async def visible_by_id(self, actor: StaffUser, ids: list[str]) -> list[Customer]:
+        """Those of ``ids`` that exist and the actor may see, in that order."""
+        return await self._visible_by_id(actor, ids)
+
     async def _visible_by_id(self, actor: StaffUser, ids: list[str]) -> list[Customer]:
         found = await asyncio.gather(*(self.store.customers.get(i) for i in ids))
         return [c for c in found if c is not None and access.can_view_customer(actor, c)]

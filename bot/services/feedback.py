@@ -114,11 +114,15 @@ class FeedbackService:
 
     async def open_items(self, actor: StaffUser) -> list[tuple[Feedback, Customer]]:
         """Unfinished feedback on the customers the actor sees (theirs / team / all), oldest first."""
-        visible = {c.id: c for c in await self.customers.all_visible(actor, archived=None)}
-        items: list[tuple[Feedback, Customer]] = []
+        if not access.is_active(actor):
+            raise AccessDenied("customers")
+        found: list[Feedback] = []
         for status in UNFINISHED:  # few at any time, whatever the number of customers
-            found = await self.store.feedback.find({"status": status.value, "deleted": False})
-            items += [(f, visible[f.customer_id]) for f in found if f.customer_id in visible]
+            found += await self.store.feedback.find({"status": status.value, "deleted": False})
+        # Only their customers are read (not every visible one), each checked for access.
+        wanted = sorted({f.customer_id for f in found})
+        visible = {c.id: c for c in await self.customers.visible_by_id(actor, wanted)}
+        items = [(f, visible[f.customer_id]) for f in found if f.customer_id in visible]
         return sorted(items, key=lambda pair: (pair[0].created_at, pair[0].id))
 
     # ---- recording -----------------------------------------------------------------------

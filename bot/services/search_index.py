@@ -270,6 +270,19 @@ class CustomerSearchIndex:
         found = [doc for doc in (index.get(i) for i in sorted(similar)) if doc is not None]
         return find_duplicates(new, found)
 
+    async def names(self, actor: StaffUser) -> dict[str, str]:
+        """id → name of the customers ``actor`` may see (by the index; archived ones too)."""
+        await self.ready()
+        return await self._for(actor, self._names, actor)
+
+    def _names(self, actor: StaffUser) -> dict[str, str]:
+        self._apply_pending()
+        index = self._index
+        visible = visible_ids(index, actor)
+        if visible is None:
+            return {doc.id: doc.name for doc in index.docs}
+        return {doc.id: doc.name for doc in map(index.get, visible) if doc is not None}
+
     async def size(self) -> int:
         await self.ready()
         return await self._in_worker(lambda: (self._apply_pending(), len(self._index))[1])

@@ -187,3 +187,22 @@ def test_the_check_finds_run_together_lines() -> None:
     assert run_together("V9Recorded: V9")
     assert not run_together("CSAT：4/5 · NPS：—\n记录时间：V9")
     assert not run_together("Open https://t.me/bot?start=abc/cancel")
+
+
+
+def test_rendering_does_not_stat_the_template_files_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The templates ship with the code: a render on the update path makes no file-system call."""
+    import os.path
+
+    from bot.render import environment
+
+    env = environment()
+    name = next(n for n in env.list_templates() if n.endswith(".j2"))
+    env.get_template(name)
+
+    def no_stat(*args: object) -> bool:
+        raise AssertionError("a template's file was checked again")
+
+    monkeypatch.setattr(os.path, "isfile", no_stat)
+    monkeypatch.setattr(os.path, "getmtime", no_stat)
+    env.get_template(name)

@@ -127,3 +127,78 @@ async def test_lists_sort_by_pinyin(store: Store) -> None:
     svc = services(store)
     listed = await svc.customers.listing(REP, ListFilter())
     assert [c.name for c in listed] == ["安娜", "Bob", "李娜", "王芳", "Wang Lei", "张伟"]
+
+
+async def test_quick_log_matches_names_by_the_index_without_reading_every_customer(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await store.customers.insert_many([
+        customer("c1", "张伟", REP), customer("c2", "张伟明", REP), customer("c3", "Li", REP),
+        customer("c4", "Zhang Wei", REP), customer("c5", "Zhang Wei", MANAGER),
+        customer("c6", "Old Friend", REP, archived=True), customer("c7", "Wang Fang", OTHER),
+    ])
+    svc = services(store)
+    await svc.customers.search_index.ready()
+
+    async def no_scan(*args: object, **kwargs: object) -> list[Customer]:
+        raise AssertionError("match_customer decoded every visible customer")
+
+    monkeypatch.setattr(svc.customers, "all_visible", no_scan)
+    match = svc.interactions.match_customer
+
+    async def matched(actor: StaffUser, text: str) -> tuple[list[str], str]:
+        found = await match(actor, text)
+        return [c.id for c in found.candidates], found.rest
+
+    assert await matched(REP, "张伟明打电话了") == (["c2"], "打电话了")  # the longest name wins
+    assert await matched(REP, "张伟 拜访了工厂") == (["c1"], "拜访了工厂")
+    assert await matched(REP, "Old Friend called") == (["c6"], "called")  # archived ones too
+    assert (await matched(REP, "Lisa called"))[0] == []  # "Li" ends at a word boundary only
+    assert await matched(MANAGER, "Zhang Wei met") == (["c4", "c5"], "met")  # all of the same name
+    assert await matched(REP, "Zhang Wei met") == (["c4"], "met")  # visibility by ids
+    assert (await matched(REP, "Wang Fang called"))[0] == []  # another rep's customer
+    renamed = dataclasses.replace(await store.customers.get("c3"), name="Li Na")
+    await store.customers.update(renamed)  # a write reaches the next match
+    assert await matched(REP, "Li Na called") == (["c3"], "called")
+    from bot.services import interactions
+
+    monkeypatch.setattr(interactions, "NAMES_ON_LOOP", 0)  # many names: matched in a thread, alike
+    assert await matched(MANAGER, "Zhang Wei met") == (["c4", "c5"], "met")
+    with pytest.raises(AccessDenied):
+        await match(dataclasses.replace(REP, active=False), "张伟 called")
+
+
+async def test_the_feedback_list_reads_only_its_customers(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.domain.models import Feedback, FeedbackKind, FeedbackStatus
+
+    await store.customers.insert_many([
+        customer("own", "Zhang Own", REP), customer("old", "Zhang Old", REP, archived=True),
+        customer("team", "Zhang Team", MANAGER), customer("west", "Zhang West", OTHER),
+    ])
+
+    def item(id: str, customer_id: str, minutes: int, **fields: object) -> Feedback:
+        at = NOW + timedelta(minutes=minutes)
+        return Feedback(id=id, customer_id=customer_id, owner_id="r1", kind=FeedbackKind.COMPLAINT,
+                        content="late", created_at=at, updated_at=at, **fields)  # type: ignore[arg-type]
+
+    await store.feedback.insert_many([
+        item("f1", "team", 3), item("f2", "own", 2), item("f3", "west", 1), item("f4", "old", 4),
+        item("f5", "own", 0, status=FeedbackStatus.CONFIRMED), item("f6", "own", 5, deleted=True),
+    ])
+    svc = services(store)
+
+    async def no_scan(*args: object, **kwargs: object) -> list[Customer]:
+        raise AssertionError("the feedback list decoded every visible customer")
+
+    monkeypatch.setattr(svc.customers, "all_visible", no_scan)
+
+    async def listed(actor: StaffUser) -> list[tuple[str, str]]:
+        return [(f.id, c.id) for f, c in await svc.feedback.open_items(actor)]
+
+    assert await listed(REP) == [("f2", "own"), ("f4", "old")]  # oldest first, archived too
+    assert await listed(MANAGER) == [("f2", "own"), ("f1", "team"), ("f4", "old")]
+    assert await listed(ADMIN) == [("f3", "west"), ("f2", "own"), ("f1", "team"), ("f4", "old")]
+    with pytest.raises(AccessDenied):
+        await svc.feedback.open_items(dataclasses.replace(REP, active=False))
