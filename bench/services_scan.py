@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import platform
 import random
@@ -77,6 +78,26 @@ async def build(size: str, where: Path) -> list[Customer]:
     return people
 
 
+class GcWatch:
+    """The longest garbage collection (any generation) while it runs: the loop's blocks include them."""
+
+    def __init__(self) -> None:
+        self.worst = 0.0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.thread_time()
+        else:
+            self.worst = max(self.worst, time.thread_time() - self._started)
+
+    def start(self) -> None:
+        gc.callbacks.append(self)
+
+    def stop(self) -> None:
+        gc.callbacks.remove(self)
+
+
 class StackSampler:
     """With ``--stacks``: a thread that prints the loop thread's stack when a heartbeat is 40 ms late."""
 
@@ -113,11 +134,17 @@ class StackSampler:
 
 
 STACKS = False
+GC_FREEZE = False
+
+
+GC_WORST: dict[int, float] = {}  # id of a timed result -> its longest garbage collection
 
 
 async def timed(call: Any) -> tuple[float, float, Any]:
     heartbeat = Heartbeat()
     heartbeat.start()
+    collections = GcWatch()
+    collections.start()
     sampler = StackSampler() if STACKS else None
     if sampler:
         sampler.start()
@@ -127,6 +154,9 @@ async def timed(call: Any) -> tuple[float, float, Any]:
     elapsed = time.perf_counter() - started
     await asyncio.sleep(0.02)
     heartbeat.stop()
+    collections.stop()
+    log(f"{elapsed:.2f} s, worst loop block {heartbeat.worst * 1000:.0f} ms, "
+        f"longest garbage collection {collections.worst * 1000:.0f} ms")
     if sampler:
         sampler.stop()
     return elapsed, heartbeat.worst, result
@@ -137,6 +167,8 @@ async def two_days(which: str, where: Path, people: list[Customer], changes: dic
     clock = SimulatedClock(NOW + timedelta(hours=1))  # 09:00 in Shanghai
     store = TinyDBStore(where, fsync=True)
     await store.open()
+    if GC_FREEZE:
+        gc.freeze()  # the loaded store out of the collector's sight (what bot start-up could do)
     svc = Services(config=config, store=store, clock=clock)
     gen = svc.generator
     scan = gen.daily_scan if which == "incremental" else gen.full_scan
@@ -215,9 +247,11 @@ def main() -> None:
     parser.add_argument("--only", action="append", choices=("incremental", "baseline"),
                         help="run only this scan (the incremental one is always needed for the report)")
     parser.add_argument("--stacks", action="store_true", help="print where the loop thread blocks > 40 ms")
+    parser.add_argument("--gc-freeze", action="store_true",
+                        help="gc.freeze() once the store is open (full collections then skip its records)")
     args = parser.parse_args()
-    global STACKS
-    STACKS = args.stacks
+    global STACKS, GC_FREEZE
+    STACKS, GC_FREEZE = args.stacks, args.gc_freeze
     asyncio.run(run(args))
 
 

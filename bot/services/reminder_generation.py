@@ -170,9 +170,13 @@ class ReminderGenerator:
     async def sync_follow_ups(self, now: datetime) -> int:
         """Make sure every planned follow-up has its pending reminder (e.g. after an import)."""
         created = 0
+        mark = timer.perf_counter()
         async for customer in self._paged(self.store.customers, {"archived": False},
                                           Range("next_follow_up_at", now - timedelta(days=self.horizon), None),
                                           order_by="next_follow_up_at"):
+            if timer.perf_counter() - mark > LOOP_SLICE:  # a read per customer: give the loop back
+                await asyncio.sleep(0)
+                mark = timer.perf_counter()
             existing = await self.store.reminders.get_by("dedupe_key", follow_up_key(customer.id))
             if existing is None or (existing.status is ReminderStatus.CANCELLED
                                     and existing.due_at != customer.next_follow_up_at):
