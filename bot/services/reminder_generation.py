@@ -51,6 +51,7 @@ DIRTY = "scan_dirty"  # "scan_dirty:<customer id>": an edit the time stamps do n
 DUE = "scan_due"  # "scan_due:<day>": customers whose tier, stage or churn risk may move with time that day
 SCAN_CHUNK = 200  # customers assessed per worker call
 INTERACTIONS_PAGE = 8  # a customer's interactions read at a time, newest first
+WRITES_PER_TURN = 4  # scan writes started per turn of the event loop (each encodes its record: ~1–2 ms)
 LOOP_SLICE = 0.01  # seconds of store reads on the event loop before it is given back
 
 
@@ -169,9 +170,13 @@ class ReminderGenerator:
     async def sync_follow_ups(self, now: datetime) -> int:
         """Make sure every planned follow-up has its pending reminder (e.g. after an import)."""
         created = 0
+        mark = timer.perf_counter()
         async for customer in self._paged(self.store.customers, {"archived": False},
                                           Range("next_follow_up_at", now - timedelta(days=self.horizon), None),
                                           order_by="next_follow_up_at"):
+            if timer.perf_counter() - mark > LOOP_SLICE:  # a read per customer: give the loop back
+                await asyncio.sleep(0)
+                mark = timer.perf_counter()
             existing = await self.store.reminders.get_by("dedupe_key", follow_up_key(customer.id))
             if existing is None or (existing.status is ReminderStatus.CANCELLED
                                     and existing.due_at != customer.next_follow_up_at):
@@ -440,24 +445,29 @@ class ReminderGenerator:
         next_days: dict[date, list[str]] = defaultdict(list)
         assessed = 0
         writing: asyncio.Future[None] | None = None
-        for start in range(0, len(ids), SCAN_CHUNK):
-            records = await self._histories(ids[start:start + SCAN_CHUNK], now)
+        chunks = [ids[start:start + SCAN_CHUNK] for start in range(0, len(ids), SCAN_CHUNK)]
+        records = await self._histories(chunks[0], now) if chunks else []
+        for n in range(len(chunks)):
+            # The rules in a worker while the previous chunk's writes go on on the loop.
             results = await asyncio.to_thread(self._assess, records, local_now)
+            if writing is not None:
+                await writing
+            # The next chunk is read before this one's writes start: a read waits while a write is
+            # in flight (until it is durable), so reads and writes are kept apart.
+            records = await self._histories(chunks[n + 1], now) if n + 1 < len(chunks) else []
             writes = []
             for result, churn_state in results:
                 writes.append(self._apply(result, churn_state, now, staff, warned))
                 if result.next_day is not None:
                     next_days[result.next_day].append(result.customer.id)
-            if writing is not None:
-                await writing
-            # Side by side (the store commits them in a few group commits), while the next chunk is read.
-            writing = asyncio.ensure_future(_together(writes))
+            writing = asyncio.ensure_future(_sliced(writes))
             assessed += len(results)
         if writing is not None:
             await writing
         await self._summaries(warned, staff, now)
         await self._index_due(next_days, now)
         return assessed
+
     async def _every_customer_id(self) -> list[str]:
         # Pages in id order: new customers come last, so a page boundary skips none.
         return [c.id async for c in self._paged(self.store.customers) if not c.archived]
@@ -611,6 +621,22 @@ class ReminderGenerator:
             await self.store.kv.put(key, merged, namespace=DUE, now=now)
 
         await _together(add(day, ids) for day, ids in sorted(next_days.items()))
+
+
+async def _sliced(calls: Iterable[Awaitable[Any]], per_turn: int = WRITES_PER_TURN) -> None:
+    """Await the writes side by side, started ``per_turn`` per turn of the event loop.
+
+    A write encodes its record on the loop before it waits for the journal:
+    started all at once, 64 of them kept the loop busy for over 100 ms. Started
+    a few per turn, they still share the journal's group commits.
+    """
+    tasks = []
+    for n, call in enumerate(calls):
+        tasks.append(asyncio.ensure_future(call))
+        if n % per_turn == per_turn - 1:
+            await asyncio.sleep(0)  # they run their first step now; the loop serves others next turn
+    if tasks:
+        await asyncio.gather(*tasks)
 
 
 async def _together(calls: Iterable[Awaitable[Any]], at_once: int = 64) -> None:

@@ -10,7 +10,9 @@ jumps that cross every kind of threshold.
 
 from __future__ import annotations
 
+import asyncio
 import random
+from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -24,7 +26,7 @@ from bot.clock import SimulatedClock
 from bot.config import load_config
 from bot.domain.models import Customer, FeedbackStatus, ReminderKind
 from bot.services import Services
-from bot.services.reminder_generation import CHURN_STATE, DIRTY
+from bot.services.reminder_generation import CHURN_STATE, DIRTY, _sliced
 from storage import TinyDBStore
 
 # Gaps between scans in days: daily runs, downtime, and long jumps past the 60/180/365-day thresholds.
@@ -127,3 +129,28 @@ async def test_a_scan_that_fails_keeps_the_marks_for_the_next_one(
     assert await incremental.store.kv.get(f"{DIRTY}:{item.customer_id}") is not None
     monkeypatch.undo()
     assert await generator.daily_scan(clock.now()) > 0  # the day is scanned after all
+
+
+async def test_the_scans_writes_start_a_few_per_turn_of_the_loop() -> None:
+    """Started all at once, 64 writes encoded their records in one turn (over 100 ms): now 4 per turn."""
+    turns = 0
+    started_in_turn: list[int] = []
+
+    async def ticker() -> None:
+        nonlocal turns
+        while True:
+            await asyncio.sleep(0)
+            turns += 1
+
+    async def write() -> None:
+        started_in_turn.append(turns)
+        await asyncio.sleep(0)
+
+    tick = asyncio.ensure_future(ticker())
+    try:
+        await asyncio.sleep(0)
+        await _sliced(write() for _ in range(20))
+    finally:
+        tick.cancel()
+    assert len(started_in_turn) == 20
+    assert max(Counter(started_in_turn).values()) <= 4
