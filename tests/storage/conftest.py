@@ -7,20 +7,30 @@ the reason ``storage_backends.SKIPPED`` gives.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from storage import Store
-from tests.storage.storage_backends import BACKENDS, SKIPPED, drop_postgres_tables
+from tests.storage.storage_backends import (
+    BACKENDS,
+    SKIPPED,
+    create_postgres_tables,
+    drop_postgres_tables,
+)
 
 StoreFactory = Callable[[], Store]
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _shared_database_tables() -> Iterator[None]:
-    """Drops the tables the PostgreSQL tests shared, once they are all done."""
+    """Creates the tables the PostgreSQL tests share before any test's loop runs (SQLAlchemy's
+    first DDL is synchronous), and drops them once they are all done."""
+    if "sql-postgres" not in SKIPPED:
+        with contextlib.suppress(Exception):  # unreachable: each PostgreSQL test says so itself
+            create_postgres_tables()
     yield
     drop_postgres_tables()
 

@@ -110,6 +110,11 @@ elif reason := _missing("sqlalchemy", "psycopg"):
     SKIPPED["sql-postgres"] = reason
 
 
+def create_postgres_tables() -> None:
+    """Create this run's PostgreSQL tables now (outside any event loop)."""
+    _postgres()
+
+
 def drop_postgres_tables() -> None:
     """Drop this run's PostgreSQL tables, if it made any."""
     if _postgres.cache_info().currsize == 0:
