@@ -151,7 +151,7 @@ async def test_a_full_tmpfs_and_space_coming_back(small_tmpfs: Path) -> None:
     directory = small_tmpfs / "data"
     store = TinyDBStore(directory, compactor="thread")
     await store.open()
-    records = iter(samples("interactions", 3000))
+    records = iter(await asyncio.to_thread(samples, "interactions", 3000))  # 3,000 samples: off the loop
     stored: list = []
     for _ in range(100):
         stored.append(next(records))
