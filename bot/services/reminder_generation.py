@@ -358,14 +358,7 @@ class ReminderGenerator:
             if assessment.at_risk != was_at_risk or state is None:
                 value = {"at_risk": assessment.at_risk, "score": assessment.score}
                 await self.store.kv.put(state_id, value, namespace=CHURN_STATE, now=now)
-        for team, ids in warned.items():
-            for manager in staff.values():
-                if manager.role is Role.MANAGER and team in manager.teams:
-                    await self.reminders.schedule(
-                        kind=ReminderKind.CHURN_WARNING, recipient_id=manager.id, due_at=now,
-                        dedupe_key=f"churn_summary:{manager.id}:{now.date().isoformat()}:{team}",
-                        payload={"summary": True, "customers": ids, "team": team},
-                    )
+        await self._summaries(warned, staff, now)
         return count
 
     # ---- overdue feedback ----------------------------------------------------------------
