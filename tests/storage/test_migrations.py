@@ -138,6 +138,17 @@ def test_the_revision_list_is_the_scripts_in_order() -> None:
     assert scripts.get_current_head() == migrations.HEAD
 
 
+def test_the_scripts_are_shipped_in_the_package() -> None:
+    """``pip install .`` must carry every file Alembic reads (versions/ is no Python package)."""
+    import tomllib
+
+    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    globs = config["tool"]["setuptools"]["package-data"]["storage.sql.migrations"]
+    shipped = {p for pattern in globs for p in migrations.SCRIPTS.glob(pattern)}
+    needed = {migrations.SCRIPTS / "script.py.mako", *migrations.SCRIPTS.glob("versions/*.py")}
+    assert needed <= shipped and len(needed) == len(migrations.REVISIONS) + 1
+
+
 async def test_the_migrations_build_exactly_the_schema(database: tuple[str, str]) -> None:
     url, prefix = database
     before = await SQLStore(url, prefix=prefix).upgrade()  # every script, from nothing
@@ -198,6 +209,36 @@ async def test_a_populated_old_schema_database_is_upgraded_and_keeps_its_data(
         await store.close()
     again = await SQLStore(url, prefix=prefix).upgrade()
     assert again.current == migrations.HEAD  # a second upgrade has nothing to do
+
+
+async def test_a_failing_upgrade_changes_nothing(database: tuple[str, str]) -> None:
+    """The scripts run in one transaction: one failing late leaves no table of the earlier ones."""
+    url, prefix = database
+    blocker = f"{prefix}zzz_not_ours"
+
+    def block(create: bool) -> None:  # an index name 0001 wants, taken by another table
+        engine = create_engine(url)
+        try:
+            with engine.begin() as conn:
+                if create:
+                    conn.exec_driver_sql(f"CREATE TABLE {blocker} (namespace TEXT)")
+                    conn.exec_driver_sql(f"CREATE INDEX ix_{prefix}kv_namespace ON {blocker} (namespace)")
+                else:
+                    conn.exec_driver_sql(f"DROP TABLE {blocker}")
+        finally:
+            engine.dispose()
+
+    await asyncio.to_thread(block, True)
+    try:
+        with pytest.raises(StoreError) as failed:
+            await SQLStore(url, prefix=prefix).upgrade()
+        assert "nothing was changed" in str(failed.value)
+        status = await SQLStore(url, prefix=prefix).schema_status()
+        assert status.current is None  # no table of 0001, no version table
+    finally:
+        await asyncio.to_thread(block, False)
+    assert (await SQLStore(url, prefix=prefix).upgrade()).current is None
+    assert await asyncio.to_thread(differences, url, prefix) == []
 
 
 async def test_a_database_newer_than_the_code_is_refused(database: tuple[str, str]) -> None:

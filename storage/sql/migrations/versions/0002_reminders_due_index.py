@@ -2,7 +2,10 @@
 
 ``ReminderService.due`` / ``next_due`` ask for ``status = 'pending'`` ordered
 by ``(due_at, id)``; with only the one-column indexes the database either
-filters every reminder ever sent or sorts all pending ones.
+filters every reminder ever sent or sorts all pending ones.  Measured
+(``python bench/due_index.py``, 100 000 reminders of which 1 000 pending,
+200 at a time): SQLite 16 ms -> 2.5 ms; PostgreSQL's planner keeps the
+status index and a top-N sort at that size (6-10 ms either way).
 
 Revision ID: 0002
 Revises: 0001
