@@ -137,7 +137,7 @@ def upgrade(conn: Connection, prefix: str, tables: MetaData, target: str = "head
         before = stored_revision(conn, prefix, tables)
         if before is not None and before not in REVISIONS:
             raise LookupError(before)
-        if before == UNVERSIONED and not inspect(conn).has_table(version_table(prefix).name):
+        if before == UNVERSIONED:  # (re)recorded: a database from before migrations has none
             stamp(conn, prefix, UNVERSIONED)
     command.upgrade(alembic_config(conn, prefix), target)
     return before
