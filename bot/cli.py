@@ -190,7 +190,8 @@ async def _db(config: Config, action: str) -> int:
     if action == "current":
         status = await store.schema_status()
         state = {
-            "empty": f"empty (it gets {noun} {status.head} when the bot or `db upgrade` opens it)",
+            "empty": f"empty (it gets {noun} {status.head} when the bot "
+                     f"{'or `db upgrade` ' if config.storage.backend == 'sql' else ''}first opens it)",
             "current": f"{noun} {status.current}: up to date",
             "outdated": f"{noun} {status.current}, older than this crm-bot's {status.head}: "
                         "run `crm-bot db upgrade` (back up first)",
