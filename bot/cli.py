@@ -6,6 +6,8 @@
   crm-bot sandbox  [--port N]                       a local Bot API server for `run` to use
   crm-bot calendar --year YYYY [--language zh|en]   that year's festival dates
   crm-bot check    [--config PATH]                  validate and print the effective configuration
+  crm-bot db current [--config PATH]                the stored data's schema/format version
+  crm-bot db upgrade [--config PATH]                bring the stored data to this version's schema
   crm-bot --version
 
 Output piped into a reader that stops early (``crm-bot check | head``) ends
@@ -72,6 +74,15 @@ def parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="validate and print the effective configuration")
     check.add_argument("--config", metavar="PATH", help="configuration file")
+
+    db = commands.add_parser("db", help="the store's schema version: show it, upgrade it")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    for name, text in (
+        ("current", "show the stored data's schema revision (SQL) or format (TinyDB)"),
+        ("upgrade", "migrate the stored data to this crm-bot's schema (stop the bot, back up first)"),
+    ):
+        action = db_commands.add_parser(name, help=text)
+        action.add_argument("--config", metavar="PATH", help="configuration file")
     return main
 
 
@@ -125,6 +136,10 @@ def _main(argv: list[str] | None) -> int:
             return asyncio.run(run_console(config, demo=args.demo, as_user=args.as_user))
         if args.command == "calendar":
             return _calendar(load_config(args.config), args.year, args.language)
+        if args.command == "db":
+            config = load_config(args.config)
+            setup_logging("WARNING", [config.telegram.token])
+            return asyncio.run(_db(config, args.db_command))
         if args.command == "sandbox":
             from bot.sandbox.server import serve_forever
 
@@ -154,6 +169,46 @@ def _check_storage(config: Config) -> int:
     if reports:
         print("see docs/operations.md, 'Damaged data files'")
         return 1
+    return 0
+
+
+def _storage_where(config: Config) -> str:
+    if config.storage.backend == "sql":
+        from storage.sql import database_url
+
+        return database_url(config.storage.url).render_as_string(hide_password=True)
+    return str(config.storage.path)
+
+
+async def _db(config: Config, action: str) -> int:
+    """``crm-bot db current`` (exit 1 unless the bot can start on the data) / ``db upgrade``."""
+    from bot.runner import make_store
+
+    store = make_store(config)
+    where = f"{config.storage.backend} store {_storage_where(config)}"
+    noun = "schema revision" if config.storage.backend == "sql" else "format"
+    if action == "current":
+        status = await store.schema_status()
+        state = {
+            "empty": f"empty (it gets {noun} {status.head} when the bot "
+                     f"{'or `db upgrade` ' if config.storage.backend == 'sql' else ''}first opens it)",
+            "current": f"{noun} {status.current}: up to date",
+            "outdated": f"{noun} {status.current}, older than this crm-bot's {status.head}: "
+                        "run `crm-bot db upgrade` (back up first)",
+            "too new": f"{noun} {status.current}, newer than this crm-bot's {status.head}: "
+                       "it was upgraded by a newer crm-bot",
+        }[status.state]
+        print(f"{where}: {state}")
+        return 0 if status.state in ("empty", "current") else 1
+    before = await store.upgrade()
+    if before.current is None and config.storage.backend == "sql":
+        print(f"{where}: was empty, created at {noun} {before.head}")
+    elif before.current is None:
+        print(f"{where}: nothing stored yet (it gets {noun} {before.head} when the bot opens it)")
+    elif before.current == before.head:
+        print(f"{where}: already at {noun} {before.head}, nothing to do")
+    else:
+        print(f"{where}: upgraded from {noun} {before.current} to {before.head}")
     return 0
 
 

@@ -98,6 +98,49 @@ class StorageFullError(StoreError):
     """
 
 
+class SchemaVersionError(StoreError):
+    """The stored data's format (SQL schema revision, TinyDB format) is not this code's.
+
+    ``current`` is what is stored, ``head`` what this code runs on.
+    """
+
+    def __init__(self, message: str, current: str | None, head: str) -> None:
+        super().__init__(message)
+        self.current = current
+        self.head = head
+
+
+class SchemaOutdatedError(SchemaVersionError):
+    """The data is in an older format: back it up and run ``crm-bot db upgrade``."""
+
+
+class SchemaTooNewError(SchemaVersionError):
+    """The data was upgraded by a newer crm-bot than this one: run that version."""
+
+
+@dataclass(frozen=True)
+class SchemaStatus:
+    """Where a store's data stands: ``current`` (None: nothing stored yet) and ``head``.
+
+    ``head`` is the format this code writes; ``known`` every format it can
+    upgrade from (oldest first, ending with ``head``).
+    """
+
+    backend: str
+    current: str | None
+    head: str
+    known: tuple[str, ...]
+
+    @property
+    def state(self) -> str:
+        """"empty", "current", "outdated" or "too new"."""
+        if self.current is None:
+            return "empty"
+        if self.current == self.head:
+            return "current"
+        return "outdated" if self.current in self.known else "too new"
+
+
 @dataclass(frozen=True)
 class Damage:
     """Damage a store found in its files and worked around, for people to see.
@@ -381,6 +424,16 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def close(self) -> None: ...
+
+    async def schema_status(self) -> SchemaStatus:
+        """Where the stored data's format stands (``crm-bot db current``); the store stays closed."""
+        raise StoreError(f"{type(self).__name__} has no versioned format")
+
+    async def upgrade(self) -> SchemaStatus:
+        """Bring the stored data to this code's format (``crm-bot db upgrade``) and say where it
+        stood before.  Run it with the bot stopped; the store object must not be open.  An empty
+        SQL database gets its tables; an empty TinyDB directory is left as it is."""
+        raise StoreError(f"{type(self).__name__} has no versioned format")
 
     def collection(self, name: str) -> Collection[Any]:
         if name not in SCHEMA:

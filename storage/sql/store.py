@@ -60,7 +60,6 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
-import hashlib
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -101,11 +100,16 @@ from storage.base import (
     QueryError,
     R,
     Range,
+    SchemaOutdatedError,
+    SchemaStatus,
+    SchemaTooNewError,
+    SchemaVersionError,
     StorageFullError,
     Store,
     StoreError,
 )
 from storage.files import private_dir, private_touch
+from storage.sql import migrations
 from storage.sql.schema import CollectionTables, Kind, build_tables
 from storage.tinydb_store.decode import decoder  # fast record decoding; not TinyDB-specific
 
@@ -543,7 +547,8 @@ class SQLStore(Store):
     # -- opening and closing -------------------------------------------------
 
     async def open(self) -> None:
-        """Connect and create the tables that are missing (idempotent, safe to race)."""
+        """Connect; create an empty database's tables, refuse one at another schema revision
+        (``SchemaVersionError``).  Idempotent, safe to race."""
         if self._state in ("opening", "open", "closing"):
             raise StoreError(f"{self!r} is already open")
         self._state = "opening"
@@ -611,23 +616,92 @@ class SQLStore(Store):
         )
 
     def _create_tables(self, engines: _Engines) -> None:
-        """In a worker thread: ``CREATE`` what is missing, one opener at a time."""
+        """In a worker thread: check the schema revision; create an empty database's tables.
+
+        One opener at a time (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: an
+        advisory lock, which ``crm-bot db upgrade`` holds too).  See
+        ``migrations/__init__.py`` for what each state of the database means.
+        """
         where = self.url.render_as_string(hide_password=True)
         try:
-            with engines.writer.begin() as conn:  # SQLite: BEGIN IMMEDIATE serialises openers
-                if self.dialect == "postgresql":
-                    # Replicas starting together would race to CREATE the same tables.
-                    key = int.from_bytes(
-                        hashlib.sha256(f"crm-bot:{self.prefix}".encode()).digest()[:8],
-                        "big",
-                        signed=True,
-                    )
-                    conn.execute(select(func.pg_advisory_xact_lock(key)))
-                self._tables.metadata.create_all(conn)
+            with engines.writer.begin() as conn:
+                migrations.lock(conn, self.prefix)
+                try:
+                    current = migrations.stored_revision(conn, self.prefix, self._tables.metadata)
+                except ValueError as exc:
+                    raise StoreError(f"cannot open the database {where}: {exc}") from None
+                if current is None:
+                    migrations.create_at_head(conn, self.prefix, self._tables.metadata)
+                elif current != migrations.HEAD:
+                    raise self._version_error(current)
                 if self.dialect == "sqlite":
                     self._analyze_tables(conn)  # see analyze()
         except (SQLAlchemyError, OSError) as exc:
             raise StoreError(f"cannot open the database {where}: {_reason(exc)}") from exc
+
+    def _version_error(self, current: str) -> SchemaVersionError:
+        where = self.url.render_as_string(hide_password=True)
+        head = migrations.HEAD
+        tables = f" (tables {self.prefix}*)" if self.prefix else ""
+        if migrations.is_older(current):
+            return SchemaOutdatedError(
+                f"the database {where}{tables} has schema revision {current}, older than this "
+                f"crm-bot's {head}: back it up, stop every bot process using it and run "
+                f"`{migrations.UPGRADE_COMMAND}` (with the same --config), see docs/operations.md",
+                current, head,
+            )
+        return SchemaTooNewError(
+            f"the database {where}{tables} has schema revision {current}, which this crm-bot "
+            f"(schema {head}) does not know: a newer crm-bot upgraded it; run that version",
+            current, head,
+        )
+
+    # -- schema revisions (crm-bot db current / upgrade) --------------------
+
+    async def schema_status(self) -> SchemaStatus:
+        """The database's schema revision (the store need not be, and is not, opened)."""
+        return await self._with_engines(self._status)
+
+    async def upgrade(self) -> SchemaStatus:
+        """Run the migrations the database lacks (an empty one gets them all); returns where
+        it stood before.  Refuses a database newer than this code."""
+        return await self._with_engines(self._upgrade)
+
+    async def _with_engines(self, work: Callable[[_Engines], T]) -> T:
+        if self._state in ("opening", "open", "closing"):
+            raise StoreError(f"{self!r} is open; close it first")
+        engines = self._create_engines()
+        try:
+            return await _in_thread(engines.threads, work, engines)
+        finally:
+            await _in_thread(engines.threads, engines.engine.dispose)
+            engines.threads.shutdown(wait=False)
+
+    def _status(self, engines: _Engines) -> SchemaStatus:
+        where = self.url.render_as_string(hide_password=True)
+        try:
+            with engines.reader.connect() as conn:
+                current = migrations.stored_revision(conn, self.prefix, self._tables.metadata)
+        except ValueError as exc:
+            raise StoreError(f"the database {where}: {exc}") from None
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot read the database {where}: {_reason(exc)}") from exc
+        return SchemaStatus("sql", current, migrations.HEAD, migrations.REVISIONS)
+
+    def _upgrade(self, engines: _Engines) -> SchemaStatus:
+        where = self.url.render_as_string(hide_password=True)
+        try:
+            with engines.writer.connect() as conn:
+                before = migrations.upgrade(conn, self.prefix, self._tables.metadata)
+        except LookupError as exc:
+            raise self._version_error(str(exc.args[0])) from None
+        except ValueError as exc:
+            raise StoreError(f"cannot upgrade the database {where}: {exc}") from None
+        except SQLAlchemyError as exc:
+            raise StoreError(
+                f"upgrading the database {where} failed, nothing was changed: {_reason(exc)}"
+            ) from exc
+        return SchemaStatus("sql", before, migrations.HEAD, migrations.REVISIONS)
 
     async def close(self) -> None:
         """Wait for writes still running (their callers may have been cancelled), disconnect."""
@@ -665,8 +739,14 @@ class SQLStore(Store):
             conn.exec_driver_sql(f"ANALYZE {quote(table.name)}")
 
     async def drop_tables(self) -> None:
-        """Drop this store's tables and everything in them, for good (tests, uninstalling)."""
-        await self._write(self._tables.metadata.drop_all, lambda exc: StoreError(_reason(exc)))
+        """Drop this store's tables (and its version table) and everything in them, for good
+        (tests, uninstalling)."""
+
+        def drop(conn: Connection) -> None:
+            self._tables.metadata.drop_all(conn)
+            migrations.version_table(self.prefix).drop(conn, checkfirst=True)
+
+        await self._write(drop, lambda exc: StoreError(_reason(exc)))
 
     # -- running statements --------------------------------------------------
 

@@ -29,6 +29,21 @@ manifest names them -- so opening refuses with ``StoreCorruptError`` (a
 backup.  A manifest written before checksums existed has none: its
 partitions are checked for being non-empty JSON only, and the next
 compaction adds checksums for the partitions it writes.
+
+The manifest's ``format`` is ``crm-bot-tinydb/<N>``, the directory's format
+version (the TinyDB counterpart of the SQL backend's schema revision):
+
+* 1 -- checksums optional (directories written before they existed have none);
+* 2 -- every partition the manifest names has its checksum, so every
+  snapshot byte is verified when the store opens.
+
+Opening a directory of an older format refuses (``SchemaOutdatedError``)
+naming ``crm-bot db upgrade``, which runs ``upgrade_format``; a newer one
+refuses too (``SchemaTooNewError``).  Why not upgrade silently on open,
+though 1 -> 2 only rewrites the manifest: an older crm-bot cannot read the
+result, so the step that makes going back impossible is one the operator
+takes, after the backup the upgrade procedure asks for, the same way on
+both backends (docs/operations.md, "Upgrading").
 """
 
 from __future__ import annotations
@@ -48,10 +63,22 @@ from typing import Any
 from tinydb import TinyDB
 from tinydb.storages import JSONStorage
 
-from storage.base import SCHEMA, Damage, StoreDamagedError
+from storage.base import (
+    SCHEMA,
+    Damage,
+    SchemaOutdatedError,
+    SchemaTooNewError,
+    SchemaVersionError,
+    StoreDamagedError,
+)
 from storage.files import PRIVATE_FILE, private_dir, private_open, private_touch
 
-FORMAT = "crm-bot-tinydb/1"
+FORMAT_NAME = "crm-bot-tinydb"
+FORMATS = ("1", "2")
+"""Every format version, oldest first (see the module docstring); the last is this code's."""
+FORMAT_VERSION = FORMATS[-1]
+FORMAT = f"{FORMAT_NAME}/{FORMAT_VERSION}"
+UPGRADE_COMMAND = "crm-bot db upgrade"
 MANIFEST = "MANIFEST.json"
 LOCK = "LOCK"
 DAMAGED = "damaged"
@@ -164,7 +191,8 @@ class Manifest:
         return {name for parts in self.partitions.values() for name in parts.values()}
 
 
-def read_manifest(directory: Path) -> Manifest | None:
+def _manifest_body(directory: Path) -> tuple[dict[str, Any], str] | None:
+    """The manifest's JSON and its format version, or None if there is no manifest."""
     path = directory / MANIFEST
     try:
         raw = path.read_bytes()
@@ -175,8 +203,36 @@ def read_manifest(directory: Path) -> Manifest | None:
     except ValueError as exc:
         # The manifest is only ever replaced atomically, so this is not a crash.
         raise StoreCorruptError(f"{path} is not valid JSON: {exc}") from None
-    if body.get("format") != FORMAT:
-        raise StoreCorruptError(f"{path} has format {body.get('format')!r}, expected {FORMAT!r}")
+    name, _, version = str(body.get("format") if isinstance(body, dict) else None).partition("/")
+    if name != FORMAT_NAME or not version.isdigit():
+        found = body.get("format") if isinstance(body, dict) else None
+        raise StoreCorruptError(f"{path} has format {found!r}, expected {FORMAT!r}")
+    return body, version
+
+
+def format_version(directory: Path) -> str | None:
+    """The data directory's format version, None if it has no manifest (nothing stored yet)."""
+    found = _manifest_body(directory)
+    return None if found is None else found[1]
+
+
+def format_error(directory: Path, version: str) -> SchemaVersionError:
+    """Why a data directory of format ``version`` (not this code's) does not open."""
+    if version in FORMATS:
+        return SchemaOutdatedError(
+            f"the data directory {directory} has format {version}, older than this crm-bot's "
+            f"{FORMAT_VERSION}: back it up, stop the bot and run `{UPGRADE_COMMAND}` "
+            "(with the same --config), see docs/operations.md",
+            version, FORMAT_VERSION,
+        )
+    return SchemaTooNewError(
+        f"the data directory {directory} has format {version}, which this crm-bot (format "
+        f"{FORMAT_VERSION}) does not know: a newer crm-bot upgraded it; run that version",
+        version, FORMAT_VERSION,
+    )
+
+
+def _manifest(body: dict[str, Any]) -> Manifest:
     buckets = dict(DEFAULT_BUCKETS)
     buckets.update(body["buckets"])
     return Manifest(
@@ -186,6 +242,51 @@ def read_manifest(directory: Path) -> Manifest | None:
         partitions={c: dict(p) for c, p in body["partitions"].items()},
         checksums=dict(body.get("checksums") or {}),
     )
+
+
+def read_manifest(directory: Path) -> Manifest | None:
+    """The manifest, None if there is none; ``SchemaVersionError`` if not of this code's format."""
+    found = _manifest_body(directory)
+    if found is None:
+        return None
+    body, version = found
+    if version != FORMAT_VERSION:
+        raise format_error(directory, version)
+    manifest = _manifest(body)
+    unchecked = sorted(manifest.files() - set(manifest.checksums))
+    if unchecked:
+        raise StoreCorruptError(
+            f"{directory / MANIFEST} (format {version}) has no checksum for {unchecked[0]}; "
+            + RESTORE_HINT
+        )
+    return manifest
+
+
+def upgrade_format(directory: Path) -> str | None:
+    """Bring the directory to this code's format; returns the format it had (None: no manifest).
+
+    The caller holds the directory's locks.  1 -> 2: each partition the
+    manifest names is read and checked (against its checksum where it has
+    one, else for holding its collection's records), the missing checksums
+    are recorded and the manifest is replaced atomically -- data files are
+    not touched, so a crash leaves the old manifest or the new one.
+    """
+    found = _manifest_body(directory)
+    if found is None:
+        return None
+    body, version = found
+    if version == FORMAT_VERSION:
+        return version
+    if version not in FORMATS:
+        raise format_error(directory, version)
+    manifest = _manifest(body)
+    for collection, parts in manifest.partitions.items():
+        for name in parts.values():
+            path = directory / name
+            read_partition(path, collection, manifest.checksums.get(name))
+            manifest.checksums.setdefault(name, checksum(path.read_bytes()))
+    write_manifest(directory, manifest)
+    return version
 
 
 def write_manifest(directory: Path, manifest: Manifest) -> None:

@@ -85,6 +85,7 @@ from storage.base import (
     QueryError,
     R,
     Range,
+    SchemaStatus,
     Store,
     StoreError,
     StoreLockedError,
@@ -93,17 +94,21 @@ from storage.files import PRIVATE_FILE, private_dir
 from storage.tinydb_store.compactor import compaction_lock, merge
 from storage.tinydb_store.decode import decoder
 from storage.tinydb_store.files import (
+    FORMAT_VERSION,
+    FORMATS,
     LOCK,
     Manifest,
     StoreCorruptError,
     bucket_of,
     collect_garbage,
     damage_reports,
+    format_version,
     has_data_files,
     journal_gens,
     journal_name,
     read_manifest,
     read_partition,
+    upgrade_format,
     write_manifest,
 )
 from storage.tinydb_store.journal import JournalWriter, Op, encode_entry, replay_journal
@@ -423,6 +428,15 @@ class TinyDBStore(Store):
         """Lock the directory, read the snapshots, replay the journals (in a thread)."""
         directory = self.path
         private_dir(directory)
+        lock = self._lock_directory()
+        try:
+            return self._load_locked(directory, lock)
+        except BaseException:
+            lock.release()
+            raise
+
+    def _lock_directory(self) -> FileLock:
+        directory = self.path
         lock = FileLock(str(directory / LOCK), timeout=0, mode=PRIVATE_FILE, thread_local=False)
         try:
             lock.acquire()
@@ -431,11 +445,44 @@ class TinyDBStore(Store):
                 f"the data directory {directory} is in use by another process "
                 f"(it holds {directory / LOCK}); stop that process or use another directory"
             ) from None
+        return lock
+
+    # -- the format version (crm-bot db current / upgrade) -------------------
+
+    async def schema_status(self) -> SchemaStatus:
+        """The data directory's format version (see ``files.py``); nothing is opened or created."""
+        current = await asyncio.to_thread(
+            lambda: format_version(self.path) if self.path.is_dir() else None
+        )
+        return SchemaStatus("tinydb", current, FORMAT_VERSION, FORMATS)
+
+    async def upgrade(self) -> SchemaStatus:
+        """Bring the data directory to this code's format (``files.upgrade_format``); returns
+        where it stood.  Refuses while another process has the directory open."""
+        if self._state in ("opening", "open", "closing"):
+            raise StoreError(f"{self!r} is open; close it first")
+        before = await asyncio.to_thread(self._upgrade)
+        return SchemaStatus("tinydb", before, FORMAT_VERSION, FORMATS)
+
+    def _upgrade(self) -> str | None:
+        if not self.path.is_dir():
+            return None
+        lock = self._lock_directory()
         try:
-            return self._load_locked(directory, lock)
-        except BaseException:
+            compact_lock = compaction_lock(self.path, self.lock_wait)
+            try:
+                compact_lock.acquire()
+            except Timeout:
+                raise StoreLockedError(
+                    f"a compaction process is still working on {self.path} "
+                    f"after {self.lock_wait:.0f} s ({self.path / 'COMPACT.lock'})"
+                ) from None
+            try:
+                return upgrade_format(self.path)
+            finally:
+                compact_lock.release()
+        finally:
             lock.release()
-            raise
 
     def _load_locked(self, directory: Path, lock: FileLock) -> _Loaded:
         compact_lock = compaction_lock(directory, self.lock_wait)

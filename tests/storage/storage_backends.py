@@ -67,11 +67,13 @@ def _postgres() -> tuple[Engine, MetaData]:
     """A synchronous engine on the test server (tied to no event loop) and this run's tables."""
     from sqlalchemy import create_engine
 
+    from storage.sql.migrations import create_at_head
     from storage.sql.schema import build_tables
 
     engine = create_engine(postgres_url() or "")
     metadata = build_tables(POSTGRES_PREFIX).metadata
-    metadata.create_all(engine)
+    with engine.begin() as conn:  # at the head revision, stamped, as SQLStore.open makes them
+        create_at_head(conn, POSTGRES_PREFIX, metadata)
     return engine, metadata
 
 
@@ -119,6 +121,9 @@ def drop_postgres_tables() -> None:
     """Drop this run's PostgreSQL tables, if it made any."""
     if _postgres.cache_info().currsize == 0:
         return
+    from storage.sql.migrations import version_table
+
     engine, metadata = _postgres()
     metadata.drop_all(engine)
+    version_table(POSTGRES_PREFIX).drop(engine, checkfirst=True)
     engine.dispose()

@@ -79,22 +79,20 @@ async def test_a_deleted_partition_is_one_clear_line(tmp_path: Path) -> None:
     assert str(part) in message and "missing" in message
 
 
-async def test_a_manifest_without_checksums_still_opens(tmp_path: Path) -> None:
-    """Data directories written before checksums existed open as before, and gain them."""
+async def test_a_manifest_missing_a_checksum_is_refused(tmp_path: Path) -> None:
+    """Format 2 records every partition's checksum: one missing is damage, not an old directory.
+
+    (A format-1 directory, written before checksums existed, is upgraded by
+    ``crm-bot db upgrade``: tests/storage/test_migrations.py.)"""
     directory = tmp_path / "data"
     await compacted(directory, 10)
     path = directory / "MANIFEST.json"
     body = json.loads(path.read_text())
-    assert set(body["checksums"]) == {f for p in body["partitions"].values() for f in p.values()}
-    del body["checksums"]
+    name = min(body["checksums"])
+    del body["checksums"][name]
     path.write_text(json.dumps(body))
-    store = TinyDBStore(directory)
-    await store.open()
-    assert await store.customers.count() == 10
-    await store.customers.insert(samples("customers", 1, start=50)[0])
-    await store.close()
-    body = json.loads(path.read_text())
-    assert len(body["checksums"]) >= 1  # the rewritten partition has one now
+    message = await refusal(directory)
+    assert name in message and "checksum" in message
 
 
 async def journal_only(directory: Path, collection: str, count: int) -> list:
