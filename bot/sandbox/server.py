@@ -61,6 +61,7 @@ from bot.sandbox.state import (
     request_cause,
 )
 from bot.sandbox.users import SandboxUser
+from bot.sandbox.webhook import WebhookDelivery
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +176,7 @@ class SandboxServer:
         if self._runner is None:
             return
         self.api.closing = True
+        await self.api.webhook.delete()
         self.state.updates.pulse.fire()
         runner, self._runner = self._runner, None
         await runner.cleanup()
@@ -315,9 +317,28 @@ class SandboxServer:
         if listener in self.state.listeners:
             self.state.listeners.remove(listener)
 
-    def attach(self, activity: BotActivity | None) -> None:
-        """Let waits ask the bot when it has finished (see :class:`BotActivity`)."""
-        self.state.attach(activity)
+    def attach(self, activity: BotActivity | None, *, webhook_url: str | None = None) -> None:
+        """Let waits ask the bot when it has finished (see :class:`BotActivity`).
+
+        ``webhook_url``: this activity is the replica's behind that URL (webhook mode with
+        several replicas, see :mod:`bot.sandbox.webhook`).
+        """
+        self.state.attach(activity, webhook_url=webhook_url)
+
+    @property
+    def webhook(self) -> WebhookDelivery:
+        """Webhook delivery: ``.webhook`` (what setWebhook set), ``.deliveries`` (every POST),
+        ``.targets`` (POST to these URLs in turn instead: several replicas)."""
+        return self.api.webhook
+
+    def deliver_to(self, urls: list[str] | None, *, first_retry: float | None = None) -> None:
+        """Send webhook POSTs to ``urls`` in turn (a load balancer over replicas); ``None``:
+        to the URL the bot set. ``first_retry``: seconds before a failed POST is retried
+        (doubling per failure)."""
+        self.api.webhook.targets = list(urls) if urls else None
+        if first_retry is not None:
+            self.api.webhook.first_retry = first_retry
+        self.state.updates.pulse.fire()
 
     async def wait_idle(self, timeout: float = 10.0) -> None:
         """Wait until all updates are confirmed and the bot has nothing in progress."""
