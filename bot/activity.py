@@ -133,7 +133,9 @@ class ApplicationActivity:
         self._application: Application | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._previous_factory: Any = None
-        self._started_upto = 0
+        # Every update begun: a webhook may hand updates over out of order (different chats'
+        # POSTs side by side), so "a later one started" does not mean this one did.
+        self._started: set[int] = set()
         self._in_progress: Counter[int | None] = Counter()
         self._tasks: dict[asyncio.Future[Any], int] = {}
         self._tasks_by_cause: Counter[int] = Counter()  # the same tasks, counted per update
@@ -193,7 +195,7 @@ class ApplicationActivity:
             queued = self._application.update_queue.qsize() if self._application else 0
             if queued:
                 parts.append(f"{queued} update(s) queued")
-        elif update_id > self._started_upto:
+        elif update_id not in self._started:
             parts.append(f"update {update_id} not started")
         in_progress = self._count(self._in_progress, update_id)
         tasks = self._count(self._tasks_by_cause, update_id)
@@ -244,7 +246,7 @@ class ApplicationActivity:
 
     def _begin(self, update_id: int | None) -> None:
         if update_id is not None:
-            self._started_upto = max(self._started_upto, update_id)
+            self._started.add(update_id)
         self._in_progress[update_id] += 1
         self.waker()
 

@@ -1,6 +1,7 @@
 """The ``crm-bot`` command.
 
-  crm-bot run      [--config PATH]                  the bot against Telegram (token needed)
+  crm-bot run      [--config PATH] [--webhook]      the bot against Telegram (token needed);
+                                                    --webhook: Telegram POSTs to it, see README
   crm-bot console  [--config PATH] [--demo] [--as USER_ID]
                                                     chat with the bot in this terminal, no token
   crm-bot sandbox  [--port N]                       a local Bot API server for `run` to use
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import sys
 from importlib import metadata
@@ -47,6 +49,11 @@ def parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run the bot against Telegram (needs a token)")
     run.add_argument("--config", metavar="PATH", help="configuration file (default: config.toml)")
+    run.add_argument(
+        "--webhook", action="store_true",
+        help="webhook mode (as [telegram] mode = \"webhook\"): serve webhook_url's path and "
+             "/healthz on webhook_listen:webhook_port; needs webhook_url and webhook_secret",
+    )
 
     console = commands.add_parser(
         "console", help="chat with the bot in this terminal through a local sandbox (no token)"
@@ -98,6 +105,9 @@ def check_warnings(config: Config) -> list[str]:
     if not config.access.admins:
         warnings.append("no admins: nobody can register staff (set CRM_BOT_ADMINS to your "
                         "Telegram user id)")
+    if config.telegram.mode == "webhook" and not config.telegram.webhook_url.startswith("https://"):
+        warnings.append("webhook_url is not https: Telegram only POSTs to HTTPS URLs "
+                        "(ports 443, 80, 88 or 8443)")
     return warnings
 
 
@@ -116,6 +126,8 @@ def _main(argv: list[str] | None) -> int:
             return _check_storage(config)
         if args.command == "run":
             config = load_config(args.config)
+            if args.webhook:
+                config = with_mode(config, "webhook")
             return _run(config)
         if args.command == "console":
             from bot.console import run_console
@@ -140,6 +152,15 @@ def _main(argv: list[str] | None) -> int:
     except KeyboardInterrupt:
         return 130
     return 2
+
+
+def with_mode(config: Config, mode: str) -> Config:
+    """``config`` with ``[telegram] mode`` set, checked as the file's value would be."""
+    try:
+        telegram = dataclasses.replace(config.telegram, mode=mode)
+    except ValueError as exc:
+        raise ConfigError(f"[telegram] {exc}") from None
+    return dataclasses.replace(config, telegram=telegram)
 
 
 def _check_storage(config: Config) -> int:

@@ -1,0 +1,180 @@
+"""The whole bot in webhook mode, end to end through the sandbox's webhook delivery.
+
+The sandbox POSTs each update to the bot's own webhook server (bot/webhook.py)
+on a free local port, with the secret token; the bot answers through the Bot
+API as in polling mode, and a user's ``send``/``press`` returns once the bot
+has processed the update (the same activity tracking as polling).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.app import SCHEDULER_KEY
+from bot.config import ConfigError
+from bot.runner import WEBHOOK_SERVER_KEY
+from bot.sandbox.webhook import SECRET_HEADER
+from handlers.common import SERVICES_KEY
+from storage.base import StoreError
+from tests.conftest import ADMIN_ID
+from tests.helpers import WEBHOOK_SECRET, bot_in_sandbox, webhook_config
+
+
+@pytest.fixture
+def connect(sandbox: Any, config: Any, clock: Any) -> Callable[[], Any]:
+    """Start the bot in webhook mode against the sandbox; call again for a restart (same store)."""
+    config = webhook_config(dataclasses.replace(config, telegram=dataclasses.replace(
+        config.telegram, api_base_url=sandbox.base_url, file_base_url=sandbox.file_base_url)))
+
+    @asynccontextmanager
+    async def running() -> AsyncIterator[Any]:
+        async with bot_in_sandbox(sandbox, config, clock=clock, auto_tick=False) as app:
+            yield app
+
+    return running
+
+
+@pytest.fixture
+async def app(connect: Callable[[], Any]) -> AsyncIterator[Any]:
+    async with connect() as application:
+        yield application
+
+
+@pytest.fixture
+def ada(sandbox: Any) -> Any:
+    return sandbox.user(ADMIN_ID, first_name="Ada", username="ada", language_code="en")
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+def server_of(app: Any) -> Any:
+    return app.bot_data[WEBHOOK_SERVER_KEY]
+
+
+async def test_the_bot_registers_its_webhook_with_the_secret_and_is_not_polling(
+    app: Any, sandbox: Any, ada: Any
+) -> None:
+    webhook = sandbox.webhook.webhook
+    assert webhook is not None and webhook.url == server_of(app).local_url
+    assert webhook.secret_token == WEBHOOK_SECRET
+    assert not app.updater.running  # no getUpdates: the updates come by POST
+    replies = await ada.send("/start")
+    assert replies and "Ada" in replies[-1].text
+    delivery = sandbox.webhook.deliveries[-1]
+    assert delivery.status == 200 and delivery.secret_sent and delivery.url == webhook.url
+    assert sandbox.refused == []
+
+
+async def test_a_restart_mid_wizard_resumes_it_in_webhook_mode(
+    connect: Callable[[], Any], sandbox: Any, ada: Any
+) -> None:
+    async with connect():
+        replies = await ada.send("/add")
+        assert "Customer name?" in replies[-1].text
+        replies = await ada.send("Zhang Wei")
+        assert "Phone number?" in replies[-1].text
+    # While no bot listens, an update waits in the sandbox (the old URL refuses connections).
+    async with connect() as app:
+        replies = await ada.send("138 0013 8000")
+        assert "Company?" in replies[-1].text  # the wizard kept its place and its draft
+        await ada.send("Acme")
+        replies = await ada.press("✅ Save")
+        assert "Zhang Wei" in replies[-1].text
+        saved = await app.bot_data[SERVICES_KEY].store.customers.find()
+        assert [(c.name, c.phones, c.company) for c in saved] == [
+            ("Zhang Wei", ["+8613800138000"], "Acme")
+        ]
+
+
+@pytest.mark.parametrize("headers", [{}, {SECRET_HEADER: "wrong-secret"}, {SECRET_HEADER: ""}])
+async def test_a_post_without_the_right_secret_is_refused_and_not_processed(
+    app: Any, sandbox: Any, ada: Any, http: aiohttp.ClientSession, headers: dict[str, str]
+) -> None:
+    update = {"update_id": 9999, "message": {
+        "message_id": 1, "date": 0, "chat": {"id": ADMIN_ID, "type": "private", "first_name": "Ada"},
+        "from": {"id": ADMIN_ID, "is_bot": False, "first_name": "Ada"}, "text": "/start"}}
+    before = len(sandbox.chat_messages(ADMIN_ID))
+    async with http.post(server_of(app).local_url, data=json.dumps(update),
+                         headers={"Content-Type": "application/json", **headers}) as response:
+        assert response.status == 403
+    await sandbox.wait_idle()
+    assert app.update_queue.qsize() == 0 and server_of(app).refused == 1
+    assert len(sandbox.chat_messages(ADMIN_ID)) == before
+    # The same body with the secret is an update like any other.
+    async with http.post(server_of(app).local_url, data=json.dumps(update),
+                         headers={"Content-Type": "application/json",
+                                  SECRET_HEADER: WEBHOOK_SECRET}) as response:
+        assert response.status == 200
+    await sandbox.wait_idle()
+    assert len(sandbox.chat_messages(ADMIN_ID)) > before
+
+
+async def test_a_body_that_is_not_an_update_is_refused(app: Any, http: aiohttp.ClientSession) -> None:
+    for body in ("not json", "[1, 2]", '{"no": "update_id"}'):
+        async with http.post(server_of(app).local_url, data=body,
+                             headers={SECRET_HEADER: WEBHOOK_SECRET}) as response:
+            assert response.status == 400
+    assert app.update_queue.qsize() == 0
+
+
+async def health(http: aiohttp.ClientSession, app: Any) -> tuple[int, dict[str, Any]]:
+    server = server_of(app)
+    url = f"http://127.0.0.1:{server.port}/healthz"
+    async with http.get(url) as response:
+        return response.status, await response.json()
+
+
+async def test_healthz_reports_store_and_tick(app: Any, clock: Any, http: aiohttp.ClientSession) -> None:
+    status, body = await health(http, app)
+    assert status == 200 and body["status"] == "ok" and body["store"]["ok"] and body["tick"]["ok"]
+    # No tick for longer than the threshold (by the bot's clock): late.
+    clock.advance(timedelta(seconds=app.bot_data[SERVICES_KEY].config.telegram.health_max_tick_lag_seconds + 1))
+    status, body = await health(http, app)
+    assert status == 503 and body["status"] == "unhealthy" and not body["tick"]["ok"]
+    assert body["store"]["ok"]
+    await app.bot_data[SCHEDULER_KEY].tick()
+    status, body = await health(http, app)
+    assert status == 200 and body["tick"]["lag_seconds"] == 0
+
+
+async def test_healthz_is_503_when_the_store_cannot_be_read(
+    app: Any, http: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = app.bot_data[SERVICES_KEY].store
+
+    async def unreachable(record_id: str) -> Any:
+        raise StoreError("connection refused (simulated)")
+
+    monkeypatch.setattr(store.staff, "get", unreachable)
+    status, body = await health(http, app)
+    assert status == 503 and not body["store"]["ok"] and "connection refused" in body["store"]["error"]
+    assert body["tick"]["ok"]
+
+
+async def test_healthz_is_503_when_the_store_is_closed(app: Any, http: aiohttp.ClientSession) -> None:
+    await app.bot_data[SERVICES_KEY].store.close()
+    status, body = await health(http, app)
+    assert status == 503 and "not open" in body["store"]["error"]
+
+
+def test_run_webhook_needs_a_url_and_a_secret(config: Any) -> None:
+    from bot.cli import with_mode
+
+    with pytest.raises(ConfigError, match="webhook_url is required"):
+        with_mode(config, "webhook")
+    with_url = dataclasses.replace(config, telegram=dataclasses.replace(
+        config.telegram, webhook_url="https://crm.example.com/telegram"))
+    with pytest.raises(ConfigError, match="webhook_secret is required"):
+        with_mode(with_url, "webhook")
