@@ -131,6 +131,8 @@ class WebhookDelivery:
         """Deliver to ``webhook`` from now on (replacing any previous one)."""
         await self._stop_posting()
         self.webhook = webhook
+        for item in self.state.updates.items():  # a new webhook is tried at once
+            item.retry_at = 0.0
         if self._task is None or self._task.done():
             # A fresh context: nothing the bot's request carried (its update id) marks this loop.
             self._task = asyncio.get_running_loop().create_task(

@@ -85,9 +85,15 @@ async def test_a_restart_mid_wizard_resumes_it_in_webhook_mode(
         assert "Customer name?" in replies[-1].text
         replies = await ada.send("Zhang Wei")
         assert "Phone number?" in replies[-1].text
-    # While no bot listens, an update waits in the sandbox (the old URL refuses connections).
+    # While no bot listens, the update waits in the sandbox: the old URL refuses, it is retried.
+    sandbox.deliver_to(None, first_retry=0.05)
+    await ada.send("138 0013 8000", wait=False)
+    await sandbox.state.wait_until(lambda: sandbox.webhook.webhook.last_error_message is not None,
+                                   10, lambda: "waiting for a failed delivery")
+    assert sandbox.pending_updates == 1
+    assert "Connection refused" in sandbox.webhook.webhook.last_error_message
     async with connect() as app:
-        replies = await ada.send("138 0013 8000")
+        replies = await ada.wait_for_reply()
         assert "Company?" in replies[-1].text  # the wizard kept its place and its draft
         await ada.send("Acme")
         replies = await ada.press("✅ Save")
