@@ -8,6 +8,7 @@ has processed the update (the same activity tracking as polling).
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from collections.abc import AsyncIterator, Callable
@@ -24,6 +25,7 @@ from bot.runner import WEBHOOK_SERVER_KEY
 from bot.sandbox.webhook import SECRET_HEADER
 from handlers.common import SERVICES_KEY
 from storage.base import StoreError
+from storage.sql import SQLStore
 from tests.conftest import ADMIN_ID
 from tests.helpers import WEBHOOK_SECRET, bot_in_sandbox, webhook_config
 
@@ -184,3 +186,33 @@ def test_run_webhook_needs_a_url_and_a_secret(config: Any) -> None:
         config.telegram, webhook_url="https://crm.example.com/telegram"))
     with pytest.raises(ConfigError, match="webhook_secret is required"):
         with_mode(with_url, "webhook")
+
+
+async def test_two_replicas_behind_one_url_each_answer_the_updates_they_get(
+    sandbox: Any, config: Any, clock: Any, tmp_path: Any
+) -> None:
+    """The sandbox as the load balancer: POSTs alternate between two replicas on one store, and a
+    user's wait asks the replica that got the update (issue 17's replica test builds on this)."""
+    config = webhook_config(dataclasses.replace(config, telegram=dataclasses.replace(
+        config.telegram, api_base_url=sandbox.base_url, file_base_url=sandbox.file_base_url)))
+    url = f"sqlite:///{tmp_path / 'crm.sqlite3'}"
+    bob = sandbox.user(777, first_name="Bob", language_code="en")  # not staff: refused, politely
+    ada = sandbox.user(ADMIN_ID, first_name="Ada", language_code="en")
+    async with bot_in_sandbox(sandbox, config, clock=clock, auto_tick=False, store=SQLStore(url),
+                              replica=True) as first, \
+            bot_in_sandbox(sandbox, config, clock=clock, auto_tick=False, store=SQLStore(url),
+                           replica=True) as second:
+        urls = [server_of(first).local_url, server_of(second).local_url]
+        sandbox.deliver_to(urls)
+        for _ in range(2):
+            replies = await ada.send("/start")
+            assert "Ada" in replies[-1].text
+            replies = await bob.send("/start")
+            assert replies  # the gate's answer to someone who is not staff
+        accepted = [sandbox.state.updates.delivered_to[d.update_id]
+                    for d in sandbox.webhook.deliveries if d.error is None]
+        assert accepted == urls * 2
+        # Both at once: each wait ends when its own replica is done.
+        both = await asyncio.gather(ada.send("/help"), bob.send("/help"))
+        assert all(both)
+    assert sandbox.refused == []
