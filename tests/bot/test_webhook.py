@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -216,3 +217,54 @@ async def test_two_replicas_behind_one_url_each_answer_the_updates_they_get(
         both = await asyncio.gather(ada.send("/help"), bob.send("/help"))
         assert all(both)
     assert sandbox.refused == []
+
+
+def test_check_masks_the_webhook_secret_from_the_environment(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    from bot import cli
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CRM_BOT_CONFIG", raising=False)
+    monkeypatch.setenv("CRM_BOT_TELEGRAM_MODE", "webhook")
+    monkeypatch.setenv("CRM_BOT_WEBHOOK_URL", "https://crm.example.com/telegram")
+    monkeypatch.setenv("CRM_BOT_WEBHOOK_SECRET", WEBHOOK_SECRET)
+    monkeypatch.setenv("CRM_BOT_TELEGRAM_WEBHOOK_PORT", "9443")
+    assert cli.main(["check"]) == 0
+    out = capsys.readouterr().out
+    assert WEBHOOK_SECRET not in out and 'webhook_secret = "****"' in out
+    assert 'webhook_url = "https://crm.example.com/telegram"' in out and "webhook_port = 9443" in out
+
+
+async def test_run_in_webhook_mode_logs_no_secret(sandbox: Any, config: Any) -> None:
+    """Through the filter ``crm-bot run`` installs (bot/logs.py): PTB's own debug line of the
+    setWebhook call carries the secret, and it comes out redacted."""
+    from bot.logs import RedactSecrets
+    from bot.runner import run_until_signal
+
+    config = webhook_config(dataclasses.replace(config, telegram=dataclasses.replace(
+        config.telegram, token=sandbox.token, api_base_url=sandbox.base_url,
+        file_base_url=sandbox.file_base_url)))
+    lines: list[str] = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = lambda record: lines.append(record.getMessage())  # type: ignore[method-assign]
+    handler.addFilter(RedactSecrets([config.telegram.token, config.telegram.webhook_secret]))
+    root, ptb, ours = (logging.getLogger(name) for name in ("", "telegram.ext.ExtBot", "bot"))
+    old_levels = ptb.level, ours.level
+    root.addHandler(handler)
+    ptb.setLevel(logging.DEBUG)
+    ours.setLevel(logging.INFO)
+    try:
+        stop = asyncio.Event()
+        running = asyncio.create_task(run_until_signal(config, stop=stop))
+        await sandbox.state.wait_until(lambda: sandbox.webhook.webhook is not None or running.done(),
+                                       10, lambda: "waiting for setWebhook")
+        stop.set()
+        assert await running == 0
+    finally:
+        root.removeHandler(handler)
+        ptb.setLevel(old_levels[0])
+        ours.setLevel(old_levels[1])
+    assert sandbox.webhook.webhook.secret_token == WEBHOOK_SECRET
+    text = "\n".join(lines)
+    assert "webhook mode" in text and "setWebhook" in text and WEBHOOK_SECRET not in text
