@@ -198,9 +198,14 @@ def _run(config: Config) -> int:
         print(NO_TOKEN, file=sys.stderr)
         return 2
     from bot.runner import run_until_signal
+    from bot.webhook import WebhookListenError
 
     setup_logging(config.logging.level, [config.telegram.token, config.telegram.webhook_secret])
-    return asyncio.run(run_until_signal(config))
+    try:
+        return asyncio.run(run_until_signal(config))
+    except WebhookListenError as exc:
+        print(f"crm-bot: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -46,6 +46,10 @@ STORE_PROBE_SECONDS = 5.0
 PROBE_ID = "healthz-probe"  # a staff id that never exists: the read finds nothing, cheaply
 
 
+class WebhookListenError(Exception):
+    """The webhook server could not listen where the configuration says (a one-line reason)."""
+
+
 @dataclass(frozen=True)
 class Health:
     healthy: bool
@@ -114,7 +118,15 @@ class WebhookServer:
         runner = web.AppRunner(self.build_app(), access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         site = web.TCPSite(runner, self.telegram.webhook_listen, self.telegram.webhook_port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise WebhookListenError(
+                f"cannot listen on {self.telegram.webhook_listen}:{self.telegram.webhook_port} "
+                f"for the webhook ({exc.strerror or exc}); check [telegram] webhook_listen and "
+                "webhook_port"
+            ) from None
         self._runner = runner
         sockets = site._server.sockets if site._server else ()  # type: ignore[union-attr]
         self._port = sockets[0].getsockname()[1] if sockets else self.telegram.webhook_port

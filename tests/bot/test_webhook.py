@@ -268,3 +268,27 @@ async def test_run_in_webhook_mode_logs_no_secret(sandbox: Any, config: Any) -> 
     assert sandbox.webhook.webhook.secret_token == WEBHOOK_SECRET
     text = "\n".join(lines)
     assert "webhook mode" in text and "setWebhook" in text and WEBHOOK_SECRET not in text
+
+
+async def test_a_webhook_port_in_use_is_said_in_one_line(sandbox: Any, config: Any) -> None:
+    """``crm-bot run`` prints the error's line and exits 2 (bot/cli.py)."""
+    import socket
+
+    from bot.runner import run_until_signal
+    from bot.webhook import WebhookListenError
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    try:
+        port = taken.getsockname()[1]
+        config = webhook_config(dataclasses.replace(config, telegram=dataclasses.replace(
+            config.telegram, token=sandbox.token, api_base_url=sandbox.base_url,
+            file_base_url=sandbox.file_base_url)))
+        config = dataclasses.replace(config, telegram=dataclasses.replace(
+            config.telegram, webhook_port=port))
+        with pytest.raises(WebhookListenError, match=f"cannot listen on 127.0.0.1:{port}") as error:
+            await run_until_signal(config, stop=asyncio.Event())
+    finally:
+        taken.close()
+    assert "\n" not in str(error.value) and sandbox.webhook.webhook is None
