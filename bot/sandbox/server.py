@@ -27,6 +27,10 @@ HTTP surface
 ``/control/...``
     The JSON control API, see :mod:`bot.sandbox.control_http`.
 
+Webhook mode: after the bot's setWebhook the sandbox POSTs each update to the
+bot's URL (:mod:`bot.sandbox.webhook`; ``server.deliver_to([...])`` spreads
+them over several replicas) and getUpdates answers 409 until deleteWebhook.
+
 The server is deliberately strict (Telegram's limits, HTML validation, flood
 control, 400 for unsupported methods) so that what passes here also passes
 on api.telegram.org.

@@ -412,7 +412,9 @@ class UpdateQueue:
     An update stays queued until a getUpdates call confirms it with an
     ``offset`` greater than its id (or a negative offset forgets it). Being
     returned once does not remove it — a bot that crashes before confirming
-    receives it again, exactly as with Telegram.
+    receives it again, exactly as with Telegram. While a webhook is set
+    (:mod:`bot.sandbox.webhook`), a 2xx answer to its POST confirms it instead
+    (:meth:`remove`; different chats' updates may be confirmed out of order).
     """
 
     def __init__(self) -> None:
