@@ -4,7 +4,8 @@
                                                     --webhook: Telegram POSTs to it, see README
   crm-bot console  [--config PATH] [--demo] [--as USER_ID]
                                                     chat with the bot in this terminal, no token
-  crm-bot sandbox  [--port N]                       a local Bot API server for `run` to use
+  crm-bot sandbox  [--port N] [--webhook-target URL]...
+                                                    a local Bot API server for `run` to use
   crm-bot calendar --year YYYY [--language zh|en]   that year's festival dates
   crm-bot check    [--config PATH]                  validate and print the effective configuration
   crm-bot --version
@@ -71,6 +72,11 @@ def parser() -> argparse.ArgumentParser:
     sandbox = commands.add_parser("sandbox", help="serve a local Bot API server for `crm-bot run`")
     sandbox.add_argument("--port", type=int, default=8081, help="port (default 8081)")
     sandbox.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    sandbox.add_argument(
+        "--webhook-target", action="append", metavar="URL",
+        help="in webhook mode POST updates to this URL instead of the bot's webhook_url "
+             "(repeat it: the URLs take turns, as behind a load balancer)",
+    )
 
     calendar = commands.add_parser("calendar", help="print a year's festival dates (configured calendar)")
     calendar.add_argument("--year", type=int, required=True, help="Gregorian year, 1901-2099")
@@ -141,7 +147,7 @@ def _main(argv: list[str] | None) -> int:
             from bot.sandbox.server import serve_forever
 
             setup_logging("INFO", [])
-            asyncio.run(serve_forever(args.port, args.host))
+            asyncio.run(serve_forever(args.port, args.host, webhook_targets=args.webhook_target))
             return 0
     except ConfigError as exc:
         print(f"crm-bot: configuration error: {exc}", file=sys.stderr)

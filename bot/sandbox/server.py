@@ -428,18 +428,25 @@ class SandboxServer:
         return web.Response(body=stored.content, content_type=content_type)
 
 
-async def serve_forever(port: int, host: str = "127.0.0.1", token: str | None = None) -> None:
+async def serve_forever(
+    port: int, host: str = "127.0.0.1", token: str | None = None,
+    webhook_targets: list[str] | None = None,
+) -> None:
     """Run a sandbox until cancelled; prints the URLs and token to use.
 
-    Called by ``crm-bot sandbox --port N``.
+    Called by ``crm-bot sandbox --port N``; ``webhook_targets`` (``--webhook-target``):
+    POST webhook updates to these URLs in turn rather than to the one the bot set.
     """
     server = SandboxServer(token=token or DEFAULT_TOKEN, host=host, port=port)
+    server.deliver_to(webhook_targets)
     await server.start()
     print(f"crm-bot sandbox listening on {server.url}", flush=True)
     print(f"  base_url:      {server.base_url}", flush=True)
     print(f"  base_file_url: {server.file_base_url}", flush=True)
     print(f"  token:         {server.token}", flush=True)
     print(f"  control API:   {server.control_url}", flush=True)
+    if webhook_targets:
+        print(f"  webhook POSTs: {', '.join(webhook_targets)} (in turn)", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     # Ctrl-C or a service manager's TERM ends it, even where the shell started it with SIGINT
