@@ -32,14 +32,17 @@ from tests.helpers import WEBHOOK_SECRET, bot_in_sandbox, webhook_config
 
 
 @pytest.fixture
-def connect(sandbox: Any, config: Any, clock: Any) -> Callable[[], Any]:
-    """Start the bot in webhook mode against the sandbox; call again for a restart (same store)."""
+def connect(sandbox: Any, config: Any, clock: Any) -> Callable[..., Any]:
+    """Start the bot in webhook mode against the sandbox; call again for a restart (same store:
+    the data directory, or with ``sql_url`` that SQL database)."""
     config = webhook_config(dataclasses.replace(config, telegram=dataclasses.replace(
         config.telegram, api_base_url=sandbox.base_url, file_base_url=sandbox.file_base_url)))
 
     @asynccontextmanager
-    async def running() -> AsyncIterator[Any]:
-        async with bot_in_sandbox(sandbox, config, clock=clock, auto_tick=False) as app:
+    async def running(sql_url: str | None = None) -> AsyncIterator[Any]:
+        store = SQLStore(sql_url) if sql_url else None
+        async with bot_in_sandbox(sandbox, config, clock=clock, auto_tick=False,
+                                  store=store) as app:
             yield app
 
     return running
@@ -80,10 +83,12 @@ async def test_the_bot_registers_its_webhook_with_the_secret_and_is_not_polling(
     assert sandbox.refused == []
 
 
+@pytest.mark.parametrize("backend", ["tinydb", "sqlite"])
 async def test_a_restart_mid_wizard_resumes_it_in_webhook_mode(
-    connect: Callable[[], Any], sandbox: Any, ada: Any
+    connect: Callable[..., Any], sandbox: Any, ada: Any, backend: str, tmp_path: Any
 ) -> None:
-    async with connect():
+    sql_url = f"sqlite:///{tmp_path / 'crm.sqlite3'}" if backend == "sqlite" else None
+    async with connect(sql_url):
         replies = await ada.send("/add")
         assert "Customer name?" in replies[-1].text
         replies = await ada.send("Zhang Wei")
@@ -95,7 +100,7 @@ async def test_a_restart_mid_wizard_resumes_it_in_webhook_mode(
                                    10, lambda: "waiting for a failed delivery")
     assert sandbox.pending_updates == 1
     assert "Connection refused" in sandbox.webhook.webhook.last_error_message
-    async with connect() as app:
+    async with connect(sql_url) as app:
         replies = await ada.wait_for_reply()
         assert "Company?" in replies[-1].text  # the wizard kept its place and its draft
         await ada.send("Acme")
