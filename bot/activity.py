@@ -50,6 +50,11 @@ from bot.telegram_request import shared_tls
 UPDATE_HEADER = "X-Sandbox-Update-Id"
 
 _cause: contextvars.ContextVar[int | None] = contextvars.ContextVar("crm_bot_update", default=None)
+# Which activity's update that is: several Applications (webhook replicas in one test) share one
+# event loop, its task factory chain and its one default executor; each counts only its own work.
+_owner: contextvars.ContextVar[ApplicationActivity | None] = contextvars.ContextVar(
+    "crm_bot_activity", default=None
+)
 
 
 def current_update_id() -> int | None:
@@ -80,6 +85,7 @@ class _TrackingUpdateProcessor(BaseUpdateProcessor):
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         update_id = update.update_id if isinstance(update, Update) else None
         token = _cause.set(update_id)
+        owner = _owner.set(self._activity)
         self._activity._begin(update_id)
         try:
             if self.inner is not None:
@@ -88,6 +94,7 @@ class _TrackingUpdateProcessor(BaseUpdateProcessor):
                 await coroutine
         finally:
             _cause.reset(token)
+            _owner.reset(owner)
             self._activity._end(update_id)
 
     async def initialize(self) -> None:
@@ -100,17 +107,18 @@ class _TrackingUpdateProcessor(BaseUpdateProcessor):
 
 
 class _TrackingExecutor(concurrent.futures.ThreadPoolExecutor):
+    """Counts each job for the activity whose update submitted it (the loop has one executor)."""
+
     def __init__(self, activity: ApplicationActivity) -> None:
         super().__init__(thread_name_prefix="crm-bot-worker")
-        self._activity = activity
 
     def submit(
         self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
     ) -> concurrent.futures.Future[Any]:
         future = super().submit(fn, *args, **kwargs)
-        cause = _cause.get()
-        if cause is not None:
-            self._activity._thread_started(cause, future)
+        cause, owner = _cause.get(), _owner.get()
+        if cause is not None and owner is not None:
+            owner._thread_started(cause, future)
         return future
 
 
@@ -133,7 +141,9 @@ class ApplicationActivity:
         self._application: Application | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._previous_factory: Any = None
-        self._started_upto = 0
+        # Every update begun: a webhook may hand updates over out of order (different chats'
+        # POSTs side by side), so "a later one started" does not mean this one did.
+        self._started: set[int] = set()
         self._in_progress: Counter[int | None] = Counter()
         self._tasks: dict[asyncio.Future[Any], int] = {}
         self._tasks_by_cause: Counter[int] = Counter()  # the same tasks, counted per update
@@ -193,7 +203,7 @@ class ApplicationActivity:
             queued = self._application.update_queue.qsize() if self._application else 0
             if queued:
                 parts.append(f"{queued} update(s) queued")
-        elif update_id > self._started_upto:
+        elif update_id not in self._started:
             parts.append(f"update {update_id} not started")
         in_progress = self._count(self._in_progress, update_id)
         tasks = self._count(self._tasks_by_cause, update_id)
@@ -244,7 +254,7 @@ class ApplicationActivity:
 
     def _begin(self, update_id: int | None) -> None:
         if update_id is not None:
-            self._started_upto = max(self._started_upto, update_id)
+            self._started.add(update_id)
         self._in_progress[update_id] += 1
         self.waker()
 
@@ -265,7 +275,7 @@ class ApplicationActivity:
         else:
             task = asyncio.Task(coro, loop=loop, **kwargs)  # type: ignore[arg-type]
         cause = _cause.get()
-        if cause is not None:
+        if cause is not None and _owner.get() is self:
             self._tasks[task] = cause
             self._tasks_by_cause[cause] += 1
             task.add_done_callback(self._task_done)

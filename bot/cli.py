@@ -1,9 +1,11 @@
 """The ``crm-bot`` command.
 
-  crm-bot run      [--config PATH]                  the bot against Telegram (token needed)
+  crm-bot run      [--config PATH] [--webhook]      the bot against Telegram (token needed);
+                                                    --webhook: Telegram POSTs to it, see README
   crm-bot console  [--config PATH] [--demo] [--as USER_ID]
                                                     chat with the bot in this terminal, no token
-  crm-bot sandbox  [--port N]                       a local Bot API server for `run` to use
+  crm-bot sandbox  [--port N] [--webhook-target URL]...
+                                                    a local Bot API server for `run` to use
   crm-bot calendar --year YYYY [--language zh|en]   that year's festival dates
   crm-bot check    [--config PATH]                  validate and print the effective configuration
   crm-bot db current [--config PATH]                the stored data's schema/format version
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import sys
 from importlib import metadata
@@ -49,6 +52,11 @@ def parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run the bot against Telegram (needs a token)")
     run.add_argument("--config", metavar="PATH", help="configuration file (default: config.toml)")
+    run.add_argument(
+        "--webhook", action="store_true",
+        help="webhook mode (as [telegram] mode = \"webhook\"): serve webhook_url's path and "
+             "/healthz on webhook_listen:webhook_port; needs webhook_url and webhook_secret",
+    )
 
     console = commands.add_parser(
         "console", help="chat with the bot in this terminal through a local sandbox (no token)"
@@ -66,6 +74,11 @@ def parser() -> argparse.ArgumentParser:
     sandbox = commands.add_parser("sandbox", help="serve a local Bot API server for `crm-bot run`")
     sandbox.add_argument("--port", type=int, default=8081, help="port (default 8081)")
     sandbox.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    sandbox.add_argument(
+        "--webhook-target", action="append", metavar="URL",
+        help="in webhook mode POST updates to this URL instead of the bot's webhook_url "
+             "(repeat it: the URLs take turns, as behind a load balancer)",
+    )
 
     calendar = commands.add_parser("calendar", help="print a year's festival dates (configured calendar)")
     calendar.add_argument("--year", type=int, required=True, help="Gregorian year, 1901-2099")
@@ -109,6 +122,9 @@ def check_warnings(config: Config) -> list[str]:
     if not config.access.admins:
         warnings.append("no admins: nobody can register staff (set CRM_BOT_ADMINS to your "
                         "Telegram user id)")
+    if config.telegram.mode == "webhook" and not config.telegram.webhook_url.startswith("https://"):
+        warnings.append("webhook_url is not https: Telegram only POSTs to HTTPS URLs "
+                        "(ports 443, 80, 88 or 8443)")
     return warnings
 
 
@@ -127,6 +143,8 @@ def _main(argv: list[str] | None) -> int:
             return _check_storage(config)
         if args.command == "run":
             config = load_config(args.config)
+            if args.webhook:
+                config = with_mode(config, "webhook")
             return _run(config)
         if args.command == "console":
             from bot.console import run_console
@@ -144,7 +162,7 @@ def _main(argv: list[str] | None) -> int:
             from bot.sandbox.server import serve_forever
 
             setup_logging("INFO", [])
-            asyncio.run(serve_forever(args.port, args.host))
+            asyncio.run(serve_forever(args.port, args.host, webhook_targets=args.webhook_target))
             return 0
     except ConfigError as exc:
         print(f"crm-bot: configuration error: {exc}", file=sys.stderr)
@@ -155,6 +173,15 @@ def _main(argv: list[str] | None) -> int:
     except KeyboardInterrupt:
         return 130
     return 2
+
+
+def with_mode(config: Config, mode: str) -> Config:
+    """``config`` with ``[telegram] mode`` set, checked as the file's value would be."""
+    try:
+        telegram = dataclasses.replace(config.telegram, mode=mode)
+    except ValueError as exc:
+        raise ConfigError(f"[telegram] {exc}") from None
+    return dataclasses.replace(config, telegram=telegram)
 
 
 def _check_storage(config: Config) -> int:
@@ -232,9 +259,14 @@ def _run(config: Config) -> int:
         print(NO_TOKEN, file=sys.stderr)
         return 2
     from bot.runner import run_until_signal
+    from bot.webhook import WebhookListenError
 
     setup_logging(config.logging.level, [config.telegram.token, config.telegram.webhook_secret])
-    return asyncio.run(run_until_signal(config))
+    try:
+        return asyncio.run(run_until_signal(config))
+    except WebhookListenError as exc:
+        print(f"crm-bot: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -34,8 +34,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import string
 import tomllib
 import typing
+import urllib.parse
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
@@ -65,16 +67,22 @@ def _hour(name: str, value: int) -> None:
         raise ValueError(f"{name} must be an hour 0-23, got {value}")
 
 
+SECRET_CHARS = frozenset(string.ascii_letters + string.digits + "_-")
+
+
 @dataclass
 class TelegramConfig:
     token: str = ""
     api_base_url: str = TELEGRAM_API
     file_base_url: str = ""  # empty: derived from api_base_url
     mode: str = "polling"  # polling | webhook
-    webhook_url: str = ""
+    webhook_url: str = ""  # the public URL Telegram POSTs to (the reverse proxy's)
     webhook_listen: str = "0.0.0.0"
-    webhook_port: int = 8443
-    webhook_secret: str = ""
+    webhook_port: int = 8443  # 0: any free port (tests)
+    webhook_secret: str = ""  # required in webhook mode; never logged, masked by `check`
+    webhook_path: str = ""  # the path served locally; empty: webhook_url's path
+    webhook_max_connections: int = 40
+    health_max_tick_lag_seconds: int = 120  # /healthz says 503 when the last tick is older
     rate_limit_retries: int = 3
     concurrent_updates: int = 8  # updates processed at once; one user's always in order
     rate_limit: bool = True  # throttle message sends as Telegram's flood limits ask
@@ -98,8 +106,31 @@ class TelegramConfig:
             raise ValueError(f"api_base_url must be an http(s) URL, got {self.api_base_url!r}")
         if self.mode == "webhook" and not self.webhook_url:
             raise ValueError("webhook_url is required when mode = webhook")
-        if not 0 < self.webhook_port < 65536:
-            raise ValueError(f"webhook_port must be 1-65535, got {self.webhook_port}")
+        if self.webhook_url and not self.webhook_url.startswith(("http://", "https://")):
+            raise ValueError("webhook_url must be an http(s) URL")
+        if self.mode == "webhook" and not self.webhook_secret:
+            raise ValueError(
+                "webhook_secret is required when mode = webhook (set CRM_BOT_WEBHOOK_SECRET)"
+            )
+        if self.webhook_secret and not (
+            len(self.webhook_secret) <= 256 and set(self.webhook_secret) <= SECRET_CHARS
+        ):
+            raise ValueError("webhook_secret must be 1-256 of A-Z, a-z, 0-9, _ and -")
+        if not 0 <= self.webhook_port < 65536:
+            raise ValueError(f"webhook_port must be 0-65535, got {self.webhook_port}")
+        if self.webhook_path and not self.webhook_path.startswith("/"):
+            raise ValueError(f"webhook_path must start with /, got {self.webhook_path!r}")
+        if not 1 <= self.webhook_max_connections <= 100:
+            raise ValueError("webhook_max_connections must be 1-100")
+        if self.health_max_tick_lag_seconds < 1:
+            raise ValueError("health_max_tick_lag_seconds must be at least 1")
+
+    @property
+    def webhook_local_path(self) -> str:
+        """The path the webhook server answers POSTs on: ``webhook_path``, else the URL's."""
+        if self.webhook_path:
+            return self.webhook_path
+        return urllib.parse.urlsplit(self.webhook_url).path or "/"
         if self.rate_limit_retries < 0:
             raise ValueError("rate_limit_retries must not be negative")
 
@@ -303,6 +334,8 @@ ENV_ALIASES: dict[str, tuple[str, str]] = {
     "CRM_BOT_DATA": ("storage", "path"),
     "CRM_BOT_DATABASE_URL": ("storage", "url"),
     "CRM_BOT_ADMINS": ("access", "admins"),
+    "CRM_BOT_WEBHOOK_URL": ("telegram", "webhook_url"),
+    "CRM_BOT_WEBHOOK_SECRET": ("telegram", "webhook_secret"),
 }
 
 DEFAULT_CONFIG_FILES = ("config.local.toml", "config.toml")
@@ -468,8 +501,10 @@ def render_effective(config: Config) -> str:
         lines.append(f"\n[{section_name}]")
         for key in keys(type(section)):
             value = getattr(section, key)
-            if key in ("token", "webhook_secret"):
+            if key == "token":
                 value = mask_secret(value)
+            if key == "webhook_secret" and value:
+                value = "****"  # nothing of it: unlike a token's bot id, no part is public
             if key == "url" and value:
                 value = _mask_url_password(value)
             if isinstance(value, Decimal):

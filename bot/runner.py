@@ -21,16 +21,19 @@ from telegram.error import BadRequest, InvalidToken, NetworkError
 from telegram.ext import Application
 
 from bot.activity import ApplicationActivity
-from bot.app import build_application, startup
+from bot.app import SCHEDULER_KEY, build_application, startup
 from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.logs import redact
 from bot.services import Services
 from bot.telegram_request import warm_up as http_warm_up
+from bot.webhook import WebhookServer
 from storage import open_store
 from storage.base import Store
 
 log = logging.getLogger(__name__)
+
+WEBHOOK_SERVER_KEY = "webhook_server"
 
 
 def make_store(config: Config) -> Store:
@@ -49,6 +52,7 @@ async def running_bot(
     configure: Callable[[Application], None] | None = None,
     auto_tick: bool = True,
     activity: ApplicationActivity | None = None,
+    webhook_url: Callable[[str], str] | None = None,
 ) -> AsyncIterator[Application]:
     """The bot, started and polling, for as long as the ``async with`` lasts.
 
@@ -57,6 +61,12 @@ async def running_bot(
     off, nothing runs the scheduler: the caller ticks it (tests, by their clock).
     ``activity`` (the sandbox's harness) is told of every update, task and job
     so a driver can wait until the bot has finished.
+
+    In webhook mode (``[telegram] mode``) the bot serves its webhook and
+    ``/healthz`` (bot/webhook.py, ``application.bot_data[WEBHOOK_SERVER_KEY]``)
+    and registers ``[telegram] webhook_url`` with setWebhook; ``webhook_url``,
+    given the URL this process answers on, returns the one to register instead
+    (tests bind port 0).
     """
     store = store or make_store(config)
     # One-time loads off the event loop: the CA bundle and the HTTP stack (bot/telegram_request.py).
@@ -72,24 +82,21 @@ async def running_bot(
                 activity.attach(application)
             await startup(application, auto_tick=auto_tick)
             await application.start()
-            if config.telegram.mode == "webhook":
-                await application.updater.start_webhook(
-                    listen=config.telegram.webhook_listen,
-                    port=config.telegram.webhook_port,
-                    webhook_url=config.telegram.webhook_url,
-                    secret_token=config.telegram.webhook_secret or None,
-                    allowed_updates=Update.ALL_TYPES,
-                )
-            else:
-                await application.updater.start_polling(
-                    poll_interval=poll_interval,
-                    timeout=poll_timeout,
-                    allowed_updates=Update.ALL_TYPES,
-                    drop_pending_updates=False,
-                )
+            server: WebhookServer | None = None
             try:
+                if config.telegram.mode == "webhook":
+                    server = await start_webhook(application, services, config, webhook_url)
+                else:
+                    await application.updater.start_polling(
+                        poll_interval=poll_interval,
+                        timeout=poll_timeout,
+                        allowed_updates=Update.ALL_TYPES,
+                        drop_pending_updates=False,
+                    )
                 yield application
             finally:
+                if server is not None:  # no more updates in, then the queued ones finish
+                    await server.stop()
                 if application.updater.running:
                     await application.updater.stop()
                 if application.running:
@@ -98,6 +105,38 @@ async def running_bot(
                     activity.detach()
     finally:
         await store.close()
+
+
+async def start_webhook(
+    application: Application,
+    services: Services,
+    config: Config,
+    webhook_url: Callable[[str], str] | None = None,
+) -> WebhookServer:
+    """Serve the webhook and /healthz, then tell Telegram where to POST.
+
+    Pending updates are kept (``drop_pending_updates=False``): what arrived
+    while no replica listened is delivered now. Stopping never deletes the
+    webhook: with several replicas behind one URL the others keep serving it.
+    """
+    telegram = config.telegram
+    server = WebhookServer(application, services, application.bot_data[SCHEDULER_KEY], telegram)
+    application.bot_data[WEBHOOK_SERVER_KEY] = server
+    await server.start()
+    try:
+        url = webhook_url(server.local_url) if webhook_url is not None else telegram.webhook_url
+        await application.bot.set_webhook(
+            url=url,
+            secret_token=telegram.webhook_secret,
+            allowed_updates=Update.ALL_TYPES,
+            max_connections=telegram.webhook_max_connections,
+            drop_pending_updates=False,
+        )
+    except BaseException:
+        await server.stop()
+        raise
+    log.info("webhook set: Telegram POSTs to %s", redact(url, [telegram.webhook_secret]))
+    return server
 
 
 FIRST_RETRY_DELAY = 1.0

@@ -42,6 +42,13 @@ class Scheduler:
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self.tasks: dict[str, Task] = {}
+        self.created_at = clock.now()
+        self.last_tick: datetime | None = None
+        """When (by the clock) the last tick started; ``/healthz`` reports its lag."""
+
+    def tick_lag(self) -> timedelta:
+        """How long ago the last tick started (since the scheduler was made, before the first)."""
+        return self.clock.now() - (self.last_tick or self.created_at)
 
     def add(self, name: str, every: timedelta, run: TaskFunction, *, max_catch_up: int = 1) -> None:
         if name in self.tasks:
@@ -54,6 +61,7 @@ class Scheduler:
         """Run every task that is due by the clock's now; returns the names run, in order."""
         ran: list[str] = []
         now = self.clock.now()
+        self.last_tick = now
         for task in self.tasks.values():
             if task.next_run is None:
                 task.next_run = now

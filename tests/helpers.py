@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from decimal import Decimal
@@ -16,7 +17,7 @@ from telegram.request import HTTPXRequest
 
 from bot.activity import ApplicationActivity
 from bot.render import format_datetime
-from bot.runner import running_bot
+from bot.runner import WEBHOOK_SERVER_KEY, running_bot
 from bot.telegram_request import shared_tls
 
 
@@ -59,14 +60,42 @@ def shown_money(amount: int | str, currency: str = "CNY", language: str = "en") 
     return format_currency(Decimal(amount), currency, locale="zh_CN" if language == "zh" else "en")
 
 
+WEBHOOK_SECRET = "test-webhook-secret_0123456789"
+
+
+def webhook_config(config: Any, *, secret: str = WEBHOOK_SECRET) -> Any:
+    """``config`` in webhook mode on a free local port (the URL registered is the local one)."""
+    return dataclasses.replace(config, telegram=dataclasses.replace(
+        config.telegram, mode="webhook", webhook_url="http://127.0.0.1/telegram",
+        webhook_listen="127.0.0.1", webhook_port=0, webhook_secret=secret,
+    ))
+
+
 @contextlib.asynccontextmanager
-async def bot_in_sandbox(sandbox: Any, config: Any, **options: Any) -> AsyncIterator[Application]:
-    """``running_bot`` polling ``sandbox``, which asks the bot when it has finished an update."""
+async def bot_in_sandbox(
+    sandbox: Any, config: Any, *, webhook: bool = False, replica: bool = False, **options: Any
+) -> AsyncIterator[Application]:
+    """``running_bot`` polling ``sandbox``, which asks the bot when it has finished an update.
+
+    ``webhook``: in webhook mode instead (``webhook_config``), the sandbox POSTing to the
+    bot's local URL. ``replica``: one of several replicas in webhook mode; the sandbox asks
+    this one about the updates it POSTed to this one's URL (``sandbox.deliver_to([...])``
+    spreads them; ``app.bot_data["webhook_server"].local_url`` is the URL).
+    """
     activity = ApplicationActivity()
-    sandbox.attach(activity)
+    if (webhook or replica) and config.telegram.mode != "webhook":
+        config = webhook_config(config)
+    if config.telegram.mode == "webhook":
+        options.setdefault("webhook_url", lambda local: local)
+    if not replica:
+        sandbox.attach(activity)
     options.setdefault("poll_timeout", 1)
+    url = None
     try:
         async with running_bot(config, token=sandbox.token, activity=activity, **options) as app:
+            if replica:
+                url = app.bot_data[WEBHOOK_SERVER_KEY].local_url
+                sandbox.attach(activity, webhook_url=url)
             yield app
     finally:
-        sandbox.attach(None)
+        sandbox.attach(None, webhook_url=url)

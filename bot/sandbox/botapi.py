@@ -22,6 +22,7 @@ from bot.sandbox.limits import ApiLimits, FloodController, FloodLimits
 from bot.sandbox.markup import validate_reply_markup
 from bot.sandbox.params import Params, Upload
 from bot.sandbox.state import CallbackAnswer, Chat, SandboxMessage, SandboxState
+from bot.sandbox.webhook import DEFAULT_MAX_CONNECTIONS, Webhook, WebhookDelivery
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,11 @@ NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup are exactly "
     "the same as a current content and reply markup of the message"
 )
+WEBHOOK_CONFLICT = (
+    "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to "
+    "delete the webhook first"
+)
+SECRET_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 QUERY_TOO_OLD = "query is too old and response timeout expired or query ID is invalid"
 DELETE_WINDOW_SECONDS = 48 * 3600
 
@@ -89,9 +95,11 @@ class BotApi:
         self.limits = limits or ApiLimits()
         self.flood = FloodController(flood_limits or FloodLimits())
         self.closing = False
+        self.webhook = WebhookDelivery(state)
         self.methods: dict[str, Method] = {
             "getme": self.get_me,
             "getupdates": self.get_updates,
+            "setwebhook": self.set_webhook,
             "deletewebhook": self.delete_webhook,
             "getwebhookinfo": self.get_webhook_info,
             "setmycommands": self.set_my_commands,
@@ -134,18 +142,15 @@ class BotApi:
         return data
 
     async def get_updates(self, params: Params) -> list[dict[str, Any]]:
-        """getUpdates with long polling."""
+        """getUpdates with long polling (409 Conflict while a webhook is set)."""
         queue = self.state.updates
+        if self.webhook.active:
+            raise ApiError(WEBHOOK_CONFLICT, 409)
         offset = params.get_int("offset")
         limit = params.get_int("limit") or 100
         limit = min(max(limit, 1), 100)
         timeout = max(params.get_float("timeout") or 0.0, 0.0)
-        allowed = params.get_json("allowed_updates", error="can't parse allowed_updates")
-        if allowed is not None and not (
-            isinstance(allowed, list) and all(isinstance(kind, str) for kind in allowed)
-        ):
-            raise bad_request("can't parse allowed_updates JSON array")
-        queue.set_allowed(allowed)
+        queue.set_allowed(self._allowed_updates(params))
         generation = queue.new_poller()
         queue.confirm(offset)
         self.state.changed()
@@ -154,6 +159,8 @@ class BotApi:
         deadline = loop.time() + timeout
         while True:
             wake = queue.pulse.event
+            if self.webhook.active:
+                raise ApiError(WEBHOOK_CONFLICT, 409)
             if queue.poller_generation != generation:
                 raise ApiError(
                     "Conflict: terminated by other getUpdates request; make sure that only "
@@ -177,20 +184,58 @@ class BotApi:
             finally:
                 self.state.pollers_waiting -= 1
 
-    async def delete_webhook(self, params: Params) -> bool:
-        """deleteWebhook (there never is a webhook; honours drop_pending_updates)."""
+    def _allowed_updates(self, params: Params) -> list[str] | None:
+        allowed = params.get_json("allowed_updates", error="can't parse allowed_updates")
+        if allowed is not None and not (
+            isinstance(allowed, list) and all(isinstance(kind, str) for kind in allowed)
+        ):
+            raise bad_request("can't parse allowed_updates JSON array")
+        return allowed
+
+    async def set_webhook(self, params: Params) -> bool:
+        """setWebhook: updates are POSTed to ``url`` from now on (an empty url removes it)."""
+        url = params.get_str("url") or ""
+        if not url:
+            return await self.delete_webhook(params)
+        if not url.startswith(("http://", "https://")):
+            # Telegram wants https on 443, 80, 88 or 8443; the sandbox serves local bots over http.
+            raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+        secret = params.get_str("secret_token")
+        if secret is not None and not 1 <= len(secret) <= 256:
+            raise bad_request("secret token must be 1-256 characters long")
+        if secret is not None and not set(secret) <= SECRET_TOKEN_CHARS:
+            raise bad_request("secret token contains unallowed characters")
+        max_connections = params.get_int("max_connections") or DEFAULT_MAX_CONNECTIONS
+        if not 1 <= max_connections <= 100:
+            raise bad_request("bad webhook: max_connections must be between 1 and 100")
+        allowed = self._allowed_updates(params)
+        self.state.updates.set_allowed(allowed)
         if params.get_bool("drop_pending_updates"):
             self.state.updates.drop_all()
-            self.state.changed()
+        await self.webhook.set(
+            Webhook(url, secret or None, max_connections,
+                    allowed if allowed is not None else self._current_allowed())
+        )
+        return True
+
+    def _current_allowed(self) -> list[str] | None:
+        previous = self.webhook.webhook
+        return previous.allowed_updates if previous is not None else None
+
+    async def delete_webhook(self, params: Params) -> bool:
+        """deleteWebhook: back to getUpdates; honours drop_pending_updates."""
+        await self.webhook.delete()
+        if params.get_bool("drop_pending_updates"):
+            self.state.updates.drop_all()
+        self.state.changed()
         return True
 
     async def get_webhook_info(self, params: Params) -> dict[str, Any]:
-        """getWebhookInfo: always polling mode."""
-        return {
-            "url": "",
-            "has_custom_certificate": False,
-            "pending_update_count": self.state.updates.pending_count,
-        }
+        """getWebhookInfo: the webhook set (an empty url while polling)."""
+        pending = self.state.updates.pending_count
+        if self.webhook.webhook is None:
+            return {"url": "", "has_custom_certificate": False, "pending_update_count": pending}
+        return self.webhook.webhook.info(pending)
 
     # -- commands -------------------------------------------------------------
 

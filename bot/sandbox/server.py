@@ -27,6 +27,10 @@ HTTP surface
 ``/control/...``
     The JSON control API, see :mod:`bot.sandbox.control_http`.
 
+Webhook mode: after the bot's setWebhook the sandbox POSTs each update to the
+bot's URL (:mod:`bot.sandbox.webhook`; ``server.deliver_to([...])`` spreads
+them over several replicas) and getUpdates answers 409 until deleteWebhook.
+
 The server is deliberately strict (Telegram's limits, HTML validation, flood
 control, 400 for unsupported methods) so that what passes here also passes
 on api.telegram.org.
@@ -61,6 +65,7 @@ from bot.sandbox.state import (
     request_cause,
 )
 from bot.sandbox.users import SandboxUser
+from bot.sandbox.webhook import WebhookDelivery
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +180,7 @@ class SandboxServer:
         if self._runner is None:
             return
         self.api.closing = True
+        await self.api.webhook.delete()
         self.state.updates.pulse.fire()
         runner, self._runner = self._runner, None
         await runner.cleanup()
@@ -315,9 +321,28 @@ class SandboxServer:
         if listener in self.state.listeners:
             self.state.listeners.remove(listener)
 
-    def attach(self, activity: BotActivity | None) -> None:
-        """Let waits ask the bot when it has finished (see :class:`BotActivity`)."""
-        self.state.attach(activity)
+    def attach(self, activity: BotActivity | None, *, webhook_url: str | None = None) -> None:
+        """Let waits ask the bot when it has finished (see :class:`BotActivity`).
+
+        ``webhook_url``: this activity is the replica's behind that URL (webhook mode with
+        several replicas, see :mod:`bot.sandbox.webhook`).
+        """
+        self.state.attach(activity, webhook_url=webhook_url)
+
+    @property
+    def webhook(self) -> WebhookDelivery:
+        """Webhook delivery: ``.webhook`` (what setWebhook set), ``.deliveries`` (every POST),
+        ``.targets`` (POST to these URLs in turn instead: several replicas)."""
+        return self.api.webhook
+
+    def deliver_to(self, urls: list[str] | None, *, first_retry: float | None = None) -> None:
+        """Send webhook POSTs to ``urls`` in turn (a load balancer over replicas); ``None``:
+        to the URL the bot set. ``first_retry``: seconds before a failed POST is retried
+        (doubling per failure)."""
+        self.api.webhook.targets = list(urls) if urls else None
+        if first_retry is not None:
+            self.api.webhook.first_retry = first_retry
+        self.state.updates.pulse.fire()
 
     async def wait_idle(self, timeout: float = 10.0) -> None:
         """Wait until all updates are confirmed and the bot has nothing in progress."""
@@ -403,18 +428,25 @@ class SandboxServer:
         return web.Response(body=stored.content, content_type=content_type)
 
 
-async def serve_forever(port: int, host: str = "127.0.0.1", token: str | None = None) -> None:
+async def serve_forever(
+    port: int, host: str = "127.0.0.1", token: str | None = None,
+    webhook_targets: list[str] | None = None,
+) -> None:
     """Run a sandbox until cancelled; prints the URLs and token to use.
 
-    Called by ``crm-bot sandbox --port N``.
+    Called by ``crm-bot sandbox --port N``; ``webhook_targets`` (``--webhook-target``):
+    POST webhook updates to these URLs in turn rather than to the one the bot set.
     """
     server = SandboxServer(token=token or DEFAULT_TOKEN, host=host, port=port)
+    server.deliver_to(webhook_targets)
     await server.start()
     print(f"crm-bot sandbox listening on {server.url}", flush=True)
     print(f"  base_url:      {server.base_url}", flush=True)
     print(f"  base_file_url: {server.file_base_url}", flush=True)
     print(f"  token:         {server.token}", flush=True)
     print(f"  control API:   {server.control_url}", flush=True)
+    if webhook_targets:
+        print(f"  webhook POSTs: {', '.join(webhook_targets)} (in turn)", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     # Ctrl-C or a service manager's TERM ends it, even where the shell started it with SIGINT

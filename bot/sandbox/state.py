@@ -398,6 +398,12 @@ class QueuedUpdate:
     update_id: int
     kind: str
     payload: dict[str, Any]
+    delivered: bool = False
+    """Handed to the bot at least once (a getUpdates result, or a webhook POST attempted)."""
+    attempts: int = 0
+    """Webhook deliveries that failed so far."""
+    retry_at: float = 0.0
+    """Event-loop time before which a failed webhook delivery is not retried."""
 
 
 class UpdateQueue:
@@ -406,11 +412,14 @@ class UpdateQueue:
     An update stays queued until a getUpdates call confirms it with an
     ``offset`` greater than its id (or a negative offset forgets it). Being
     returned once does not remove it — a bot that crashes before confirming
-    receives it again, exactly as with Telegram.
+    receives it again, exactly as with Telegram. While a webhook is set
+    (:mod:`bot.sandbox.webhook`), a 2xx answer to its POST confirms it instead
+    (:meth:`remove`; different chats' updates may be confirmed out of order).
     """
 
     def __init__(self) -> None:
         self._items: deque[QueuedUpdate] = deque()
+        self._by_id: dict[int, QueuedUpdate] = {}
         self._next_id = 1
         self.allowed: frozenset[str] = DEFAULT_ALLOWED_UPDATES
         self.delivered_upto = 0
@@ -419,6 +428,8 @@ class UpdateQueue:
         """Highest update_id confirmed (or forgotten)."""
         self.poller_generation = 0
         self.pulse = Pulse()
+        self.delivered_to: dict[int, str] = {}
+        """Webhook mode: the URL that accepted each update (which replica has it)."""
 
     def set_allowed(self, kinds: list[str] | None) -> None:
         """Apply a getUpdates ``allowed_updates`` value (persists like Telegram)."""
@@ -431,9 +442,40 @@ class UpdateQueue:
         update_id = self._next_id
         self._next_id += 1
         payload = {"update_id": update_id, kind: body}
-        self._items.append(QueuedUpdate(update_id, kind, payload))
+        item = QueuedUpdate(update_id, kind, payload)
+        self._items.append(item)
+        self._by_id[update_id] = item
         self.pulse.fire()
         return update_id
+
+    def _pop_first(self) -> QueuedUpdate:
+        item = self._items.popleft()
+        del self._by_id[item.update_id]
+        return item
+
+    def remove(self, update_id: int) -> None:
+        """A webhook delivery of ``update_id`` succeeded: it is confirmed (any order)."""
+        item = self._by_id.pop(update_id, None)
+        if item is None:
+            return
+        self._items.remove(item)
+        self.acked_upto = max(self.acked_upto, update_id)
+        self.pulse.fire()
+
+    def items(self) -> list[QueuedUpdate]:
+        """The pending updates, oldest first."""
+        return list(self._items)
+
+    def is_pending(self, update_id: int) -> bool:
+        """Queued and not yet confirmed (nor dropped)."""
+        return update_id in self._by_id
+
+    def was_delivered(self, update_id: int) -> bool:
+        """Handed to the bot at least once (a confirmed update was, unless it was dropped)."""
+        item = self._by_id.get(update_id)
+        if item is not None:
+            return item.delivered
+        return update_id <= self.delivered_upto
 
     def confirm(self, offset: int | None) -> None:
         """Apply the ``offset`` of a getUpdates call."""
@@ -441,12 +483,12 @@ class UpdateQueue:
             return
         if offset > 0:
             while self._items and self._items[0].update_id < offset:
-                self._items.popleft()
+                self._pop_first()
             self.acked_upto = max(self.acked_upto, offset - 1)
         else:
             keep = -offset
             while len(self._items) > keep:
-                dropped = self._items.popleft()
+                dropped = self._pop_first()
                 self.acked_upto = max(self.acked_upto, dropped.update_id)
 
     def peek(self, limit: int) -> list[QueuedUpdate]:
@@ -455,6 +497,8 @@ class UpdateQueue:
 
     def mark_delivered(self, items: list[QueuedUpdate]) -> None:
         """Record that ``items`` were handed to the bot."""
+        for item in items:
+            item.delivered = True
         if items:
             self.delivered_upto = max(self.delivered_upto, items[-1].update_id)
 
@@ -463,6 +507,7 @@ class UpdateQueue:
         if self._items:
             self.acked_upto = max(self.acked_upto, self._items[-1].update_id)
         self._items.clear()
+        self._by_id.clear()
 
     @property
     def pending_count(self) -> int:
@@ -508,6 +553,10 @@ class SandboxState:
         self.pollers_waiting = 0
         """getUpdates calls waiting for an update right now."""
         self.activity: BotActivity | None = None
+        self.replica_activities: dict[str, BotActivity] = {}
+        """Webhook URL -> the activity of the bot replica behind it (see ``attach``)."""
+        self.webhook_status: Callable[[], str | None] = lambda: None
+        """While a webhook is set: its URL and last error, in words (for timeouts)."""
         self._seq = 0
         self._background: set[asyncio.Task[Any]] = set()
 
@@ -622,14 +671,37 @@ class SandboxState:
         """Wake waiters after a change they may care about (updates fetched, confirmed)."""
         self.pulse.fire()
 
-    def attach(self, activity: BotActivity | None) -> None:
-        """Let waits ask the bot itself whether it has finished (``None`` detaches)."""
-        if self.activity is not None:
-            self.activity.waker = lambda: None
-        self.activity = activity
+    def attach(self, activity: BotActivity | None, *, webhook_url: str | None = None) -> None:
+        """Let waits ask the bot itself whether it has finished (``None`` detaches).
+
+        ``webhook_url``: the activity of the replica behind that URL; waits for
+        an update a webhook POST to that URL handed over ask this one (several
+        replicas, each attached with its own URL). Without it: the bot's one activity.
+        """
+        previous = self.activity if webhook_url is None else self.replica_activities.get(webhook_url)
+        if previous is not None:
+            previous.waker = lambda: None
+        if webhook_url is None:
+            self.activity = activity
+        elif activity is None:
+            self.replica_activities.pop(webhook_url, None)
+        else:
+            self.replica_activities[webhook_url] = activity
         if activity is not None:
             activity.waker = self.pulse.fire
         self.pulse.fire()
+
+    def activity_for(self, update_id: int | None) -> BotActivity | None:
+        """The activity that knows about ``update_id``: the replica's a webhook handed it to."""
+        if update_id is not None and self.replica_activities:
+            url = self.updates.delivered_to.get(update_id)
+            if url is not None and url in self.replica_activities:
+                return self.replica_activities[url]
+        return self.activity
+
+    def _activities(self) -> list[BotActivity]:
+        found = [self.activity] if self.activity is not None else []
+        return found + list(self.replica_activities.values())
 
     # -- waiting ----------------------------------------------------------
 
@@ -640,7 +712,7 @@ class SandboxState:
         (a bot that does not say); with an activity attached, so does its
         own pending work for the update.
         """
-        exact = self.activity is not None and update_id is not None
+        exact = self.activity_for(update_id) is not None and update_id is not None
         in_flight = sum(
             count
             for cause, count in self.requests_in_flight.items()
@@ -648,9 +720,11 @@ class SandboxState:
         )
         if in_flight:
             return f"{in_flight} Bot API request(s) in flight"
-        if self.activity is not None:
-            return self.activity.pending_work(update_id)
-        return None
+        if update_id is not None:
+            activity = self.activity_for(update_id)
+            return activity.pending_work(update_id) if activity is not None else None
+        busy = [work for a in self._activities() if (work := a.pending_work(None)) is not None]
+        return "; ".join(busy) or None
 
     async def wait_until(
         self, condition: Callable[[], bool], timeout: float, describe: Callable[[], str]
@@ -689,12 +763,11 @@ class SandboxState:
         messages since ``since_seq``.
         """
         stage = "fetch"
-        exact = self.activity is not None
 
         def fetched() -> bool:
-            if update_id is None or self.updates.delivered_upto >= update_id:
+            if update_id is None or self.updates.was_delivered(update_id):
                 return True
-            if self.updates.acked_upto >= update_id:
+            if not self.updates.is_pending(update_id):
                 raise SandboxError(
                     f"update {update_id} ({what}) was dropped before the bot fetched it"
                 )
@@ -704,13 +777,17 @@ class SandboxState:
             return self._answer_events(chat, since_seq, update_id, query_id) is not None
 
         def finished() -> bool:
-            if update_id is not None and self.updates.acked_upto < update_id:
+            if update_id is not None and self.updates.is_pending(update_id):
                 return False
             if self.bot_busy(update_id) is not None:
                 return False
+            exact = self.activity_for(update_id) is not None
             return exact and update_id is not None or answered()
 
         def describe() -> str:
+            webhook = self.webhook_status()
+            if webhook is not None and update_id is not None and self.updates.is_pending(update_id):
+                return f"waiting for the bot's webhook to accept the update for {what} ({webhook})"
             if stage == "fetch":
                 return (
                     f"waiting for the bot to fetch the update for {what} via getUpdates "
@@ -747,7 +824,7 @@ class SandboxState:
             for event in chat.events_since(since_seq)
             if update_id is None or event.update_id in (None, update_id)
         ]
-        if self.activity is not None and update_id is not None:
+        if self.activity_for(update_id) is not None and update_id is not None:
             events = [event for event in events if event.update_id == update_id]
         if query_id is not None:
             answers = [
