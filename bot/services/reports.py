@@ -69,12 +69,10 @@ so everybody's "this week" has the same figures.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
-import gc
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
@@ -107,6 +105,7 @@ from bot.domain.reports import (
 )
 from bot.i18n import gettext_for
 from bot.services.audit import AuditService
+from bot.services.collector import collector_paused
 from bot.services.customers import CustomerService, ListFilter
 from bot.services.errors import AccessDenied
 from bot.services.last_contacts import LastContacts
@@ -199,37 +198,6 @@ class ReportCache:
         self._items.move_to_end(key)
         while len(self._items) > self.size:
             self._items.popitem(last=False)
-
-
-_paused = 0
-_paused_lock = threading.Lock()
-_collector_was_enabled = False
-
-
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector off while a report's records are alive.
-
-    A report holds some 100 000 decoded records (size M) for a second or two; each
-    full collection in that time walks all of them, and with the GIL that stops the
-    event loop for 0.2-0.8 s (``bench/services_reports.py``).  They hold no reference
-    cycles and reference counting frees them when the report is done, so the
-    collector is paused meanwhile (nested and concurrent reports share one pause) and
-    put back as it was; its next run finds them gone.
-    """
-    global _paused, _collector_was_enabled
-    with _paused_lock:
-        if _paused == 0:
-            _collector_was_enabled = gc.isenabled()
-            gc.disable()
-        _paused += 1
-    try:
-        yield
-    finally:
-        with _paused_lock:
-            _paused -= 1
-            if _paused == 0 and _collector_was_enabled:
-                gc.enable()
 
 
 def utc(moment: datetime) -> datetime:
