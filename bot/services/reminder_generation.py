@@ -427,8 +427,8 @@ class ReminderGenerator:
         """
         with collector_paused():
             assessed = await self._daily_scan(now)
-        if assessed >= FREEZE_FROM:
-            gc.freeze()
+            if assessed >= FREEZE_FROM:  # before the collector is back: its first run would walk them
+                gc.freeze()
         return assessed
 
     async def _daily_scan(self, now: datetime) -> int:
