@@ -128,6 +128,7 @@ class SlidingWindow(Gate):
         self.limit = max(1, limit)
         self.period = period
         self._done: deque[float] = deque()  # response times still inside the window
+        self.passed = 0  # requests let through and done, ever (delivery's pacer compares it with its own)
 
     def _delay(self, now: float) -> float | None:
         self._expire(now)
@@ -139,6 +140,7 @@ class SlidingWindow(Gate):
 
     def _record(self, now: float) -> None:
         self._done.append(now)
+        self.passed += 1
 
     def _idle(self, now: float) -> bool:
         self._expire(now)
@@ -210,6 +212,11 @@ class TelegramRateLimiter(BaseRateLimiter[int]):
 
     async def shutdown(self) -> None:
         return None
+
+    @property
+    def global_window(self) -> SlidingWindow:
+        """The window every message send passes (delivery's pacer reads how full it is)."""
+        return self._global
 
     def chat_window(self, chat_id: int | str) -> Gate:
         window = self._chats.get(chat_id)

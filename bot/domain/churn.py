@@ -51,7 +51,6 @@ The reasons are codes and numbers only; their sentences are msgids in
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
@@ -237,22 +236,26 @@ def score(
     return ChurnAssessment(score=total, at_risk=total >= rules.threshold, reasons=reasons)
 
 
-def _points(weight: int, strength: Fraction) -> int:
-    """``weight × strength`` (strength clamped to 0–1) rounded half up, at least 1.
+def _points(weight: int, num: int, den: int) -> int:
+    """``weight × num/den`` (the strength, clamped to 0–1) rounded half up, at least 1.
 
-    Exact fractions, so that the points are what a person computes by hand
-    (40 × 1/16 = 2.5 → 3), never a float artefact.  0 only when the weight is 0.
+    Exact integer arithmetic, so that the points are what a person computes by hand
+    (40 × 1/16 = 2.5 → 3), never a float artefact: ``floor(w·n/d + 1/2)`` is
+    ``(2·w·n + d) // (2·d)``.  0 only when the weight is 0.
     """
     if weight <= 0:
         return 0
-    exact = weight * min(Fraction(1), max(Fraction(0), strength))
-    return max(1, math.floor(exact + Fraction(1, 2)))
+    if den <= 0:  # not a strength the rules produce; kept exact all the same
+        exact = weight * min(Fraction(1), max(Fraction(0), Fraction(num, den)))
+        return max(1, math.floor(exact + Fraction(1, 2)))
+    num = min(den, max(0, num))
+    return max(1, (2 * weight * num + den) // (2 * den))
 
 
 def _reason(
-    code: ReasonCode, params: dict[str, int], weight: int, strength: Fraction
+    code: ReasonCode, params: dict[str, int], weight: int, num: int, den: int = 1
 ) -> Reason | None:
-    points = _points(weight, strength)
+    points = _points(weight, num, den)
     return Reason(code, params, points) if points else None
 
 
@@ -278,7 +281,8 @@ def _no_contact(
         ReasonCode.NO_CONTACT,
         {"days": days, "usual": usual},
         rules.weight_no_contact,
-        Fraction(days - usual, usual),
+        days - usual,
+        usual,
     )
 
 
@@ -293,9 +297,11 @@ def _purchase_reasons(
     days = sorted({p.purchased_on for p in purchases if p.purchased_on <= today})
     reasons: list[Reason | None] = []
     if len(days) >= 2:
-        gaps = [(later - earlier).days for earlier, later in pairwise(days)]
-        median = statistics.median(Fraction(gap) for gap in gaps)  # x.5 for an even count
-        usual = max(rules.min_purchase_gap_days, math.floor(median + Fraction(1, 2)))
+        gaps = sorted((later - earlier).days for earlier, later in pairwise(days))
+        # the median gap rounded half up: x.5 for an even count, so (a + b + 1) // 2
+        half = len(gaps) // 2
+        median = gaps[half] if len(gaps) % 2 else (gaps[half - 1] + gaps[half] + 1) // 2
+        usual = max(rules.min_purchase_gap_days, median)
         since = (today - days[-1]).days
         if since > usual:
             reasons.append(
@@ -303,7 +309,8 @@ def _purchase_reasons(
                     ReasonCode.PURCHASE_OVERDUE,
                     {"days": since, "usual": usual},
                     rules.weight_purchase_overdue,
-                    Fraction(since - usual, usual),
+                    since - usual,
+                    usual,
                 )
             )
     window = rules.frequency_window_days
@@ -316,7 +323,8 @@ def _purchase_reasons(
                 ReasonCode.PURCHASE_FREQUENCY_FALLING,
                 {"recent": recent, "before": before, "days": window},
                 rules.weight_purchase_frequency_falling,
-                Fraction(before - recent, before),
+                before - recent,
+                before,
             )
         )
     return reasons
@@ -335,7 +343,8 @@ def _open_complaints(feedback: list[Feedback], rules: ChurnRules) -> Reason | No
         ReasonCode.OPEN_COMPLAINTS,
         {"count": count},
         rules.weight_open_complaints,
-        Fraction(count, rules.complaints_for_full_weight),
+        count,
+        rules.complaints_for_full_weight,
     )
 
 
@@ -354,13 +363,13 @@ def _rating_reasons(
     csat = [f.csat for f in recent if f.csat is not None]
     if csat and csat[-1] <= rules.low_csat_max:
         reasons.append(
-            _reason(ReasonCode.LOW_CSAT, {"csat": csat[-1]}, rules.weight_low_csat, Fraction(1))
+            _reason(ReasonCode.LOW_CSAT, {"csat": csat[-1]}, rules.weight_low_csat, 1)
         )
     nps = [f.nps for f in recent if f.nps is not None]
     if nps and nps[-1] <= rules.nps_detractor_max:
         reasons.append(
             _reason(
-                ReasonCode.NPS_DETRACTOR, {"nps": nps[-1]}, rules.weight_nps_detractor, Fraction(1)
+                ReasonCode.NPS_DETRACTOR, {"nps": nps[-1]}, rules.weight_nps_detractor, 1
             )
         )
     return reasons

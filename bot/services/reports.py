@@ -69,12 +69,10 @@ so everybody's "this week" has the same figures.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
-import gc
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
@@ -107,8 +105,10 @@ from bot.domain.reports import (
 )
 from bot.i18n import gettext_for
 from bot.services.audit import AuditService
+from bot.services.collector import collector_paused
 from bot.services.customers import CustomerService, ListFilter
 from bot.services.errors import AccessDenied
+from bot.services.last_contacts import LastContacts
 from bot.services.reminders import ReminderService
 from storage.base import ConflictError, DuplicateError, Range, Store
 
@@ -119,7 +119,6 @@ WHOLE_COLLECTION_FROM = 300  # customers; from here one ranged read beats per-cu
 WHOLE_SHARE = 3  # when the scope holds at least a third of all customers
 CHUNK = 250  # records per read: decoding them keeps the loop ~5 ms (~25 ms on a loaded machine)
 LOOKUPS_PER_TURN = 20  # index look-ups between two turns of the loop
-CONTACT_PAGE = 4  # a customer's latest interactions read at once, looking for the last contact
 EPSILON = timedelta(microseconds=1)
 CACHE_SIZE = 32  # reports kept for their Excel button
 CACHE_SECONDS = 600
@@ -201,37 +200,6 @@ class ReportCache:
             self._items.popitem(last=False)
 
 
-_paused = 0
-_paused_lock = threading.Lock()
-_collector_was_enabled = False
-
-
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector off while a report's records are alive.
-
-    A report holds some 100 000 decoded records (size M) for a second or two; each
-    full collection in that time walks all of them, and with the GIL that stops the
-    event loop for 0.2-0.8 s (``bench/services_reports.py``).  They hold no reference
-    cycles and reference counting frees them when the report is done, so the
-    collector is paused meanwhile (nested and concurrent reports share one pause) and
-    put back as it was; its next run finds them gone.
-    """
-    global _paused, _collector_was_enabled
-    with _paused_lock:
-        if _paused == 0:
-            _collector_was_enabled = gc.isenabled()
-            gc.disable()
-        _paused += 1
-    try:
-        yield
-    finally:
-        with _paused_lock:
-            _paused -= 1
-            if _paused == 0 and _collector_was_enabled:
-                gc.enable()
-
-
 def utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
 
@@ -282,6 +250,7 @@ class ReportService:
         self.audit = audit or customers.audit
         self.reminders = reminders or customers.reminders
         self.cache = ReportCache()
+        self.last_contacts = LastContacts(store, lambda: self.churn_rules.unanswered_counts_as_contact)
 
     # ---- settings ------------------------------------------------------------------------
     @property
@@ -588,21 +557,20 @@ class ReportService:
             return latest
 
         latest = await asyncio.to_thread(scan)
-        page_size = 1 if self.churn_rules.unanswered_counts_as_contact else CONTACT_PAGE
-        for n, cid in enumerate(sorted(live - set(latest))):
-            offset = 0
-            while True:
-                page = await self.store.interactions.find(
-                    {"customer_id": cid, "deleted": False}, within=Range("occurred_at", None, low),
-                    order_by="occurred_at", descending=True, offset=offset, limit=page_size)
-                hit = next((r for r in page if counts(r)), None)
-                if hit is not None:
-                    latest[cid] = hit
-                if hit is not None or len(page) < page_size:
-                    break
-                offset += page_size
-            if n % LOOKUPS_PER_TURN == LOOKUPS_PER_TURN - 1:
+        remembered = self.last_contacts
+
+        async def pause() -> None:
+            nonlocal n
+            n += 1
+            if n % LOOKUPS_PER_TURN == 0:
                 await asyncio.sleep(0)
+
+        n = 0
+        for cid in sorted(live - set(latest)):
+            hit = await remembered.before(cid, low, pause)
+            if hit is not None:
+                latest[cid] = hit
+            await pause()
         return latest
 
     def _counts_as_contact(self, record: Interaction) -> bool:

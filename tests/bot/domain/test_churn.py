@@ -8,14 +8,19 @@ Points = weight × strength, rounded half up, at least 1.
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import statistics
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.domain import churn
 from bot.domain.churn import (
     ChurnAssessment,
     ChurnRules,
@@ -506,3 +511,42 @@ def test_score_is_the_capped_sum_and_a_call_today_never_hurts(
     after_call = score(customer, purchases, [*interactions, TODAY_CALL], feedback, NOW)
     assert "no_contact" not in codes(after_call)
     assert after_call.score <= result.score
+
+
+# ---- the integer arithmetic (issue 15: the report scores 10 000 customers) is the exact one ----
+
+
+def _points_by_fractions(weight: int, strength: Fraction) -> int:
+    """The rule as first written, with exact fractions."""
+    if weight <= 0:
+        return 0
+    exact = weight * min(Fraction(1), max(Fraction(0), strength))
+    return max(1, math.floor(exact + Fraction(1, 2)))
+
+
+@given(
+    weight=st.integers(min_value=0, max_value=100),
+    num=st.integers(min_value=-50, max_value=400),
+    den=st.integers(min_value=1, max_value=400),
+)
+def test_points_in_integers_equal_the_exact_fractions(weight: int, num: int, den: int) -> None:
+    assert churn._points(weight, num, den) == _points_by_fractions(weight, Fraction(num, den))
+
+
+@settings(max_examples=300)
+@given(
+    gaps=st.lists(st.integers(min_value=1, max_value=120), min_size=1, max_size=12),
+    minimum=st.integers(min_value=1, max_value=60),
+)
+def test_the_usual_purchase_gap_is_the_median_rounded_half_up(gaps: list[int], minimum: int) -> None:
+    today = date(2026, 6, 1)
+    days, day = [], today - timedelta(days=sum(gaps))
+    days.append(day)
+    for gap in gaps:
+        day += timedelta(days=gap)
+        days.append(day)
+    rules = ChurnRules(min_purchase_gap_days=minimum)
+    late = today + timedelta(days=10_000)  # far overdue, so the reason always shows its "usual"
+    found = [r for r in churn._purchase_reasons([dataclasses.replace(bought(0), purchased_on=d) for d in days], late, rules) if r is not None]
+    expected = max(minimum, math.floor(statistics.median(Fraction(g) for g in gaps) + Fraction(1, 2)))
+    assert found and found[0].params["usual"] == expected

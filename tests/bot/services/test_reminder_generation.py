@@ -6,6 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from bot.clock import SimulatedClock
 from bot.config import load_config
 from bot.domain.models import Customer, LifecycleStage, Purchase, ReminderStatus, Role, StaffUser
@@ -47,3 +49,38 @@ async def test_generation_is_idempotent(tmp_path: Path) -> None:
         assert len(keys) == len(set(keys))
         assert sum(1 for k in keys if k.startswith("follow_up:")) == 1
         assert sum(1 for k in keys if k.startswith("agenda:7:")) == 2  # today and tomorrow (time zones ahead)
+
+
+async def test_the_daily_run_pauses_the_collector_and_gives_it_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 15: the run keeps thousands of decoded records alive; full collections meanwhile
+    stopped the loop for 0.1-0.2 s at size M. Paused while it runs, as it was afterwards;
+    a small scan freezes nothing (only one of most customers, from FREEZE_FROM, does)."""
+    import gc
+
+    from bot.services import reminder_generation
+
+    clock = SimulatedClock(START)
+    config = load_config(None, environ={}, search=False)
+    seen: list[bool] = []
+    frozen: list[bool] = []
+    monkeypatch.setattr(reminder_generation.gc, "freeze", lambda: frozen.append(True))
+    async with open_store("tinydb", path=tmp_path) as store:
+        svc = Services(config=config, store=store, clock=clock)
+        await store.staff.insert(StaffUser(id="7", telegram_id=7, name="Rep", role=Role.REP, teams=["east"]))
+        await store.customers.insert(Customer(name="A", owner_id="7", team="east"))
+        original = svc.generator.agendas
+
+        async def agendas(now: datetime) -> None:
+            seen.append(gc.isenabled())
+            await original(now)
+
+        monkeypatch.setattr(svc.generator, "agendas", agendas)
+        assert gc.isenabled()
+        await svc.generator.run_daily(clock.now())
+        assert seen == [False] and gc.isenabled() and not frozen
+        monkeypatch.setattr(reminder_generation, "FREEZE_FROM", 1)
+        clock.advance(timedelta(days=1))
+        await svc.generator.run_daily(clock.now())  # a new day: the scan runs and assesses the one customer
+        assert frozen == [True] and gc.isenabled()
