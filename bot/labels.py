@@ -473,6 +473,7 @@ AUDIT_ACTIONS = {
     "reactivate": N_("reactivated"),
     "revoke": N_("revoked"),
     "export": N_("exported"),
+    "backup": N_("backed up"),
     "card_request": N_("card asked for"),
     "card_request_declined": N_("card request declined"),
 }
@@ -486,6 +487,7 @@ AUDIT_ENTITIES = {
     "audit": N_("audit log"),
     "customers": N_("customer list"),
     "report": N_("report"),
+    "archive": N_("all data (archive)"),
 }
 AUDIT_COLUMNS = (
     N_("Time (%(timezone)s)"),
