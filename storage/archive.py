@@ -433,7 +433,7 @@ class LoadResult:
     cleared: str | None = None
 
 
-class Interrupted(Exception):  # noqa: N818 - a test hook's signal, not an error
+class Interrupted(Exception):
     """Raised by a ``stop_after`` hook (tests: an interrupted load)."""
 
 
