@@ -97,7 +97,7 @@ def parser() -> argparse.ArgumentParser:
     migrate.add_argument("--to", dest="target", metavar="URL", required=True,
                          help="postgresql+psycopg://…, sqlite:///FILE, or tinydb:DIRECTORY")
     migrate.add_argument("--force", action="store_true", help="replace a target that is not empty")
-    migrate.add_argument("--batch", type=int, default=1000, help="records per transaction (default 1000)")
+    migrate.add_argument("--batch", type=int, default=500, help="records per transaction (default 500)")
     return main
 
 

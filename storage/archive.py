@@ -79,7 +79,7 @@ MANIFEST = "manifest.json"
 WORKBOOK = "workbook.xlsx"
 COLLECTIONS_DIR = "collections"
 MARKER_ID = "archive:load"  # kv id of the resume marker a load keeps in its target
-BATCH = 1000
+BATCH = 500  # records per insert_many: the TinyDB backend encodes a batch on the event loop
 MAX_MEMBER_BYTES = 4 * 1024**3  # a member claiming more than this is not ours (zip bombs)
 
 _Doc = dict[str, Any]
