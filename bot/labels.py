@@ -347,6 +347,10 @@ EXPORT: dict[str, Msg] = {
     "last_contact": N_("Last contact"),
     "next_follow_up": N_("Next follow-up"),
     "archived": N_("Archived"),
+    "other_handles": N_("Other contacts"),
+    "team": N_("Team"),
+    "created_by": N_("Created by"),
+    "updated": N_("Updated"),
 }
 
 
