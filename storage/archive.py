@@ -24,9 +24,9 @@ A data set is moved in three steps, whatever the source and the target:
      MVCC snapshot for every table), one read transaction on SQLite (WAL
      readers see one snapshot until they end).
 
-2. **Canonical lines** (``canonical``): each record decoded with the
-   codec (so an invalid record is refused, not copied) and encoded again
-   with ``codec.to_dict``, as compact JSON with sorted keys, one line per
+2. **Canonical lines** (``canonical``): each stored record decoded (the
+   store's fast decoder: it was validated when it was written) and encoded
+   again with ``codec.to_dict``, as compact JSON with sorted keys, one line per
    record, ordered by id.  The lines are the archive's JSON Lines files
    byte for byte, so a collection's SHA-256 is the hash of its file, and
    two stores hold the same data exactly when their lines are equal.
@@ -341,7 +341,8 @@ def read_archive(path: str | Path) -> Archive:
                         f"{where}: {member} line {number} is not a valid {name} record ({exc}); "
                         "nothing was written"
                     ) from None
-            lines[name], records[name] = collection_lines, decoded
+            # what the store will hold, encoded as ``canonical`` encodes it (what verify compares)
+            lines[name], records[name] = [encode_line(r) for r in decoded], decoded
     return Archive(manifest, Lines(lines, manifest.position), records)
 
 
@@ -442,13 +443,15 @@ async def load(
     lines: Lines,
     *,
     source: str,
+    records: Mapping[str, list[Record]] | None = None,
     replace: bool = False,
     batch: int = BATCH,
     on_batch: Callable[[str, int], None] | None = None,
 ) -> LoadResult:
     """Write ``lines`` into ``store`` (open), resuming an interrupted load; then ``verify``.
 
-    ``source`` names where the data comes from (kept in the marker).  ``on_batch(name,
+    ``source`` names where the data comes from (kept in the marker); ``records``, the
+    lines already decoded (an archive read with ``read_archive``).  ``on_batch(name,
     done)`` is called after each committed batch (it may raise ``Interrupted``).
     """
     marker = await store.kv.get(MARKER_ID)
@@ -482,8 +485,11 @@ async def load(
         copied[name] = 0
         for start in range(present, len(wanted), batch):
             chunk = wanted[start:start + batch]
-            records = await asyncio.to_thread(_decode_lines, spec.record_type, chunk)
-            await collection.insert_many(records)
+            if records is not None:
+                decoded = records[name][start:start + batch]
+            else:
+                decoded = await asyncio.to_thread(_decode_lines, spec.record_type, chunk)
+            await collection.insert_many(decoded)
             copied[name] += len(chunk)
             if on_batch is not None:
                 on_batch(name, start + len(chunk))
@@ -493,9 +499,11 @@ async def load(
 
 
 def _decode_lines(cls: type[Record], chunk: list[str]) -> list[Record]:
-    from bot.domain.codec import from_dict
+    """Lines ``canonical`` made from stored records: decoded without validating them again."""
+    from storage.tinydb_store.decode import decoder
 
-    return [from_dict(cls, json.loads(line)) for line in chunk]
+    decode = decoder(cls)
+    return [decode(json.loads(line)) for line in chunk]
 
 
 async def _present_prefix(store: Store, name: str, wanted: list[str]) -> int:

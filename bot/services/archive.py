@@ -156,7 +156,8 @@ class ArchiveService:
         self, data: archive.Archive, *, source: str, actor_id: str = SYSTEM_ACTOR, replace: bool = False
     ) -> LoadResult:
         """Write a read (verified) archive into this store; refused when it is not empty."""
-        result = await archive.load(self.store, data.lines, source=source, replace=replace)
+        result = await archive.load(self.store, data.lines, source=source, replace=replace,
+                                    records=data.records)
         await self.audit.record(
             actor_id, "restore", "archive", "all",
             note=f"{Path(source).name}: {archive.summary(data.manifest.counts)}"
