@@ -19,8 +19,7 @@ from pathlib import Path
 
 from bench.datagen import DataSet
 from bot.services.archive import build
-from storage import TinyDBStore
-from storage import archive
+from storage import TinyDBStore, archive
 
 
 async def fill(directory: Path, data: DataSet) -> int:
