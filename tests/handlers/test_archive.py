@@ -3,22 +3,50 @@ it is for admins (issue 16, points 2-4)."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import io
 import json
 import zipfile
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from openpyxl import load_workbook
 
+from bot.app import SCHEDULER_KEY
+from bot.config import BackupConfig, Config
 from bot.domain.models import Customer
 from handlers.common import SERVICES_KEY
 from storage import SCHEMA
+from storage.archive import read_archive
 from tests.conftest import ADMIN_ID
 from tests.handlers.test_access_matrix import MANAGER_A, REP_A, reset
 from tests.handlers.test_refusals import FOR_ADMINS, speaking, texts
+from tests.helpers import SHANGHAI
 
 SENT = {"en": "Everything:", "zh": "全部数据"}
+
+
+@pytest.fixture
+def config(config: Config, tmp_path: Path) -> Config:
+    """The bot of these tests takes its daily backup into ``tmp_path / "backups"``."""
+    return dataclasses.replace(config, backup=BackupConfig(directory=str(tmp_path / "backups"), hour=3))
+
+
+async def test_the_running_bot_takes_its_daily_backup_on_its_scheduler(bot: Any, clock: Any, tmp_path: Path) -> None:
+    await reset(bot)
+    scheduler = bot.bot_data[SCHEDULER_KEY]
+    assert "backup" in scheduler.tasks
+    local = clock.now().astimezone(SHANGHAI)
+    clock.set(local.replace(hour=4, minute=30) + timedelta(days=1))  # past 03:00 local
+    await scheduler.tick()
+    (backup,) = (tmp_path / "backups").iterdir()
+    archive = await asyncio.to_thread(read_archive, backup)
+    assert archive.manifest.counts["customers"] == await bot.bot_data[SERVICES_KEY].store.customers.count()
+    await scheduler.tick()  # the same day again: nothing new
+    assert len(list((tmp_path / "backups").iterdir())) == 1
 
 
 @pytest.mark.parametrize("language", ["en", "zh"])
