@@ -215,3 +215,19 @@ def test_migrate_store_ten_thousand_customers_both_ways_resumed(tmp_path: Path) 
     (first,) = (tmp_path / "a").iterdir()
     (second,) = (tmp_path / "b").iterdir()
     assert members(first, without=("audit",)) == members(second, without=("audit",))
+
+
+def test_restore_into_sqlite_and_refusal_when_not_empty(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tinydb_config(tmp_path, "source")
+    fill(tmp_path / "source")
+    archive = tmp_path / "a.zip"
+    assert cli.main(["export", "--config", str(source), "--out", str(archive)]) == 0
+    sql = config_file(tmp_path, "sql", f'backend = "sql"\nurl = "sqlite:///{tmp_path / "crm.sqlite3"}"')
+    assert cli.main(["restore", str(archive), "--config", str(sql)]) == 0
+    assert cli.main(["restore", str(archive), "--config", str(sql)]) == 2
+    assert "already holds 46 records" in capsys.readouterr().err  # 45 and the restore's audit event
+    assert cli.main(["restore", str(archive), "--config", str(sql), "--force"]) == 0
+    assert "tables were dropped" in capsys.readouterr().out
+    again = tmp_path / "b.zip"
+    assert cli.main(["export", "--config", str(sql), "--out", str(again)]) == 0
+    assert members(archive, without=("audit",)) == members(again, without=("audit",))
