@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import warnings
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -41,6 +42,7 @@ from bot.services import Services
 from bot.telegram_request import StatusRequest, shared_tls
 from handlers import (
     access,
+    archive,
     commands,
     customers,
     errors,
@@ -150,6 +152,7 @@ def register_handlers(application: Application, conversation_timeout: timedelta)
     application.add_handlers(search.handlers())
     application.add_handlers(invitations.handlers(conversation_timeout))
     application.add_handlers(staff.handlers(conversation_timeout))
+    application.add_handlers(archive.handlers())
     # A plain text no feature (and no running form) took is a search: 张伟, zhangwei, 8000.
     application.add_handlers(search.text_handlers())
     # Last in group 0: whatever no feature handled.
@@ -209,6 +212,15 @@ def register_tasks(application: Application) -> None:
     scheduler.add("feedback", timedelta(hours=1), services.generator.feedback_scan)
     scheduler.add("reports", timedelta(hours=1), services.reports.generate_scheduled)
     scheduler.add("deliver", timedelta(minutes=1), deliver)
+    if services.config.backup.directory:  # the daily backup, in a worker ([backup] in config)
+        scheduler.add("backup", timedelta(hours=1), scheduled_backup(services))
+
+
+def scheduled_backup(services: Services) -> Callable[[datetime], Awaitable[None]]:
+    async def run(now: datetime) -> None:
+        await services.archive.scheduled_backup(now)
+
+    return run
 
 
 async def publish_commands(application: Application, default_language: str) -> None:

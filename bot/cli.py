@@ -10,6 +10,10 @@
   crm-bot check    [--config PATH]                  validate and print the effective configuration
   crm-bot db current [--config PATH]                the stored data's schema/format version
   crm-bot db upgrade [--config PATH]                bring the stored data to this version's schema
+  crm-bot export   [--config PATH] [--out FILE]     everything as an archive (+ workbook), bot running or not
+  crm-bot backup   [--config PATH] [--dir DIR]      a consistent backup archive, bot running or not
+  crm-bot restore  ARCHIVE [--config PATH] [--force]  into an empty store (--force: replace it)
+  crm-bot migrate-store --from CONFIG --to URL [--force]  copy everything to another store, verified
   crm-bot --version
 
 Output piped into a reader that stops early (``crm-bot check | head``) ends
@@ -96,6 +100,27 @@ def parser() -> argparse.ArgumentParser:
     ):
         action = db_commands.add_parser(name, help=text)
         action.add_argument("--config", metavar="PATH", help="configuration file")
+    export = commands.add_parser("export", help="write everything as an archive (docs/archive-format.md)")
+    export.add_argument("--config", metavar="PATH", help="configuration file")
+    export.add_argument("--out", metavar="FILE", help="archive to write (default: crm-bot-export-<time>.zip)")
+
+    backup = commands.add_parser("backup", help="write a consistent backup archive (the bot may run)")
+    backup.add_argument("--config", metavar="PATH", help="configuration file")
+    backup.add_argument("--dir", metavar="DIR", help="directory (default: [backup] directory, else .)")
+
+    restore = commands.add_parser("restore", help="restore an archive into the configured store")
+    restore.add_argument("archive", metavar="ARCHIVE", help="an archive from export or backup")
+    restore.add_argument("--config", metavar="PATH", help="configuration file")
+    restore.add_argument("--force", action="store_true",
+                         help="replace a store that is not empty (TinyDB: the old directory is kept aside)")
+
+    migrate = commands.add_parser("migrate-store", help="copy everything into another store, verified")
+    migrate.add_argument("--from", dest="source", metavar="CONFIG", required=True,
+                         help="configuration file of the store to copy")
+    migrate.add_argument("--to", dest="target", metavar="URL", required=True,
+                         help="postgresql+psycopg://…, sqlite:///FILE, or tinydb:DIRECTORY")
+    migrate.add_argument("--force", action="store_true", help="replace a target that is not empty")
+    migrate.add_argument("--batch", type=int, default=500, help="records per transaction (default 500)")
     return main
 
 
@@ -158,6 +183,8 @@ def _main(argv: list[str] | None) -> int:
             config = load_config(args.config)
             setup_logging("WARNING", [config.telegram.token])
             return asyncio.run(_db(config, args.db_command))
+        if args.command in ("export", "backup", "restore", "migrate-store"):
+            return _archive_command(args)
         if args.command == "sandbox":
             from bot.sandbox.server import serve_forever
 
@@ -182,6 +209,23 @@ def with_mode(config: Config, mode: str) -> Config:
     except ValueError as exc:
         raise ConfigError(f"[telegram] {exc}") from None
     return dataclasses.replace(config, telegram=telegram)
+def _archive_command(args: argparse.Namespace) -> int:
+    from bot import archive_cli
+
+    setup_logging("WARNING", [])
+    if args.command == "export":
+        asyncio.run(archive_cli.export(load_config(args.config), args.out))
+    elif args.command == "backup":
+        asyncio.run(archive_cli.export(load_config(args.config), None, kind="backup", directory=args.dir))
+    elif args.command == "restore":
+        asyncio.run(archive_cli.restore(load_config(args.config), args.archive, force=args.force))
+    else:
+        if args.batch < 1:
+            print("crm-bot: --batch must be at least 1", file=sys.stderr)
+            return 2
+        asyncio.run(archive_cli.migrate(load_config(args.source), args.target, force=args.force,
+                                        batch=args.batch))
+    return 0
 
 
 def _check_storage(config: Config) -> int:

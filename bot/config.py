@@ -288,6 +288,21 @@ class ConversationConfig:
 
 
 @dataclass(frozen=True)
+class BackupConfig:
+    """The daily backup the running bot takes of itself (``bot.services.archive``)."""
+
+    directory: str = ""  # empty: no scheduled backup
+    hour: int = 3  # local hour ([locale] timezone) at or after which the day's backup is taken
+    keep: int = 14  # the newest this many backups in the directory are kept
+    workbook: bool = False  # also put the XLSX workbook for people in each backup
+
+    def __post_init__(self) -> None:
+        _hour("hour", self.hour)
+        if self.keep < 1:
+            raise ValueError(f"keep must be at least 1, got {self.keep}")
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: str = "INFO"
 
@@ -310,6 +325,7 @@ class Config:
     churn: ChurnRules = field(default_factory=ChurnRules)
     reports: ReportsConfig = field(default_factory=ReportsConfig)
     conversation: ConversationConfig = field(default_factory=ConversationConfig)
+    backup: BackupConfig = field(default_factory=BackupConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     source: str | None = None  # the file it was read from, if any
 

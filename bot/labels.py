@@ -347,6 +347,10 @@ EXPORT: dict[str, Msg] = {
     "last_contact": N_("Last contact"),
     "next_follow_up": N_("Next follow-up"),
     "archived": N_("Archived"),
+    "other_handles": N_("Other contacts"),
+    "team": N_("Team"),
+    "created_by": N_("Created by"),
+    "updated": N_("Updated"),
 }
 
 
@@ -473,6 +477,7 @@ AUDIT_ACTIONS = {
     "reactivate": N_("reactivated"),
     "revoke": N_("revoked"),
     "export": N_("exported"),
+    "backup": N_("backed up"),
     "card_request": N_("card asked for"),
     "card_request_declined": N_("card request declined"),
 }
@@ -486,6 +491,7 @@ AUDIT_ENTITIES = {
     "audit": N_("audit log"),
     "customers": N_("customer list"),
     "report": N_("report"),
+    "archive": N_("all data (archive)"),
 }
 AUDIT_COLUMNS = (
     N_("Time (%(timezone)s)"),

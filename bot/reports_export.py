@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bot import labels
-from bot.domain.models import Customer
+from bot.domain.models import Birthday, CalendarKind, Customer
 from bot.domain.reports import Comparison, Report
 from bot.exports import csv_bytes
 from bot.labels import Gettext, heading
@@ -74,11 +74,26 @@ CUSTOMER_COLUMNS = (
     "next_follow_up",
     "archived",
     "customer_id",
+    # the rest of the card (issue 16: an export holds every card field)
+    "gender",
+    "birthday",
+    "telegram",
+    "other_handles",
+    "address",
+    "referred_by",
+    "needs_type",
+    "preferences",
+    "notes",
+    "team",
+    "created_by",
+    "updated",
 )
 
 
 # Customer columns that are card fields take the card's own field names.
-_CARD_FIELDS = {"name", "company", "title", "industry", "email", "wechat", "city", "source", "tags"}
+_CARD_FIELDS = {"name", "company", "title", "industry", "email", "wechat", "city", "source", "tags",
+                "gender", "birthday", "telegram", "address", "referred_by", "needs_type", "preferences",
+                "notes"}
 _CUSTOMER_HEADERS = {"value_tier": "tier", "lifecycle": "stage"}
 
 
@@ -357,10 +372,27 @@ def _clv_sheet(sheet: _Sheet, report: Report, h: _Headers, rows: int) -> None:
 # ---------------------------------------------------------------------------
 
 
-def _customer_values(customer: Customer, staff_names: Mapping[str, str], h: _Headers) -> list[Any]:
+def birthday_cell(birthday: Birthday | None, _: Gettext) -> str | None:
+    """A birthday as text: ISO for solar dates ("--05-03" without a year), lunar ones marked."""
+    if birthday is None:
+        return None
+    year = f"{birthday.year}" if birthday.year else "-"
+    day = f"{year}-{birthday.month:02d}-{birthday.day:02d}"
+    if birthday.calendar is CalendarKind.LUNAR:
+        return (_("lunar %(date)s, leap month") if birthday.leap_month else _("lunar %(date)s")) % {"date": day}
+    return day
+
+
+def _customer_values(
+    customer: Customer, staff_names: Mapping[str, str], h: _Headers,
+    referrers: Mapping[str, str] | None = None,
+) -> list[Any]:
     """One row in CUSTOMER_COLUMNS order, with typed values (the writers format them)."""
     tier = customer.effective_tier
     source = customer.source
+    others = "; ".join(f"{k}: {v}" for k, v in sorted(customer.handles.items())
+                       if k not in ("wechat", "telegram"))
+    referred = customer.referred_by
     return [
         customer.name,
         customer.company,
@@ -380,6 +412,18 @@ def _customer_values(customer: Customer, staff_names: Mapping[str, str], h: _Hea
         customer.next_follow_up_at,
         h["yes"] if customer.archived else h["no"],
         customer.id,
+        h.enum(labels.CHOICES, customer.gender.value) if customer.gender else None,
+        birthday_cell(customer.birthday, h._),
+        customer.handles.get("telegram"),
+        others or None,
+        customer.address,
+        (referrers or {}).get(referred, referred) if referred else None,
+        h.enum(labels.CHOICES, customer.needs_type.value) if customer.needs_type else None,
+        customer.preferences,
+        customer.notes,
+        customer.team,
+        staff_names.get(customer.created_by, customer.created_by) if customer.created_by else None,
+        customer.updated_at,
     ]
 
 
@@ -393,11 +437,14 @@ def customers_xlsx(
     h = _Headers(_)
     workbook = _new_workbook()
     sheet = _Sheet(workbook, h["sheet_customers"], tz or DEFAULT_TZ)
-    sheet.widths(16, 18, 12, 12, 34, 22, 14, 10, 10, 10, 12, 10, 20, 12, 16, 16, 8, 22)
+    sheet.widths(16, 18, 12, 12, 34, 22, 14, 10, 10, 10, 12, 10, 20, 12, 16, 16, 8, 22,
+                 8, 12, 14, 20, 30, 16, 12, 30, 30, 10, 12, 16)
     sheet.header([h[c] for c in CUSTOMER_COLUMNS])
     created = CUSTOMER_COLUMNS.index("created")
+    customers = list(customers)
+    referrers = {c.id: c.name for c in customers}
     for customer in customers:
-        values = _customer_values(customer, staff_names, h)
+        values = _customer_values(customer, staff_names, h, referrers)
         values[created] = customer.created_at.astimezone(sheet.tz).date()
         sheet.row(*values)
     return _workbook_bytes(workbook)
@@ -424,8 +471,10 @@ def customers_csv(
     tz = tz or DEFAULT_TZ
     created = CUSTOMER_COLUMNS.index("created")
     rows = []
+    customers = list(customers)
+    referrers = {c.id: c.name for c in customers}
     for customer in customers:
-        values = _customer_values(customer, staff_names, h)
+        values = _customer_values(customer, staff_names, h, referrers)
         values[created] = customer.created_at.astimezone(tz).date()
         rows.append([_csv_text(v, tz) for v in values])
     return csv_bytes([h[c] for c in CUSTOMER_COLUMNS], rows)

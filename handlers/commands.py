@@ -39,6 +39,7 @@ MANAGER_COMMANDS: list[tuple[str, str]] = [
 ]
 ADMIN_COMMANDS: list[tuple[str, str]] = [
     ("audit", N_("Export the audit log")),
+    ("backup", N_("Back up everything (archive sent here)")),
 ]
 
 

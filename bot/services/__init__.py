@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from bot.clock import Clock
 from bot.config import Config
+from bot.services.archive import ArchiveService
 from bot.services.audit import AuditService
 from bot.services.customers import CustomerService
 from bot.services.delivery import DeliveryService
@@ -43,10 +44,12 @@ class Services:
     reports: ReportService = field(init=False)
     drafts: DraftSaves = field(init=False)
     storage: StorageIncidents = field(init=False)
+    archive: ArchiveService = field(init=False)
 
     def __post_init__(self) -> None:
         self.audit = AuditService(self.store, self.clock)
         self.drafts = DraftSaves(self.store, self.clock)
+        self.archive = ArchiveService(self.store, self.clock, self.config, self.audit)
         self.storage = StorageIncidents(self.store, self.clock, self.config.access.admins)
         self.staff = StaffService(self.store, self.clock, self.config, self.audit)
         self.invitations = InvitationService(self.store, self.clock, self.config, self.audit)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from datetime import datetime
 from decimal import Decimal
@@ -242,3 +243,41 @@ def test_decimal_money_stays_exact_enough() -> None:
     book = open_xlsx(report_xlsx(compute_report(team_data(), PERIOD, NOW), EN))
     cny = by_first_column(book["Summary"])["Revenue (CNY)"][1].value
     assert Decimal(str(cny)) == Decimal("2499.5")
+
+
+def test_the_customer_export_holds_every_card_field() -> None:
+    """Issue 16: each field of the card (bot.domain.models.Customer) has a column, filled."""
+    from bot.domain.models import Birthday, CalendarKind, Gender, NeedsType
+
+    referrer = Customer(id="ref", name="老王", owner_id="r1")
+    full = Customer(
+        id="full", name="李四", owner_id="r1", team="east", gender=Gender.FEMALE,
+        birthday=Birthday(calendar=CalendarKind.LUNAR, month=5, day=3, year=1990), title="经理",
+        company="万科", industry="retail", phones=["+8613800138000"], email="li@example.com",
+        handles={"wechat": "li_wx", "telegram": "@li", "line": "li-line"}, city="上海",
+        address="南京路 1 号", source=Source.REFERRAL, referred_by="ref", needs_type=NeedsType.QUALITY,
+        tags=["vip"], preferences="绿茶", notes="@下午联系", value_tier=ValueTier.MID,
+        value_tier_override=ValueTier.HIGH, stage=LifecycleStage.NEW, last_contact_at=sh(3, 5, 9),
+        next_follow_up_at=sh(3, 9, 9), archived=False, created_by="r1", created_at=sh(3, 1),
+        updated_at=sh(3, 2, 10),
+    )
+    covered = {"name", "owner_id", "team", "gender", "birthday", "title", "company", "industry", "phones",
+               "email", "handles", "city", "address", "source", "referred_by", "needs_type", "tags",
+               "preferences", "notes", "value_tier", "value_tier_override", "stage", "stage_override",
+               "last_contact_at", "next_follow_up_at", "archived", "created_by", "id", "created_at",
+               "updated_at", "version"}
+    fields = {f.name for f in dataclasses.fields(Customer)}
+    assert fields <= covered, f"a new card field has no export column: {fields - covered}"
+    data = customers_csv([referrer, full], {"r1": "Alice"}, ZH, SH)
+    header, _ref, row = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    values = dict(zip(header, row, strict=True))
+    assert values["性别"] == "女" and values["生日"] == "农历 1990-05-03", values
+    assert values["Telegram"] == "'@li" and values["其他联系方式"] == "line: li-line"
+    assert values["地址"] == "南京路 1 号" and values["推荐人"] == "老王"
+    assert values["偏好与需求"] == "绿茶" and values["备注"] == "'@下午联系"  # escaped for Excel
+    assert values["团队"] == "east" and values["创建人"] == "Alice"
+    assert values["更新时间"] == "2026-03-02 10:00" and values["需求类型"] == "品质型"
+    book = open_xlsx(customers_xlsx([referrer, full], {"r1": "Alice"}, EN))
+    header = rows(book["Customers"])[0]
+    assert {"Gender", "Birthday", "Address", "Referred by", "Needs", "Preferences", "Notes", "Team",
+            "Updated"} <= set(header)
