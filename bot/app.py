@@ -34,7 +34,7 @@ from bot.concurrency import PerUserUpdateProcessor
 from bot.config import TelegramConfig
 from bot.domain import dates, phones
 from bot.i18n import LANGUAGES, gettext_for
-from bot.persistence import StorePersistence
+from bot.persistence import StoreApplication, StorePersistence
 from bot.ratelimit import RateLimits, TelegramRateLimiter
 from bot.scheduler import Scheduler
 from bot.services import Services
@@ -95,6 +95,8 @@ def build_application(
     )
     application = (
         builder
+        # Each update's user state read from the store first and written back (bot/persistence.py).
+        .application_class(StoreApplication)
         .concurrent_updates(processor)
         .token(token)
         .base_url(config.telegram.api_base_url)
