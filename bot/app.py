@@ -207,9 +207,12 @@ def register_tasks(application: Application) -> None:
     async def deliver(now: datetime) -> None:
         await deliver_now(application)
 
-    scheduler.add("generate", timedelta(hours=1), services.generator.run_daily)
-    scheduler.add("feedback", timedelta(hours=1), services.generator.feedback_scan)
-    scheduler.add("reports", timedelta(hours=1), services.reports.generate_scheduled)
+    # One replica at a time runs each generation task (a leased row, bot/services/leases.py);
+    # delivery is shared: every reminder is claimed on its own.
+    leased = services.leases.exclusive
+    scheduler.add("generate", timedelta(hours=1), leased("generate", services.generator.run_daily))
+    scheduler.add("feedback", timedelta(hours=1), leased("feedback", services.generator.feedback_scan))
+    scheduler.add("reports", timedelta(hours=1), leased("reports", services.reports.generate_scheduled))
     scheduler.add("deliver", timedelta(minutes=1), deliver)
 
 

@@ -19,6 +19,7 @@ from bot.services.errors import StorageIncidents
 from bot.services.feedback import FeedbackService
 from bot.services.interactions import InteractionService
 from bot.services.invitations import InvitationService
+from bot.services.leases import Leases
 from bot.services.reminder_generation import ReminderGenerator
 from bot.services.reminders import ReminderService
 from bot.services.reports import ReportService
@@ -43,10 +44,12 @@ class Services:
     reports: ReportService = field(init=False)
     drafts: DraftSaves = field(init=False)
     storage: StorageIncidents = field(init=False)
+    leases: Leases = field(init=False)
 
     def __post_init__(self) -> None:
         self.audit = AuditService(self.store, self.clock)
         self.drafts = DraftSaves(self.store, self.clock)
+        self.leases = Leases(self.store, self.clock)  # work one replica at a time does
         self.storage = StorageIncidents(self.store, self.clock, self.config.access.admins)
         self.staff = StaffService(self.store, self.clock, self.config, self.audit)
         self.invitations = InvitationService(self.store, self.clock, self.config, self.audit)

@@ -29,6 +29,9 @@ from storage.sql import SQLStore
 from tests.replicas import alternating, replicas
 
 POSTGRES = os.environ.get("CRM_BOT_TEST_DATABASE_URL")
+if POSTGRES:  # the driver's first import takes a while: at collection, not inside a test's event loop
+    import psycopg.pq.misc  # noqa: F401
+    import sqlalchemy.dialects.postgresql.psycopg  # noqa: F401
 REPS = {611: "Wang Fang", 612: "Li Na", 613: "Zhao Lei"}
 
 StoreFactory = Callable[[], Store]
