@@ -358,6 +358,20 @@ class StorePersistence(BasePersistence[dict, dict, dict]):
             if not self._active[session.user_id]:
                 del self._active[session.user_id]
 
+    async def forget(self, user_id: int) -> None:
+        """End every conversation of the user and drop their ``user_data``, whoever wrote it last
+        (an admin deactivated them: this is not an update of theirs to merge)."""
+        for _attempt in range(UPDATE_ATTEMPTS):
+            record = await self._read(user_id)
+            if record is None or record.value == empty():
+                return
+            try:
+                await self._cas(user_id, empty(), record)
+                return
+            except ConflictError:
+                continue
+        log.error("could not end the sessions of user %s: their session keeps changing", user_id)
+
     # ---- PTB's persistence API ------------------------------------------------------------
     async def _sessions(self) -> dict[int, KeyValue]:
         """Every session (PTB reads them all once, at start), the old layout folded in first."""

@@ -1,7 +1,6 @@
 """One replica at a time runs each generation task: a leased row, claimed by compare-and-set.
 
-Two replicas are two store objects on one database (an SQLite file; PostgreSQL
-when ``CRM_BOT_TEST_DATABASE_URL`` is set, skipped with that reason otherwise),
+Two replicas are two store objects on one database (``two_stores``, conftest.py),
 each with its own ``Leases`` owner, as two processes would be.
 """
 
@@ -9,46 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
-import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from bot.clock import SimulatedClock
 from bot.scheduler import Scheduler
 from bot.services import Services
 from bot.services.leases import Leases
 from storage.base import Store
-from storage.sql import SQLStore
 from tests.conftest import START
-
-POSTGRES = os.environ.get("CRM_BOT_TEST_DATABASE_URL")
-if POSTGRES:  # the driver's first import takes a while: at collection, not inside a test's event loop
-    import psycopg.pq.misc  # noqa: F401
-    import sqlalchemy.dialects.postgresql.psycopg  # noqa: F401
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def two_stores(request: Any, tmp_path: Path) -> AsyncIterator[tuple[Store, Store]]:
-    if request.param == "postgres":
-        if not POSTGRES:
-            pytest.skip("set CRM_BOT_TEST_DATABASE_URL to run the leases on PostgreSQL")
-        prefix = f"l{uuid.uuid4().hex[:8]}_"
-        stores = (SQLStore(POSTGRES, prefix=prefix), SQLStore(POSTGRES, prefix=prefix))
-    else:
-        url = f"sqlite:///{tmp_path / 'crm.sqlite3'}"
-        stores = (SQLStore(url), SQLStore(url))
-    for store in stores:
-        await store.open()
-    yield stores
-    if request.param == "postgres":
-        await stores[0].drop_tables()
-    for store in stores:
-        await store.close()
 
 
 async def test_a_lease_has_one_holder_until_released(two_stores: tuple[Store, Store]) -> None:
