@@ -176,6 +176,12 @@ def _states(handler: ConversationHandler) -> Any:
 def set_state(handler: ConversationHandler, key: tuple, state: Any) -> None:
     """Install a state read from the store without marking it for PTB's interval write."""
     states = _states(handler)
+    if not hasattr(states, "update_no_track"):  # a plain dict until the Application is initialised
+        if state is None:
+            states.pop(key, None)
+        else:
+            states[key] = state
+        return
     if state is None:
         states.data.pop(key, None)
     else:
