@@ -260,6 +260,7 @@ class StorePersistence(BasePersistence[dict, dict, dict]):
         user, chat = update.effective_user, update.effective_chat
         if user is None:
             return None
+        self._loaded = None  # PTB's start is over: the sessions it read need not be kept
         record = await self._read(user.id)
         value = plain(record.value) if record is not None else empty()
         data = application.user_data[user.id]  # PTB's own dict for the user, created if need be
