@@ -100,6 +100,12 @@ async def test_an_unchanged_value_is_not_written_again_and_a_newer_one_is_never_
         await persistence.update_user_data(7, {"draft": {"name": "Zhao"}})
         latest = await store.kv.get("session:7")
         assert latest is not None and latest.value["user_data"] == {"other": True}
+        # … nor does a conversation timeout here end a conversation continued elsewhere
+        latest.value = {"user_data": {}, "conversations": {"probe|[7, 7]": "probe:name"}}
+        await store.kv.update(latest)
+        await persistence.update_conversation("probe", (7, 7), None)
+        kept = await store.kv.get("session:7")
+        assert kept is not None and kept.value["conversations"] == {"probe|[7, 7]": "probe:name"}
     finally:
         await store.close()
 
