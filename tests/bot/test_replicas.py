@@ -169,3 +169,40 @@ async def test_one_users_updates_at_once_on_two_replicas_run_as_if_one_came_afte
         assert replies
         saved = await store.customers.find()
         assert [(c.name, c.phones, c.company) for c in saved] == [("Li Lei", ["+8613800138000"], "Acme")]
+
+
+async def test_changes_made_after_the_handlers_are_merged_key_by_key(
+    shared_database: StoreFactory, config: Any, clock: Any
+) -> None:
+    """Outside the wizard (a plain handler setting a ``user_data`` value), two replicas' updates of
+    one user that ran at once both keep what they changed; a key both changed keeps the value stored first."""
+    from telegram import Chat, Message, User
+
+    from bot.app import build_application
+    from bot.services import Services
+
+    stores = [shared_database(), shared_database()]
+    for store in stores:
+        await store.open()
+    try:
+        apps = [build_application(Services(config=config, store=store, clock=clock), token="1:test")
+                for store in stores]
+        user, chat = User(611, "Wang", False), Chat(611, "private")
+        update = Update(1, message=Message(1, clock.now(), chat, from_user=user, text="x"))
+        a, b = (app.persistence for app in apps)
+        assert isinstance(a, StorePersistence) and isinstance(b, StorePersistence)
+        first_a, first_b = await a.begin(apps[0], update), await b.begin(apps[1], update)
+        with a.running(first_a):
+            apps[0].user_data[611].update(language="zh", shared="from A")
+        with b.running(first_b):
+            apps[1].user_data[611].update(filters={"tier": "high"}, shared="from B")
+        await b.finish(apps[1], first_b)  # B first …
+        await a.finish(apps[0], first_a)  # … then A, which read the session before B wrote it
+        session = await stores[0].kv.get("session:611")
+        assert session is not None
+        assert session.value["user_data"] == {"language": "zh", "filters": {"tier": "high"}, "shared": "from B"}
+        again = await a.begin(apps[0], update)  # the next update, on either replica, sees it all
+        assert again is not None and dict(apps[0].user_data[611]) == session.value["user_data"]
+    finally:
+        for store in stores:
+            await store.close()
