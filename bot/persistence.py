@@ -513,14 +513,14 @@ class StoreApplication(Application):
             if session is None:
                 await super().process_update(update)
                 return
-            with persistence.running(session):
+            with persistence.running(session):  # PTB's interval writes leave this user alone meanwhile
                 await super().process_update(update)
-            if not session.stale:
-                try:
-                    await persistence.finish(self, session)
-                except StoreError as error:
-                    log.error("could not write the session after update %s: %s", update.update_id, error)
-                return
+                if not session.stale:
+                    try:
+                        await persistence.finish(self, session)
+                    except StoreError as error:
+                        log.error("could not write the session after update %s: %s", update.update_id, error)
+                    return
             log.info("update %s: user %s's state changed on another replica meanwhile; run %d of %d on the newer one",
                      update.update_id, session.user_id, run + 1, RUNS)
         log.warning("update %s given up: its user's state kept changing under it", update.update_id)
