@@ -35,7 +35,7 @@ from bot.concurrency import PerUserUpdateProcessor
 from bot.config import TelegramConfig
 from bot.domain import dates, phones
 from bot.i18n import LANGUAGES, gettext_for
-from bot.persistence import StorePersistence
+from bot.persistence import StoreApplication, StorePersistence
 from bot.ratelimit import RateLimits, TelegramRateLimiter
 from bot.scheduler import Scheduler
 from bot.services import Services
@@ -97,6 +97,8 @@ def build_application(
     )
     application = (
         builder
+        # Each update's user state read from the store first and written back (bot/persistence.py).
+        .application_class(StoreApplication)
         .concurrent_updates(processor)
         .token(token)
         .base_url(config.telegram.api_base_url)
@@ -208,9 +210,12 @@ def register_tasks(application: Application) -> None:
     async def deliver(now: datetime) -> None:
         await deliver_now(application)
 
-    scheduler.add("generate", timedelta(hours=1), services.generator.run_daily)
-    scheduler.add("feedback", timedelta(hours=1), services.generator.feedback_scan)
-    scheduler.add("reports", timedelta(hours=1), services.reports.generate_scheduled)
+    # One replica at a time runs each generation task (a leased row, bot/services/leases.py);
+    # delivery is shared: every reminder is claimed on its own.
+    leased = services.leases.exclusive
+    scheduler.add("generate", timedelta(hours=1), leased("generate", services.generator.run_daily))
+    scheduler.add("feedback", timedelta(hours=1), leased("feedback", services.generator.feedback_scan))
+    scheduler.add("reports", timedelta(hours=1), leased("reports", services.reports.generate_scheduled))
     scheduler.add("deliver", timedelta(minutes=1), deliver)
     if services.config.backup.directory:  # the daily backup, in a worker ([backup] in config)
         scheduler.add("backup", timedelta(hours=1), scheduled_backup(services))

@@ -20,6 +20,7 @@ from bot.domain.models import Role, StaffUser
 from bot.exports import audit_csv
 from bot.i18n import gettext_for
 from bot.labels import ROLES
+from bot.persistence import StorePersistence
 from bot.render import render
 from bot.services.errors import AccessDenied, ServiceError
 from handlers import callback_data, common
@@ -160,7 +161,7 @@ async def on_button(
             )
         elif data.action == "deact_ok":
             target = await svc.staff.deactivate(actor, target.id)
-            end_sessions(context.application, target.telegram_id)
+            await end_sessions(context.application, target.telegram_id)
             await update.callback_query.answer(render(language, "saved"))
             await _card(update, context, actor, target, language)
         elif data.action == "react":
@@ -262,12 +263,16 @@ async def export_audit(update: Update, context: common.Context) -> None:
     )
 
 
-def end_sessions(application: Application, telegram_id: int) -> None:
+async def end_sessions(application: Application, telegram_id: int) -> None:
     """End every half-finished conversation of a user and forget their drafts.
 
-    PTB has no public call to end one key's conversation; ``_update_state`` is
-    what ConversationHandler itself uses, and it also updates persistence.
+    In the store first (``StorePersistence.forget``: every replica reads the
+    session before each update, so none resumes it), then in this process's
+    memory: PTB has no public call to end one key's conversation; ``_update_state``
+    is what ConversationHandler itself uses.
     """
+    if isinstance(application.persistence, StorePersistence):
+        await application.persistence.forget(telegram_id)
     for group in application.handlers.values():
         for handler in group:
             if isinstance(handler, ConversationHandler):

@@ -35,8 +35,6 @@ the choices offered now, never taken on trust.
 
 from __future__ import annotations
 
-import asyncio
-import copy
 import inspect
 import logging
 import re
@@ -53,6 +51,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, ConversationHandl
 from bot.domain.models import Customer, Role, StaffUser, new_id
 from bot.domain.validation import ValidationError
 from bot.i18n import gettext_for
+from bot.persistence import StorePersistence
 from bot.render import render
 from bot.services import Services
 from bot.services.drafts import AlreadySaved
@@ -388,15 +387,12 @@ async def durable(turn: Turn, state: str | None) -> None:
 
 
 async def write_through(update: Update, context: common.Context, form: Form, state: str | None) -> None:
+    """The caller's ``user_data`` and ``form``'s conversation ``state``, compare-and-set in one
+    record (``bot.persistence``): a session another replica changed since this update read it
+    raises ``StaleState``, and the update is run again on the newer one."""
     persistence = context.application.persistence
-    user, chat = update.effective_user, update.effective_chat
-    if persistence is None or user is None or chat is None:
-        return
-    # Side by side: the store's group commit makes the two writes one disk flush, not two.
-    await asyncio.gather(
-        persistence.update_user_data(user.id, copy.deepcopy(context.user_data)),
-        persistence.update_conversation(form.conversation, (chat.id, user.id), state),
-    )
+    if isinstance(persistence, StorePersistence):
+        await persistence.write_through(context.application, update, {form.conversation: state})
 
 
 async def save(turn: Turn, token: str | None, **options: Any) -> str | int | None:

@@ -20,6 +20,7 @@ from bot.services.errors import StorageIncidents
 from bot.services.feedback import FeedbackService
 from bot.services.interactions import InteractionService
 from bot.services.invitations import InvitationService
+from bot.services.leases import Leases
 from bot.services.reminder_generation import ReminderGenerator
 from bot.services.reminders import ReminderService
 from bot.services.reports import ReportService
@@ -45,11 +46,13 @@ class Services:
     drafts: DraftSaves = field(init=False)
     storage: StorageIncidents = field(init=False)
     archive: ArchiveService = field(init=False)
+    leases: Leases = field(init=False)
 
     def __post_init__(self) -> None:
         self.audit = AuditService(self.store, self.clock)
         self.drafts = DraftSaves(self.store, self.clock)
         self.archive = ArchiveService(self.store, self.clock, self.config, self.audit)
+        self.leases = Leases(self.store, self.clock)  # work one replica at a time does
         self.storage = StorageIncidents(self.store, self.clock, self.config.access.admins)
         self.staff = StaffService(self.store, self.clock, self.config, self.audit)
         self.invitations = InvitationService(self.store, self.clock, self.config, self.audit)

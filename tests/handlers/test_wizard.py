@@ -239,7 +239,7 @@ def _lose_batched_writes(app: Any) -> None:
     async def nothing(*_args: Any, **_kwargs: Any) -> None:
         return None
 
-    for name in ("update_user_data", "update_chat_data", "update_conversation", "flush"):
+    for name in ("update_user_data", "update_chat_data", "update_conversation", "flush", "write_through", "finish"):
         setattr(app.persistence, name, nothing)
 
 
