@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import warnings
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -218,14 +217,7 @@ def register_tasks(application: Application) -> None:
     scheduler.add("reports", timedelta(hours=1), leased("reports", services.reports.generate_scheduled))
     scheduler.add("deliver", timedelta(minutes=1), deliver)
     if services.config.backup.directory:  # the daily backup, in a worker ([backup] in config)
-        scheduler.add("backup", timedelta(hours=1), scheduled_backup(services))
-
-
-def scheduled_backup(services: Services) -> Callable[[datetime], Awaitable[None]]:
-    async def run(now: datetime) -> None:
-        await services.archive.scheduled_backup(now)
-
-    return run
+        scheduler.add("backup", timedelta(hours=1), leased("backup", services.archive.scheduled_backup))
 
 
 async def publish_commands(application: Application, default_language: str) -> None:
