@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import faulthandler
 import gc
 import inspect
-import sys
+import tempfile
 import threading
 import time
-import traceback
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -171,9 +171,25 @@ class LoopWatchdog:
         while self._beating:
             time.sleep(LOOP_BLOCK_LIMIT / 2)
             overdue = time.perf_counter() - self._last_beat > LOOP_BLOCK_LIMIT
-            frame = sys._current_frames().get(self._loop_thread)
-            if overdue and not self._stack and frame is not None:
-                self._stack = "".join(traceback.format_stack(frame)[-12:])
+            if overdue and not self._stack:
+                self._stack = self.loop_stack()
+
+    def loop_stack(self) -> str:
+        """The loop thread's stack, most recent call first, as faulthandler prints it.
+
+        faulthandler reads the interpreter's own frame records under the GIL; walking another
+        running thread's frame objects (``sys._current_frames`` + ``traceback``) crashed the
+        interpreter under load on Python 3.11."""
+        with tempfile.TemporaryFile("w+") as out:
+            faulthandler.dump_traceback(out, all_threads=True)
+            out.seek(0)
+            sections = out.read().split("\n\n")
+        mine = f"0x{self._loop_thread:016x}"
+        for section in sections:
+            lines = section.splitlines()
+            if lines and mine in lines[0]:
+                return "\n".join(lines[:13])
+        return ""
 
     def stop(self) -> None:
         self._beating = False
