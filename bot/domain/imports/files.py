@@ -16,6 +16,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 import unicodedata
 import zipfile
 from dataclasses import dataclass, field
@@ -200,7 +201,22 @@ def cell_text(value: object) -> str:
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)
     text = str(value).strip()
+    if text[:1] == "'" and text[1:2] in _FORMULA_START:  # '=… : a spreadsheet's "this is text"
+        text = text[1:]
     return text[:MAX_CELL]
+
+
+_FORMULA_START = ("=", "+", "-", "@")
+_NUMBER = re.compile(r"[+-]?[\d\s().-]+")
+
+
+def escape_formula(text: str) -> str:
+    """A cell written to a CSV someone opens in Excel: a formula-looking text gets a leading ``'``
+    (shown as text, never run); a signed number or phone (+86 138…) stays as it is.
+    :func:`cell_text` takes the ``'`` off again when the file comes back."""
+    if text[:1] in ("=", "@", "\t", "\r") or (text[:1] in ("+", "-") and not _NUMBER.fullmatch(text)):
+        return "'" + text
+    return text
 
 
 # ------------------------------------------------------------------------- xlsx

@@ -60,6 +60,10 @@ def _key(header: str) -> str:
     return _PUNCT.sub("", nfkc(header).casefold()).removesuffix("*")
 
 
+# the reason column of a rejected-rows file (bot/services/imports.py): sent back fixed, it is no data
+IGNORED_HEADERS = ("导入问题", "importproblem")
+for _name in IGNORED_HEADERS:
+    _BY_KEY[_name] = IGNORE
 for _target, _names in ALIASES.items():
     for _name in _names:
         _BY_KEY.setdefault(_key(_name), _target)
