@@ -43,7 +43,8 @@ from bot.config import Config
 from bot.domain import access, card
 from bot.domain.classification import classify
 from bot.domain.codec import from_dict, to_dict
-from bot.domain.imports import files, mapping as mapping_rules
+from bot.domain.imports import files
+from bot.domain.imports import mapping as mapping_rules
 from bot.domain.imports.files import FileRefused, ParsedFile
 from bot.domain.imports.rows import RowResult, convert_row, file_duplicates
 from bot.domain.models import AuditEvent, Customer, Purchase, Role, StaffUser, new_id
@@ -545,6 +546,19 @@ class ImportService:
         jobs = await self.store.kv.find({"namespace": NAMESPACE})
         return [(kv.id.removeprefix(f"{NAMESPACE}:"), dict(kv.value)) for kv in jobs
                 if kv.value.get("status") == "running"]
+
+    async def unfinished_with_actors(self) -> list[tuple[str, dict[str, Any], StaffUser]]:
+        """:meth:`unfinished`, each with its importer (still active staff) to tell after a restart."""
+        found = []
+        for job_id, job in await self.unfinished():
+            actor = await self.store.staff.get(str(job.get("actor_id")))
+            if actor is not None and access.can_import(actor):
+                found.append((job_id, job, actor))
+        return found
+
+    def has_file(self, job_id: str) -> bool:
+        """Whether the job's parsed file is in memory (else the caller fetches it again: :meth:`reload`)."""
+        return job_id in self._files
 
     async def job(self, actor: StaffUser, job_id: str) -> dict[str, Any]:
         return await self._job(actor, job_id)

@@ -15,7 +15,7 @@ from bot.config import load_config
 from bot.domain.models import Customer, Role, StaffUser
 from bot.services import Services, imports
 from bot.services.errors import AccessDenied, Invalid
-from bot.services.imports import rejected_csv, record_id
+from bot.services.imports import record_id, rejected_csv
 from storage import TinyDBStore
 from storage.base import Store
 
@@ -203,7 +203,7 @@ async def test_an_unfinished_import_can_be_rolled_back(
 
 
 async def test_mapping_a_column_by_hand(svc: Services) -> None:
-    data = "Kunde,Handy,Firma\nAnna,13800138000,ACME\n".encode()
+    data = b"Kunde,Handy,Firma\nAnna,13800138000,ACME\n"
     preview = await svc.imports.start(ADMIN, "de.csv", data, source={})
     assert [c.target for c in preview.columns] == ["note", "note", "note"]
     assert preview.invalid == 1  # no name column
