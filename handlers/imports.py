@@ -132,7 +132,8 @@ def preview_markup(preview: Preview, language: str) -> InlineKeyboardMarkup:
     owner = (_(OWNER_LABEL) % {"name": preview.owner.name} if preview.owner else _(NO_OWNER_LABEL))
     rows.append([_button(_(COLUMNS_LABEL), "cols", job), _button(owner, "owners", job)])
     other = "merge" if preview.policy == "skip" else "skip"
-    rows.append([_button(("✓ " + _(SKIP_LABEL if preview.policy == "skip" else MERGE_LABEL)), "dup", job, other)])
+    policy_label = SKIP_LABEL if preview.policy == "skip" else MERGE_LABEL
+    rows.append([_button("✓ " + _(policy_label), "dup", job, other)])
     action = [_button(_(CANCEL_LABEL), "cancel", job)]
     if preview.owner is not None and (preview.new or (preview.duplicates_store and preview.policy == "merge")):
         action.insert(0, _button(_(IMPORT_LABEL) % {"count": preview.new}, "go", job))

@@ -52,6 +52,7 @@ from bot.domain.search import search_doc
 from bot.services.audit import AuditService, diff
 from bot.services.customers import CustomerService
 from bot.services.errors import AccessDenied, Invalid
+from bot.workbooks import read_xlsx
 from storage.base import NotFoundError, Store
 
 log = logging.getLogger(__name__)
@@ -200,7 +201,7 @@ class ImportService:
         """The job's file again (after a restart); refused unless it is the very same file."""
         if hashlib.sha256(data).hexdigest() != job.get("sha256"):
             raise Invalid("import.file_changed", detail=f"import {job_id}: another file")
-        parsed = await asyncio.to_thread(files.read_file, job["file_name"], data)
+        parsed = await asyncio.to_thread(files.read_file, job["file_name"], data, read_workbook=read_xlsx)
         self._remember(job_id, parsed)
         return parsed
 
@@ -208,7 +209,7 @@ class ImportService:
                     chat_id: int | None = None, language: str | None = None) -> Preview:
         """Read the file (refused: ``FileRefused``) and open a job on it; nothing else is written."""
         self.check_may_import(actor)
-        parsed = await asyncio.to_thread(files.read_file, file_name, data)
+        parsed = await asyncio.to_thread(files.read_file, file_name, data, read_workbook=read_xlsx)
         job_id = new_id()
         sheet = parsed.sheets[0]
         header_row = mapping_rules.find_header(sheet.rows)

@@ -18,7 +18,7 @@ import csv
 import io
 import re
 import unicodedata
-import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
@@ -81,14 +81,25 @@ def check_size(size: int | None) -> None:
                           size_mb=round(size / (1024 * 1024), 1))
 
 
-def read_file(name: str, data: bytes) -> ParsedFile:
-    """The file's sheets of text cells; :class:`FileRefused` when it cannot be imported."""
+WorkbookReader = Callable[[bytes], list[Sheet]]
+
+
+def read_file(name: str, data: bytes, *, read_workbook: WorkbookReader | None = None) -> ParsedFile:
+    """The file's sheets of text cells; :class:`FileRefused` when it cannot be imported.
+
+    ``read_workbook`` reads an XLSX (``bot.workbooks.read_xlsx``: openpyxl stays out of the
+    domain); without one a workbook is refused as unsupported.
+    """
     check_size(len(data))
     if not data.strip():
         raise FileRefused("import.empty")
     kind = file_kind(name, data)
     if kind == "xlsx":
-        sheets = _read_xlsx(data)
+        if read_workbook is None:
+            raise FileRefused("import.unsupported")
+        if not data.startswith(b"PK\x03\x04"):
+            raise FileRefused("import.damaged")
+        sheets = read_workbook(data)
         encoding = None
     else:
         text, encoding = decode(data)
@@ -171,7 +182,7 @@ def _read_csv(text: str, name: str) -> Sheet:
     rows: list[list[str]] = []
     try:
         for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
-            rows.append(_row(row))
+            rows.append(row_cells(row))
             if len(rows) > MAX_ROWS + 20:
                 raise FileRefused("import.too_many_rows", max=MAX_ROWS)
     except csv.Error:
@@ -179,7 +190,7 @@ def _read_csv(text: str, name: str) -> Sheet:
     return Sheet(name.rsplit("/", 1)[-1], rows)
 
 
-def _row(cells: list[object]) -> list[str]:
+def row_cells(cells: list[object]) -> list[str]:
     if len(cells) > MAX_COLUMNS:
         cells = cells[:MAX_COLUMNS]
     row = [cell_text(c) for c in cells]
@@ -217,36 +228,3 @@ def escape_formula(text: str) -> str:
     if text[:1] in ("=", "@", "\t", "\r") or (text[:1] in ("+", "-") and not _NUMBER.fullmatch(text)):
         return "'" + text
     return text
-
-
-# ------------------------------------------------------------------------- xlsx
-
-def _read_xlsx(data: bytes) -> list[Sheet]:
-    if not data.startswith(b"PK\x03\x04"):
-        raise FileRefused("import.damaged")
-    from openpyxl import load_workbook
-
-    try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError):
-        raise FileRefused("import.damaged") from None
-    sheets = []
-    try:
-        total = 0
-        for worksheet in workbook.worksheets:
-            rows = []
-            for values in worksheet.iter_rows(values_only=True):
-                rows.append(_row(list(values)))
-                total += 1
-                if total > MAX_ROWS + 20:
-                    raise FileRefused("import.too_many_rows", max=MAX_ROWS)
-            while rows and not rows[-1]:
-                rows.pop()
-            sheets.append(Sheet(worksheet.title, rows))
-    except FileRefused:
-        raise
-    except Exception:  # noqa: BLE001 - a damaged part of the archive, whatever openpyxl raises
-        raise FileRefused("import.damaged") from None
-    finally:
-        workbook.close()
-    return sheets
