@@ -13,6 +13,7 @@ import pytest
 from openpyxl import Workbook
 
 from bot.domain.models import Customer, Role, StaffUser
+from bot.sandbox.errors import ButtonNotFound
 from handlers.common import SERVICES_KEY
 
 MANAGER, RITA, WANG, WU = 871, 872, 873, 874
@@ -176,3 +177,67 @@ async def test_a_vcard_from_a_phone(team: dict[str, Any]) -> None:
     names = {c.name: c for c in await svc.store.customers.find({"owner_id": str(MANAGER)})}
     assert names["张三"].phones == ["+8613800138001", "+862161234567"]
     assert names["Anna Smith"].phones == ["+14155552671"] and names["Anna Smith"].company == "ACME Co."
+
+
+async def test_cancel_stores_nothing(team: dict[str, Any]) -> None:
+    mei, svc = team["mei"], team["svc"]
+    await mei.send_document("c.csv", GBK_CSV)
+    replies = await mei.press("✖ Cancel")
+    assert "cancelled" in texts(replies) + mei.last_message().text
+    assert await svc.store.customers.count() == 1
+    with pytest.raises(ButtonNotFound):  # the cancelled preview has no Import button any more
+        await mei.press("✅ Import 2")
+
+
+async def crashed_import(bot: Any, team: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> str:
+    """Mei's import of 5 rows, cut after the first batch of 2 as by a kill; the bot then restarts."""
+    from bot.services import imports as import_service
+    from handlers import imports as import_handlers
+
+    mei, svc = team["mei"], team["svc"]
+    monkeypatch.setattr(import_service, "BATCH", 2)
+    rows = "\n".join(f"Kunde {i},1390013{i:04d}" for i in range(5))
+    await mei.send_document("five.csv", f"Name,Phone\n{rows}\n".encode())
+    job_id = next(job for job in svc.imports._files)
+    real = svc.store.customers.insert_many
+    calls = 0
+
+    async def killed(records: list[Any]) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise SystemExit("killed")  # nothing after this runs, as with kill -9
+        await real(records)
+
+    monkeypatch.setattr(svc.store.customers, "insert_many", killed)
+    with pytest.raises(SystemExit):
+        await svc.imports.commit(await svc.staff.active(MANAGER), job_id)
+    monkeypatch.setattr(svc.store.customers, "insert_many", real)
+    svc.imports._files.clear()  # a restarted bot has nothing in memory
+    assert await import_handlers.announce_unfinished(bot) == 1
+    await mei.wait_for_reply()
+    assert "was interrupted" in mei.last_message().text and "after 2 rows" in mei.last_message().text
+    return job_id
+
+
+async def test_after_a_restart_an_interrupted_import_is_resumed_without_duplicates(
+    bot: Any, team: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mei, svc = team["mei"], team["svc"]
+    await crashed_import(bot, team, monkeypatch)
+    assert await svc.store.customers.count() == 3
+    replies = await mei.press("▶️ Resume the import", timeout=30)
+    assert "New customers: 5" in texts(replies)
+    names = [c.name for c in await svc.store.customers.find({"owner_id": str(MANAGER)})]
+    assert sorted(names) == [f"Kunde {i}" for i in range(5)]
+
+
+async def test_after_a_restart_an_interrupted_import_can_be_rolled_back(
+    bot: Any, team: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mei, svc = team["mei"], team["svc"]
+    await crashed_import(bot, team, monkeypatch)
+    await mei.press("↩️ Roll it back", timeout=30)
+    assert "rolled back: 2 customers" in mei.last_message().text
+    assert await svc.store.customers.count() == 1
+    assert await svc.imports.unfinished() == []
