@@ -6,6 +6,8 @@
   crm-bot sandbox  [--port N]                       a local Bot API server for `run` to use
   crm-bot calendar --year YYYY [--language zh|en]   that year's festival dates
   crm-bot check    [--config PATH]                  validate and print the effective configuration
+  crm-bot import   FILE --owner ID [--dry-run] [--config PATH]
+                                                    import customers from XLSX / CSV / vCard
   crm-bot --version
 
 Output piped into a reader that stops early (``crm-bot check | head``) ends
@@ -72,6 +74,14 @@ def parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="validate and print the effective configuration")
     check.add_argument("--config", metavar="PATH", help="configuration file")
+
+    importing = commands.add_parser("import", help="import customers from an XLSX, CSV or vCard file")
+    importing.add_argument("file", metavar="FILE", help="the .xlsx, .csv or .vcf file")
+    importing.add_argument("--owner", required=True, metavar="ID",
+                           help="who owns the imported customers: a staff id or Telegram user id")
+    importing.add_argument("--dry-run", action="store_true", help="show the preview only; store nothing")
+    importing.add_argument("--language", choices=("zh", "en"), help="language of the output")
+    importing.add_argument("--config", metavar="PATH", help="configuration file")
     return main
 
 
@@ -125,6 +135,13 @@ def _main(argv: list[str] | None) -> int:
             return asyncio.run(run_console(config, demo=args.demo, as_user=args.as_user))
         if args.command == "calendar":
             return _calendar(load_config(args.config), args.year, args.language)
+        if args.command == "import":
+            from bot.import_cli import run_import
+
+            config = load_config(args.config)
+            setup_logging("WARNING", [config.telegram.token])
+            return asyncio.run(run_import(config, args.file, args.owner, dry_run=args.dry_run,
+                                          language=args.language))
         if args.command == "sandbox":
             from bot.sandbox.server import serve_forever
 
