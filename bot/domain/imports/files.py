@@ -136,9 +136,15 @@ def decode(data: bytes) -> tuple[str, str]:
         pass
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data[:200_000]).best()
-    if best is None:
-        raise FileRefused("import.binary")
+    sample = data[:65_536]
+    if len(data) > len(sample) and b"\n" in sample:  # whole lines: a cut character misleads the guess
+        sample = sample[:sample.rindex(b"\n") + 1]
+    best = from_bytes(sample).best()
+    if best is None:  # no confident guess: the commonest legacy encoding here, if it reads cleanly
+        try:
+            return _checked(data.decode("gb18030"), "GB18030")
+        except UnicodeDecodeError:
+            raise FileRefused("import.binary") from None
     codec = best.encoding.lower().replace("_", "")
     if codec in _GB or codec.startswith("gb"):
         return _checked(_decode(data, "gb18030"), "GB18030")

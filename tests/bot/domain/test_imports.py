@@ -10,7 +10,14 @@ from openpyxl import Workbook
 
 from bot.domain.card import InputContext
 from bot.domain.dates import excel_serial_date
-from bot.domain.imports import FileRefused, convert_row, file_duplicates, find_header, guess_mapping, read_file
+from bot.domain.imports import (
+    FileRefused,
+    convert_row,
+    file_duplicates,
+    find_header,
+    guess_mapping,
+    read_file,
+)
 from bot.domain.imports.files import MAX_FILE_BYTES, escape_formula
 from bot.domain.imports.mapping import target_for, unknown_columns
 from bot.domain.imports.vcard import parse_vcards
