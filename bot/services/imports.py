@@ -64,7 +64,8 @@ SAMPLES = 3
 POLICIES = ("skip", "merge")
 _CACHE = 8  # parsed files (and converted rows) kept in memory: mapping changes re-read nothing
 FREEZE_FROM = 1_000  # rows from which the converted file is put out of the collector's reach
-SIMILAR_CHUNK = 500  # rows per search-index job (other users' searches wait behind one job)
+SIMILAR_CHUNK = 500
+PHONE_CHUNK = 100  # phone look-ups awaited together  # rows per search-index job (other users' searches wait behind one job)
 
 Progress = Callable[[int, int], Awaitable[None]]
 
@@ -331,27 +332,34 @@ class ImportService:
         own = f"{job_id}-"
         resumed = job["status"] == "running"  # an earlier attempt may have written some rows
         pending: list[int] = []
-        for count, result in enumerate(results, start=1):
-            if result.index not in docs:
-                continue
+        candidates = [r for r in results if r.index in docs]
+        # the store's phone index covers everyone's customers; looked up a chunk at a time, side by
+        # side (the SQL backend answers each in its own thread)
+        lookups = [(r.index, phone) for r in candidates for phone in r.draft.get("phones", [])]
+        matches: dict[int, list[str]] = {}
+        for start in range(0, len(lookups), PHONE_CHUNK):
+            chunk = lookups[start:start + PHONE_CHUNK]
+            found = await asyncio.gather(*(self.store.customers.find({"phones": p}) for _i, p in chunk))
+            for (index, _phone), customers in zip(chunk, found, strict=True):
+                matches.setdefault(index, []).extend(c.id for c in customers)
+        if resumed:
+            unseen = [r.index for r in candidates if record_id(job_id, r.index) not in matches.get(r.index, ())]
+            for start in range(0, len(unseen), PHONE_CHUNK):
+                chunk = unseen[start:start + PHONE_CHUNK]
+                found_ids = await asyncio.gather(*(self._exists(record_id(job_id, i)) for i in chunk))
+                plan.done_rows.update(i for i, there in zip(chunk, found_ids, strict=True) if there)
+        for result in candidates:
             mine = record_id(job_id, result.index)
-            existing: str | None = None
-            for phone in result.draft.get("phones", []):
-                for customer in await self.store.customers.find({"phones": phone}):
-                    if customer.id == mine:
-                        plan.done_rows.add(result.index)
-                    elif not customer.id.startswith(own) and existing is None:
-                        existing = customer.id
-            if resumed and result.index not in plan.done_rows and await self._exists(mine):
+            ids = matches.get(result.index, [])
+            if mine in ids:
                 plan.done_rows.add(result.index)
             if result.index in plan.done_rows:
                 continue
+            existing = next((i for i in ids if not i.startswith(own)), None)
             if existing is not None:
                 plan.store_dups[result.index] = existing
             else:
                 pending.append(result.index)
-            if count % 200 == 0:
-                await asyncio.sleep(0)
         # e-mail, or a similar name in the same company: in the search index, a chunk per worker job
         for start in range(0, len(pending), SIMILAR_CHUNK):
             chunk = pending[start:start + SIMILAR_CHUNK]
