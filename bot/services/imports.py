@@ -282,6 +282,8 @@ class ImportService:
         if job["status"] == "running":
             await self.roll_back(actor, job_id)
             return
+        if job["status"] == "done" or job["status"] == "rolled_back":
+            raise Invalid("import.not_editable", status=job["status"])
         if job["status"] == "preview":
             job["status"] = "cancelled"
             await self._save_job(job_id, job)

@@ -101,6 +101,8 @@ async def test_commit_creates_customers_with_purchases_and_a_rejected_file(svc: 
     assert rows[1][-1] == "phone.too_short" and rows[2][-1] == "import.duplicate_in_file"
     again = await svc.imports.commit(MANAGER, preview.job_id)
     assert again.already_done and await store.customers.count() == 4
+    with pytest.raises(Invalid):  # a finished import is not "cancelled"
+        await svc.imports.cancel(MANAGER, preview.job_id)
 
 
 async def test_merge_fills_only_the_empty_fields_of_an_existing_customer(svc: Services, store: Store) -> None:
