@@ -35,7 +35,7 @@ import logging
 from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -54,7 +54,7 @@ from bot.services.audit import AuditService, diff
 from bot.services.customers import CustomerService
 from bot.services.errors import AccessDenied, Invalid
 from bot.workbooks import read_xlsx
-from storage.base import NotFoundError, Store
+from storage.base import NotFoundError, Range, Store
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,8 @@ POLICIES = ("skip", "merge")
 _CACHE = 8  # parsed files (and converted rows) kept in memory: mapping changes re-read nothing
 FREEZE_FROM = 1_000  # rows from which the converted file is put out of the collector's reach
 SIMILAR_CHUNK = 500
-PHONE_CHUNK = 100  # phone look-ups awaited together  # rows per search-index job (other users' searches wait behind one job)
+PHONE_CHUNK = 100  # phone look-ups awaited together
+PHONES_MARGIN = timedelta(seconds=5)  # clocks of replicas writing the same database may differ a little  # rows per search-index job (other users' searches wait behind one job)
 
 Progress = Callable[[int, int], Awaitable[None]]
 
@@ -157,6 +158,7 @@ class ImportService:
         self.customers = customers
         self._files: OrderedDict[str, ParsedFile] = OrderedDict()
         self._converted: dict[tuple[Any, ...], tuple[list[RowResult], dict[int, int], dict[int, Any]]] = {}
+        self._phones_seen: dict[tuple[Any, ...], tuple[datetime, dict[int, list[str]]]] = {}
 
     # ---- access ---------------------------------------------------------------------------
     @staticmethod
@@ -293,6 +295,8 @@ class ImportService:
         self._files.pop(job_id, None)
         for key in [k for k in self._converted if k[0] == job_id]:
             del self._converted[key]
+        for key in [k for k in self._phones_seen if k[0] == job_id]:
+            del self._phones_seen[key]
 
     async def _editable(self, actor: StaffUser, job_id: str) -> dict[str, Any]:
         job = await self._job(actor, job_id)
@@ -328,6 +332,7 @@ class ImportService:
             cached = self._converted[key] = await asyncio.to_thread(convert)
             _out_of_gc_reach(len(rows))
             while len(self._converted) > _CACHE:
+                self._phones_seen.pop(next(iter(self._converted)), None)
                 self._converted.pop(next(iter(self._converted)))
         results, repeats, docs = cached
         plan = _Plan(results, repeats)
@@ -338,12 +343,7 @@ class ImportService:
         # the store's phone index covers everyone's customers; looked up a chunk at a time, side by
         # side (the SQL backend answers each in its own thread)
         lookups = [(r.index, phone) for r in candidates for phone in r.draft.get("phones", [])]
-        matches: dict[int, list[str]] = {}
-        for start in range(0, len(lookups), PHONE_CHUNK):
-            chunk = lookups[start:start + PHONE_CHUNK]
-            found = await asyncio.gather(*(self.store.customers.find({"phones": p}) for _i, p in chunk))
-            for (index, _phone), customers in zip(chunk, found, strict=True):
-                matches.setdefault(index, []).extend(c.id for c in customers)
+        matches = await self._phone_matches(key, lookups)
         if resumed:
             unseen = [r.index for r in candidates if record_id(job_id, r.index) not in matches.get(r.index, ())]
             for start in range(0, len(unseen), PHONE_CHUNK):
@@ -371,6 +371,39 @@ class ImportService:
                 if other is not None:
                     plan.store_dups[index] = other
         return plan
+
+    async def _phone_matches(self, key: tuple[Any, ...], lookups: list[tuple[int, str]]) -> dict[int, list[str]]:
+        """Row → ids of the customers holding one of its phones, by the store's phone index.
+
+        The commit right after a preview does not look every phone up again: it takes the
+        preview's answers and adds the customers written since (``updated_at`` is a ranged
+        field; a new or edited customer's phones are in its record), one query instead of one
+        per phone — on the SQL backend the look-ups were most of an import's time.
+        """
+        checked_at = self.clock.now()
+        earlier = self._phones_seen.get(key)
+        matches: dict[int, list[str]] = {}
+        if earlier is not None:
+            since, known = earlier
+            for index, ids in known.items():
+                matches[index] = list(ids)
+            changed = await self.store.customers.find(within=Range("updated_at", since - PHONES_MARGIN, None))
+            holders: dict[str, list[str]] = {}
+            for customer in changed:
+                for phone in customer.phones:
+                    holders.setdefault(phone, []).append(customer.id)
+            for index, phone in lookups:
+                for customer_id in holders.get(phone, ()):
+                    if customer_id not in matches.setdefault(index, []):
+                        matches[index].append(customer_id)
+        else:
+            for start in range(0, len(lookups), PHONE_CHUNK):
+                chunk = lookups[start:start + PHONE_CHUNK]
+                found = await asyncio.gather(*(self.store.customers.find({"phones": p}) for _i, p in chunk))
+                for (index, _phone), customers in zip(chunk, found, strict=True):
+                    matches.setdefault(index, []).extend(c.id for c in customers)
+        self._phones_seen[key] = (checked_at, {i: list(ids) for i, ids in matches.items()})
+        return matches
 
     async def _exists(self, customer_id: str) -> bool:
         return await self.store.customers.get(customer_id) is not None
