@@ -46,6 +46,7 @@ from handlers import (
     customers,
     errors,
     feedback,
+    imports,
     interactions,
     invitations,
     purchases,
@@ -154,6 +155,8 @@ def register_handlers(application: Application, conversation_timeout: timedelta)
     application.add_handlers(invitations.handlers(conversation_timeout))
     application.add_handlers(staff.handlers(conversation_timeout))
     application.add_handlers(archive.handlers())
+    # A document no running form took (a form's file step comes first): an import (issue 16).
+    application.add_handlers(imports.handlers())
     # A plain text no feature (and no running form) took is a search: 张伟, zhangwei, 8000.
     application.add_handlers(search.text_handlers())
     # Last in group 0: whatever no feature handled.
@@ -171,6 +174,8 @@ async def startup(application: Application, *, auto_tick: bool = True) -> None:
     await services.staff.ensure_admins(services.config.access.admins)
     await publish_commands(application, services.config.locale.default_language)
     register_tasks(application)
+    # An import a crash or restart interrupted: its importer is told, with Resume / Roll back.
+    await imports.announce_unfinished(application)
     if auto_tick and application.job_queue is not None:
         # A tick that starts late (a busy loop, a slow store) must still run, once:
         # APScheduler's default would silently skip it after 1 s.

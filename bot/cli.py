@@ -14,6 +14,8 @@
   crm-bot backup   [--config PATH] [--dir DIR]      a consistent backup archive, bot running or not
   crm-bot restore  ARCHIVE [--config PATH] [--force]  into an empty store (--force: replace it)
   crm-bot migrate-store --from CONFIG --to URL [--force]  copy everything to another store, verified
+  crm-bot import   FILE --owner ID [--dry-run] [--config PATH]
+                                                    import customers from XLSX / CSV / vCard
   crm-bot --version
 
 Output piped into a reader that stops early (``crm-bot check | head``) ends
@@ -121,6 +123,13 @@ def parser() -> argparse.ArgumentParser:
                          help="postgresql+psycopg://…, sqlite:///FILE, or tinydb:DIRECTORY")
     migrate.add_argument("--force", action="store_true", help="replace a target that is not empty")
     migrate.add_argument("--batch", type=int, default=500, help="records per transaction (default 500)")
+    importing = commands.add_parser("import", help="import customers from an XLSX, CSV or vCard file")
+    importing.add_argument("file", metavar="FILE", help="the .xlsx, .csv or .vcf file")
+    importing.add_argument("--owner", required=True, metavar="ID",
+                           help="who owns the imported customers: a staff id or Telegram user id")
+    importing.add_argument("--dry-run", action="store_true", help="show the preview only; store nothing")
+    importing.add_argument("--language", choices=("zh", "en"), help="language of the output")
+    importing.add_argument("--config", metavar="PATH", help="configuration file")
     return main
 
 
@@ -185,6 +194,13 @@ def _main(argv: list[str] | None) -> int:
             return asyncio.run(_db(config, args.db_command))
         if args.command in ("export", "backup", "restore", "migrate-store"):
             return _archive_command(args)
+        if args.command == "import":
+            from bot.import_cli import run_import
+
+            config = load_config(args.config)
+            setup_logging("WARNING", [config.telegram.token])
+            return asyncio.run(run_import(config, args.file, args.owner, dry_run=args.dry_run,
+                                          language=args.language))
         if args.command == "sandbox":
             from bot.sandbox.server import serve_forever
 

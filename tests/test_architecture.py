@@ -86,6 +86,8 @@ INPUT_GRAMMARS_AND_SAMPLES = {
     "bot/domain/search.py": "search folding (surnames, full-width forms)",
     "bot/domain/duplicates.py": "company suffixes ignored when comparing (有限公司)",
     "bot/domain/card.py": "quick-add separators as typed (，；)",
+    "bot/domain/imports/mapping.py": "spreadsheet headers as files name them (姓名, 联系电话)",
+    "bot/domain/imports/rows.py": "choice values as spreadsheets hold them (男/女, 转介绍)",
     "bot/demo.py": "the demo team's sample customers and notes",
 }
 

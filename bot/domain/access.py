@@ -287,3 +287,17 @@ def card_request_recipients(customer: Customer, requester: StaffUser, staff: Ite
     if any(can_reassign(m, customer, requester) for m in managers):
         return managers
     return managers + [u for u in everyone if u.role is Role.ADMIN]
+
+
+def can_import(actor: StaffUser | None) -> bool:
+    """Importing customers from a file: managers (for their team) and admins; not reps."""
+    return is_active(actor) and actor is not None and actor.role in (Role.MANAGER, Role.ADMIN)
+
+
+def can_import_for(actor: StaffUser | None, owner: StaffUser) -> bool:
+    """Whether ``actor``'s import may give its customers to ``owner``: an admin to anyone who owns
+    customers, a manager to themself or a rep of their teams (issue 16, point 4)."""
+    if not can_import(actor) or not owner.active or not can_own_customers(owner):
+        return False
+    assert actor is not None
+    return actor.role is Role.ADMIN or owner.id == actor.id or manages(actor, owner)

@@ -719,3 +719,25 @@ def _ignore(parse: Any, text: str, **arguments: Any) -> None:
         parse(text, **arguments)
     except ValidationError:
         pass
+
+
+# ------------------------------------------------------------- spreadsheet dates
+
+_EXCEL_EPOCH = date(1899, 12, 30)  # Excel's day 0 (its phantom 29 Feb 1900 makes day 60 the one to skip)
+_SERIAL = re.compile(r"\d{1,5}(?:\.0+)?")
+
+
+def excel_serial_date(text: str) -> date | None:
+    """The day an Excel serial number stands for ("32996" → 1990-05-03), None if ``text`` is not one.
+
+    A date cell exported without its format (CSV from Excel, a sheet typed as General) shows
+    its serial; only 1..73050 (1900-01-01 … 2099-12-31) count, so a plain year such as
+    "1990" is a serial of 1905 — callers try the other date forms first.
+    """
+    cleaned = text.strip()
+    if not _SERIAL.fullmatch(cleaned):
+        return None
+    serial = int(float(cleaned))
+    if not 61 <= serial <= 73050:
+        return None
+    return _EXCEL_EPOCH + timedelta(days=serial)

@@ -18,6 +18,7 @@ from bot.services.delivery import DeliveryService
 from bot.services.drafts import DraftSaves
 from bot.services.errors import StorageIncidents
 from bot.services.feedback import FeedbackService
+from bot.services.imports import ImportService
 from bot.services.interactions import InteractionService
 from bot.services.invitations import InvitationService
 from bot.services.leases import Leases
@@ -43,6 +44,7 @@ class Services:
     interactions: InteractionService = field(init=False)
     feedback: FeedbackService = field(init=False)
     reports: ReportService = field(init=False)
+    imports: ImportService = field(init=False)
     drafts: DraftSaves = field(init=False)
     storage: StorageIncidents = field(init=False)
     archive: ArchiveService = field(init=False)
@@ -67,3 +69,4 @@ class Services:
             self.store, self.clock, self.config, self.audit, self.customers, self.reminders)
         self.reports = ReportService(self.store, self.clock, self.config, self.customers,
                                      audit=self.audit, reminders=self.reminders)
+        self.imports = ImportService(self.store, self.clock, self.config, self.audit, self.customers)

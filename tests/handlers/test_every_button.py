@@ -101,6 +101,30 @@ KNOWN_GAPS = {  # not reached by the crawl; each is pressed, in every state it h
               "test_customer_duplicates.py::test_a_card_request_can_be_declined_and_every_answer_is_rechecked",
     "buy:deal": "a quick log of a won deal with an amount: "
                 "test_interactions.py::test_quick_log_of_a_won_deal_offers_its_purchase_with_the_amount",
+    "imp:view": "an import's buttons follow a sent document, which the crawl does not send: "
+               "test_imports.py::test_a_manager_imports_a_gbk_csv_with_chinese_headers",
+    "imp:cols": "an import's buttons follow a sent document, which the crawl does not send: "
+               "test_imports.py::test_a_manager_imports_a_gbk_csv_with_chinese_headers",
+    "imp:col": "an import's buttons follow a sent document, which the crawl does not send: "
+               "test_imports.py::test_a_manager_imports_a_gbk_csv_with_chinese_headers",
+    "imp:map": "an import's buttons follow a sent document, which the crawl does not send: "
+               "test_imports.py::test_a_manager_imports_a_gbk_csv_with_chinese_headers",
+    "imp:owners": "an import's buttons follow a sent document, which the crawl does not send: "
+               "test_imports.py::test_a_manager_imports_a_gbk_csv_with_chinese_headers",
+    "imp:owner": "an import's buttons follow a sent document, which the crawl does not send: "
+               "test_imports.py::test_a_manager_imports_a_gbk_csv_with_chinese_headers",
+    "imp:go": "an import's buttons follow a sent document, which the crawl does not send: "
+               "test_imports.py::test_a_manager_imports_a_gbk_csv_with_chinese_headers",
+    "imp:dup": "an import's buttons follow a sent document, which the crawl does not send: "
+               "test_imports.py::test_in_chinese_with_merge_and_an_xlsx_of_several_sheets",
+    "imp:sheet": "an import's buttons follow a sent document, which the crawl does not send: "
+               "test_imports.py::test_in_chinese_with_merge_and_an_xlsx_of_several_sheets",
+    "imp:cancel": "an import's buttons follow a sent document, which the crawl does not send: "
+               "test_imports.py::test_cancel_stores_nothing",
+    "imp:resume": "an import's buttons follow a sent document, which the crawl does not send: "
+               "test_imports.py::test_after_a_restart_an_interrupted_import_is_resumed_without_duplicates",
+    "imp:undo": "an import's buttons follow a sent document, which the crawl does not send: "
+               "test_imports.py::test_after_a_restart_an_interrupted_import_can_be_rolled_back",
 }
 _ID = re.compile(r"\b[0-9a-f]{20}\b|\b\d+\b")
 
