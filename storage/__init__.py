@@ -25,6 +25,7 @@ from storage.base import (
     StoreDamagedError,
     StoreError,
     StoreLockedError,
+    Transaction,
 )
 from storage.tinydb_store import StoreCorruptError, TinyDBStore
 
@@ -67,6 +68,7 @@ __all__ = [
     "StoreError",
     "StoreLockedError",
     "TinyDBStore",
+    "Transaction",
     "open_store",
 ]
 

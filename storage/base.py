@@ -19,6 +19,41 @@ what lets several bot replicas claim an outbox reminder atomically.
 (read, change, compare-and-set, re-read on conflict), and ``kv.put`` the
 upsert of one key: callers never write either loop by hand.
 
+Several records change together, or not at all, in a transaction::
+
+    async with store.transaction() as tx:
+        for reminder in await tx.reminders.find({"customer_id": cid}):
+            await tx.reminders.delete(reminder.id)
+        await tx.customers.delete(cid)
+        await tx.audit.insert(event)
+
+``tx`` has the store's collections (``tx.customers``, ``tx.collection(name)``)
+with the same methods, ``update_with`` and ``kv.put`` included, bound to the
+transaction:
+
+* its reads see its own writes; nobody else sees them, and no listener
+  (``Store.listen``) hears of them, until the block ends without an
+  exception -- then everything is committed at once (one journal entry on
+  the TinyDB backend, one database transaction on SQL), and ``async with``
+  returns only once it is durable;
+* an exception out of the block applies nothing (it propagates as it is);
+* the checks still hold: versions (``ConflictError``), ids and unique
+  fields (``DuplicateError``), against the store as it is when the write is
+  made and again at the commit.  A ``ConflictError`` or ``DuplicateError``
+  aborts the transaction: every later call on ``tx`` raises the same kind
+  of error, and so does the end of the block -- catching it inside does not
+  save the rest.  To retry, run the whole block again (``update_with``
+  inside a transaction does not retry on its own);
+* a transaction cancelled before its commit applies nothing; one cancelled
+  during the commit may have happened (as with any write).
+
+Inside the block, write only through ``tx``: a write through the store
+itself is not part of the transaction, and on SQLite (one writer at a time)
+it would wait for the transaction to end, i.e. forever.  Transactions do not
+nest.  They are for what must be all or nothing (a purge, moving a rep's
+customers, an import batch), not for hot paths: on SQL a transaction holds
+a connection, and on SQLite the write lock, until it ends.
+
 The interface is async so that no backend blocks the event loop that
 serves every user and the scheduler.
 """
@@ -26,10 +61,12 @@ serves every user and the scheduler.
 from __future__ import annotations
 
 import abc
+import contextlib
+import contextvars
 import dataclasses
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Generic, Self, TypeVar
@@ -325,6 +362,34 @@ class KeyValues(Collection[KeyValue]):
         raise ConflictError(f"kv {record_id} keeps changing")
 
 
+class Transaction:
+    """The collections of a store bound to one transaction (see the module docstring).
+
+    ``tx.customers`` ... and ``tx.collection(name)`` as on a ``Store``; backends
+    set the attributes.  ``store`` is the store it belongs to.
+    """
+
+    store: Store
+    staff: Collection[StaffUser]
+    customers: Collection[Customer]
+    purchases: Collection[Purchase]
+    interactions: Collection[Interaction]
+    feedback: Collection[Feedback]
+    reminders: Collection[Reminder]
+    audit: Collection[AuditEvent]
+    invitations: Collection[Invitation]
+    kv: KeyValues
+
+    def collection(self, name: str) -> Collection[Any]:
+        if name not in SCHEMA:
+            raise KeyError(name)
+        return getattr(self, name)  # type: ignore[no-any-return]
+
+
+#: The transaction the running task is inside, per store (``Store.transaction`` refuses nesting).
+_ACTIVE: contextvars.ContextVar[tuple[int, ...]] = contextvars.ContextVar("crm_bot_tx", default=())
+
+
 class Store(abc.ABC):
     """All collections of one data set. Open with ``await store.open()``; close when done."""
 
@@ -375,6 +440,27 @@ class Store(abc.ABC):
                 listener(collection, record_id, record)
             except Exception:
                 log.exception("a change listener failed on %s %s", collection, record_id)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """``async with store.transaction() as tx:`` -- all of it or none (module docstring)."""
+        active = _ACTIVE.get()
+        if id(self) in active:
+            raise StoreError(f"{self!r}: transactions do not nest; use the one that is open")
+        token = _ACTIVE.set((*active, id(self)))
+        try:
+            async with self._unit_of_work() as tx:
+                yield tx
+        finally:
+            _ACTIVE.reset(token)
+
+    def in_transaction(self) -> bool:
+        """Whether the running task is inside a transaction of this store."""
+        return id(self) in _ACTIVE.get()
+
+    @abc.abstractmethod
+    def _unit_of_work(self) -> contextlib.AbstractAsyncContextManager[Transaction]:
+        """The backend's transaction: commit on a clean exit, nothing applied otherwise."""
 
     @abc.abstractmethod
     async def open(self) -> None: ...

@@ -63,11 +63,11 @@ import functools
 import hashlib
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -104,10 +104,14 @@ from storage.base import (
     StorageFullError,
     Store,
     StoreError,
+    Transaction,
 )
 from storage.files import private_dir, private_touch
 from storage.sql.schema import CollectionTables, Kind, build_tables
 from storage.tinydb_store.decode import decoder  # fast record decoding; not TinyDB-specific
+
+if TYPE_CHECKING:
+    from storage.sql.transaction import SQLTransaction
 
 T = TypeVar("T")
 _Doc = dict[str, Any]
@@ -529,6 +533,7 @@ class SQLStore(Store):
         # than having them poll the file lock in their threads.
         self._write_lock: asyncio.Lock | None = None
         self._inflight: set[asyncio.Task[Any]] = set()
+        self._transactions = 0  # open now (in-memory SQLite: the one connection is theirs)
         self._writes = 0  # records written since opening (SQLite: when to refresh statistics)
         self._next_analysis = 1000
         for name, tables in self._tables.collections.items():
@@ -742,7 +747,92 @@ class SQLStore(Store):
 
     async def _read(self, work: Work[T]) -> T:
         engines = self._require_open()
+        if self._memory and self._transactions and self._write_lock is not None:
+            # One connection, inside the transaction's BEGIN: wait for its end.
+            if self.in_transaction():
+                raise StoreError(f"{self!r}: inside a transaction, read through it (tx.<collection>)")
+            async with self._write_lock:
+                return await _in_thread(engines.threads, self._query, engines, work)
         return await _in_thread(engines.threads, self._query, engines, work)
+
+    # -- transactions --------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _unit_of_work(self) -> AsyncIterator[Transaction]:
+        """One database transaction on one connection (``transaction.py``)."""
+        from storage.sql.transaction import SQLTransaction
+
+        engines = self._require_open()
+        lock = self._write_lock
+        if lock is not None:
+            await lock.acquire()
+        handed_off = False  # once the end runs in a task, that task releases the lock
+        self._transactions += 1
+        try:
+            begin = asyncio.ensure_future(_in_thread(engines.threads, self._begin, engines))
+            try:
+                conn = await asyncio.shield(begin)
+            except asyncio.CancelledError:
+                begin.add_done_callback(_close_abandoned)
+                raise
+            tx = SQLTransaction(self, engines, conn)
+            try:
+                yield tx
+            except BaseException:
+                tx.state = "over"
+                handed_off = True
+                await self._end_transaction(engines, tx, tx.rollback, lock)
+                raise
+            tx.state = "committing"
+            handed_off = True
+            if tx.failed is not None:  # the block caught the error and carried on
+                await self._end_transaction(engines, tx, tx.rollback, lock)
+                raise type(tx.failed)(f"the transaction was aborted: {tx.failed}")
+            await self._end_transaction(engines, tx, tx.commit, lock, tell=True)
+        finally:
+            self._transactions -= 1
+            if lock is not None and not handed_off:
+                lock.release()
+
+    def _begin(self, engines: _Engines) -> Connection:
+        """In a worker thread: a connection of the pool with a transaction begun on it."""
+        try:
+            conn = engines.writer.connect()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"{self!r}: cannot begin a transaction: {_reason(exc)}") from exc
+        try:
+            conn.begin()
+        except SQLAlchemyError as exc:
+            conn.close()
+            raise StoreError(f"{self!r}: cannot begin a transaction: {_reason(exc)}") from exc
+        return conn
+
+    async def _end_transaction(
+        self,
+        engines: _Engines,
+        tx: SQLTransaction,
+        end: Callable[[], None],
+        lock: asyncio.Lock | None,
+        *,
+        tell: bool = False,
+    ) -> None:
+        """Commit or roll back in a task of its own: the caller's cancellation cannot cut it short."""
+
+        async def finish() -> None:
+            try:
+                await _in_thread(engines.threads, end)
+            finally:
+                tx.state = "over"
+                if lock is not None:
+                    lock.release()
+            if tell:
+                self._writes += tx.records
+                tx.tell()  # even if the caller was cancelled meanwhile (Store.listen)
+
+        task = asyncio.ensure_future(finish())
+        self._inflight.add(task)
+        task.add_done_callback(self._settled)
+        await asyncio.shield(task)
 
     def _query(self, engines: _Engines, work: Work[T]) -> T:
         """In a worker thread: ``work`` on a connection of its own (PostgreSQL: autocommit)."""
@@ -757,6 +847,12 @@ async def _in_thread(threads: ThreadPoolExecutor, function: Callable[..., T], *a
     return await asyncio.get_running_loop().run_in_executor(
         threads, functools.partial(function, *args)
     )
+
+
+def _close_abandoned(begin: asyncio.Future[Connection]) -> None:
+    """Give back the connection of a transaction whose caller left while it began."""
+    if not begin.cancelled() and begin.exception() is None:
+        begin.result().close()
 
 
 def _configure_sqlite(engine: Engine, *, memory: bool) -> None:

@@ -59,14 +59,15 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import dataclasses
 import gc
 import logging
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from filelock import FileLock, Timeout
 
@@ -88,6 +89,7 @@ from storage.base import (
     Store,
     StoreError,
     StoreLockedError,
+    Transaction,
 )
 from storage.files import PRIVATE_FILE, private_dir
 from storage.tinydb_store.compactor import compaction_lock, merge
@@ -108,6 +110,9 @@ from storage.tinydb_store.files import (
 )
 from storage.tinydb_store.journal import JournalWriter, Op, encode_entry, replay_journal
 from storage.tinydb_store.memtable import MemTable
+
+if TYPE_CHECKING:
+    from storage.tinydb_store.transaction import TinyDBTransaction
 
 log = logging.getLogger(__name__)
 
@@ -564,6 +569,73 @@ class TinyDBStore(Store):
                     table.put(old)
             self._seq = seq - 1
         inflight.clear()
+
+    # -- transactions --------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _unit_of_work(self) -> AsyncIterator[Transaction]:
+        """Writes kept aside, committed as one journal entry (``transaction.py``)."""
+        from storage.tinydb_store.transaction import TinyDBTransaction
+
+        self._writable("kv")  # raises unless open and writable
+        tx = TinyDBTransaction(self)
+        try:
+            yield tx
+        except BaseException:
+            tx.state = "over"  # nothing was applied: the overlay is dropped
+            raise
+        tx.state = "committing"
+        try:
+            if tx.failed is not None:  # the block caught the error and carried on
+                raise type(tx.failed)(f"the transaction was aborted: {tx.failed}")
+            await self._commit_transaction(tx)
+        finally:
+            tx.state = "over"
+
+    async def _commit_transaction(self, tx: TinyDBTransaction) -> None:
+        """Check the overlay against the tables again and journal it as one entry.
+
+        No ``await`` until ``_commit``'s: the tables cannot change in between.
+        """
+        ops: list[Op] = []
+        changes: list[_Change] = []
+        told: list[tuple[str, str, _Doc | None]] = []
+        for (name, rid), doc in tx.writes.items():
+            table = self._writable(name)
+            collection: TinyDBCollection[Any] = getattr(self, name)
+            stored = table.docs.get(rid)
+            expected = tx.expected[(name, rid)]
+            if expected is None:
+                if doc is None:
+                    continue  # inserted and deleted again: nothing to write
+                if stored is not None:
+                    raise DuplicateError(f"{name} {rid!r} was inserted meanwhile")
+            elif stored is None or stored["version"] != expected:
+                raise ConflictError(f"{name} {rid!r} changed meanwhile (it was at version {expected})")
+            if doc is None:
+                assert stored is not None
+                ops.append([name, collection._bucket(stored), rid, None])
+            else:
+                for field in collection.spec.unique:
+                    value = doc.get(field)
+                    holders = table.eq[field].get(value, ()) if value is not None else ()
+                    if any(h != rid and (name, h) not in tx.writes for h in holders):
+                        raise DuplicateError(f"{name}.{field} {value!r} was taken meanwhile")
+                bucket = collection._bucket(doc)
+                if stored is not None and collection._bucket(stored) != bucket:
+                    ops.append([name, collection._bucket(stored), rid, None])
+                ops.append([name, bucket, rid, doc])
+            changes.append((table, rid, doc))
+            told.append((name, rid, doc))
+        if not ops:
+            return
+
+        def durable() -> None:
+            for name, rid, doc in told:
+                collection: TinyDBCollection[Any] = getattr(self, name)
+                self.changed(name, rid, None if doc is None else collection._decode(doc))
+
+        await self._commit(ops, changes, durable)
 
     async def _read(self, read: Callable[[], _T]) -> _T:
         """``read()`` from memory, returned once every write it may have seen is durable.
