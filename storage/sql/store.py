@@ -133,6 +133,10 @@ _DRIVERS = {"postgresql": "psycopg", "sqlite": "pysqlite"}
 _WRITE = "crm_bot_write"  # execution option: this connection writes (SQLite: BEGIN IMMEDIATE)
 _NO_MATCH = object()  # a where value that cannot equal anything the column holds
 _INT64 = range(-(2**63), 2**63)
+#: Transactions open at once (PostgreSQL; SQLite has one writer): each holds a connection
+#: beyond the pool's ``threads`` and runs on a thread of its own, so that a transaction
+#: never waits for a worker thread that waits for it (a row it locked).
+TRANSACTIONS = 2
 
 
 def _hide_password(url: str) -> str:
@@ -534,6 +538,7 @@ class SQLStore(Store):
         self._write_lock: asyncio.Lock | None = None
         self._inflight: set[asyncio.Task[Any]] = set()
         self._transactions = 0  # open now (in-memory SQLite: the one connection is theirs)
+        self._transaction_slots: asyncio.Semaphore | None = None  # PostgreSQL: TRANSACTIONS
         self._writes = 0  # records written since opening (SQLite: when to refresh statistics)
         self._next_analysis = 1000
         for name, tables in self._tables.collections.items():
@@ -579,7 +584,7 @@ class SQLStore(Store):
             options.update(
                 poolclass=QueuePool,
                 pool_size=self.threads,
-                max_overflow=0,
+                max_overflow=TRANSACTIONS,  # the transactions' own connections
                 pool_pre_ping=True,  # survive a database restart between two requests
             )
             if "connect_timeout" not in self.url.query:  # an unreachable host: fail, not hang
@@ -589,7 +594,7 @@ class SQLStore(Store):
             if self._memory:
                 options["poolclass"] = StaticPool  # one connection: the database itself
             else:
-                options.update(poolclass=QueuePool, pool_size=self.threads, max_overflow=0)
+                options.update(poolclass=QueuePool, pool_size=self.threads, max_overflow=TRANSACTIONS)
             if self._sqlite_file is not None:
                 try:
                     private_dir(self._sqlite_file.parent)
@@ -763,36 +768,42 @@ class SQLStore(Store):
         from storage.sql.transaction import SQLTransaction
 
         engines = self._require_open()
-        lock = self._write_lock
-        if lock is not None:
-            await lock.acquire()
-        handed_off = False  # once the end runs in a task, that task releases the lock
+        # SQLite: the write lock, for the whole transaction; PostgreSQL: one of TRANSACTIONS slots.
+        gate: asyncio.Lock | asyncio.Semaphore | None = self._write_lock
+        if gate is None:
+            if self._transaction_slots is None:
+                self._transaction_slots = asyncio.Semaphore(TRANSACTIONS)
+            gate = self._transaction_slots
+        await gate.acquire()
+        handed_off = False  # once the end runs in a task, that task opens the gate
         self._transactions += 1
+        thread = ThreadPoolExecutor(1, thread_name_prefix="crm-sql-tx")
         try:
-            begin = asyncio.ensure_future(_in_thread(engines.threads, self._begin, engines))
+            begin = asyncio.ensure_future(_in_thread(thread, self._begin, engines))
             try:
                 conn = await asyncio.shield(begin)
             except asyncio.CancelledError:
                 begin.add_done_callback(_close_abandoned)
                 raise
-            tx = SQLTransaction(self, engines, conn)
+            tx = SQLTransaction(self, thread, conn)
             try:
                 yield tx
             except BaseException:
                 tx.state = "over"
                 handed_off = True
-                await self._end_transaction(engines, tx, tx.rollback, lock)
+                await self._end_transaction(tx, tx.rollback, gate)
                 raise
             tx.state = "committing"
             handed_off = True
             if tx.failed is not None:  # the block caught the error and carried on
-                await self._end_transaction(engines, tx, tx.rollback, lock)
+                await self._end_transaction(tx, tx.rollback, gate)
                 raise type(tx.failed)(f"the transaction was aborted: {tx.failed}")
-            await self._end_transaction(engines, tx, tx.commit, lock, tell=True)
+            await self._end_transaction(tx, tx.commit, gate, tell=True)
         finally:
             self._transactions -= 1
-            if lock is not None and not handed_off:
-                lock.release()
+            if not handed_off:
+                gate.release()
+                thread.shutdown(wait=False)
 
     def _begin(self, engines: _Engines) -> Connection:
         """In a worker thread: a connection of the pool with a transaction begun on it."""
@@ -809,10 +820,9 @@ class SQLStore(Store):
 
     async def _end_transaction(
         self,
-        engines: _Engines,
         tx: SQLTransaction,
         end: Callable[[], None],
-        lock: asyncio.Lock | None,
+        gate: asyncio.Lock | asyncio.Semaphore,
         *,
         tell: bool = False,
     ) -> None:
@@ -820,11 +830,11 @@ class SQLStore(Store):
 
         async def finish() -> None:
             try:
-                await _in_thread(engines.threads, end)
+                await _in_thread(tx.thread, end)
             finally:
                 tx.state = "over"
-                if lock is not None:
-                    lock.release()
+                gate.release()
+                tx.thread.shutdown(wait=False)
             if tell:
                 self._writes += tx.records
                 tx.tell()  # even if the caller was cancelled meanwhile (Store.listen)

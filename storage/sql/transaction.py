@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from sqlalchemy.engine import Connection
@@ -48,11 +49,11 @@ _RETRYABLE = {"40001", "40P01"}  # serialization_failure, deadlock_detected
 class SQLTransaction(Transaction):
     """One open transaction of a ``SQLStore``: the collections, bound to one connection."""
 
-    def __init__(self, store: SQLStore, engines: _Engines, conn: Connection) -> None:
+    def __init__(self, store: SQLStore, thread: ThreadPoolExecutor, conn: Connection) -> None:
         from storage.sql.store import SQLCollection, SQLKeyValues
 
         self.store = store
-        self._engines = engines
+        self.thread = thread  # its own: never waits for the store's workers (they may wait for it)
         self._conn = conn
         self._calls = asyncio.Lock()  # a connection runs one statement batch at a time
         self._told: list[Callable[[], None]] = []
@@ -71,8 +72,7 @@ class SQLTransaction(Transaction):
             raise StoreError(f"{self.store!r}: the transaction is over; open a new one")
         if self.failed is not None:
             raise type(self.failed)(f"the transaction was aborted: {self.failed}")
-        self.store._require_open()
-        return self._engines
+        return self.store._require_open()
 
     def changed(self, collection: str, record_id: str, record: Any) -> None:
         """Called by ``tell`` (through the writes' ``durable``): keep each record's final state."""
@@ -97,11 +97,11 @@ class SQLTransaction(Transaction):
         return await self._run(work, None)
 
     async def _run(self, work: Work[T], duplicate: Callable[[IntegrityError], StoreError] | None) -> T:
-        engines = self._require_open()
+        self._require_open()
         async with self._calls:
             self._require_open()
             try:
-                return await _in_thread(engines, self._call, work, duplicate)
+                return await _in_thread(self.thread, self._call, work, duplicate)
             except (NotFoundError, QueryError):
                 raise  # nothing was written: the transaction goes on
             except StoreError as exc:
@@ -173,7 +173,7 @@ def _reason(exc: BaseException) -> str:
     return reason(exc)
 
 
-async def _in_thread(engines: _Engines, function: Callable[..., T], *args: Any) -> T:
+async def _in_thread(thread: ThreadPoolExecutor, function: Callable[..., T], *args: Any) -> T:
     return await asyncio.get_running_loop().run_in_executor(
-        engines.threads, functools.partial(function, *args)
+        thread, functools.partial(function, *args)
     )
