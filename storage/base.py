@@ -47,6 +47,13 @@ transaction:
 * a transaction cancelled before its commit applies nothing; one cancelled
   during the commit may have happened (as with any write).
 
+``await store.atomic(work)`` runs ``await work(tx)`` in a transaction and
+returns what it returns, running it again on a fresh transaction when it
+ends in a ``ConflictError`` (a record changed under it), a few times: the
+way a use case that reads, decides and writes many records says "all of
+this, on current data".  ``work`` may run more than once, so it must not
+have effects outside ``tx`` (collect messages to send, send them after).
+
 Inside the block, write only through ``tx``: a write through the store
 itself is not part of the transaction, and on SQLite (one writer at a time)
 it would wait for the transaction to end, i.e. forever.  Transactions do not
@@ -85,6 +92,7 @@ from bot.domain.models import (
 )
 
 R = TypeVar("R", bound=Record)
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 #: How often ``update_with`` re-reads and retries a record that keeps changing under it.
@@ -453,6 +461,19 @@ class Store(abc.ABC):
                 yield tx
         finally:
             _ACTIVE.reset(token)
+
+    async def atomic(
+        self, work: Callable[[Transaction], Awaitable[T]], *, attempts: int = UPDATE_ATTEMPTS
+    ) -> T:
+        """``await work(tx)`` in a transaction, run again on a conflict (module docstring)."""
+        for attempt in range(attempts):
+            try:
+                async with self.transaction() as tx:
+                    return await work(tx)
+            except ConflictError:
+                if attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def in_transaction(self) -> bool:
         """Whether the running task is inside a transaction of this store."""
