@@ -30,7 +30,7 @@ from tests.storage.storage_backends import SKIPPED
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-ROUNDS = 5
+ROUNDS = 4
 ENV = {
     **os.environ,
     "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
