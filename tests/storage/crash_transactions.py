@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bot.domain.models import (  # noqa: E402
+from bot.domain.models import (
     Customer,
     Reminder,
     ReminderKind,
@@ -42,7 +42,7 @@ from bot.domain.models import (  # noqa: E402
     Role,
     StaffUser,
 )
-from storage import Store, TinyDBStore  # noqa: E402
+from storage import Store, TinyDBStore
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 LEDGER = "tx:ledger"

@@ -14,8 +14,8 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import signal
 import shutil
+import signal
 import time
 from pathlib import Path
 
@@ -103,7 +103,7 @@ def test_kill_9_in_the_middle_leaves_all_or_nothing(tmp_path: Path, backend: str
         os.killpg(child.pid, signal.SIGKILL)  # with its compactor, if one runs
         child.wait()
 
-        async def verify() -> str:
+        async def verify(location: Path = location) -> str:
             store = open_backend(kind, str(location), child=False)
             await store.open()
             try:
