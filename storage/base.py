@@ -370,14 +370,9 @@ class KeyValues(Collection[KeyValue]):
         raise ConflictError(f"kv {record_id} keeps changing")
 
 
-class Transaction:
-    """The collections of a store bound to one transaction (see the module docstring).
+class Collections:
+    """One collection per record type, as attributes and by name (stores and transactions)."""
 
-    ``tx.customers`` ... and ``tx.collection(name)`` as on a ``Store``; backends
-    set the attributes.  ``store`` is the store it belongs to.
-    """
-
-    store: Store
     staff: Collection[StaffUser]
     customers: Collection[Customer]
     purchases: Collection[Purchase]
@@ -394,22 +389,22 @@ class Transaction:
         return getattr(self, name)  # type: ignore[no-any-return]
 
 
+class Transaction(Collections):
+    """The collections of a store bound to one transaction (see the module docstring).
+
+    ``tx.customers`` ... and ``tx.collection(name)`` as on a ``Store``; backends
+    set the attributes.  ``store`` is the store it belongs to.
+    """
+
+    store: Store
+
+
 #: The transaction the running task is inside, per store (``Store.transaction`` refuses nesting).
 _ACTIVE: contextvars.ContextVar[tuple[int, ...]] = contextvars.ContextVar("crm_bot_tx", default=())
 
 
-class Store(abc.ABC):
+class Store(Collections, abc.ABC):
     """All collections of one data set. Open with ``await store.open()``; close when done."""
-
-    staff: Collection[StaffUser]
-    customers: Collection[Customer]
-    purchases: Collection[Purchase]
-    interactions: Collection[Interaction]
-    feedback: Collection[Feedback]
-    reminders: Collection[Reminder]
-    audit: Collection[AuditEvent]
-    invitations: Collection[Invitation]
-    kv: KeyValues
 
     @property
     def damage(self) -> tuple[Damage, ...]:
@@ -488,11 +483,6 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def close(self) -> None: ...
-
-    def collection(self, name: str) -> Collection[Any]:
-        if name not in SCHEMA:
-            raise KeyError(name)
-        return getattr(self, name)
 
     async def __aenter__(self) -> Self:
         await self.open()
