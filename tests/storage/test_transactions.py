@@ -292,3 +292,30 @@ async def test_transactions_run_one_after_another_from_many_tasks(store: Store) 
     notes = "".join(c.notes or "" for c in await store.customers.find())
     for n in range(12):
         assert notes.count(f"[+{n}]") == 1 and notes.count(f"[-{n}]") == 1, n
+
+
+async def test_in_memory_sqlite_readers_wait_for_the_transaction() -> None:
+    """One connection for everything: other readers wait for the end; a read past ``tx`` is refused."""
+    from storage.sql import SQLStore
+
+    async with SQLStore("sqlite://") as store:
+        inside = asyncio.Event()
+        release = asyncio.Event()
+
+        async def transaction() -> None:
+            async with store.transaction() as tx:
+                await tx.customers.insert(sample("customers", 0))
+                with pytest.raises(StoreError, match="read through it"):
+                    await store.customers.count()
+                inside.set()
+                await release.wait()
+
+        task = asyncio.ensure_future(transaction())
+        await inside.wait()
+        reader = asyncio.ensure_future(store.customers.count())  # would fail inside the BEGIN
+        for _turn in range(5):
+            await asyncio.sleep(0)
+        assert not reader.done()
+        release.set()
+        await task
+        assert await reader == 1
