@@ -55,9 +55,11 @@ this, on current data".  ``work`` may run more than once, so it must not
 have effects outside ``tx`` (collect messages to send, send them after).
 
 Inside the block, write only through ``tx``: a write through the store
-itself is not part of the transaction, and on SQLite (one writer at a time)
-it would wait for the transaction to end, i.e. forever.  Transactions do not
-nest.  They are for what must be all or nothing (a purge, moving a rep's
+itself would not be part of the transaction (and on SQL would wait for the
+transaction's own locks forever), so it is refused with ``StoreError``, as
+is a task the block started (it inherits the block's context).  Reads
+through the store see the data as committed, without the transaction's
+writes.  Transactions do not nest.  They are for what must be all or nothing (a purge, moving a rep's
 customers, an import batch), not for hot paths: on SQL a transaction holds
 a connection, and on SQLite the write lock, until it ends.
 

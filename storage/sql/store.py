@@ -700,6 +700,8 @@ class SQLStore(Store):
         meanwhile (the change listeners, ``Store.listen``).
         """
         engines = self._require_open()
+        if self.in_transaction():  # it would wait for the transaction's locks, i.e. forever
+            raise StoreError(f"{self!r}: inside a transaction, write through it (tx.<collection>)")
         task = asyncio.ensure_future(self._queue_write(engines, work, duplicate, records))
         self._inflight.add(task)
         task.add_done_callback(self._settled)

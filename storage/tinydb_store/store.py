@@ -181,7 +181,7 @@ class TinyDBCollection(Collection[R]):
     # -- writes ------------------------------------------------------------
 
     async def insert(self, record: R) -> R:
-        table = self._store._writable(self.spec.name)
+        table = self._store._writable(self.spec.name, outside=True)
         doc = self._encode(record)
         rid = doc["id"]
         if rid in table.docs:
@@ -193,7 +193,7 @@ class TinyDBCollection(Collection[R]):
 
     async def insert_many(self, records: Sequence[R]) -> None:
         """All records in one journal entry: one fsync, and all or nothing."""
-        table = self._store._writable(self.spec.name)
+        table = self._store._writable(self.spec.name, outside=True)
         docs = [self._encode(record) for record in records]
         if not docs:
             return
@@ -213,7 +213,7 @@ class TinyDBCollection(Collection[R]):
                                   lambda: [self._store.changed(self.spec.name, *c) for c in changed])
 
     async def update(self, record: R) -> R:
-        table = self._store._writable(self.spec.name)
+        table = self._store._writable(self.spec.name, outside=True)
         self._encode(record)  # type check
         rid = record.id
         old = table.docs.get(rid)
@@ -235,7 +235,7 @@ class TinyDBCollection(Collection[R]):
         return new
 
     async def delete(self, record_id: str) -> bool:
-        table = self._store._writable(self.spec.name)
+        table = self._store._writable(self.spec.name, outside=True)
         old = table.docs.get(record_id)
         if old is None:
             return False
@@ -506,8 +506,13 @@ class TinyDBStore(Store):
             raise StoreError(f"{self!r} is not open")
         return self._tables[name]
 
-    def _writable(self, name: str) -> MemTable:
+    def _writable(self, name: str, *, outside: bool = False) -> MemTable:
+        """The table to write to; ``outside``: a write not made through a transaction."""
         table = self._table(name)
+        if outside and self.in_transaction():
+            raise StoreError(
+                f"{self!r}: inside a transaction, write through it (tx.{name}), not the store"
+            )
         journal = self._journal
         assert journal is not None
         if journal.failed is not None:

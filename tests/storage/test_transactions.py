@@ -267,6 +267,14 @@ async def test_transactions_do_not_nest_and_end_for_good(store: Store) -> None:
         await tx.customers.insert(sample("customers", 1))
     with pytest.raises(StoreError, match="over"):
         await tx.customers.find()
+    async with store.transaction() as tx:  # a write past the transaction would not be part of it
+        await tx.customers.insert(sample("customers", 3))
+        with pytest.raises(StoreError, match="write through it"):
+            await store.customers.insert(sample("customers", 2))
+        with pytest.raises(StoreError, match="write through it"):
+            await store.kv.put("k", 1, namespace="n", now=T0)
+    assert await store.customers.get(sample("customers", 2).id) is None
+    await store.customers.delete(sample("customers", 3).id)
     async with store.transaction() as empty:  # a transaction that writes nothing
         assert await empty.customers.count() == 1
 
