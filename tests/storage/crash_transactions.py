@@ -2,7 +2,8 @@
 
 ``python crash_transactions.py BACKEND LOCATION MODE SEED`` opens a store
 (``tinydb``: a data directory, compacting every 300 ops in its child
-process as in production; ``sqlite``: a database file) and then, by MODE:
+process as in production; ``sqlite``: a database file; ``postgres``: a URL
+and a table prefix, separated by a space) and then, by MODE:
 
 ``groups``
     runs transactions one after another, forever.  Transaction *g* inserts
@@ -56,6 +57,9 @@ def open_backend(backend: str, location: str, *, child: bool = True) -> Store:
         return TinyDBStore(location, compactor="thread")
     from storage.sql import SQLStore
 
+    if backend == "postgres":  # LOCATION: "<url> <table prefix>"
+        url, prefix = location.split(" ")
+        return SQLStore(url, prefix=prefix)
     return SQLStore(f"sqlite:///{location}")
 
 

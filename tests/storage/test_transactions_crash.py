@@ -6,7 +6,8 @@ group's reminders and updates a ledger); each round kills it at a random
 moment, reopens the data here and checks every group: entirely there or
 entirely absent, the ledger agreeing, every acknowledged group there.  The
 same data goes through every round, so later rounds start from what earlier
-recoveries left.  A torn last journal line -- a transaction cut short while
+recoveries left.  (PostgreSQL too, when ``CRM_BOT_TEST_DATABASE_URL`` names
+a server: the child writes to this run's shared tables.)  A torn last journal line -- a transaction cut short while
 being written -- is checked deterministically too, at many cut points.
 """
 
@@ -26,7 +27,7 @@ import pytest
 
 from storage import Store, TinyDBStore
 from tests.storage.crash_transactions import GROUP_OWNER, LEDGER, T0, group_records, open_backend
-from tests.storage.storage_backends import SKIPPED
+from tests.storage.storage_backends import BACKENDS, POSTGRES_PREFIX, SKIPPED, postgres_url
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -37,7 +38,7 @@ ENV = {
 }
 
 
-def spawn(backend: str, location: Path, mode: str, seed: int) -> subprocess.Popen[bytes]:
+def spawn(backend: str, location: Path | str, mode: str, seed: int) -> subprocess.Popen[bytes]:
     script = str(HERE / "crash_transactions.py")
     return subprocess.Popen(
         [sys.executable, script, backend, str(location), mode, str(seed)],
@@ -85,12 +86,15 @@ def torn_tail(directory: Path) -> bool:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["tinydb", "sql-sqlite"])
+@pytest.mark.parametrize("backend", ["tinydb", "sql-sqlite", "sql-postgres"])
 def test_kill_9_leaves_each_transaction_all_or_nothing(tmp_path: Path, backend: str) -> None:
     if backend in SKIPPED:
         pytest.skip(SKIPPED[backend])
-    kind = "tinydb" if backend == "tinydb" else "sqlite"
-    location = tmp_path / ("data" if kind == "tinydb" else "crm.sqlite3")
+    kind = {"tinydb": "tinydb", "sql-sqlite": "sqlite", "sql-postgres": "postgres"}[backend]
+    location: Path | str = tmp_path / ("data" if kind == "tinydb" else "crm.sqlite3")
+    if kind == "postgres":
+        BACKENDS[backend](tmp_path)  # empties this run's shared tables for this test
+        location = f"{postgres_url()} {POSTGRES_PREFIX}"
     rnd = random.Random(20261201)
     acknowledged: set[int] = set()
     begun: set[int] = set()
@@ -104,7 +108,7 @@ def test_kill_9_leaves_each_transaction_all_or_nothing(tmp_path: Path, backend: 
                 begun.add(int(parts[1]))
             elif len(parts) == 2 and parts[0] == "C":
                 acknowledged.add(int(parts[1]))
-        if kind == "tinydb":
+        if isinstance(location, Path) and kind == "tinydb":
             torn += torn_tail(location)
 
         async def verify() -> int:
