@@ -59,9 +59,15 @@ itself would not be part of the transaction (and on SQL would wait for the
 transaction's own locks forever), so it is refused with ``StoreError``, as
 is a task the block started (it inherits the block's context).  Reads
 through the store see the data as committed, without the transaction's
-writes.  Transactions do not nest.  They are for what must be all or nothing (a purge, moving a rep's
+writes.  Transactions do not nest.
+
+Isolation is that of PostgreSQL's READ COMMITTED on every backend: the
+records a transaction writes are checked, the ones it only read are not,
+and a record another writer inserts after a ``find`` is not in its answer.
+They are for what must be all or nothing (a purge, moving a rep's
 customers, an import batch), not for hot paths: on SQL a transaction holds
-a connection, and on SQLite the write lock, until it ends.
+a connection (at most two are open at once on PostgreSQL; more wait), and
+on SQLite the write lock, until it ends.
 
 The interface is async so that no backend blocks the event loop that
 serves every user and the scheduler.
