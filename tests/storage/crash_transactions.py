@@ -89,8 +89,8 @@ async def groups(store: Store, seed: int) -> None:
         ledger = await store.kv.get(LEDGER)
         sizes: list[int] = list(ledger.value["sizes"]) if ledger else []
         g, k = len(sizes), rnd.randrange(20, 160)
-        customers, reminders = group_records(g, k)
         emit("B", g, k)
+        customers, reminders = group_records(g, k)
         async with store.transaction() as tx:
             await tx.customers.insert_many(customers)
             await tx.reminders.insert_many(reminders)
