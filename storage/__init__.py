@@ -29,6 +29,7 @@ from storage.base import (
     StoreDamagedError,
     StoreError,
     StoreLockedError,
+    Transaction,
 )
 from storage.tinydb_store import StoreCorruptError, TinyDBStore
 
@@ -75,6 +76,7 @@ __all__ = [
     "StoreError",
     "StoreLockedError",
     "TinyDBStore",
+    "Transaction",
     "open_store",
 ]
 

@@ -19,6 +19,56 @@ what lets several bot replicas claim an outbox reminder atomically.
 (read, change, compare-and-set, re-read on conflict), and ``kv.put`` the
 upsert of one key: callers never write either loop by hand.
 
+Several records change together, or not at all, in a transaction::
+
+    async with store.transaction() as tx:
+        for reminder in await tx.reminders.find({"customer_id": cid}):
+            await tx.reminders.delete(reminder.id)
+        await tx.customers.delete(cid)
+        await tx.audit.insert(event)
+
+``tx`` has the store's collections (``tx.customers``, ``tx.collection(name)``)
+with the same methods, ``update_with`` and ``kv.put`` included, bound to the
+transaction:
+
+* its reads see its own writes; nobody else sees them, and no listener
+  (``Store.listen``) hears of them, until the block ends without an
+  exception -- then everything is committed at once (one journal entry on
+  the TinyDB backend, one database transaction on SQL), and ``async with``
+  returns only once it is durable;
+* an exception out of the block applies nothing (it propagates as it is);
+* the checks still hold: versions (``ConflictError``), ids and unique
+  fields (``DuplicateError``), against the store as it is when the write is
+  made and again at the commit.  A ``ConflictError`` or ``DuplicateError``
+  aborts the transaction: every later call on ``tx`` raises the same kind
+  of error, and so does the end of the block -- catching it inside does not
+  save the rest.  To retry, run the whole block again (``update_with``
+  inside a transaction does not retry on its own);
+* a transaction cancelled before its commit applies nothing; one cancelled
+  during the commit may have happened (as with any write).
+
+``await store.atomic(work)`` runs ``await work(tx)`` in a transaction and
+returns what it returns, running it again on a fresh transaction when it
+ends in a ``ConflictError`` (a record changed under it), a few times: the
+way a use case that reads, decides and writes many records says "all of
+this, on current data".  ``work`` may run more than once, so it must not
+have effects outside ``tx`` (collect messages to send, send them after).
+
+Inside the block, write only through ``tx``: a write through the store
+itself would not be part of the transaction (and on SQL would wait for the
+transaction's own locks forever), so it is refused with ``StoreError``, as
+is a task the block started (it inherits the block's context).  Reads
+through the store see the data as committed, without the transaction's
+writes.  Transactions do not nest.
+
+Isolation is that of PostgreSQL's READ COMMITTED on every backend: the
+records a transaction writes are checked, the ones it only read are not,
+and a record another writer inserts after a ``find`` is not in its answer.
+They are for what must be all or nothing (a purge, moving a rep's
+customers, an import batch), not for hot paths: on SQL a transaction holds
+a connection (at most two are open at once on PostgreSQL; more wait), and
+on SQLite the write lock, until it ends.
+
 The interface is async so that no backend blocks the event loop that
 serves every user and the scheduler.
 """
@@ -26,10 +76,12 @@ serves every user and the scheduler.
 from __future__ import annotations
 
 import abc
+import contextlib
+import contextvars
 import dataclasses
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Generic, Self, TypeVar
@@ -48,6 +100,7 @@ from bot.domain.models import (
 )
 
 R = TypeVar("R", bound=Record)
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 #: How often ``update_with`` re-reads and retries a record that keeps changing under it.
@@ -368,8 +421,8 @@ class KeyValues(Collection[KeyValue]):
         raise ConflictError(f"kv {record_id} keeps changing")
 
 
-class Store(abc.ABC):
-    """All collections of one data set. Open with ``await store.open()``; close when done."""
+class Collections:
+    """One collection per record type, as attributes and by name (stores and transactions)."""
 
     staff: Collection[StaffUser]
     customers: Collection[Customer]
@@ -380,6 +433,29 @@ class Store(abc.ABC):
     audit: Collection[AuditEvent]
     invitations: Collection[Invitation]
     kv: KeyValues
+
+    def collection(self, name: str) -> Collection[Any]:
+        if name not in SCHEMA:
+            raise KeyError(name)
+        return getattr(self, name)  # type: ignore[no-any-return]
+
+
+class Transaction(Collections):
+    """The collections of a store bound to one transaction (see the module docstring).
+
+    ``tx.customers`` ... and ``tx.collection(name)`` as on a ``Store``; backends
+    set the attributes.  ``store`` is the store it belongs to.
+    """
+
+    store: Store
+
+
+#: The transaction the running task is inside, per store (``Store.transaction`` refuses nesting).
+_ACTIVE: contextvars.ContextVar[tuple[int, ...]] = contextvars.ContextVar("crm_bot_tx", default=())
+
+
+class Store(Collections, abc.ABC):
+    """All collections of one data set. Open with ``await store.open()``; close when done."""
 
     @property
     def damage(self) -> tuple[Damage, ...]:
@@ -419,6 +495,40 @@ class Store(abc.ABC):
             except Exception:
                 log.exception("a change listener failed on %s %s", collection, record_id)
 
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """``async with store.transaction() as tx:`` -- all of it or none (module docstring)."""
+        active = _ACTIVE.get()
+        if id(self) in active:
+            raise StoreError(f"{self!r}: transactions do not nest; use the one that is open")
+        token = _ACTIVE.set((*active, id(self)))
+        try:
+            async with self._unit_of_work() as tx:
+                yield tx
+        finally:
+            _ACTIVE.reset(token)
+
+    async def atomic(
+        self, work: Callable[[Transaction], Awaitable[T]], *, attempts: int = UPDATE_ATTEMPTS
+    ) -> T:
+        """``await work(tx)`` in a transaction, run again on a conflict (module docstring)."""
+        for attempt in range(attempts):
+            try:
+                async with self.transaction() as tx:
+                    return await work(tx)
+            except ConflictError:
+                if attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def in_transaction(self) -> bool:
+        """Whether the running task is inside a transaction of this store."""
+        return id(self) in _ACTIVE.get()
+
+    @abc.abstractmethod
+    def _unit_of_work(self) -> contextlib.AbstractAsyncContextManager[Transaction]:
+        """The backend's transaction: commit on a clean exit, nothing applied otherwise."""
+
     @abc.abstractmethod
     async def open(self) -> None: ...
 
@@ -434,11 +544,6 @@ class Store(abc.ABC):
         stood before.  Run it with the bot stopped; the store object must not be open.  An empty
         SQL database gets its tables; an empty TinyDB directory is left as it is."""
         raise StoreError(f"{type(self).__name__} has no versioned format")
-
-    def collection(self, name: str) -> Collection[Any]:
-        if name not in SCHEMA:
-            raise KeyError(name)
-        return getattr(self, name)
 
     async def __aenter__(self) -> Self:
         await self.open()

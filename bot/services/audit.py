@@ -9,7 +9,7 @@ from bot.domain import access
 from bot.domain.codec import to_dict
 from bot.domain.models import AuditEvent, Customer, Record, StaffUser
 from bot.services.errors import AccessDenied
-from storage.base import Range, Store
+from storage.base import Range, Store, Transaction
 
 _NOT_AUDITED = {"id", "created_at", "updated_at", "version"}
 
@@ -38,9 +38,12 @@ class AuditService:
         entity_id: str,
         changes: dict[str, list[Any]] | None = None,
         note: str | None = None,
+        *,
+        tx: Transaction | None = None,
     ) -> AuditEvent:
+        """Store the event; ``tx``: as part of that transaction (with the change it records)."""
         now = self.clock.now()
-        return await self.store.audit.insert(
+        return await (tx or self.store).audit.insert(
             AuditEvent(
                 actor_id=actor_id, action=action, entity_type=entity_type, entity_id=entity_id,
                 at=now, changes=changes or {}, note=note, created_at=now, updated_at=now,
@@ -48,9 +51,10 @@ class AuditService:
         )
 
     async def record_change(
-        self, actor_id: str, action: str, entity_type: str, before: Record | None, after: Record
+        self, actor_id: str, action: str, entity_type: str, before: Record | None, after: Record,
+        *, tx: Transaction | None = None,
     ) -> AuditEvent:
-        return await self.record(actor_id, action, entity_type, after.id, diff(before, after))
+        return await self.record(actor_id, action, entity_type, after.id, diff(before, after), tx=tx)
 
     async def customer_history(self, actor: StaffUser, customer: Customer) -> list[AuditEvent]:
         if not (access.can_read_audit(actor) and access.can_view_customer(actor, customer)):

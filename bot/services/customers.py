@@ -37,7 +37,7 @@ from bot.services.drafts import insert_once
 from bot.services.errors import AccessDenied, update_or_refuse
 from bot.services.reminders import ReminderService
 from bot.services.search_index import CustomerSearchIndex
-from storage.base import ConflictError, NotFoundError, Store
+from storage.base import ConflictError, NotFoundError, Store, Transaction
 
 CARD_REQUESTS = "card_request"  # kv namespace: a rep's open request for a colleague's customer
 
@@ -383,18 +383,25 @@ class CustomerService:
         return saved
 
     async def purge(self, actor: StaffUser, customer_id: str) -> None:
-        """Delete a customer and everything recorded about them, for good (admins only)."""
+        """Delete a customer and everything recorded about them, for good (admins only).
+
+        One transaction, its audit event included: a crash or an error half-way
+        leaves the customer whole, never a customer without its history or
+        history without its customer.
+        """
         customer = await self.visible(actor, customer_id)
         if not access.can_purge(actor):
             raise AccessDenied(f"purge {customer_id}")
-        for collection in (self.store.purchases, self.store.interactions, self.store.feedback):
-            for record in await collection.find({"customer_id": customer.id}):
-                await collection.delete(record.id)
-        for reminder in await self.store.reminders.find({"customer_id": customer.id}):
-            await self.store.reminders.delete(reminder.id)
-        await self.store.customers.delete(customer.id)
-        await self.audit.record(actor.id, "purge", "customer", customer.id,
-                                {"name": [customer.name, None]}, note="deleted for good")
+
+        async def purge(tx: Transaction) -> None:
+            for collection in (tx.purchases, tx.interactions, tx.feedback, tx.reminders):
+                for record in await collection.find({"customer_id": customer.id}):
+                    await collection.delete(record.id)
+            await tx.customers.delete(customer.id)
+            await self.audit.record(actor.id, "purge", "customer", customer.id,
+                                    {"name": [customer.name, None]}, note="deleted for good", tx=tx)
+
+        await self.store.atomic(purge)
 
     async def add_purchase(
         self, actor: StaffUser, customer_id: str, *, product: str, amount: Decimal,
@@ -449,10 +456,40 @@ class CustomerService:
     # ---- reassignment --------------------------------------------------------------------
     async def reassign(self, actor: StaffUser, customer_id: str, new_owner_id: str) -> Customer:
         """Give one customer to another rep; their pending reminders follow the customer."""
-        customer = await self.visible(actor, customer_id)
         new_owner = await self.store.staff.get(new_owner_id)
+
+        async def reassign(tx: Transaction) -> Customer:
+            customer = await tx.customers.get(customer_id) if len(customer_id) <= 64 else None
+            if customer is None or not access.can_view_customer(actor, customer):
+                raise AccessDenied(f"customer {customer_id}")
+            return await self._reassign(tx, actor, customer, new_owner)
+
+        return await self.store.atomic(reassign)
+
+    async def reassign_all(self, actor: StaffUser, from_owner_id: str, to_owner_id: str) -> int:
+        """Move every customer of one rep to another (a leaving rep). Returns how many moved.
+
+        One transaction: the customers, their reminders and the audit events move
+        together or not at all (a refusal or a crash half-way moves none).
+        """
+        new_owner = await self.store.staff.get(to_owner_id)
+
+        async def reassign_all(tx: Transaction) -> int:
+            moved = 0
+            for customer in await tx.customers.find({"owner_id": from_owner_id}):
+                if not access.can_view_customer(actor, customer):
+                    raise AccessDenied(f"customer {customer.id}")
+                await self._reassign(tx, actor, customer, new_owner)
+                moved += 1
+            return moved
+
+        return await self.store.atomic(reassign_all)
+
+    async def _reassign(
+        self, tx: Transaction, actor: StaffUser, customer: Customer, new_owner: StaffUser | None
+    ) -> Customer:
         if new_owner is None or not access.can_reassign(actor, customer, new_owner):
-            raise AccessDenied(f"reassign {customer_id} to {new_owner_id}")
+            raise AccessDenied(f"reassign {customer.id} to {new_owner.id if new_owner else None}")
         if customer.owner_id == new_owner.id:
             return customer
         team = customer.team if customer.team in new_owner.teams else (
@@ -461,37 +498,22 @@ class CustomerService:
         updated = dataclasses.replace(
             customer, owner_id=new_owner.id, team=team, updated_at=self.clock.now()
         )
-        saved = await self.store.customers.update(updated)
-        await self.audit.record_change(actor.id, "reassign", "customer", customer, saved)
-        await self._move_reminders(customer.id, customer.owner_id, new_owner.id)
+        saved = await tx.customers.update(updated)
+        await self.audit.record_change(actor.id, "reassign", "customer", customer, saved, tx=tx)
+        await self._move_reminders(tx, customer.id, customer.owner_id, new_owner.id)
         return saved
 
-    async def reassign_all(self, actor: StaffUser, from_owner_id: str, to_owner_id: str) -> int:
-        """Move every customer of one rep to another (a leaving rep). Returns how many moved."""
-        moved = 0
-        for customer in await self.store.customers.find({"owner_id": from_owner_id}):
-            try:
-                await self.reassign(actor, customer.id, to_owner_id)
-            except ConflictError:
-                customer = await self.store.customers.get(customer.id)
-                if customer is None or customer.owner_id != from_owner_id:
-                    continue
-                await self.reassign(actor, customer.id, to_owner_id)
-            moved += 1
-        return moved
-
-    async def _move_reminders(self, customer_id: str, old_owner: str, new_owner: str) -> None:
-        for reminder in await self.store.reminders.find(
+    async def _move_reminders(self, tx: Transaction, customer_id: str, old_owner: str, new_owner: str) -> None:
+        """Pending reminders of the old owner follow the customer (one being delivered meanwhile
+        is a conflict: the transaction runs again, and finds it no longer pending)."""
+        for reminder in await tx.reminders.find(
             {"customer_id": customer_id, "status": ReminderStatus.PENDING.value}
         ):
             if reminder.recipient_id != old_owner:
                 continue  # e.g. a manager's alert about this customer stays with the manager
             reminder.recipient_id = new_owner
             reminder.updated_at = self.clock.now()
-            try:
-                await self.store.reminders.update(reminder)
-            except ConflictError:
-                continue  # being delivered right now, to the old owner; nothing is lost
+            await tx.reminders.update(reminder)
 
 
 def _by_name(customer: Customer) -> tuple[str, str, str]:

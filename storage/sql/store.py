@@ -62,11 +62,11 @@ import dataclasses
 import functools
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -107,11 +107,15 @@ from storage.base import (
     StorageFullError,
     Store,
     StoreError,
+    Transaction,
 )
 from storage.files import private_dir, private_touch
 from storage.sql import migrations
 from storage.sql.schema import CollectionTables, Kind, build_tables
 from storage.tinydb_store.decode import decoder  # fast record decoding; not TinyDB-specific
+
+if TYPE_CHECKING:
+    from storage.sql.transaction import SQLTransaction
 
 T = TypeVar("T")
 _Doc = dict[str, Any]
@@ -133,6 +137,10 @@ _DRIVERS = {"postgresql": "psycopg", "sqlite": "pysqlite"}
 _WRITE = "crm_bot_write"  # execution option: this connection writes (SQLite: BEGIN IMMEDIATE)
 _NO_MATCH = object()  # a where value that cannot equal anything the column holds
 _INT64 = range(-(2**63), 2**63)
+#: Transactions open at once (PostgreSQL; SQLite has one writer): each holds a connection
+#: beyond the pool's ``threads`` and runs on a thread of its own, so that a transaction
+#: never waits for a worker thread that waits for it (a row it locked).
+TRANSACTIONS = 2
 
 
 def _hide_password(url: str) -> str:
@@ -533,6 +541,8 @@ class SQLStore(Store):
         # than having them poll the file lock in their threads.
         self._write_lock: asyncio.Lock | None = None
         self._inflight: set[asyncio.Task[Any]] = set()
+        self._transactions = 0  # open now (in-memory SQLite: the one connection is theirs)
+        self._transaction_slots: asyncio.Semaphore | None = None  # PostgreSQL: TRANSACTIONS
         self._writes = 0  # records written since opening (SQLite: when to refresh statistics)
         self._next_analysis = 1000
         for name, tables in self._tables.collections.items():
@@ -579,7 +589,7 @@ class SQLStore(Store):
             options.update(
                 poolclass=QueuePool,
                 pool_size=self.threads,
-                max_overflow=0,
+                max_overflow=TRANSACTIONS,  # the transactions' own connections
                 pool_pre_ping=True,  # survive a database restart between two requests
             )
             if "connect_timeout" not in self.url.query:  # an unreachable host: fail, not hang
@@ -589,7 +599,7 @@ class SQLStore(Store):
             if self._memory:
                 options["poolclass"] = StaticPool  # one connection: the database itself
             else:
-                options.update(poolclass=QueuePool, pool_size=self.threads, max_overflow=0)
+                options.update(poolclass=QueuePool, pool_size=self.threads, max_overflow=TRANSACTIONS)
             if self._sqlite_file is not None:
                 try:
                     private_dir(self._sqlite_file.parent)
@@ -770,6 +780,8 @@ class SQLStore(Store):
         meanwhile (the change listeners, ``Store.listen``).
         """
         engines = self._require_open()
+        if self.in_transaction():  # it would wait for the transaction's locks, i.e. forever
+            raise StoreError(f"{self!r}: inside a transaction, write through it (tx.<collection>)")
         task = asyncio.ensure_future(self._queue_write(engines, work, duplicate, records))
         self._inflight.add(task)
         task.add_done_callback(self._settled)
@@ -822,7 +834,97 @@ class SQLStore(Store):
 
     async def _read(self, work: Work[T]) -> T:
         engines = self._require_open()
+        if self._memory and self._transactions and self._write_lock is not None:
+            # One connection, inside the transaction's BEGIN: wait for its end.
+            if self.in_transaction():
+                raise StoreError(f"{self!r}: inside a transaction, read through it (tx.<collection>)")
+            async with self._write_lock:
+                return await _in_thread(engines.threads, self._query, engines, work)
         return await _in_thread(engines.threads, self._query, engines, work)
+
+    # -- transactions --------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _unit_of_work(self) -> AsyncIterator[Transaction]:
+        """One database transaction on one connection (``transaction.py``)."""
+        from storage.sql.transaction import SQLTransaction
+
+        engines = self._require_open()
+        # SQLite: the write lock, for the whole transaction; PostgreSQL: one of TRANSACTIONS slots.
+        gate: asyncio.Lock | asyncio.Semaphore | None = self._write_lock
+        if gate is None:
+            if self._transaction_slots is None:
+                self._transaction_slots = asyncio.Semaphore(TRANSACTIONS)
+            gate = self._transaction_slots
+        await gate.acquire()
+        handed_off = False  # once the end runs in a task, that task opens the gate
+        self._transactions += 1
+        thread = ThreadPoolExecutor(1, thread_name_prefix="crm-sql-tx")
+        try:
+            begin = asyncio.ensure_future(_in_thread(thread, self._begin, engines))
+            try:
+                conn = await asyncio.shield(begin)
+            except asyncio.CancelledError:
+                begin.add_done_callback(_close_abandoned)
+                raise
+            tx = SQLTransaction(self, thread, conn)
+            try:
+                yield tx
+            except BaseException:
+                tx.state = "over"
+                handed_off = True
+                await self._end_transaction(tx, tx.rollback, gate)
+                raise
+            tx.state = "committing"
+            handed_off = True
+            if tx.failed is not None:  # the block caught the error and carried on
+                await self._end_transaction(tx, tx.rollback, gate)
+                raise type(tx.failed)(f"the transaction was aborted: {tx.failed}")
+            await self._end_transaction(tx, tx.commit, gate, tell=True)
+        finally:
+            self._transactions -= 1
+            if not handed_off:
+                gate.release()
+                thread.shutdown(wait=False)
+
+    def _begin(self, engines: _Engines) -> Connection:
+        """In a worker thread: a connection of the pool with a transaction begun on it."""
+        try:
+            conn = engines.writer.connect()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"{self!r}: cannot begin a transaction: {_reason(exc)}") from exc
+        try:
+            conn.begin()
+        except SQLAlchemyError as exc:
+            conn.close()
+            raise StoreError(f"{self!r}: cannot begin a transaction: {_reason(exc)}") from exc
+        return conn
+
+    async def _end_transaction(
+        self,
+        tx: SQLTransaction,
+        end: Callable[[], None],
+        gate: asyncio.Lock | asyncio.Semaphore,
+        *,
+        tell: bool = False,
+    ) -> None:
+        """Commit or roll back in a task of its own: the caller's cancellation cannot cut it short."""
+
+        async def finish() -> None:
+            try:
+                await _in_thread(tx.thread, end)
+            finally:
+                tx.state = "over"
+                gate.release()
+                tx.thread.shutdown(wait=False)
+            if tell:
+                self._writes += tx.records
+                tx.tell()  # even if the caller was cancelled meanwhile (Store.listen)
+
+        task = asyncio.ensure_future(finish())
+        self._inflight.add(task)
+        task.add_done_callback(self._settled)
+        await asyncio.shield(task)
 
     def _query(self, engines: _Engines, work: Work[T]) -> T:
         """In a worker thread: ``work`` on a connection of its own (PostgreSQL: autocommit)."""
@@ -837,6 +939,12 @@ async def _in_thread(threads: ThreadPoolExecutor, function: Callable[..., T], *a
     return await asyncio.get_running_loop().run_in_executor(
         threads, functools.partial(function, *args)
     )
+
+
+def _close_abandoned(begin: asyncio.Future[Connection]) -> None:
+    """Give back the connection of a transaction whose caller left while it began."""
+    if not begin.cancelled() and begin.exception() is None:
+        begin.result().close()
 
 
 def _configure_sqlite(engine: Engine, *, memory: bool) -> None:

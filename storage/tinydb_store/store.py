@@ -59,14 +59,15 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import dataclasses
 import gc
 import logging
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from filelock import FileLock, Timeout
 
@@ -89,6 +90,7 @@ from storage.base import (
     Store,
     StoreError,
     StoreLockedError,
+    Transaction,
 )
 from storage.files import PRIVATE_FILE, private_dir
 from storage.tinydb_store.compactor import compaction_lock, merge
@@ -113,6 +115,9 @@ from storage.tinydb_store.files import (
 )
 from storage.tinydb_store.journal import JournalWriter, Op, encode_entry, replay_journal
 from storage.tinydb_store.memtable import MemTable
+
+if TYPE_CHECKING:
+    from storage.tinydb_store.transaction import TinyDBTransaction
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +186,7 @@ class TinyDBCollection(Collection[R]):
     # -- writes ------------------------------------------------------------
 
     async def insert(self, record: R) -> R:
-        table = self._store._writable(self.spec.name)
+        table = self._store._writable(self.spec.name, outside=True)
         doc = self._encode(record)
         rid = doc["id"]
         if rid in table.docs:
@@ -193,7 +198,7 @@ class TinyDBCollection(Collection[R]):
 
     async def insert_many(self, records: Sequence[R]) -> None:
         """All records in one journal entry: one fsync, and all or nothing."""
-        table = self._store._writable(self.spec.name)
+        table = self._store._writable(self.spec.name, outside=True)
         docs = [self._encode(record) for record in records]
         if not docs:
             return
@@ -213,7 +218,7 @@ class TinyDBCollection(Collection[R]):
                                   lambda: [self._store.changed(self.spec.name, *c) for c in changed])
 
     async def update(self, record: R) -> R:
-        table = self._store._writable(self.spec.name)
+        table = self._store._writable(self.spec.name, outside=True)
         self._encode(record)  # type check
         rid = record.id
         old = table.docs.get(rid)
@@ -235,7 +240,7 @@ class TinyDBCollection(Collection[R]):
         return new
 
     async def delete(self, record_id: str) -> bool:
-        table = self._store._writable(self.spec.name)
+        table = self._store._writable(self.spec.name, outside=True)
         old = table.docs.get(record_id)
         if old is None:
             return False
@@ -548,8 +553,13 @@ class TinyDBStore(Store):
             raise StoreError(f"{self!r} is not open")
         return self._tables[name]
 
-    def _writable(self, name: str) -> MemTable:
+    def _writable(self, name: str, *, outside: bool = False) -> MemTable:
+        """The table to write to; ``outside``: a write not made through a transaction."""
         table = self._table(name)
+        if outside and self.in_transaction():
+            raise StoreError(
+                f"{self!r}: inside a transaction, write through it (tx.{name}), not the store"
+            )
         journal = self._journal
         assert journal is not None
         if journal.failed is not None:
@@ -611,6 +621,73 @@ class TinyDBStore(Store):
                     table.put(old)
             self._seq = seq - 1
         inflight.clear()
+
+    # -- transactions --------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _unit_of_work(self) -> AsyncIterator[Transaction]:
+        """Writes kept aside, committed as one journal entry (``transaction.py``)."""
+        from storage.tinydb_store.transaction import TinyDBTransaction
+
+        self._writable("kv")  # raises unless open and writable
+        tx = TinyDBTransaction(self)
+        try:
+            yield tx
+        except BaseException:
+            tx.state = "over"  # nothing was applied: the overlay is dropped
+            raise
+        tx.state = "committing"
+        try:
+            if tx.failed is not None:  # the block caught the error and carried on
+                raise type(tx.failed)(f"the transaction was aborted: {tx.failed}")
+            await self._commit_transaction(tx)
+        finally:
+            tx.state = "over"
+
+    async def _commit_transaction(self, tx: TinyDBTransaction) -> None:
+        """Check the overlay against the tables again and journal it as one entry.
+
+        No ``await`` until ``_commit``'s: the tables cannot change in between.
+        """
+        ops: list[Op] = []
+        changes: list[_Change] = []
+        told: list[tuple[str, str, _Doc | None]] = []
+        for (name, rid), doc in tx.writes.items():
+            table = self._writable(name)
+            collection: TinyDBCollection[Any] = getattr(self, name)
+            stored = table.docs.get(rid)
+            expected = tx.expected[(name, rid)]
+            if expected is None:
+                if doc is None:
+                    continue  # inserted and deleted again: nothing to write
+                if stored is not None:
+                    raise DuplicateError(f"{name} {rid!r} was inserted meanwhile")
+            elif stored is None or stored["version"] != expected:
+                raise ConflictError(f"{name} {rid!r} changed meanwhile (it was at version {expected})")
+            if doc is None:
+                assert stored is not None
+                ops.append([name, collection._bucket(stored), rid, None])
+            else:
+                for field in collection.spec.unique:
+                    value = doc.get(field)
+                    holders = table.eq[field].get(value, ()) if value is not None else ()
+                    if any(h != rid and (name, h) not in tx.writes for h in holders):
+                        raise DuplicateError(f"{name}.{field} {value!r} was taken meanwhile")
+                bucket = collection._bucket(doc)
+                if stored is not None and collection._bucket(stored) != bucket:
+                    ops.append([name, collection._bucket(stored), rid, None])
+                ops.append([name, bucket, rid, doc])
+            changes.append((table, rid, doc))
+            told.append((name, rid, doc))
+        if not ops:
+            return
+
+        def durable() -> None:
+            for name, rid, doc in told:
+                collection: TinyDBCollection[Any] = getattr(self, name)
+                self.changed(name, rid, None if doc is None else collection._decode(doc))
+
+        await self._commit(ops, changes, durable)
 
     async def _read(self, read: Callable[[], _T]) -> _T:
         """``read()`` from memory, returned once every write it may have seen is durable.
