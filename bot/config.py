@@ -257,6 +257,13 @@ class ConversationConfig:
 
 
 @dataclass(frozen=True)
+class NotesConfig:
+    # TinyDB backend: also download each note's file into the data directory (note_files/),
+    # so that a copy of the directory is a complete export. The SQL backend never does.
+    keep_local_copies: bool = False
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: str = "INFO"
 
@@ -279,6 +286,7 @@ class Config:
     churn: ChurnRules = field(default_factory=ChurnRules)
     reports: ReportsConfig = field(default_factory=ReportsConfig)
     conversation: ConversationConfig = field(default_factory=ConversationConfig)
+    notes: NotesConfig = field(default_factory=NotesConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     source: str | None = None  # the file it was read from, if any
 

@@ -8,6 +8,7 @@ once and every handler reaches through ``handlers.common.services``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from bot.clock import Clock
 from bot.config import Config
@@ -19,10 +20,12 @@ from bot.services.errors import StorageIncidents
 from bot.services.feedback import FeedbackService
 from bot.services.interactions import InteractionService
 from bot.services.invitations import InvitationService
+from bot.services.notes import NoteService
 from bot.services.reminder_generation import ReminderGenerator
 from bot.services.reminders import ReminderService
 from bot.services.reports import ReportService
 from bot.services.staff import StaffService
+from bot.services.todos import TodoService
 from storage.base import Store
 
 
@@ -42,6 +45,8 @@ class Services:
     feedback: FeedbackService = field(init=False)
     reports: ReportService = field(init=False)
     drafts: DraftSaves = field(init=False)
+    todos: TodoService = field(init=False)
+    notes: NoteService = field(init=False)
     storage: StorageIncidents = field(init=False)
 
     def __post_init__(self) -> None:
@@ -59,5 +64,10 @@ class Services:
             self.store, self.clock, self.config, self.audit, self.customers, self.reminders)
         self.feedback = FeedbackService(
             self.store, self.clock, self.config, self.audit, self.customers, self.reminders)
+        self.todos = TodoService(self.store, self.clock, self.config, self.audit, self.customers, self.reminders)
+        files = None
+        if self.config.notes.keep_local_copies and self.config.storage.backend == "tinydb":
+            files = Path(self.config.storage.path) / "note_files"
+        self.notes = NoteService(self.store, self.clock, self.config, self.audit, self.customers, files)
         self.reports = ReportService(self.store, self.clock, self.config, self.customers,
                                      audit=self.audit, reminders=self.reminders)
