@@ -88,6 +88,11 @@ ACTIONS: dict[tuple[str, str], int] = {
     ("rep", "xlsx"): 3,
     ("rep", "files"): 3,
     ("rep", "cust"): 2,
+    # to-dos and notes (issue 18; their forms declare "todo:…" / "note:…" form buttons)
+    ("todo", "done"): 1,
+    ("todo", "list"): 0,
+    ("todo", "from"): 1,  # an interaction's next step as a to-do
+    ("note", "file"): 2,  # re-send a note's file: <note>:<index>
 }
 
 

@@ -345,7 +345,8 @@ async def _agenda(svc: Services, reminder: Reminder, user: StaffUser, language: 
                                   callback_data=_cb("cust", "view", c.id))] for c in due[:10]]
     follow_ups = [(c.name, when_text(c.next_follow_up_at, language, tz),
                    late.days if (late := overdue(c.next_follow_up_at, now, tz)) else None) for c in due]
-    return render(language, "reminder_agenda", day=day.isoformat(), follow_ups=follow_ups,
+    todos = [(t.text, when_text(t.due_at, language, tz), t.due_at < now) for t in agenda.get("todos", [])]
+    return render(language, "reminder_agenda", day=day.isoformat(), follow_ups=follow_ups, todos=todos,
                   feedback=[c.name for c in agenda["feedback"]], at_risk=[c.name for c in agenda["at_risk"]],
                   greetings=greeting_count), InlineKeyboardMarkup(rows) if rows else None
 

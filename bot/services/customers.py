@@ -24,6 +24,7 @@ from bot.domain.models import (
     Feedback,
     FeedbackStatus,
     Interaction,
+    Note,
     LifecycleStage,
     Purchase,
     ReminderStatus,
@@ -66,8 +67,8 @@ class CardView:
 @dataclass(frozen=True)
 class TimelineItem:
     at: datetime
-    kind: str  # interaction | feedback | purchase
-    record: Interaction | Feedback | Purchase
+    kind: str  # interaction | feedback | purchase | note
+    record: Interaction | Feedback | Purchase | Note
 
 
 @dataclass(frozen=True)
@@ -206,6 +207,8 @@ class CustomerService:
                  for i in await self.store.interactions.find({"customer_id": customer.id, "deleted": False})]
         items += [TimelineItem(f.created_at, "feedback", f)
                   for f in await self.store.feedback.find({"customer_id": customer.id, "deleted": False})]
+        items += [TimelineItem(n.created_at, "note", n)
+                  for n in await self.store.notes.find({"customer_id": customer.id, "deleted": False})]
         tz = self.config.tz
         items += [TimelineItem(datetime.combine(p.purchased_on, datetime.min.time(), tz), "purchase", p)
                   for p in await self.store.purchases.find({"customer_id": customer.id})]
@@ -387,7 +390,8 @@ class CustomerService:
         customer = await self.visible(actor, customer_id)
         if not access.can_purge(actor):
             raise AccessDenied(f"purge {customer_id}")
-        for collection in (self.store.purchases, self.store.interactions, self.store.feedback):
+        for collection in (self.store.purchases, self.store.interactions, self.store.feedback, self.store.notes,
+                           self.store.todos):
             for record in await collection.find({"customer_id": customer.id}):
                 await collection.delete(record.id)
         for reminder in await self.store.reminders.find({"customer_id": customer.id}):

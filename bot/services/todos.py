@@ -104,6 +104,9 @@ class TodoService:
                     people.append(user)
         return people
 
+    async def assignee(self, todo: Todo) -> StaffUser | None:
+        return await self.store.staff.get(todo.assignee_id)
+
     def zone(self, user: StaffUser) -> ZoneInfo:
         try:
             return ZoneInfo(user.timezone)
