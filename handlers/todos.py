@@ -102,8 +102,9 @@ STEPS = (
     Step("text", Kind.TEXT, _parse_text, label=N_("✏️ Text")),
     Step("due", Kind.WHEN, lambda text, i: parse_when(text, now=i.now, tz=i.tz).isoformat(), choices=_due_choices,
          required=False, columns=2, label=N_("📅 Due")),
-    Step("assignee", Kind.CHOICE, choices=_assignee_choices, in_sequence=False, columns=2,
-         applies=lambda draft: bool(draft.get("may_assign")), label=N_("👤 Assignee")),
+    # Only from the card; a rep's only choice is themselves, a manager's the reps of their teams.
+    Step("assignee", Kind.CHOICE, choices=_assignee_choices, in_sequence=False, columns=2, required=False,
+         label=N_("👤 Assignee")),
 )
 
 
@@ -136,14 +137,8 @@ async def on_save(turn: Turn) -> None:
         await tell_assignee(turn.context, turn.staff, todo, told)
 
 
-async def _values(staff: StaffUser, svc: Services) -> dict[str, Any]:
-    return {"may_assign": len(await svc.todos.assignees(staff)) > 1}
-
-
 async def _begin_with(update: Update, context: Context, values: dict[str, Any], **options: Any) -> str | int:
-    staff, _language = await caller(update, context)
-    extra = await _values(staff, services(context)) if staff is not None else {}
-    return await wizard.begin(update, context, FORM, {**extra, **values}, **options)
+    return await wizard.begin(update, context, FORM, values, **options)
 
 
 async def todo_command(update: Update, context: Context) -> str | int | None:

@@ -22,7 +22,16 @@ from bot.clock import Clock
 from bot.config import Config
 from bot.domain import access
 from bot.domain import todos as rules
-from bot.domain.models import Customer, Reminder, ReminderKind, ReminderStatus, Role, StaffUser, Todo, TodoStatus
+from bot.domain.models import (
+    Customer,
+    Reminder,
+    ReminderKind,
+    ReminderStatus,
+    Role,
+    StaffUser,
+    Todo,
+    TodoStatus,
+)
 from bot.services.audit import AuditService
 from bot.services.customers import CustomerService
 from bot.services.drafts import insert_once
