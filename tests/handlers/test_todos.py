@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.domain.models import ReminderKind, ReminderStatus, Role, Todo, TodoStatus
 from bot.app import SCHEDULER_KEY
+from bot.domain.models import ReminderKind, ReminderStatus, Role, Todo, TodoStatus
 from tests.handlers.test_interactions import (
     MANAGER_EAST,
     MANAGER_WEST,
