@@ -130,9 +130,10 @@ async def on_save(turn: Turn) -> None:
     todo, told = await svc.todos.create(turn.staff, draft["text"], due_at=due, customer_id=draft.get("customer_id"),
                                         assignee_id=draft.get("assignee") or None,
                                         interaction_id=draft.get("interaction_id"), record_id=turn.record_id)
+    listing = InlineKeyboardMarkup([[InlineKeyboardButton(turn._(LIST_LABEL), callback_data=_cb("list"))]])
     await reply_html(turn.update, turn.context, render(turn.language, "todo_saved", text=todo.text,
                                                        due=when_text(due, turn.language, turn.tz, weekday=True)
-                                                       if due else None), turn.language)
+                                                       if due else None), turn.language, reply_markup=listing)
     if told is not None:
         await tell_assignee(turn.context, turn.staff, todo, told)
 
