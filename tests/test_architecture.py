@@ -86,6 +86,7 @@ INPUT_GRAMMARS_AND_SAMPLES = {
     "bot/domain/search.py": "search folding (surnames, full-width forms)",
     "bot/domain/duplicates.py": "company suffixes ignored when comparing (有限公司)",
     "bot/domain/card.py": "quick-add separators as typed (，；)",
+    "bot/domain/todos.py": "a quick to-do's link words around its due phrase (前, 之内, ，)",
     "bot/demo.py": "the demo team's sample customers and notes",
 }
 
