@@ -28,6 +28,7 @@ from handlers.callback_data import CallbackData
 from handlers.common import Context, answer_press, button_handler, deny, reply_html, services
 from handlers.customer_card import send_card
 from handlers.menu import N_
+from handlers.reasons import reason_text
 from handlers.wizard import Attachment, Choice, Kind, Prompt, Step, Turn
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,10 @@ def _store(draft: dict[str, Any], value: Any) -> None:
         return
     if "text" in value:
         text = "\n".join(t for t in (draft.get("text", ""), value["text"]) if t)
-        draft["text"] = text[:TEXT_MAX_LENGTH]
+        if len(text) > TEXT_MAX_LENGTH:  # not taken: the question says why, nothing is cut silently
+            draft["refused"] = len(text)
+            return
+        draft["text"] = text
     else:
         draft.setdefault("files", []).append(value["file"])
 
@@ -77,7 +81,11 @@ STEPS = (
 
 def _ask(turn: Turn, prompt: Prompt) -> str:
     files = turn.draft.get("files", [])
-    return render(turn.language, "note_ask", reason=prompt.reason, name=turn.draft.get("customer_name", ""),
+    reason = prompt.reason
+    if (length := turn.draft.pop("refused", None)) is not None:
+        reason = reason_text(ValidationError("text", "text.too_long", max_length=TEXT_MAX_LENGTH, length=length),
+                             turn.language)
+    return render(turn.language, "note_ask", reason=reason, name=turn.draft.get("customer_name", ""),
                   text=turn.draft.get("text", ""), files=[ICONS.get(f["kind"], "📎") for f in files])
 
 

@@ -78,6 +78,7 @@ async def test_a_note_in_chinese_needs_something_before_done(people: dict[str, A
     assert not any("完成" in label for row in ask.inline_keyboard for label in row)  # no Done yet
     said(await rep.send("x" * 4050), "⚠️")  # too long: asked again with the reason
     await rep.send("客户想要样品")
+    said(await rep.send("长" * 3995), "⚠️")  # the note would be too long: not taken, and said so
     await rep.press("✅ 完成")
     (note,) = await notes_of(bot, li.id)
     assert note.text == "客户想要样品" and note.attachments == []
