@@ -398,6 +398,8 @@ async def on_button(
             if until is None:
                 raise AccessDenied(f"snooze {data.args[1]}")
             await svc.reminders.snooze(staff, reminder.id, until)
+            if reminder.kind is ReminderKind.TODO_DUE:  # the to-do itself says until when
+                await svc.todos.snoozed(staff, str(reminder.payload.get("todo_id", "")), until)
             await update.callback_query.answer(render(language, "reminder_snoozed",
                                                       until=when_text(until, language, staff.timezone)))
             await update.callback_query.edit_message_reply_markup(None)

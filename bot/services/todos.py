@@ -166,6 +166,20 @@ class TodoService:
         await self.reminders.cancel(rules.due_key(saved.id), "to-do done")
         return saved
 
+    async def snoozed(self, actor: StaffUser, todo_id: str, until: datetime) -> Todo:
+        """Its due reminder was snoozed (``rem:snooze``): the to-do says until when (its due time stays)."""
+        await self.get(actor, todo_id)
+
+        def note(todo: Todo) -> Todo | None:
+            if todo.status is not TodoStatus.OPEN or todo.snoozed_until == until:
+                return None
+            return dataclasses.replace(todo, snoozed_until=until, updated_at=self.clock.now())
+
+        before, saved = await update_or_refuse(self.store.todos, todo_id, note, what=f"todo {todo_id}")
+        if saved is not before:
+            await self.audit.record_change(actor.id, "snooze", "todo", before, saved)
+        return saved
+
     async def _schedule(self, todo: Todo) -> None:
         if todo.due_at is None or todo.status is not TodoStatus.OPEN:
             await self.reminders.cancel(rules.due_key(todo.id), "no due time")

@@ -125,6 +125,8 @@ async def test_a_manager_assigns_a_todo_the_rep_is_told_and_reminded_on_time(
     reminders = [m for m in rep.bot_messages() if "To-do due" in (m.text or "")]
     assert len(reminders) == 1 and "visit the new warehouse" in reminders[0].text
     await rep.press("⏰ 1 hour")  # snooze: it comes again an hour later
+    (snoozed,) = await todos_of(bot, REP_EN)
+    assert snoozed.snoozed_until is not None and snoozed.due_at == todo.due_at
     await run_until(bot, sandbox, clock, due + timedelta(minutes=65), timedelta(minutes=5))
     assert len([m for m in rep.bot_messages() if "To-do due" in (m.text or "")]) == 2
     await rep.press("✅ Done")
