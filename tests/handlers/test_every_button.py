@@ -105,8 +105,6 @@ KNOWN_GAPS = {  # not reached by the crawl; each is pressed, in every state it h
               "test_customer_duplicates.py::test_a_card_request_can_be_declined_and_every_answer_is_rechecked",
     "buy:deal": "a quick log of a won deal with an amount: "
                 "test_interactions.py::test_quick_log_of_a_won_deal_offers_its_purchase_with_the_amount",
-    "note:parts": "Done shows only once something was sent (a photo, a document, text): "
-                  "test_notes.py::test_a_note_with_a_photo_and_a_document_reopened_from_the_history_en",
 }
 _ID = re.compile(r"\b[0-9a-f]{20}\b|\b\d+\b")
 
