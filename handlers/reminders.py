@@ -221,7 +221,7 @@ def _greetings_detail(svc: Services, reminder: Reminder, language: str) -> str:
 
 
 # ---- renderers ---------------------------------------------------------------------------
-def _snooze_row(reminder: Reminder, language: str) -> list[InlineKeyboardButton]:
+def snooze_row(reminder: Reminder, language: str) -> list[InlineKeyboardButton]:
     _ = gettext_for(language)
     return [InlineKeyboardButton(_(SNOOZE_HOUR_LABEL), callback_data=_cb("rem", "snooze", reminder.id, "1h")),
             InlineKeyboardButton(_(SNOOZE_TOMORROW_LABEL), callback_data=_cb("rem", "snooze", reminder.id, "tomorrow")),
@@ -243,7 +243,7 @@ async def _follow_up(svc: Services, reminder: Reminder, user: StaffUser, languag
     markup = InlineKeyboardMarkup([
         [InlineKeyboardButton(_(DONE_LABEL), callback_data=_cb("log", "start", customer.id)),
          InlineKeyboardButton(_(OPEN_CARD_LABEL), callback_data=_cb("cust", "view", customer.id))],
-        _snooze_row(reminder, language),
+        snooze_row(reminder, language),
     ])
     return text, markup
 

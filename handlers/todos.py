@@ -53,7 +53,7 @@ from handlers.common import (
 from handlers.customer_view import when_text
 from handlers.menu import N_
 from handlers.reasons import reason_text
-from handlers.reminders import Pushed, Rendered, _snooze_row
+from handlers.reminders import Pushed, Rendered, snooze_row
 from handlers.wizard import Choice, Kind, Prompt, Step, Turn
 
 log = logging.getLogger(__name__)
@@ -225,7 +225,7 @@ def _todo_markup(todo: Todo, reminder: Reminder | None, language: str, *, with_s
                                                                                             todo.customer_id)))
     rows = [first]
     if with_snooze and reminder is not None:
-        rows.append(_snooze_row(reminder, language))
+        rows.append(snooze_row(reminder, language))
     return InlineKeyboardMarkup(rows)
 
 
