@@ -49,12 +49,14 @@ from handlers import (
     imports,
     interactions,
     invitations,
+    notes,
     purchases,
     reminders,
     reports,
     search,
     staff,
     start,
+    todos,
 )
 from handlers.common import SERVICES_KEY, EditingBot
 
@@ -150,6 +152,8 @@ def register_handlers(application: Application, conversation_timeout: timedelta)
     application.add_handlers(reminders.handlers())
     application.add_handlers(interactions.handlers(conversation_timeout))
     application.add_handlers(feedback.handlers(conversation_timeout))
+    application.add_handlers(todos.handlers(conversation_timeout))
+    application.add_handlers(notes.handlers(conversation_timeout))
     application.add_handlers(reports.handlers(conversation_timeout))
     application.add_handlers(search.handlers())
     application.add_handlers(invitations.handlers(conversation_timeout))
@@ -163,7 +167,7 @@ def register_handlers(application: Application, conversation_timeout: timedelta)
     application.add_handlers(start.fallback_handlers())
     application.add_error_handler(errors.on_error)
     # What the scheduler pushes, and how each kind is shown (follow-ups … reports).
-    reminders.register(reminders.pushed(), reports.pushed())
+    reminders.register(reminders.pushed(), reports.pushed(), todos.pushed())
 
 
 async def startup(application: Application, *, auto_tick: bool = True) -> None:
@@ -172,6 +176,7 @@ async def startup(application: Application, *, auto_tick: bool = True) -> None:
     await asyncio.to_thread(warm_up, services.clock.now(), services.config.tz)
     services.customers.search_index.start()  # built in its worker; searches before it ends wait
     await services.staff.ensure_admins(services.config.access.admins)
+    await services.notes.migrate_legacy()  # the old single "notes" field: the first note (idempotent)
     await publish_commands(application, services.config.locale.default_language)
     register_tasks(application)
     # An import a crash or restart interrupted: its importer is told, with Resume / Roll back.

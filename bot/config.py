@@ -300,6 +300,10 @@ class BackupConfig:
         _hour("hour", self.hour)
         if self.keep < 1:
             raise ValueError(f"keep must be at least 1, got {self.keep}")
+class NotesConfig:
+    # TinyDB backend: also download each note's file into the data directory (note_files/),
+    # so that a copy of the directory is a complete export. The SQL backend never does.
+    keep_local_copies: bool = False
 
 
 @dataclass(frozen=True)
@@ -326,6 +330,7 @@ class Config:
     reports: ReportsConfig = field(default_factory=ReportsConfig)
     conversation: ConversationConfig = field(default_factory=ConversationConfig)
     backup: BackupConfig = field(default_factory=BackupConfig)
+    notes: NotesConfig = field(default_factory=NotesConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     source: str | None = None  # the file it was read from, if any
 

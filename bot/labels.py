@@ -551,4 +551,6 @@ REMINDER_KINDS = {
     "monthly_report": N_("monthly report"),
     "catch_up": N_("downtime beyond the catch-up horizon"),
     "delivery_failures": N_("delivery failures"),
+    "todo_due": N_("to-do"),
+    "todo_assigned": N_("new to-do"),
 }

@@ -88,6 +88,13 @@ ACTIONS: dict[tuple[str, str], int] = {
     ("rep", "xlsx"): 3,
     ("rep", "files"): 3,
     ("rep", "cust"): 2,
+    # to-dos and notes (issue 18; their forms declare "todo:…" / "note:…" form buttons)
+    ("todo", "start"): 1,  # the card's "✅ To-do": the to-do form's entry
+    ("todo", "done"): 1,
+    ("todo", "list"): 0,
+    ("todo", "from"): 1,  # an interaction's next step as a to-do
+    ("note", "start"): 1,  # the card's "📝 Note": the note form's entry
+    ("note", "file"): 2,  # re-send a note's file: <note>:<index>
 }
 
 

@@ -22,6 +22,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("list", N_("My customers, with filters")),
     ("log", N_("Log a call or visit (or /log name what happened)")),
     ("feedback", N_("Open customer feedback")),
+    ("todo", N_("My to-dos (or /todo what, when)")),
     ("report", N_("Reports")),
     ("festivals", N_("Coming festivals and birthdays")),
     ("settings", N_("Quiet hours for reminders")),

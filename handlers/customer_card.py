@@ -34,6 +34,9 @@ PURGE_CONFIRM_LABEL = N_("Yes, delete everything")
 REASSIGN_LABEL = N_("👤 Reassign")
 AUDIT_LABEL = N_("🧾 Changes")
 CLASS_LABEL = N_("🏷 Tier / stage")
+TODO_LABEL = N_("✅ To-do")
+NOTE_LABEL = N_("📝 Note")
+NOTE_ICONS = {"photo": "📷", "document": "📎", "voice": "🎤", "audio": "🎵"}
 AUTO_LABEL = N_("automatic")
 HISTORY_PAGE = 8
 #: The card's buttons that only some roles have; anyone below is told which role they are for.
@@ -51,6 +54,7 @@ def card_keyboard(staff: StaffUser, customer: Customer, language: str) -> Inline
     rows = [
         [_button(_(LOG_CALL_LABEL), "log", "start", cid), _button(_(FEEDBACK_LABEL), "fb", "start", cid)],
         [_button(_(PURCHASE_LABEL), "buy", "add", cid), _button(_(EDIT_LABEL), "cust", "edit", cid)],
+        [_button(_(TODO_LABEL), "todo", "start", cid), _button(_(NOTE_LABEL), "note", "start", cid)],
         [_button(_(HISTORY_LABEL), "cust", "history", cid, "0"), _button(_(CLASS_LABEL), "cust", "class", cid)],
     ]
     if access.can_reassign_customers(staff):
@@ -192,13 +196,23 @@ async def _history(update: Update, context: common.Context, staff: StaffUser, la
             what, detail = _(labels.INTERACTION_KINDS[record.kind.value]), record.summary
         elif item.kind == "feedback":
             what, detail = _(labels.FEEDBACK_KINDS[record.kind.value]), record.content
+        elif item.kind == "note":
+            icons = "".join(NOTE_ICONS.get(a.kind.value, "📎") for a in record.attachments)
+            what, detail = f"📝{icons}", record.text
         else:
             what, detail = "🛒", f"{record.product} — {money(record.amount, record.currency, language)}"
         lines.append((when_text(item.at, language, staff.timezone), what, detail[:120]))
     # Each logged contact or feedback opens on its own (handlers/interactions.py, handlers/feedback.py),
     # where whoever may edits or deletes it.
-    rows = [[_button(f"🔎 {when} · {what}"[:60], "log" if item.kind == "interaction" else "fb", "view", item.record.id)]
-            for item, (when, what, _detail) in zip(shown, lines) if item.kind in ("interaction", "feedback")]
+    rows = []
+    for item, (when, what, _detail) in zip(shown, lines):
+        if item.kind in ("interaction", "feedback"):
+            rows.append([_button(f"🔎 {when} · {what}"[:60], "log" if item.kind == "interaction" else "fb", "view",
+                                 item.record.id)])
+        elif item.kind == "note":  # each file of a note opens with one tap: sent again by its file_id
+            rows += [[_button(f"{NOTE_ICONS.get(a.kind.value, '📎')} {when} · {a.file_name or ''}"[:60].rstrip(" ·"),
+                              "note", "file", item.record.id, str(index))]
+                     for index, a in enumerate(item.record.attachments[:5])]
     nav = [_button(label, "cust", "history", customer.id, str(target))
            for label, target, shown_ in (("‹", page - 1, page > 0), ("›", page + 1, page + 1 < pages)) if shown_]
     rows += [nav] if nav else []

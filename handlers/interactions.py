@@ -65,6 +65,7 @@ FOLLOW_UP_LABELS = {"tomorrow": N_("Tomorrow"), "3d": N_("In 3 days"), "week": N
 NO_FOLLOW_UP_LABEL = N_("No follow-up")
 KEEP_FOLLOW_UP_LABEL = N_("Keep %(when)s")
 EDIT_LABEL = N_("✏️ Edit")
+AS_TODO_LABEL = N_("✅ As a to-do")
 DELETE_LABEL = N_("🗑 Delete")
 CARD_LABEL = N_("📇 Card")
 VOICE_NOTE = N_("voice note")
@@ -347,7 +348,7 @@ async def show_entry(update: Update, context: Context, staff: StaffUser, languag
         follow_up=when_text(interaction.next_follow_up_at, language, tz, weekday=True) if interaction.next_follow_up_at else None,
         by=author or interaction.owner_id, editable=editable,
     )
-    rows = []
+    rows = [[InlineKeyboardButton(_(AS_TODO_LABEL), callback_data=callback_data.encode("todo", "from", interaction.id))]]
     if editable:
         rows.append([InlineKeyboardButton(_(EDIT_LABEL), callback_data=_cb("edit", interaction.id)),
                      InlineKeyboardButton(_(DELETE_LABEL), callback_data=_cb("del", interaction.id))])

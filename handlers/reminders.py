@@ -221,7 +221,7 @@ def _greetings_detail(svc: Services, reminder: Reminder, language: str) -> str:
 
 
 # ---- renderers ---------------------------------------------------------------------------
-def _snooze_row(reminder: Reminder, language: str) -> list[InlineKeyboardButton]:
+def snooze_row(reminder: Reminder, language: str) -> list[InlineKeyboardButton]:
     _ = gettext_for(language)
     return [InlineKeyboardButton(_(SNOOZE_HOUR_LABEL), callback_data=_cb("rem", "snooze", reminder.id, "1h")),
             InlineKeyboardButton(_(SNOOZE_TOMORROW_LABEL), callback_data=_cb("rem", "snooze", reminder.id, "tomorrow")),
@@ -243,7 +243,7 @@ async def _follow_up(svc: Services, reminder: Reminder, user: StaffUser, languag
     markup = InlineKeyboardMarkup([
         [InlineKeyboardButton(_(DONE_LABEL), callback_data=_cb("log", "start", customer.id)),
          InlineKeyboardButton(_(OPEN_CARD_LABEL), callback_data=_cb("cust", "view", customer.id))],
-        _snooze_row(reminder, language),
+        snooze_row(reminder, language),
     ])
     return text, markup
 
@@ -345,7 +345,8 @@ async def _agenda(svc: Services, reminder: Reminder, user: StaffUser, language: 
                                   callback_data=_cb("cust", "view", c.id))] for c in due[:10]]
     follow_ups = [(c.name, when_text(c.next_follow_up_at, language, tz),
                    late.days if (late := overdue(c.next_follow_up_at, now, tz)) else None) for c in due]
-    return render(language, "reminder_agenda", day=day.isoformat(), follow_ups=follow_ups,
+    todos = [(t.text, when_text(t.due_at, language, tz), t.due_at < now) for t in agenda.get("todos", [])]
+    return render(language, "reminder_agenda", day=day.isoformat(), follow_ups=follow_ups, todos=todos,
                   feedback=[c.name for c in agenda["feedback"]], at_risk=[c.name for c in agenda["at_risk"]],
                   greetings=greeting_count), InlineKeyboardMarkup(rows) if rows else None
 
@@ -397,6 +398,8 @@ async def on_button(
             if until is None:
                 raise AccessDenied(f"snooze {data.args[1]}")
             await svc.reminders.snooze(staff, reminder.id, until)
+            if reminder.kind is ReminderKind.TODO_DUE:  # the to-do itself says until when
+                await svc.todos.snoozed(staff, str(reminder.payload.get("todo_id", "")), until)
             await update.callback_query.answer(render(language, "reminder_snoozed",
                                                       until=when_text(until, language, staff.timezone)))
             await update.callback_query.edit_message_reply_markup(None)

@@ -118,6 +118,10 @@ class Attachment:
 
     kind: str  # voice | audio | document | photo | location
     file_id: str | None = None
+    file_unique_id: str | None = None
+    file_name: str | None = None
+    mime_type: str | None = None
+    size: int | None = None
     latitude: float | None = None
     longitude: float | None = None
 
@@ -528,10 +532,15 @@ async def _attached(form: Form, step: Step, update: Update, context: common.Cont
         attachment = Attachment("location", latitude=message.location.latitude,
                                 longitude=message.location.longitude)
     elif message.photo:
-        attachment = Attachment("photo", file_id=message.photo[-1].file_id)
+        photo = message.photo[-1]
+        attachment = Attachment("photo", file_id=photo.file_id, file_unique_id=photo.file_unique_id,
+                                size=photo.file_size)
     else:
         kind = next(k for k in ("voice", "audio", "document") if getattr(message, k) is not None)
-        attachment = Attachment(kind, file_id=getattr(message, kind).file_id)
+        media = getattr(message, kind)
+        attachment = Attachment(kind, file_id=media.file_id, file_unique_id=media.file_unique_id,
+                                file_name=getattr(media, "file_name", None), mime_type=media.mime_type,
+                                size=media.file_size)
     try:
         if step.attach is None:
             raise ValidationError(step.key, "file.unsupported")

@@ -93,10 +93,12 @@ from bot.domain.models import (
     Interaction,
     Invitation,
     KeyValue,
+    Note,
     Purchase,
     Record,
     Reminder,
     StaffUser,
+    Todo,
 )
 
 R = TypeVar("R", bound=Record)
@@ -285,6 +287,19 @@ SCHEMA: dict[str, CollectionSpec] = {
             ranged=("created_at", "expires_at"),
         ),
         CollectionSpec("kv", KeyValue, indexed=("namespace",)),
+        CollectionSpec(
+            "todos",
+            Todo,
+            indexed=("assignee_id", "created_by", "customer_id", "status", "deleted"),
+            ranged=("created_at", "due_at", "done_at"),
+        ),
+        CollectionSpec(
+            "notes",
+            Note,
+            indexed=("customer_id", "owner_id", "author_id", "deleted"),
+            ranged=("created_at",),
+            partition_by="customer_id",
+        ),
     )
 }
 
@@ -433,6 +448,8 @@ class Collections:
     audit: Collection[AuditEvent]
     invitations: Collection[Invitation]
     kv: KeyValues
+    todos: Collection[Todo]
+    notes: Collection[Note]
 
     def collection(self, name: str) -> Collection[Any]:
         if name not in SCHEMA:

@@ -301,3 +301,24 @@ def can_import_for(actor: StaffUser | None, owner: StaffUser) -> bool:
         return False
     assert actor is not None
     return actor.role is Role.ADMIN or owner.id == actor.id or manages(actor, owner)
+# ---- to-dos (待办) -------------------------------------------------------------------------
+
+def can_assign_todo(actor: StaffUser | None, assignee: StaffUser) -> bool:
+    """Anyone gives themselves a to-do; a manager to a rep of their teams; an admin to anyone active."""
+    if not is_active(actor) or not is_active(assignee):
+        return False
+    assert actor is not None
+    return actor.id == assignee.id or manages(actor, assignee)
+
+
+def can_view_todo(actor: StaffUser | None, assignee_id: str, created_by: str,
+                  assignee: StaffUser | None, customer: Customer | None) -> bool:
+    """Its assignee and who set it; the assignee's managers (and admins); whoever sees its customer."""
+    if not is_active(actor):
+        return False
+    assert actor is not None
+    if actor.id in (assignee_id, created_by) or actor.role is Role.ADMIN:
+        return True
+    if assignee is not None and manages(actor, assignee):
+        return True
+    return customer is not None and can_view_customer(actor, customer)

@@ -152,6 +152,20 @@ class ReminderKind(StrEnum):
     MONTHLY_REPORT = "monthly_report"
     CATCH_UP = "catch_up"  # after downtime: the days beyond the catch-up horizon (to admins)
     DELIVERY_FAILURES = "delivery_failures"  # to admins, once a day: reminders given up
+    TODO_DUE = "todo_due"  # a to-do's due time (to its assignee)
+    TODO_ASSIGNED = "todo_assigned"  # a manager gave a rep a to-do: told at once
+
+
+class TodoStatus(StrEnum):
+    OPEN = "open"
+    DONE = "done"
+
+
+class AttachmentKind(StrEnum):
+    VOICE = "voice"
+    PHOTO = "photo"
+    DOCUMENT = "document"
+    AUDIO = "audio"
 
 
 class ReminderStatus(StrEnum):
@@ -400,6 +414,87 @@ class Reminder(Record):
 
 
 @dataclass(kw_only=True)
+class Todo(Record):
+    """A to-do (待办): something somebody promised to do, by a time, optionally about a customer.
+
+    ``assignee_id`` does it (the reminders go to them), ``created_by`` asked for it
+    (a manager may assign to a rep of their team).  ``snoozed_until`` moves the
+    due reminder without moving the due time itself.
+    """
+
+    text: str
+    assignee_id: str
+    created_by: str
+    due_at: datetime | None = None
+    customer_id: str | None = None
+    interaction_id: str | None = None
+    status: TodoStatus = TodoStatus.OPEN
+    done_at: datetime | None = None
+    done_by: str | None = None
+    snoozed_until: datetime | None = None
+    deleted: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require_text("text", self.text, max_length=1000)
+        for name in ("due_at", "done_at", "snoozed_until"):
+            _require_aware(name, getattr(self, name))
+        if self.status is TodoStatus.DONE and self.done_at is None:
+            raise ModelError("done_at", "a done to-do has its done time")
+
+
+@dataclass(kw_only=True)
+class NoteAttachment:
+    """A file of a note, kept by Telegram's ``file_id`` (the bytes stay with Telegram).
+
+    ``local_path``: where a copy was kept under the data directory (TinyDB, ``[notes]
+    keep_local_copies``), relative to it.
+    """
+
+    kind: AttachmentKind
+    file_id: str
+    file_unique_id: str | None = None
+    file_name: str | None = None
+    mime_type: str | None = None
+    size: int | None = None
+    local_path: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.file_id or len(self.file_id) > 300:
+            raise ModelError("attachments", "file_id must be 1-300 characters")
+        if self.file_name is not None and len(self.file_name) > 300:
+            raise ModelError("attachments", "file_name is longer than 300 characters")
+        if self.size is not None and self.size < 0:
+            raise ModelError("attachments", "size must not be negative")
+
+
+@dataclass(kw_only=True)
+class Note(Record):
+    """A dated note on a customer's card: text, voice notes, photos, documents, in any mix.
+
+    ``owner_id`` is the customer's owner when the note was written (visibility),
+    ``author_id`` who wrote it.  ``legacy``: the customer's old single ``notes`` field,
+    moved here (``bot.services.notes.NoteService.migrate_legacy``).
+    """
+
+    customer_id: str
+    owner_id: str
+    author_id: str
+    text: str = ""
+    attachments: list[NoteAttachment] = field(default_factory=list)
+    legacy: bool = False
+    deleted: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require_text("text", self.text, max_length=4000, allow_empty=True)
+        if not self.text.strip() and not self.attachments:
+            raise ModelError("text", "a note has a text or a file")
+        if len(self.attachments) > 20:
+            raise ModelError("attachments", "at most 20 files")
+
+
+@dataclass(kw_only=True)
 class AuditEvent(Record):
     """Who changed what, when: ``changes`` maps a field to ``[before, after]``."""
 
@@ -464,4 +559,6 @@ ALL_RECORD_TYPES: tuple[type[Record], ...] = (
     AuditEvent,
     Invitation,
     KeyValue,
+    Todo,
+    Note,
 )

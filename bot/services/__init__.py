@@ -8,6 +8,7 @@ once and every handler reaches through ``handlers.common.services``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from bot.clock import Clock
 from bot.config import Config
@@ -22,10 +23,12 @@ from bot.services.imports import ImportService
 from bot.services.interactions import InteractionService
 from bot.services.invitations import InvitationService
 from bot.services.leases import Leases
+from bot.services.notes import NoteService
 from bot.services.reminder_generation import ReminderGenerator
 from bot.services.reminders import ReminderService
 from bot.services.reports import ReportService
 from bot.services.staff import StaffService
+from bot.services.todos import TodoService
 from storage.base import Store
 
 
@@ -46,6 +49,8 @@ class Services:
     reports: ReportService = field(init=False)
     imports: ImportService = field(init=False)
     drafts: DraftSaves = field(init=False)
+    todos: TodoService = field(init=False)
+    notes: NoteService = field(init=False)
     storage: StorageIncidents = field(init=False)
     archive: ArchiveService = field(init=False)
     leases: Leases = field(init=False)
@@ -67,6 +72,11 @@ class Services:
             self.store, self.clock, self.config, self.audit, self.customers, self.reminders)
         self.feedback = FeedbackService(
             self.store, self.clock, self.config, self.audit, self.customers, self.reminders)
+        self.todos = TodoService(self.store, self.clock, self.config, self.audit, self.customers, self.reminders)
+        files = None
+        if self.config.notes.keep_local_copies and self.config.storage.backend == "tinydb":
+            files = Path(self.config.storage.path) / "note_files"
+        self.notes = NoteService(self.store, self.clock, self.config, self.audit, self.customers, files)
         self.reports = ReportService(self.store, self.clock, self.config, self.customers,
                                      audit=self.audit, reminders=self.reminders)
         self.imports = ImportService(self.store, self.clock, self.config, self.audit, self.customers)

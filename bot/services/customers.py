@@ -25,6 +25,7 @@ from bot.domain.models import (
     FeedbackStatus,
     Interaction,
     LifecycleStage,
+    Note,
     Purchase,
     ReminderStatus,
     Role,
@@ -66,8 +67,8 @@ class CardView:
 @dataclass(frozen=True)
 class TimelineItem:
     at: datetime
-    kind: str  # interaction | feedback | purchase
-    record: Interaction | Feedback | Purchase
+    kind: str  # interaction | feedback | purchase | note
+    record: Interaction | Feedback | Purchase | Note
 
 
 @dataclass(frozen=True)
@@ -206,6 +207,8 @@ class CustomerService:
                  for i in await self.store.interactions.find({"customer_id": customer.id, "deleted": False})]
         items += [TimelineItem(f.created_at, "feedback", f)
                   for f in await self.store.feedback.find({"customer_id": customer.id, "deleted": False})]
+        items += [TimelineItem(n.created_at, "note", n)
+                  for n in await self.store.notes.find({"customer_id": customer.id, "deleted": False})]
         tz = self.config.tz
         items += [TimelineItem(datetime.combine(p.purchased_on, datetime.min.time(), tz), "purchase", p)
                   for p in await self.store.purchases.find({"customer_id": customer.id})]
@@ -394,7 +397,8 @@ class CustomerService:
             raise AccessDenied(f"purge {customer_id}")
 
         async def purge(tx: Transaction) -> None:
-            for collection in (tx.purchases, tx.interactions, tx.feedback, tx.reminders):
+            for collection in (tx.purchases, tx.interactions, tx.feedback, tx.notes, tx.todos,
+                               tx.reminders):
                 for record in await collection.find({"customer_id": customer.id}):
                     await collection.delete(record.id)
             await tx.customers.delete(customer.id)

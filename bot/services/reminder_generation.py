@@ -321,7 +321,7 @@ class ReminderGenerator:
                     payload={"day": day.isoformat()},
                 )
 
-    async def agenda(self, user: StaffUser, day: date) -> dict[str, list[Customer]]:
+    async def agenda(self, user: StaffUser, day: date) -> dict[str, list[Any]]:
         """What a rep has on their plate today: computed at delivery time, so it is current."""
         tz = _zone(user, self.config.locale.timezone)
         start = datetime.combine(day, time(0), tz)
@@ -337,7 +337,10 @@ class ReminderGenerator:
                     if customer is not None:
                         overdue_feedback.append(customer)
         at_risk = [c for c in mine if c.effective_stage.value in ("at_risk", "churned")]
-        return {"follow_ups": follow_ups, "feedback": overdue_feedback, "at_risk": at_risk}
+        todos = [t for t in await self.store.todos.find({"assignee_id": user.id, "status": "open", "deleted": False})
+                 if t.due_at is not None and t.due_at < end]
+        todos.sort(key=lambda t: (t.due_at, t.id))
+        return {"follow_ups": follow_ups, "feedback": overdue_feedback, "at_risk": at_risk, "todos": todos}
 
     # ---- churn ---------------------------------------------------------------------------
     async def churn_scan(self, now: datetime) -> int:

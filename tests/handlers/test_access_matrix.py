@@ -111,6 +111,8 @@ COMMANDS: dict[str, tuple[set[str], str]] = {
     "/report": (STAFF_ONLY, "Choose the period"),
     "/festivals": (STAFF_ONLY, "Coming festivals"),
     "/settings": (STAFF_ONLY, "Quiet hours"),
+    "/todo": (STAFF_ONLY, "to-dos"),
+    "/todo call back tomorrow": (STAFF_ONLY, "call back"),
 }
 
 
@@ -180,6 +182,15 @@ BUTTONS: list[tuple[str, set[str]]] = [
     ("fb:start:cust0", OWNER_A),
     ("fb:start:cust2", OWNER_B),
     ("fb:list:0", STAFF_ONLY),
+    # to-dos and notes (issue 18)
+    ("todo:start:cust0", OWNER_A),
+    ("todo:start:cust2", OWNER_B),
+    ("note:start:cust0", OWNER_A),
+    ("note:start:cust2", OWNER_B),
+    ("todo:list", STAFF_ONLY),
+    ("todo:done:nosuchtodo", set()),
+    ("todo:from:nosuchentry", set()),
+    ("note:file:nosuchnote:0", set()),
     # forged or stale data nobody may use
     ("staff:view:424242", set()),
     (f"staff:setrole:{REP_A}:god", set()),
@@ -240,7 +251,7 @@ async def test_buttons(team: dict[str, Any], bot: Any, actor: str) -> None:
             after_staff = {u.id: (u.role, u.teams, u.active) for u in await store.staff.find()}
             after_owners = {c.id: c.owner_id for c in await store.customers.find()}
             assert after_staff == before_staff and after_owners == before_owners, (actor, data)
-        if data.startswith(("staff:newteam", "cust:edit", "buy:add")):
+        if data.startswith(("staff:newteam", "cust:edit", "buy:add", "todo:start", "note:start")):
             await user.send("/cancel")
 
 
@@ -276,12 +287,30 @@ ENTRY_BUTTONS: list[tuple[str, set[str]]] = [
     ("fb:edit:fb0", OWNER_A),
     ("fb:del:fb2", OWNER_B),
     ("fb:del_ok:fb0", OWNER_A),
+    # to-dos: todo0 is rep A's (about cust0), todo2 rep B's (about cust2); notes likewise, each with a photo
+    ("todo:done:todo0", OWNER_A),
+    ("todo:done:todo2", OWNER_B),
+    ("todo:from:int0", OWNER_A),
+    ("todo:from:int2", OWNER_B),
+    ("note:file:note0:0", OWNER_A),
+    ("note:file:note2:0", OWNER_B),
+    ("note:file:note0:3", set()),  # no such file
+    ("note:file:note0:x", set()),
 ]
 
 
 async def reset_entries(app: Any) -> dict[str, Any]:
     """The baseline plus one interaction and one feedback per customer, as they were logged."""
-    from bot.domain.models import Feedback, FeedbackKind, Interaction, InteractionKind
+    from bot.domain.models import (
+        AttachmentKind,
+        Feedback,
+        FeedbackKind,
+        Interaction,
+        InteractionKind,
+        Note,
+        NoteAttachment,
+        Todo,
+    )
 
     await reset(app)
     services = app.bot_data[SERVICES_KEY]
@@ -293,6 +322,12 @@ async def reset_entries(app: Any) -> dict[str, Any]:
                                              created_at=now, updated_at=now)),
             (store.feedback, Feedback(id=f"fb{suffix}", customer_id=f"cust{suffix}", owner_id=str(owner),
                                       kind=FeedbackKind.QUESTION, content="asked", created_at=now, updated_at=now)),
+            (store.todos, Todo(id=f"todo{suffix}", text="call back", assignee_id=str(owner), created_by=str(owner),
+                               customer_id=f"cust{suffix}", created_at=now, updated_at=now)),
+            (store.notes, Note(id=f"note{suffix}", customer_id=f"cust{suffix}", owner_id=str(owner),
+                               author_id=str(owner), text="met",
+                               attachments=[NoteAttachment(kind=AttachmentKind.PHOTO, file_id=f"photo{suffix}")],
+                               created_at=now, updated_at=now)),
         ]
         for collection, record in records:
             existing = await collection.get(record.id)
@@ -304,6 +339,7 @@ async def reset_entries(app: Any) -> dict[str, Any]:
     return {
         "interactions": {i.id: (i.deleted, i.summary, i.kind) for i in await store.interactions.find()},
         "feedback": {f.id: (f.deleted, f.status, f.content) for f in await store.feedback.find()},
+        "todos": {t.id: t.status for t in await store.todos.find()},
     }
 
 
@@ -325,6 +361,7 @@ async def test_entry_buttons(team: dict[str, Any], bot: Any, actor: str) -> None
             after = {
                 "interactions": {i.id: (i.deleted, i.summary, i.kind) for i in await store.interactions.find()},
                 "feedback": {f.id: (f.deleted, f.status, f.content) for f in await store.feedback.find()},
+                "todos": {t.id: t.status for t in await store.todos.find()},
             }
             assert after == before, (actor, data)
 

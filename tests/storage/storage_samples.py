@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.codec import type_hints
 from bot.domain.models import (
+    AttachmentKind,
     AuditEvent,
     Birthday,
     CalendarKind,
@@ -33,6 +34,8 @@ from bot.domain.models import (
     KeyValue,
     LifecycleStage,
     NeedsType,
+    Note,
+    NoteAttachment,
     Outcome,
     Purchase,
     Record,
@@ -43,6 +46,8 @@ from bot.domain.models import (
     Severity,
     Source,
     StaffUser,
+    Todo,
+    TodoStatus,
     ValueTier,
 )
 from storage.base import SCHEMA, Range
@@ -246,6 +251,45 @@ def _kv(i: int) -> KeyValue:
     )
 
 
+def _todo(i: int) -> Todo:
+    done = i % 3 == 0
+    return Todo(
+        id=f"t{i:04d}",
+        text=pick(("寄样品", "send the quote", "call back ☎"), i),
+        assignee_id=pick(OWNERS, i),
+        created_by=pick(OWNERS, i + 1),
+        due_at=maybe(i, at(i, hours=30), every=4),
+        customer_id=maybe(i, pick(CUSTOMER_IDS, i)),
+        interaction_id=maybe(i, f"i{i:04d}", every=2),
+        status=TodoStatus.DONE if done else TodoStatus.OPEN,
+        done_at=at(i, hours=31) if done else None,
+        done_by=pick(OWNERS, i) if done else None,
+        snoozed_until=maybe(i, at(i, hours=33), every=2),
+        deleted=i % 7 == 0,
+        created_at=at(i),
+        updated_at=at(i),
+    )
+
+
+def _note(i: int) -> Note:
+    files = [NoteAttachment(kind=pick(tuple(AttachmentKind), i), file_id=f"AgAD{i}x", file_unique_id=f"u{i}",
+                            file_name=maybe(i, f"报价 {i}.pdf"), mime_type=maybe(i, "application/pdf"),
+                            size=maybe(i, 1000 + i), local_path=maybe(i, f"files/u{i}.pdf", every=2))
+             ] if i % 2 else []
+    return Note(
+        id=f"n{i:04d}",
+        customer_id=pick(CUSTOMER_IDS, i),
+        owner_id=pick(OWNERS, i),
+        author_id=pick(OWNERS, i + 2),
+        text="" if files and i % 4 == 1 else pick(("客户想要样品", "met at the fair <b>", "📷"), i),
+        attachments=files,
+        legacy=i % 5 == 0,
+        deleted=i % 7 == 0,
+        created_at=at(i),
+        updated_at=at(i),
+    )
+
+
 SAMPLES: dict[str, Callable[[int], Record]] = {
     "staff": _staff,
     "customers": _customer,
@@ -256,6 +300,8 @@ SAMPLES: dict[str, Callable[[int], Record]] = {
     "audit": _audit,
     "invitations": _invitation,
     "kv": _kv,
+    "todos": _todo,
+    "notes": _note,
 }
 
 

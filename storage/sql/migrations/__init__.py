@@ -41,9 +41,11 @@ from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, fu
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-REVISIONS = ("0001", "0002")
+REVISIONS = ("0001", "0002", "0004")  # 0003: the deals branch (the merger re-points 0004)
 """Every revision, oldest first; the last is the head this code runs on."""
 FIRST, HEAD = REVISIONS[0], REVISIONS[-1]
+ADDED_AFTER_FIRST = ("todos", "notes")
+"""Collections whose tables later revisions created (0004): not in an unversioned (0001) database."""
 UNVERSIONED = FIRST  # what a database created before migrations existed holds
 SCRIPTS = Path(__file__).parent
 UPGRADE_COMMAND = "crm-bot db upgrade"
@@ -80,7 +82,8 @@ def stored_revision(conn: Connection, prefix: str, tables: MetaData) -> str | No
         if len(found) != 1:
             raise ValueError(f"{version.name} holds {len(found)} revisions, not one")
         return str(found[0])
-    ours = set(tables.tables)
+    later = {f"{prefix}{name}{suffix}" for name in ADDED_AFTER_FIRST for suffix in ("", "_values")}
+    ours = set(tables.tables) - later
     present = ours & names
     if not present:
         return None
