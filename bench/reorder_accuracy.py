@@ -39,8 +39,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.domain.models import Purchase  # noqa: E402
-from bot.domain.reorder import ReorderRules, predict  # noqa: E402
+from bot.domain.models import Purchase
+from bot.domain.reorder import ReorderRules, predict
 
 SHAPES = ("regular", "noisy", "trending", "skips", "bulk")
 START = date(2024, 1, 1)

@@ -136,7 +136,7 @@ def test_amount_in_the_latest_currency_weighted_towards_recent() -> None:
     assert p is not None
     assert p.currency == "CNY"
     # the plain mean of 100, 100, 100, 200 is 125: the newest 200 weighs more
-    assert Decimal("125") < p.expected_amount < Decimal("200")  # type: ignore[operator]
+    assert Decimal(125) < p.expected_amount < Decimal(200)  # type: ignore[operator]
 
 
 def test_lateness_and_reminder_day() -> None:
