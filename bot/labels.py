@@ -224,6 +224,11 @@ CHURN_REASONS: dict[str, Msg] = {
     "open_complaints": NP_("%(count)s open complaint", "%(count)s open complaints", "count"),
     "low_csat": N_("low satisfaction: CSAT %(csat)s/5"),
     "nps_detractor": N_("NPS %(nps)s/10 (detractor)"),
+    "reorder_overdue": NP_(
+        "reorder %(days)s day late (usually every %(usual)s days, ±%(tolerance)s)",
+        "reorder %(days)s days late (usually every %(usual)s days, ±%(tolerance)s)",
+        "days",
+    ),
 }
 
 CLASSIFICATION_REASONS: dict[str, Msg] = {

@@ -152,6 +152,7 @@ class ReminderKind(StrEnum):
     MONTHLY_REPORT = "monthly_report"
     CATCH_UP = "catch_up"  # after downtime: the days beyond the catch-up horizon (to admins)
     DELIVERY_FAILURES = "delivery_failures"  # to admins, once a day: reminders given up
+    REORDER = "reorder"  # a customer's predicted reorder date is near (bot.domain.reorder)
 
 
 class ReminderStatus(StrEnum):

@@ -106,6 +106,7 @@ class ReorderPrediction:
     currency: str | None
     last_purchase_on: date
     occasions: int
+    last_product: str | None = None  # what the latest purchase was (for the draft message)
 
     @property
     def window(self) -> tuple[date, date]:
@@ -224,13 +225,11 @@ def predict(
         total_weight = sum(w for _, w in amounts)
         mean = sum(float(a) * w for a, w in amounts) / total_weight
         expected_amount = Decimal(repr(mean)).quantize(_CENTS, rounding=ROUND_HALF_UP)
-    currency = None
-    if purchases and expected_amount is not None:
-        latest = max(
-            (p for p in purchases if today is None or p.purchased_on <= today),
-            key=lambda p: (p.purchased_on, p.created_at),
-        )
-        currency = latest.currency
+    latest = max(
+        (p for p in purchases if today is None or p.purchased_on <= today),
+        key=lambda p: (p.purchased_on, p.created_at),
+    )
+    currency = latest.currency if expected_amount is not None else None
     return ReorderPrediction(
         interval_days=interval_days,
         expected_on=last + timedelta(days=interval_days),
@@ -240,6 +239,7 @@ def predict(
         currency=currency,
         last_purchase_on=last,
         occasions=len(occasions),
+        last_product=latest.product,
     )
 
 
