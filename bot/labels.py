@@ -298,6 +298,7 @@ EXPORT: dict[str, Msg] = {
     "sheet_at_risk": NC_("sheet", "At risk"),
     "sheet_clv": NC_("sheet", "CLV"),
     "sheet_customers": NC_("sheet", "Customers"),
+    "sheet_reorders": NC_("sheet", "Expected reorders"),
     # summary
     "figure": N_("Figure"),
     "current": N_("This period"),
@@ -343,6 +344,11 @@ EXPORT: dict[str, Msg] = {
     "first_purchase": N_("First purchase"),
     "observed_days": N_("Observed days"),
     "aov": N_("Average order value"),
+    # expected reorders
+    "expected_on": N_("Expected around"),
+    "tolerance_days": N_("± days"),
+    "interval_days": N_("Usual interval (days)"),
+    "expected_amount": N_("Expected amount"),
     "orders_per_year": N_("Orders per year"),
     "lifetime_years": N_("Lifetime (years)"),
     "clv": N_("CLV"),

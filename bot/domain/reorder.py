@@ -68,6 +68,8 @@ class ReorderRules:
     min_confidence: float = 0.2
     # Only the latest N occasions are used (old habits fade).
     max_history: int = 24
+    # Reports list the reorders expected in the next N days.
+    report_days: int = 30
 
     def __post_init__(self) -> None:
         for f in fields(self):
