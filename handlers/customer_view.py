@@ -175,7 +175,7 @@ def reason_texts(view: CardView, language: str, config: Config) -> list[str]:
 
 
 def day_text(day: date, language: str) -> str:
-    """A day as people read it: "Feb 5, 2027" / "2027年2月5日"."""
+    """A day as people read it: "Feb 5, 2027" (the medium date of the reader's locale)."""
     return format_date(day, "medium", locale="zh_CN" if language == "zh" else "en")
 
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from bot.domain.models import Customer, Purchase, ReminderKind, Role, StaffUser
+from bot.i18n import gettext_for
+from bot.reports_export import report_xlsx
 from handlers.common import SERVICES_KEY
-from tests.handlers.test_reminders import SHANGHAI, local, run_until, texts
+from handlers.reports import summary_text
+from tests.bot.test_reports_export import open_xlsx
+from tests.handlers.test_reminders import SHANGHAI, run_until, texts
 
 REP_ZH, REP_EN = 811, 812
 
@@ -39,7 +44,7 @@ async def setup(bot: Any, sandbox: Any, clock: Any) -> tuple[dict[str, Any], dic
 async def test_prediction_on_the_card_and_the_reminder_with_its_draft(bot: Any, sandbox: Any, clock: Any) -> None:
     svc = bot.bot_data[SERVICES_KEY]
     days_before = svc.config.reorder.remind_days_before
-    users, customers = await setup(bot, sandbox, clock)
+    users, _customers = await setup(bot, sandbox, clock)
     start = clock.now().astimezone(SHANGHAI)
     expected = start.date() + timedelta(days=10)
 
@@ -77,6 +82,33 @@ async def test_prediction_on_the_card_and_the_reminder_with_its_draft(bot: Any, 
     # A day later: not again.
     await run_until(bot, sandbox, clock, clock.now() + timedelta(days=1), step=timedelta(hours=3))
     assert len(texts(users["en"], "usually reorders every")) == 1
+
+
+async def test_reports_list_the_reorders_expected_with_their_amount(bot: Any, sandbox: Any, clock: Any) -> None:
+
+    svc = bot.bot_data[SERVICES_KEY]
+    await setup(bot, sandbox, clock)
+    now = clock.now()
+    manager = await svc.store.staff.insert(StaffUser(id="899", telegram_id=899, name="Chen", role=Role.MANAGER,
+                                                     teams=["east"], language="zh", created_at=now,
+                                                     updated_at=now))
+    expected = now.astimezone(SHANGHAI).date() + timedelta(days=10)
+    result = await svc.reports.report(manager, "this_month")
+    assert result.report.reorders is not None
+    assert {r.name for r in result.report.reorders.rows} == {"王芳", "Acme Tea"}
+    assert all(r.expected_on == expected and r.expected_amount == Decimal(600) for r in result.report.reorders.rows)
+    zh = summary_text(result, "zh")
+    assert "预计复购" in zh and "王芳" in zh and "Acme Tea" in zh and "¥1,200.00" in zh and "（Wang）" in zh
+    en = summary_text(result, "en")
+    assert "Reorders expected" in en and _day("en", expected) in en and "about CN¥600.00" in en
+
+    def sheet() -> list[tuple[Any, ...]]:  # building and reading a workbook: off the event loop
+        book = open_xlsx(report_xlsx(result.report, gettext_for("en")))
+        return list(book["Expected reorders"].iter_rows(values_only=True))
+
+    rows = await asyncio.to_thread(sheet)
+    assert rows[0][:3] == ("Customer", "Owner", "Expected around")
+    assert {row[0] for row in rows[1:]} == {"王芳", "Acme Tea"}
 
 
 def _day(language: str, day: date) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import statistics
 from datetime import UTC, date, datetime, timedelta
@@ -230,3 +231,26 @@ def test_properties(gaps: list[int], amounts: list[int]) -> None:
     assert min(g.days for g in real_gaps) - 1 <= p.interval_days <= max(g.days for g in real_gaps) + 1
     # order of the input does not matter
     assert predict(list(reversed(lines)), rules=ReorderRules(min_confidence=0)) == p
+
+
+def test_reports_list_the_reorders_expected_in_the_coming_days() -> None:
+    from bot.domain.models import Customer
+    from bot.domain.reports.reorders import expected_reorders
+
+    soon, later, archived = (Customer(name=n, owner_id="rep", archived=n == "old") for n in ("soon", "later", "old"))
+    today = START + timedelta(days=70)
+    histories = {
+        soon.id: [dataclasses.replace(p, customer_id=soon.id) for p in from_gaps([30, 30], "300")],  # due day 90
+        later.id: [dataclasses.replace(p, customer_id=later.id) for p in from_gaps([35, 35], "100")],  # day 105
+        archived.id: [dataclasses.replace(p, customer_id=archived.id) for p in from_gaps([30, 30])],
+    }
+    coming = expected_reorders([later, soon, archived], histories, today, 30, owner_names={"rep": "Wang"})
+    assert [r.name for r in coming.rows] == ["soon"]
+    (row,) = coming.rows
+    assert row.expected_on == START + timedelta(days=90) and row.owner_name == "Wang"
+    assert coming.totals == {"CNY": Decimal("300.00")}
+    assert coming.end == today + timedelta(days=30)
+    wider = expected_reorders([later, soon], histories, today, 120)
+    assert [r.name for r in wider.rows] == ["soon", "later"]
+    assert wider.totals == {"CNY": Decimal("400.00")}
+    assert expected_reorders([soon], histories, today, 30, ReorderRules(enabled=False)).rows == ()
