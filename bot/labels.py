@@ -556,4 +556,5 @@ REMINDER_KINDS = {
     "monthly_report": N_("monthly report"),
     "catch_up": N_("downtime beyond the catch-up horizon"),
     "delivery_failures": N_("delivery failures"),
+    "reorder": N_("reorder due"),
 }

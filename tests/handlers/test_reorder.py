@@ -114,3 +114,11 @@ async def test_reports_list_the_reorders_expected_with_their_amount(bot: Any, sa
 def _day(language: str, day: date) -> str:
     from handlers.customer_view import day_text
     return day_text(day, language)
+
+
+def test_the_reorder_kind_has_a_name_for_digests() -> None:
+    from bot import labels
+    from handlers.reminders import RENDERERS, pushed
+
+    assert ReminderKind.REORDER.value in labels.REMINDER_KINDS
+    assert ReminderKind.REORDER in pushed().renderers or ReminderKind.REORDER in RENDERERS
