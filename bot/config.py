@@ -50,6 +50,7 @@ import babel
 from bot.domain.churn import ChurnRules
 from bot.domain.classification import ClassificationRules
 from bot.domain.feedback import FeedbackRules
+from bot.domain.reorder import ReorderRules
 from bot.domain.reports import ReportSettings
 
 LANGUAGES = ("zh", "en")
@@ -327,6 +328,7 @@ class Config:
     festivals: FestivalsConfig = field(default_factory=FestivalsConfig)
     birthdays: BirthdaysConfig = field(default_factory=BirthdaysConfig)
     churn: ChurnRules = field(default_factory=ChurnRules)
+    reorder: ReorderRules = field(default_factory=ReorderRules)
     reports: ReportsConfig = field(default_factory=ReportsConfig)
     conversation: ConversationConfig = field(default_factory=ConversationConfig)
     backup: BackupConfig = field(default_factory=BackupConfig)

@@ -224,6 +224,11 @@ CHURN_REASONS: dict[str, Msg] = {
     "open_complaints": NP_("%(count)s open complaint", "%(count)s open complaints", "count"),
     "low_csat": N_("low satisfaction: CSAT %(csat)s/5"),
     "nps_detractor": N_("NPS %(nps)s/10 (detractor)"),
+    "reorder_overdue": NP_(
+        "reorder %(days)s day late (usually every %(usual)s days, ±%(tolerance)s)",
+        "reorder %(days)s days late (usually every %(usual)s days, ±%(tolerance)s)",
+        "days",
+    ),
 }
 
 CLASSIFICATION_REASONS: dict[str, Msg] = {
@@ -293,6 +298,7 @@ EXPORT: dict[str, Msg] = {
     "sheet_at_risk": NC_("sheet", "At risk"),
     "sheet_clv": NC_("sheet", "CLV"),
     "sheet_customers": NC_("sheet", "Customers"),
+    "sheet_reorders": NC_("sheet", "Expected reorders"),
     # summary
     "figure": N_("Figure"),
     "current": N_("This period"),
@@ -338,6 +344,11 @@ EXPORT: dict[str, Msg] = {
     "first_purchase": N_("First purchase"),
     "observed_days": N_("Observed days"),
     "aov": N_("Average order value"),
+    # expected reorders
+    "expected_on": N_("Expected around"),
+    "tolerance_days": N_("± days"),
+    "interval_days": N_("Usual interval (days)"),
+    "expected_amount": N_("Expected amount"),
     "orders_per_year": N_("Orders per year"),
     "lifetime_years": N_("Lifetime (years)"),
     "clv": N_("CLV"),
@@ -553,4 +564,5 @@ REMINDER_KINDS = {
     "delivery_failures": N_("delivery failures"),
     "todo_due": N_("to-do"),
     "todo_assigned": N_("new to-do"),
+    "reorder": N_("reorder due"),
 }

@@ -215,7 +215,21 @@ def report_xlsx(
     _mix_sheet(_Sheet(workbook, h["sheet_mix"], tz), report, h)
     _at_risk_sheet(_Sheet(workbook, h["sheet_at_risk"], tz), report, _, h)
     _clv_sheet(_Sheet(workbook, h["sheet_clv"], tz), report, h, clv_rows)
+    if report.reorders is not None and report.reorders.rows:
+        _reorders_sheet(_Sheet(workbook, h["sheet_reorders"], tz), report, h)
     return _workbook_bytes(workbook)
+
+
+def _reorders_sheet(sheet: _Sheet, report: Report, h: _Headers) -> None:
+    """The reorders expected in the coming days (``bot.domain.reports.reorders``)."""
+    assert report.reorders is not None
+    sheet.widths(18, 14, 14, 8, 12, 14, 8, 22)
+    sheet.header([h["customer"], h["owner"], h["expected_on"], h["tolerance_days"], h["interval_days"],
+                  h["expected_amount"], h["currency"], h["customer_id"]])
+    for r in report.reorders.rows:
+        sheet.row(r.name, r.owner_name, r.expected_on, r.tolerance_days, r.interval_days,
+                  r.expected_amount, r.currency, r.customer_id,
+                  formats={5: money_format(r.currency)} if r.currency else None)
 
 
 def _comparison_format(comparison: Comparison) -> str:

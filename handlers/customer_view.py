@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
 from babel.numbers import format_currency
 from lunar_python.util import LunarUtil
 
@@ -17,6 +18,7 @@ from bot.domain.codec import from_dict
 from bot.domain.models import Birthday, CalendarKind, Customer
 from bot.domain.overdue import overdue
 from bot.domain.phones import format_phone
+from bot.domain.reorder import ReorderPrediction
 from bot.i18n import gettext_for
 from bot.render import format_datetime, render
 from bot.services.customers import CardView
@@ -172,6 +174,27 @@ def reason_texts(view: CardView, language: str, config: Config) -> list[str]:
             for reason in view.classification.reasons if reason.code not in _SELF_EVIDENT]
 
 
+def day_text(day: date, language: str) -> str:
+    """A day as people read it: "Feb 5, 2027" (the medium date of the reader's locale)."""
+    return format_date(day, "medium", locale="zh_CN" if language == "zh" else "en")
+
+
+def reorder_context(prediction: ReorderPrediction | None, language: str,
+                    today: date | None = None) -> dict[str, Any] | None:
+    """What the card and the reminder say about the predicted next purchase."""
+    if prediction is None:
+        return None
+    amount = prediction.expected_amount
+    return {
+        "interval": prediction.interval_days,
+        "expected": day_text(prediction.expected_on, language),
+        "tolerance": prediction.tolerance_days,
+        "amount": money(amount, prediction.currency, language) if amount and prediction.currency else None,
+        "last": day_text(prediction.last_purchase_on, language),
+        "late": prediction.days_late(today) if today else 0,
+    }
+
+
 def when_text(moment: datetime | None, language: str, tz: Any, *, weekday: bool = False) -> str:
     """A moment or "—"; ``weekday`` for what a rep confirms (``bot.render.format_datetime``)."""
     return format_datetime(moment, language, tz, weekday=weekday) if moment else "—"
@@ -211,4 +234,7 @@ def render_card(view: CardView, language: str, config: Config, tz: Any, *, now: 
         feedback=[(_(labels.FEEDBACK_KINDS[f.kind.value]), f.severity.value, f.content[:80])
                   for f in view.open_feedback],
         details=details,
+        reorder=reorder_context(view.reorder, language,
+                                now.astimezone(ZoneInfo(tz) if isinstance(tz, str) else (tz or UTC)).date()
+                                if now is not None else None),
     )

@@ -18,7 +18,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-from babel.dates import format_date
 from telegram import CopyTextButton, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import Application, BaseHandler, CallbackQueryHandler, CommandHandler
@@ -65,7 +64,7 @@ from handlers.common import (
     services,
     user_zone,
 )
-from handlers.customer_view import when_text
+from handlers.customer_view import day_text, reorder_context, when_text
 from handlers.menu import N_
 
 log = logging.getLogger(__name__)
@@ -205,11 +204,6 @@ DIGEST_DETAILS: dict[ReminderKind, DigestDetail] = {}
 DIGEST_BUTTONS = 90  # Telegram allows 100 buttons a message
 
 
-def day_text(day: date, language: str) -> str:
-    """A day as people read it: "Feb 5, 2027" / "2027年2月5日"."""
-    return format_date(day, "medium", locale="zh_CN" if language == "zh" else "en")
-
-
 def _agenda_detail(svc: Services, reminder: Reminder, language: str) -> str:
     return day_text(agenda_day(reminder), language)
 
@@ -303,6 +297,31 @@ async def _churn(svc: Services, reminder: Reminder, user: StaffUser, language: s
         [InlineKeyboardButton(_(SNOOZE_DAYS_LABEL), callback_data=_cb("rem", "snooze", reminder.id, "7d"))],
     ])
     return render(language, "reminder_churn", c=customer, score=reminder.payload.get("score"), reasons=reasons), markup
+
+
+async def _reorder(svc: Services, reminder: Reminder, user: StaffUser, language: str) -> Rendered | None:
+    """The customer's predicted reorder date is near: the rhythm, the date, a draft to send."""
+    subject = await svc.delivery.subject(reminder, user)
+    if subject is None or subject.customer is None:
+        return None
+    customer = subject.customer
+    prediction = await svc.customers.reorder_prediction(user, customer.id)
+    if prediction is None or prediction.last_purchase_on.isoformat() != reminder.payload.get("last"):
+        return None  # bought since (or the rhythm is gone): nothing to remind
+    _ = gettext_for(language)
+    draft = render(language, "reorder_draft", c=customer, product=prediction.last_product)
+    phone = customer.phones[0] if customer.phones else None
+    text = render(language, "reminder_reorder", c=customer, draft=draft,
+                  phone=format_phone(phone, svc.config.locale.phone_region) if phone else None,
+                  **reorder_context(prediction, language))
+    markup = InlineKeyboardMarkup([
+        [InlineKeyboardButton(_(COPY_LABEL) % {"name": customer.name[:20]},
+                              copy_text=CopyTextButton(draft[:COPY_LIMIT])),
+         InlineKeyboardButton(_(DONE_LABEL), callback_data=_cb("log", "start", customer.id))],
+        [InlineKeyboardButton(_(OPEN_CARD_LABEL), callback_data=_cb("cust", "view", customer.id))],
+        snooze_row(reminder, language),
+    ])
+    return text, markup
 
 
 async def _feedback_overdue(svc: Services, reminder: Reminder, user: StaffUser, language: str) -> Rendered | None:
@@ -533,6 +552,7 @@ def pushed() -> Pushed:
             ReminderKind.DELIVERY_FAILURES: _delivery_failures,
             ReminderKind.BIRTHDAY: _greeting_items,
             ReminderKind.FESTIVAL: _greeting_items,
+            ReminderKind.REORDER: _reorder,
         },
         digest_details={
             ReminderKind.DAILY_AGENDA: _agenda_detail,

@@ -434,9 +434,31 @@ def summary_text(result: ReportResult, language: str, *, title: str | None = Non
         at_risk=[(r.name, r.owner_name, r.score, labels.churn_reasons(r.reasons, _))
                  for r in report.at_risk],
         show_owner=not one_person,
+        **_reorders_context(result, locale),
         customers=result.customers,
         generated=_when(report.generated_at, result, locale),
     )
+
+
+REORDER_ROWS = 15
+
+
+def _reorders_context(result: ReportResult, locale: str) -> dict[str, Any]:
+    """The reorders expected in the coming days (``bot.domain.reports.reorders``)."""
+    coming = result.report.reorders
+    if coming is None or not coming.rows:
+        return {"reorders": []}
+    return {
+        "reorders": [(r.name, r.owner_name,
+                      format_date(r.expected_on, "medium", locale=locale), r.tolerance_days,
+                      format_currency(r.expected_amount, r.currency, locale=locale)
+                      if r.expected_amount is not None and r.currency else None)
+                     for r in coming.rows[:REORDER_ROWS]],
+        "more_reorders": max(0, len(coming.rows) - REORDER_ROWS),
+        "reorders_from": format_date(coming.start, "medium", locale=locale),
+        "reorders_to": format_date(coming.end, "medium", locale=locale),
+        "reorders_total": [format_currency(v, cur, locale=locale) for cur, v in sorted(coming.totals.items())],
+    }
 
 
 def _when(moment: datetime, result: ReportResult, locale: str) -> str:

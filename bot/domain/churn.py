@@ -20,6 +20,9 @@ reason code (params)           fires when                                  point
 ``open_complaints`` (count)    complaints open or in progress              weight × min(1, count/2)
 ``low_csat`` (csat)            the latest CSAT (last 180 days) ≤ 2         weight
 ``nps_detractor`` (nps)        the latest NPS (last 180 days) ≤ 6          weight
+``reorder_overdue``            today is past the predicted reorder date     weight × min(1,
+(days, usual, tolerance)       plus its tolerance (``bot.domain.reorder``;  days/usual)
+                               days = past the window's end)
 =============================  ==========================================  ===============
 
 Points round half up and are at least 1 when a reason fires; a reason whose
@@ -59,6 +62,7 @@ from fractions import Fraction
 from itertools import pairwise
 from typing import Any
 
+from bot.domain import reorder
 from bot.domain.models import (
     Customer,
     Feedback,
@@ -80,6 +84,7 @@ class ReasonCode(StrEnum):
     OPEN_COMPLAINTS = "open_complaints"
     LOW_CSAT = "low_csat"
     NPS_DETRACTOR = "nps_detractor"
+    REORDER_OVERDUE = "reorder_overdue"
 
 
 _CODE_ORDER = {code: index for index, code in enumerate(ReasonCode)}
@@ -105,6 +110,7 @@ class ChurnRules:
     weight_open_complaints: int = 30
     weight_low_csat: int = 20
     weight_nps_detractor: int = 15
+    weight_reorder_overdue: int = 20
     # At risk when the score reaches this.
     threshold: int = 50
     # Open complaints reaching full weight (fewer count pro rata).
@@ -206,6 +212,7 @@ def score(
     feedback: Iterable[Feedback],
     now: datetime,
     rules: ChurnRules | None = None,
+    reorder_rules: reorder.ReorderRules | None = None,
 ) -> ChurnAssessment:
     """Assess ``customer``'s churn risk at ``now`` (timezone-aware, business time zone).
 
@@ -227,6 +234,7 @@ def score(
         *_purchase_reasons(own_purchases, today, rules),
         _open_complaints(own_feedback, rules),
         *_rating_reasons(own_feedback, now, rules),
+        _reorder_overdue(own_purchases, today, rules, reorder_rules),
     ]
     reasons = sorted(
         (r for r in found if r is not None),
@@ -373,3 +381,29 @@ def _rating_reasons(
             )
         )
     return reasons
+
+
+def _reorder_overdue(
+    purchases: list[Purchase],
+    today: date,
+    rules: ChurnRules,
+    reorder_rules: reorder.ReorderRules | None,
+) -> Reason | None:
+    """Past the predicted reorder date plus its tolerance: strength = days past
+    the window's end / the usual interval."""
+    reorder_rules = reorder_rules or reorder.ReorderRules()
+    if not reorder_rules.enabled or rules.weight_reorder_overdue <= 0:
+        return None
+    prediction = reorder.predict(purchases, today=today, rules=reorder_rules)
+    if prediction is None:
+        return None
+    late = prediction.days_late(today)
+    if late <= 0:
+        return None
+    return _reason(
+        ReasonCode.REORDER_OVERDUE,
+        {"days": late, "usual": prediction.interval_days, "tolerance": prediction.tolerance_days},
+        rules.weight_reorder_overdue,
+        late,
+        prediction.interval_days,
+    )

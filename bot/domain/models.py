@@ -154,6 +154,7 @@ class ReminderKind(StrEnum):
     DELIVERY_FAILURES = "delivery_failures"  # to admins, once a day: reminders given up
     TODO_DUE = "todo_due"  # a to-do's due time (to its assignee)
     TODO_ASSIGNED = "todo_assigned"  # a manager gave a rep a to-do: told at once
+    REORDER = "reorder"  # a customer's predicted reorder date is near (bot.domain.reorder)
 
 
 class TodoStatus(StrEnum):

@@ -16,7 +16,7 @@ from typing import Any
 
 from bot.clock import Clock
 from bot.config import Config
-from bot.domain import access, card
+from bot.domain import access, card, reorder
 from bot.domain.classification import Classification, ClassificationRules, classify
 from bot.domain.duplicates import REASONS, find_duplicates
 from bot.domain.models import (
@@ -32,10 +32,12 @@ from bot.domain.models import (
     StaffUser,
     ValueTier,
 )
+from bot.domain.reorder import ReorderPrediction
 from bot.domain.search import name_sort_key, search_doc
 from bot.services.audit import AuditService
 from bot.services.drafts import insert_once
 from bot.services.errors import AccessDenied, update_or_refuse
+from bot.services.reminder_generation import changed
 from bot.services.reminders import ReminderService
 from bot.services.search_index import CustomerSearchIndex
 from storage.base import ConflictError, NotFoundError, Store, Transaction
@@ -62,6 +64,7 @@ class CardView:
     revenue_12m: Decimal
     last_contact: datetime | None
     referrer_hidden: bool = False  # a referrer is set but the actor may not see it (``referrer`` is None)
+    reorder: ReorderPrediction | None = None  # the predicted next purchase (bot.domain.reorder)
 
 
 @dataclass(frozen=True)
@@ -156,7 +159,18 @@ class CustomerService:
             revenue_12m=revenue,
             last_contact=max(contacts) if contacts else None,
             referrer_hidden=bool(customer.referred_by) and referrer is None,
+            reorder=self._predict(purchases, now.date()),
         )
+
+    def _predict(self, purchases: list[Purchase], today: date) -> ReorderPrediction | None:
+        rules = self.config.reorder
+        return reorder.predict(purchases, today=today, rules=rules) if rules.enabled else None
+
+    async def reorder_prediction(self, actor: StaffUser, customer_id: str) -> ReorderPrediction | None:
+        """The customer's predicted next purchase, now (None: too little or too irregular history)."""
+        customer = await self.visible(actor, customer_id)
+        purchases = await self.store.purchases.find({"customer_id": customer.id})
+        return self._predict(purchases, self.clock.now().astimezone(self.config.tz).date())
 
     async def search(self, actor: StaffUser, query: str, limit: int = 50) -> list[Customer]:
         """Customers the actor may see, best match first (names, pinyin, phone digits, tags…).
@@ -421,6 +435,7 @@ class CustomerService:
         )
         saved = await insert_once(self.store.purchases, purchase)
         await self.audit.record_change(actor.id, "create", "purchase", None, saved)
+        await changed(self.store, customer.id, now)  # the daily scan re-predicts the reorder date
         return saved, await self.reclassify(customer.id)
 
     async def reclassify(self, customer_id: str) -> Customer:

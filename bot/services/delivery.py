@@ -416,7 +416,7 @@ class DeliveryService:
                 if customer is not None:
                     customers[customer.id] = customer
             return Subject(customers=customers) if customers else None
-        if kind is ReminderKind.CHURN_WARNING:
+        if kind in (ReminderKind.CHURN_WARNING, ReminderKind.REORDER):
             if reminder.payload.get("summary"):
                 found = {}
                 for customer_id in reminder.payload.get("customers", []):

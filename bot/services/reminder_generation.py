@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
 from bot.config import Config
-from bot.domain import birthdays, catch_up, churn, festivals, rescan
+from bot.domain import birthdays, catch_up, churn, festivals, reorder, rescan
 from bot.domain.classification import classify
 from bot.domain.models import (
     Customer,
@@ -75,6 +75,28 @@ class _Assessed:
     classified: Customer  # with the derived tier and stage of today (== customer: unchanged)
     assessment: churn.ChurnAssessment
     next_day: date | None  # when time alone may change any of it
+    reorder_due: reorder.ReorderPrediction | None = None  # a reorder reminder is due today
+
+
+def reorder_key(customer_id: str, prediction: reorder.ReorderPrediction) -> str:
+    """One reorder reminder per customer and purchase cycle (a new purchase starts a new one)."""
+    return f"reorder:{customer_id}:{prediction.last_purchase_on.isoformat()}"
+
+
+def reorder_reminder(
+    purchases: list[Purchase], today: date, rules: reorder.ReorderRules
+) -> tuple[reorder.ReorderPrediction | None, date | None]:
+    """The prediction if its reminder is due ``today`` (from ``remind_days_before`` the
+    expected date up to the date itself), and the later day it falls due, if any."""
+    if not rules.enabled:
+        return None, None
+    prediction = reorder.predict(purchases, today=today, rules=rules)
+    if prediction is None:
+        return None, None
+    remind_on = prediction.reminder_on(rules.remind_days_before)
+    if today < remind_on:
+        return None, remind_on
+    return (prediction if today <= prediction.expected_on else None), None
 
 
 def greetings_key(owner_id: str, day: date) -> str:
@@ -356,7 +378,11 @@ class ReminderGenerator:
             purchases = await self.store.purchases.find({"customer_id": customer.id})
             interactions = await self.store.interactions.find({"customer_id": customer.id, "deleted": False})
             feedback = await self.store.feedback.find({"customer_id": customer.id, "deleted": False})
-            assessment = churn.score(customer, purchases, interactions, feedback, local_now, rules)
+            assessment = churn.score(customer, purchases, interactions, feedback, local_now, rules,
+                                     self.config.reorder)
+            due, _later = reorder_reminder(purchases, local_now.date(), self.config.reorder)
+            if due is not None and customer.owner_id in staff:
+                await self._schedule_reorder(customer, due, now)
             state_id = f"{CHURN_STATE}:{customer.id}"
             state = await self.store.kv.get(state_id)
             was_at_risk = bool(state and state.value.get("at_risk"))
@@ -571,17 +597,20 @@ class ReminderGenerator:
                                                  stage=result.derived_stage)
                 class_next = rescan.classification_change(customer, purchases, interactions, class_now,
                                                           class_rules)
-            assessment = churn.score(classified, purchases, interactions, feedback, local_now, rules)
+            assessment = churn.score(classified, purchases, interactions, feedback, local_now, rules,
+                                     self.config.reorder)
             boundary = min((d for d in (class_next, rescan.churn_breakpoints(
                 classified, purchases, interactions, feedback, local_now, rules)) if d), default=None)
 
             def at_risk_on(day: date, c: Customer = classified, p: list = purchases,
                            i: list = interactions, f: list = feedback) -> bool:
                 moment = local_now + timedelta(days=(day - today).days)
-                return churn.score(c, p, i, f, moment, rules).at_risk
+                return churn.score(c, p, i, f, moment, rules, self.config.reorder).at_risk
 
             next_day = rescan.next_change(today, boundary, assessment.at_risk, at_risk_on)
-            results.append((_Assessed(customer, classified, assessment, next_day), state))
+            reorder_due, remind_on = reorder_reminder(purchases, today, self.config.reorder)
+            next_day = min((d for d in (next_day, remind_on) if d), default=None)
+            results.append((_Assessed(customer, classified, assessment, next_day, reorder_due), state))
         return results
 
     def _apply(self, result: _Assessed, state: Any, now: datetime, staff: dict[str, StaffUser],
@@ -595,6 +624,8 @@ class ReminderGenerator:
             and result.customer.owner_id in staff
         if warn:
             warned[result.customer.team or ""].append(result.customer.id)
+        if result.reorder_due is not None and result.customer.owner_id not in staff:
+            result = dataclasses.replace(result, reorder_due=None)
         return self._store_result(result, state, now, warn)
 
     async def _store_result(self, result: _Assessed, state: Any, now: datetime, warn: bool) -> None:
@@ -616,10 +647,28 @@ class ReminderGenerator:
                 dedupe_key=f"churn:{customer.id}:{now.date().isoformat()}", customer_id=customer.id,
                 payload={"score": assessment.score, "reasons": [r.as_dict() for r in assessment.reasons]},
             )
+        if result.reorder_due is not None:
+            await self._schedule_reorder(customer, result.reorder_due, now)
         if assessment.at_risk != was_at_risk or state is None:
             await self.store.kv.put(f"{CHURN_STATE}:{customer.id}",
                                     {"at_risk": assessment.at_risk, "score": assessment.score},
                                     namespace=CHURN_STATE, now=now)
+
+    async def _schedule_reorder(self, customer: Customer, prediction: reorder.ReorderPrediction,
+                                now: datetime) -> None:
+        """The owner's reminder that the customer's reorder date is near (rendered with a draft)."""
+        await self.reminders.schedule(
+            kind=ReminderKind.REORDER, recipient_id=customer.owner_id, due_at=now,
+            dedupe_key=reorder_key(customer.id, prediction), customer_id=customer.id,
+            payload={
+                "last": prediction.last_purchase_on.isoformat(),
+                "expected": prediction.expected_on.isoformat(),
+                "interval": prediction.interval_days,
+                "tolerance": prediction.tolerance_days,
+                "amount": str(prediction.expected_amount) if prediction.expected_amount is not None else None,
+                "currency": prediction.currency,
+            },
+        )
 
     async def _summaries(self, warned: dict[str, list[str]], staff: dict[str, StaffUser], now: datetime) -> None:
         for team, ids in warned.items():

@@ -80,7 +80,7 @@ from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
 from bot.config import WEEKDAYS, Config
-from bot.domain import access, churn
+from bot.domain import access, churn, reorder
 from bot.domain.models import (
     Customer,
     Feedback,
@@ -103,6 +103,7 @@ from bot.domain.reports import (
     ReportSettings,
     compute_report,
 )
+from bot.domain.reports.reorders import expected_reorders
 from bot.i18n import gettext_for
 from bot.services.audit import AuditService
 from bot.services.collector import collector_paused
@@ -370,7 +371,7 @@ class ReportService:
             box = [await self.load(actor, scope, period, now)]  # the worker takes the only reference
             report, names, in_scope = await asyncio.to_thread(
                 _figures, box, snapshot=snapshot, period=period, now=now,
-                rules=self.churn_rules, settings=self.settings,
+                rules=self.churn_rules, settings=self.settings, reorder_rules=self.config.reorder,
             )
         await self._save_snapshot(scope, snapshots, report, today)
         result = ReportResult(
@@ -817,6 +818,7 @@ def _compute(
     now: datetime,
     rules: churn.ChurnRules,
     settings: ReportSettings,
+    reorder_rules: reorder.ReorderRules | None = None,
 ) -> Report:
     """Score the churn risk and compute the figures (CPU-bound: runs in a worker thread).
 
@@ -835,7 +837,7 @@ def _compute(
         contact = last_contact.get(customer.id)
         assessment = churn.score(
             customer, purchases.get(customer.id, ()), (contact,) if contact is not None else (),
-            feedback.get(customer.id, ()), local_now, rules,
+            feedback.get(customer.id, ()), local_now, rules, reorder_rules,
         )
         if assessment.at_risk:
             at_risk.append(AtRiskInput(customer.id, assessment.score, tuple(assessment.reasons)))
@@ -855,7 +857,12 @@ def _compute(
         at_risk=at_risk,
         previous_snapshot=snapshot,
     )
-    return compute_report(data, period, now, settings)
+    report = compute_report(data, period, now, settings)
+    if reorder_rules is None:  # the expected reorders were not asked for (benchmarks' baselines)
+        return report
+    coming = expected_reorders(inputs.customers, purchases, local_now.date(), reorder_rules.report_days,
+                               reorder_rules, {s.id: s.name for s in inputs.staff})
+    return dataclasses.replace(report, reorders=coming)
 
 
 _CHART_LOCK = threading.Lock()  # matplotlib is not safe with figures drawn side by side

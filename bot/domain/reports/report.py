@@ -28,6 +28,7 @@ from bot.domain.reports.customers import AtRiskRow, mix, movement, top_at_risk
 from bot.domain.reports.feedback import FeedbackStats, feedback_stats
 from bot.domain.reports.inputs import ReportData, ReportSettings
 from bot.domain.reports.periods import Period
+from bot.domain.reports.reorders import ExpectedReorders
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ class Report:
     at_risk: tuple[AtRiskRow, ...]
     clv: ClvSummary
     comparisons: tuple[Comparison, ...]
+    # The reorders expected in the coming days (bot.domain.reports.reorders), set by the caller.
+    reorders: ExpectedReorders | None = None
 
     def comparison(self, key: str) -> Comparison | None:
         return next((c for c in self.comparisons if c.key == key), None)

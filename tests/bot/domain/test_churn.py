@@ -258,11 +258,14 @@ def test_naive_now_is_refused() -> None:
 
 # --- purchases ---------------------------------------------------------------
 
+# These tests measure the median-gap reasons alone; reorder_overdue has its own tests below.
+WITHOUT_REORDER = ChurnRules(weight_reorder_overdue=0)
+
 
 def test_purchase_overdue_against_the_customers_own_median_gap() -> None:
     # Purchase days 255, 215, 170, 120 days ago: gaps 40, 45, 50 → median 45.
     purchases = [bought(255), bought(215), bought(170), bought(120)]
-    result = score(card(), purchases, [TODAY_CALL], [], NOW)
+    result = score(card(), purchases, [TODAY_CALL], [], NOW, WITHOUT_REORDER)
     # overdue: (120-45)/45 > 1 → 30.  Last 90 days: 0 purchase days; the 90
     # before (days 90-179): 170 and 120 → 2; 0 ≤ 2 × 0.5 → falling, (2-0)/2 → 20.
     assert result == ChurnAssessment(
@@ -288,7 +291,7 @@ def test_purchase_overdue_against_the_customers_own_median_gap() -> None:
 def test_purchase_overdue_half_strength() -> None:
     # 350, 250, 150 days ago: gaps 100, 100; (150-100)/100 = 0.5 → 15.  Only one
     # purchase day in days 90-179, so no frequency signal.
-    result = score(card(), [bought(350), bought(250), bought(150)], [TODAY_CALL], [], NOW)
+    result = score(card(), [bought(350), bought(250), bought(150)], [TODAY_CALL], [], NOW, WITHOUT_REORDER)
     assert result.reasons == [Reason(ReasonCode.PURCHASE_OVERDUE, {"days": 150, "usual": 100}, 15)]
 
 
@@ -301,13 +304,13 @@ def test_no_purchase_rhythm_without_two_purchase_days() -> None:
 
 def test_median_of_an_even_number_of_gaps_rounds_half_up() -> None:
     # 300, 270, 229 days ago: gaps 30, 41 → median 35.5 → 36.
-    result = score(card(), [bought(300), bought(270), bought(229)], [TODAY_CALL], [], NOW)
+    result = score(card(), [bought(300), bought(270), bought(229)], [TODAY_CALL], [], NOW, WITHOUT_REORDER)
     assert result.reasons == [Reason(ReasonCode.PURCHASE_OVERDUE, {"days": 229, "usual": 36}, 30)]
 
 
 def test_a_very_short_rhythm_is_floored_at_a_week() -> None:
     # 20, 18, 15 days ago: gaps 2, 3 → median 2.5 → 3, floored to 7; (15-7)/7 > 1 → 30.
-    result = score(card(), [bought(20), bought(18), bought(15)], [TODAY_CALL], [], NOW)
+    result = score(card(), [bought(20), bought(18), bought(15)], [TODAY_CALL], [], NOW, WITHOUT_REORDER)
     assert result.reasons == [Reason(ReasonCode.PURCHASE_OVERDUE, {"days": 15, "usual": 7}, 30)]
 
 
@@ -396,7 +399,7 @@ def test_one_open_complaint_is_half_weight() -> None:
 def test_everything_at_once_is_capped_at_100_and_ordered_by_points() -> None:
     purchases = [bought(255), bought(215), bought(170), bought(120)]
     feedback = [complaint(), complaint(), rating(5, csat=1, nps=0)]
-    result = score(card(ValueTier.HIGH), purchases, [call(NOW - timedelta(days=47))], feedback, NOW)
+    result = score(card(ValueTier.HIGH), purchases, [call(NOW - timedelta(days=47))], feedback, NOW, WITHOUT_REORDER)
     # 40 + 30 + 30 + 20 + 20 + 15 = 155 → 100; ties keep the code order.
     assert [(r.code, r.points) for r in result.reasons] == [
         ("no_contact", 40),
@@ -550,3 +553,34 @@ def test_the_usual_purchase_gap_is_the_median_rounded_half_up(gaps: list[int], m
     found = [r for r in churn._purchase_reasons([dataclasses.replace(bought(0), purchased_on=d) for d in days], late, rules) if r is not None]
     expected = max(minimum, math.floor(statistics.median(Fraction(g) for g in gaps) + Fraction(1, 2)))
     assert found and found[0].params["usual"] == expected
+
+
+# --- reorder overdue (bot.domain.reorder) ------------------------------------
+
+
+def test_reorder_overdue_is_a_reason_in_words_past_the_window() -> None:
+    # Bought every 30 days: 150, 120, 90, 60 days ago → expected 30 days ago, ±3.
+    purchases = [bought(150), bought(120), bought(90), bought(60)]
+    result = score(card(), purchases, [TODAY_CALL], [], NOW, ChurnRules(weight_purchase_overdue=0))
+    reorder = [r for r in result.reasons if r.code == ReasonCode.REORDER_OVERDUE]
+    # 30 days past the expected date, 27 past the window's end: 20 × 27/30 = 18.
+    assert reorder == [Reason(ReasonCode.REORDER_OVERDUE, {"days": 27, "usual": 30, "tolerance": 3}, 18)]
+    from bot import labels
+    from bot.i18n import gettext_for
+    (text,) = labels.churn_reasons(reorder, gettext_for("en"))
+    assert "27 days late" in text and "30" in text
+    (zh,) = labels.churn_reasons(reorder, gettext_for("zh"))
+    assert "27" in zh and "复购" in zh
+
+
+def test_no_reorder_reason_inside_the_window_or_when_switched_off() -> None:
+    from bot.domain.reorder import ReorderRules
+    purchases = [bought(92), bought(62), bought(32), bought(2)]
+    assert all(r.code != ReasonCode.REORDER_OVERDUE
+               for r in score(card(), purchases, [TODAY_CALL], [], NOW).reasons)
+    late = [bought(150), bought(120), bought(90), bought(60)]
+    assert all(r.code != ReasonCode.REORDER_OVERDUE
+               for r in score(card(), late, [TODAY_CALL], [], NOW, WITHOUT_REORDER).reasons)
+    assert all(r.code != ReasonCode.REORDER_OVERDUE
+               for r in score(card(), late, [TODAY_CALL], [], NOW,
+                              reorder_rules=ReorderRules(enabled=False)).reasons)

@@ -39,7 +39,9 @@ async def snapshot(svc: Services) -> dict[str, Any]:
     states = {kv.id: kv.value for kv in await store.kv.find({"namespace": CHURN_STATE})}
     warnings = {r.dedupe_key: (r.recipient_id, r.customer_id, r.payload)
                 for r in await store.reminders.find({"kind": ReminderKind.CHURN_WARNING.value})}
-    return {"customers": customers, "states": states, "warnings": warnings}
+    reorders = {r.dedupe_key: (r.recipient_id, r.customer_id, r.payload)
+                for r in await store.reminders.find({"kind": ReminderKind.REORDER.value})}
+    return {"customers": customers, "states": states, "warnings": warnings, "reorders": reorders}
 
 
 @pytest.fixture
@@ -99,6 +101,7 @@ async def test_the_incremental_scan_matches_the_full_scan_day_after_day(
     assert not await incremental.store.kv.find({"namespace": DIRTY})  # every mark was taken
     warnings = (await snapshot(full))["warnings"]
     assert len(warnings) > 20  # the days crossed thresholds: warnings did come
+    assert (await snapshot(full))["reorders"]  # reorder reminders came too, the same in both
 
 
 async def test_a_scan_on_the_same_day_does_nothing(pair: tuple[Services, Services, list[Customer]]) -> None:

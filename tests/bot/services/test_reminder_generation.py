@@ -84,3 +84,38 @@ async def test_the_daily_run_pauses_the_collector_and_gives_it_back(
         clock.advance(timedelta(days=1))
         await svc.generator.run_daily(clock.now())  # a new day: the scan runs and assesses the one customer
         assert frozen == [True] and gc.isenabled()
+
+
+async def test_a_purchase_marks_the_customer_and_the_reorder_reminder_follows_the_new_cycle(tmp_path: Path) -> None:
+    """Issue 20.2: a purchase marks the customer for the scan; the reminder of the old cycle
+    is not due any more, the new cycle's comes on its own day (the due-date bucket)."""
+    from bot.domain.models import ReminderKind
+    from bot.services.reminder_generation import DIRTY
+
+    clock = SimulatedClock(START)
+    config = load_config(None, environ={}, search=False)
+    async with open_store("tinydb", path=tmp_path) as store:
+        svc = Services(config=config, store=store, clock=clock)
+        await store.staff.insert(StaffUser(id="7", telegram_id=7, name="Rep", role=Role.REP, teams=["east"]))
+        rep = await store.staff.get("7")
+        customer = await svc.customers.create(rep, {"name": "Buyer", "phones": ["+8613800138000"]})
+        today = date(2026, 3, 2)
+        for days_ago in (62, 42, 22):  # every 20 days: the next one was expected 2 days ago
+            await store.purchases.insert(Purchase(customer_id=customer.id, owner_id="7", product="x",
+                                                  amount=Decimal(500), currency="CNY",
+                                                  purchased_on=today - timedelta(days=days_ago)))
+        await svc.generator.daily_scan(clock.now())  # expected 2 days ago: past, no reminder
+        assert not await store.reminders.find({"kind": ReminderKind.REORDER.value})
+        clock.advance(timedelta(days=1))
+        await svc.customers.add_purchase(rep, customer.id, product="x", amount=Decimal(500), quantity=1,
+                                         purchased_on=today)
+        assert await store.kv.get(f"{DIRTY}:{customer.id}") is not None
+        await svc.generator.daily_scan(clock.now())  # next expected on today + 20
+        assert not await store.reminders.find({"kind": ReminderKind.REORDER.value})
+        reminder_day = today + timedelta(days=20 - config.reorder.remind_days_before)
+        clock.set(datetime.combine(reminder_day, datetime.min.time(), config.tz) + timedelta(hours=9))
+        assert await svc.generator.daily_scan(clock.now()) == 1  # only this customer is due
+        (reminder,) = await store.reminders.find({"kind": ReminderKind.REORDER.value})
+        assert reminder.recipient_id == "7" and reminder.customer_id == customer.id
+        assert reminder.payload["expected"] == (today + timedelta(days=20)).isoformat()
+        assert reminder.dedupe_key == f"reorder:{customer.id}:{today.isoformat()}"
