@@ -301,6 +301,9 @@ class BackupConfig:
         _hour("hour", self.hour)
         if self.keep < 1:
             raise ValueError(f"keep must be at least 1, got {self.keep}")
+
+
+@dataclass(frozen=True)
 class NotesConfig:
     # TinyDB backend: also download each note's file into the data directory (note_files/),
     # so that a copy of the directory is a complete export. The SQL backend never does.
