@@ -47,6 +47,7 @@ import babel
 
 from bot.domain.churn import ChurnRules
 from bot.domain.classification import ClassificationRules
+from bot.domain.deals import Pipeline, build_pipeline
 from bot.domain.feedback import FeedbackRules
 from bot.domain.reports import ReportSettings
 
@@ -245,6 +246,35 @@ class ReportsConfig:
 
 
 @dataclass(frozen=True)
+class DealsConfig:
+    """The sales pipeline (商机): its open stages in order, each with its names, default
+    probability, aliases for quick entry and the days after which a deal in it is stuck;
+    then the reasons a lost deal may be given.  ``won`` and ``lost`` always follow.
+
+    Lists run in parallel: ``names[i]`` is ``"中文|English"`` of ``stages[i]``; an alias entry
+    is ``"<stage>=word|word"``; a lost reason is ``"中文|English"``.  Built (and validated) once
+    into ``pipeline``, the domain's ``bot.domain.deals.Pipeline``.
+    """
+
+    stages: list[str] = field(default_factory=lambda: ["prospecting", "qualification", "proposal", "negotiation"])
+    names: list[str] = field(default_factory=lambda: [
+        "初步接洽|Prospecting", "需求确认|Qualification", "方案报价|Proposal", "商务谈判|Negotiation"])
+    probabilities: list[int] = field(default_factory=lambda: [10, 30, 60, 80])
+    stuck_days: list[int] = field(default_factory=lambda: [14, 14, 10, 7])
+    aliases: list[str] = field(default_factory=lambda: [
+        "prospecting=接洽|初步|线索|lead|prospect", "qualification=需求|确认|qualify|qualified",
+        "proposal=报价|方案|quote|quoted", "negotiation=谈判|商务|negotiate|negotiating"])
+    lost_reasons: list[str] = field(default_factory=lambda: [
+        "价格太高|Price too high", "选择了竞争对手|Chose a competitor", "没有预算|No budget",
+        "需求取消|Need went away", "联系不上|Went silent", "其他|Other"])
+    pipeline: Pipeline = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pipeline", build_pipeline(
+            self.stages, self.names, self.probabilities, self.stuck_days, self.aliases, self.lost_reasons))
+
+
+@dataclass(frozen=True)
 class ConversationConfig:
     timeout_minutes: int = 60
     persistence_interval_seconds: float = 2.0
@@ -278,6 +308,7 @@ class Config:
     birthdays: BirthdaysConfig = field(default_factory=BirthdaysConfig)
     churn: ChurnRules = field(default_factory=ChurnRules)
     reports: ReportsConfig = field(default_factory=ReportsConfig)
+    deals: DealsConfig = field(default_factory=DealsConfig)
     conversation: ConversationConfig = field(default_factory=ConversationConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     source: str | None = None  # the file it was read from, if any

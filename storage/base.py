@@ -37,6 +37,7 @@ from typing import Any, Generic, Self, TypeVar
 from bot.domain.models import (
     AuditEvent,
     Customer,
+    Deal,
     Feedback,
     Interaction,
     Invitation,
@@ -196,6 +197,12 @@ SCHEMA: dict[str, CollectionSpec] = {
             indexed=("customer_id", "owner_id"),
             ranged=("created_at", "purchased_on"),
             partition_by="customer_id",
+        ),
+        CollectionSpec(
+            "deals",
+            Deal,
+            indexed=("customer_id", "owner_id", "team", "stage", "open"),
+            ranged=("created_at", "updated_at", "expected_close_on", "closed_at", "stage_changed_at"),
         ),
         CollectionSpec(
             "interactions",
@@ -374,6 +381,7 @@ class Store(abc.ABC):
     staff: Collection[StaffUser]
     customers: Collection[Customer]
     purchases: Collection[Purchase]
+    deals: Collection[Deal]
     interactions: Collection[Interaction]
     feedback: Collection[Feedback]
     reminders: Collection[Reminder]

@@ -41,7 +41,7 @@ from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, fu
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-REVISIONS = ("0001", "0002")
+REVISIONS = ("0001", "0002", "0003")
 """Every revision, oldest first; the last is the head this code runs on."""
 FIRST, HEAD = REVISIONS[0], REVISIONS[-1]
 UNVERSIONED = FIRST  # what a database created before migrations existed holds
