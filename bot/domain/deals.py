@@ -308,22 +308,14 @@ def parse_close_date(text: str, *, now: datetime, tz: ZoneInfo) -> date:
 
 @dataclass(frozen=True)
 class QuickDeal:
-    """What ``/deal <customer> <title> <amount> [stage] [close date]`` said.
+    """What ``/deal <customer> <title> <amount> [stage] [close date]`` said after the customer's
+    name (the caller matches that first): the title ("" when none), amount, stage, close date."""
 
-    ``head`` is the words before the amount: the customer's name followed by the title;
-    ``splits`` says how to cut it (the caller searches the customer, longest name first)."""
-
-    head: tuple[str, ...]
+    title: str
     amount: Decimal
     currency: str | None
     stage: str
     expected_close_on: date | None
-
-    def splits(self) -> list[tuple[str, str]]:
-        """(customer query, title) candidates, the longest customer name first; a title may be
-        empty (then the caller asks for it)."""
-        words = self.head
-        return [(" ".join(words[:k]), " ".join(words[k:])) for k in range(len(words), 0, -1)]
 
 
 _AMOUNT_LIKE = re.compile(r"^[-+−(]?\s*(?:[¥$€£]|rmb|usd|cny|hk\$)?\s*[-+]?\d", re.IGNORECASE)
@@ -340,7 +332,8 @@ def _amount_token(word: str) -> bool:
 
 
 def parse_quick_deal(text: str, pipeline: Pipeline, *, now: datetime, tz: ZoneInfo) -> QuickDeal:
-    """``张伟 CRM Pro 5万 报价 下月底`` / ``Zhang Wei CRM Pro 50k quote end of next month``.
+    """``CRM Pro 5万 报价 下月底`` / ``CRM Pro 50k quote end of next month``: what follows the
+    customer's name in ``/deal 张伟 CRM Pro 5万 报价 下月底``.
 
     The amount is the first word that looks like one (digits, "5万", "¥3000"); a bad one
     ("-5", "1e308", "五万五") is refused with its reason, never skipped.  After it: the stage
@@ -348,15 +341,13 @@ def parse_quick_deal(text: str, pipeline: Pipeline, *, now: datetime, tz: ZoneIn
     """
     cleaned = " ".join(one_line(nfkc(text)).split())
     if not cleaned:
-        raise ValidationError("deal", "deal.quick_usage")
+        raise ValidationError("amount", "deal.no_amount")
     if len(cleaned) > 300:
         raise ValidationError("deal", "text.too_long", max_length=300, length=len(cleaned))
     words = cleaned.split(" ")
-    at = next((i for i, w in enumerate(words) if i > 0 and _amount_token(w)), None)
+    at = next((i for i, w in enumerate(words) if _amount_token(w)), None)
     if at is None:
-        if len(words) > 1 or (words and _amount_token(words[0])):
-            raise ValidationError("amount", "deal.no_amount")
-        raise ValidationError("deal", "deal.quick_usage")
+        raise ValidationError("amount", "deal.no_amount")
     word = words[at]
     if _CN_AMOUNT.match(word) or re.search(r"\d[eE][-+]?\d", word):
         raise ValidationError("amount", "amount.not_a_number")
@@ -370,4 +361,7 @@ def parse_quick_deal(text: str, pipeline: Pipeline, *, now: datetime, tz: ZoneIn
             rest = rest[:i] + rest[i + 1:]
             break
     close = parse_close_date(" ".join(rest), now=now, tz=tz) if rest else None
-    return QuickDeal(tuple(words[:at]), money.amount, money.currency, stage.code, close)
+    title = " ".join(words[:at])
+    if len(title) > TITLE_MAX:
+        raise ValidationError("title", "text.too_long", max_length=TITLE_MAX, length=len(title))
+    return QuickDeal(title, money.amount, money.currency, stage.code, close)

@@ -13,6 +13,7 @@ from bot.clock import Clock
 from bot.config import Config
 from bot.services.audit import AuditService
 from bot.services.customers import CustomerService
+from bot.services.deals import DealService
 from bot.services.delivery import DeliveryService
 from bot.services.drafts import DraftSaves
 from bot.services.errors import StorageIncidents
@@ -41,6 +42,7 @@ class Services:
     interactions: InteractionService = field(init=False)
     feedback: FeedbackService = field(init=False)
     reports: ReportService = field(init=False)
+    deals: DealService = field(init=False)
     drafts: DraftSaves = field(init=False)
     storage: StorageIncidents = field(init=False)
 
@@ -59,5 +61,7 @@ class Services:
             self.store, self.clock, self.config, self.audit, self.customers, self.reminders)
         self.feedback = FeedbackService(
             self.store, self.clock, self.config, self.audit, self.customers, self.reminders)
+        self.deals = DealService(self.store, self.clock, self.config, self.audit, self.customers,
+                                 self.interactions, self.reminders)
         self.reports = ReportService(self.store, self.clock, self.config, self.customers,
                                      audit=self.audit, reminders=self.reminders)

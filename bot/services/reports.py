@@ -105,9 +105,11 @@ from bot.domain.reports import (
     ReportSettings,
     compute_report,
 )
+from bot.domain.reports.pipeline import PipelineFigures, pipeline_figures
 from bot.i18n import gettext_for
 from bot.services.audit import AuditService
 from bot.services.customers import CustomerService, ListFilter
+from bot.services.deals import report_deals
 from bot.services.errors import AccessDenied
 from bot.services.reminders import ReminderService
 from storage.base import ConflictError, DuplicateError, Range, Store
@@ -157,6 +159,7 @@ class ReportResult:
     staff_names: Mapping[str, str] = field(hash=False)
     customers: int  # customers in scope (not archived)
     snapshot_at: datetime | None  # when the counts the movement compares with were taken
+    pipeline: PipelineFigures | None = None  # the deals' figures (bot/domain/reports/pipeline.py)
 
 
 @dataclass(frozen=True)
@@ -404,6 +407,7 @@ class ReportService:
                 rules=self.churn_rules, settings=self.settings,
             )
         await self._save_snapshot(scope, snapshots, report, today)
+        pipeline = await self._pipeline(scope, period)
         result = ReportResult(
             report=report,
             scope=scope,
@@ -412,9 +416,20 @@ class ReportService:
             staff_names=names,
             customers=in_scope,
             snapshot_at=datetime.fromisoformat(snapshot["at"]) if snapshot else None,
+            pipeline=pipeline,
         )
         self.cache.put(key, version, now, result)
         return result
+
+    async def _pipeline(self, scope: ReportScope, period: Period) -> PipelineFigures:
+        """The scope's deal figures of the period (computed in a worker thread)."""
+        deals = await report_deals(self.store, kind=scope.kind, teams=scope.teams,
+                                   owner_id=scope.owner.id if scope.owner else None,
+                                   start=period.start, end=period.end)
+        last_day = (period.end - timedelta(microseconds=1)).astimezone(self.tz).date()
+        return await asyncio.to_thread(
+            pipeline_figures, deals, start=period.start, end=period.end, last_day=last_day,
+            pipeline=self.config.deals.pipeline, currency=self.config.locale.currency)
 
     async def _data_version(self) -> tuple[int, ...]:
         """How many records the report's collections hold (each count is an O(1) index look-up)."""
@@ -422,7 +437,7 @@ class ReportService:
         return tuple([
             await collection.count()
             for collection in (store.customers, store.interactions, store.purchases, store.feedback,
-                               store.reminders, store.staff)
+                               store.reminders, store.staff, store.deals)
         ])
 
     async def load(
