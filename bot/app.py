@@ -43,6 +43,7 @@ from handlers import (
     access,
     commands,
     customers,
+    deals,
     errors,
     feedback,
     interactions,
@@ -145,6 +146,7 @@ def register_handlers(application: Application, conversation_timeout: timedelta)
     application.add_handlers(purchases.handlers(conversation_timeout))
     application.add_handlers(reminders.handlers())
     application.add_handlers(interactions.handlers(conversation_timeout))
+    application.add_handlers(deals.handlers(conversation_timeout))
     application.add_handlers(feedback.handlers(conversation_timeout))
     application.add_handlers(reports.handlers(conversation_timeout))
     application.add_handlers(search.handlers())
@@ -156,7 +158,7 @@ def register_handlers(application: Application, conversation_timeout: timedelta)
     application.add_handlers(start.fallback_handlers())
     application.add_error_handler(errors.on_error)
     # What the scheduler pushes, and how each kind is shown (follow-ups … reports).
-    reminders.register(reminders.pushed(), reports.pushed())
+    reminders.register(reminders.pushed(), reports.pushed(), deals.pushed())
 
 
 async def startup(application: Application, *, auto_tick: bool = True) -> None:
@@ -207,6 +209,7 @@ def register_tasks(application: Application) -> None:
 
     scheduler.add("generate", timedelta(hours=1), services.generator.run_daily)
     scheduler.add("feedback", timedelta(hours=1), services.generator.feedback_scan)
+    scheduler.add("deals", timedelta(hours=1), services.deals.nudge_scan)
     scheduler.add("reports", timedelta(hours=1), services.reports.generate_scheduled)
     scheduler.add("deliver", timedelta(minutes=1), deliver)
 

@@ -34,6 +34,7 @@ PURGE_CONFIRM_LABEL = N_("Yes, delete everything")
 REASSIGN_LABEL = N_("👤 Reassign")
 AUDIT_LABEL = N_("🧾 Changes")
 CLASS_LABEL = N_("🏷 Tier / stage")
+DEALS_LABEL = N_("💼 Deals")
 AUTO_LABEL = N_("automatic")
 HISTORY_PAGE = 8
 #: The card's buttons that only some roles have; anyone below is told which role they are for.
@@ -52,6 +53,7 @@ def card_keyboard(staff: StaffUser, customer: Customer, language: str) -> Inline
         [_button(_(LOG_CALL_LABEL), "log", "start", cid), _button(_(FEEDBACK_LABEL), "fb", "start", cid)],
         [_button(_(PURCHASE_LABEL), "buy", "add", cid), _button(_(EDIT_LABEL), "cust", "edit", cid)],
         [_button(_(HISTORY_LABEL), "cust", "history", cid, "0"), _button(_(CLASS_LABEL), "cust", "class", cid)],
+        [_button(_(DEALS_LABEL), "dl", "cust", cid)],
     ]
     if access.can_reassign_customers(staff):
         rows.append([_button(_(REASSIGN_LABEL), "cust", "reassign", cid),

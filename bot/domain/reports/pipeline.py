@@ -22,13 +22,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from bot.domain.deals import Pipeline, cycle_days, weighted
+from bot.domain.deals import Pipeline, Stage, cycle_days, weighted
 from bot.domain.models import LOST_STAGE, WON_STAGE, Deal
 
 
 @dataclass(frozen=True)
 class StageFigures:
-    stage: str  # the stage code
+    stage: Stage
     count: int
     amount: Decimal
     weighted: Decimal
@@ -101,7 +101,8 @@ def pipeline_figures(deals: Iterable[Deal], *, start: datetime, end: datetime, l
             if deal.expected_close_on is not None and deal.expected_close_on <= last_day:
                 forecast += share
     closed = won_count + lost_count
-    figures = tuple(StageFigures(code, int(c), a, w) for code, (c, a, w) in stages.items())
+    by_code = {s.code: s for s in pipeline.open_stages}
+    figures = tuple(StageFigures(by_code[code], int(c), a, w) for code, (c, a, w) in stages.items())
     return PipelineFigures(
         currency=currency, new_count=new_count, new_amount=new_amount, won_count=won_count,
         won_amount=won_amount, lost_count=lost_count, lost_amount=lost_amount,
