@@ -138,7 +138,8 @@ async def test_a_lost_deal_with_its_reason(people: dict[str, Any], bot: Any) -> 
     [deal] = await deals_of(bot, zhang.id)
     assert (deal.stage, deal.open, deal.lost_reason, deal.probability) == ("lost", False, "Chose a competitor", 0)
     # a forged reason outside the list is refused
-    replies = await rep.press_forged(rep.last_message().message_id, f"dl:reason:{deal.id}:99")
+    await rep.press_forged(rep.last_message().message_id, f"dl:reason:{deal.id}:99")
+    assert rep.callback_answers[-1]["show_alert"]
     assert (await deals_of(bot, zhang.id))[0].lost_reason == "Chose a competitor"
 
 
@@ -211,20 +212,20 @@ async def test_deals_lists_open_deals_by_stage_and_managers_filter_by_rep(people
     rep = people["en"]
     await rep.send("/start")
     text = said(await rep.send("/deals"), "Open deals").text
-    assert "Open deals</b>: 2" in text and "West deal" not in text and "Tea" not in text
-    assert "Proposal</b> (60%): 1" in text and "weighted ¥30,000.00" in text
-    assert "weighted ¥31,000.00" in text  # 50 000 × 60 % + 10 000 × 10 %
+    assert "Open deals: 2" in text and "West deal" not in text and "Tea" not in text
+    assert "Proposal (60%): 1" in text and "· weighted CN¥30,000.00" in text
+    assert "weighted CN¥31,000.00" in text  # 50 000 × 60 % + 10 000 × 10 %
 
     manager = people["manager"]
     await manager.send("/start")
     text = said(await manager.send("/deals"), "Open deals").text
-    assert "Open deals</b>: 3" in text and "Tea" in text and "West deal" not in text
+    assert "Open deals: 3" in text and "Tea" in text and "West deal" not in text
     await manager.press("👤 By rep")
     text = said(await manager.press("李娜"), "Open deals").text
-    assert "Open deals</b> of 李娜: 1" in text and "CRM Pro" not in text
+    assert "Open deals of 李娜: 1" in text and "CRM Pro" not in text
     # a forged filter on someone outside the team is refused
-    replies = await manager.press_forged(manager.last_message().message_id, f"dl:rep:{REP_WEST}")
-    said(replies, "not available")
+    await manager.press_forged(manager.last_message().message_id, f"dl:rep:{REP_WEST}")
+    assert manager.callback_answers[-1]["show_alert"] and "not available" in manager.callback_answers[-1]["text"]
 
 
 async def test_a_stuck_deal_nudges_its_owner_after_simulated_days(people: dict[str, Any], bot: Any,
@@ -254,7 +255,7 @@ async def test_a_stuck_deal_nudges_its_owner_after_simulated_days(people: dict[s
     await run_days(1)  # one nudge per state, not one a tick
     assert len([m for m in rep.bot_messages() if "has been in Negotiation" in (m.text or "")]) == 1
     replies = await rep.press("💼 Open the deal")
-    said(replies, "Not moved for 8 days")
+    said(replies, "Not moved for 9 days")
     del deal
 
 
@@ -269,5 +270,7 @@ async def test_another_reps_deal_is_not_available(people: dict[str, Any], bot: A
     for data in (f"dl:view:{deal.id}", f"dl:stage:{deal.id}:proposal", f"dl:won:{deal.id}",
                  f"dl:lost:{deal.id}", f"dl:reason:{deal.id}:0", f"deal:edit:{deal.id}", f"buy:won:{deal.id}",
                  f"dl:cust:{west.id}", f"deal:new:{west.id}"):
-        said(await rep.press_forged(message, data), "not available")
+        await rep.press_forged(message, data)
+        answer = rep.callback_answers[-1]
+        assert answer["show_alert"] and "not available" in answer["text"], (data, answer)
     assert (await s.store.deals.get(deal.id)).stage == "prospecting"
