@@ -339,6 +339,7 @@ async def on_deal_button(
     action, deal_id = data.action, data.args[0]
     pipeline = svc.config.deals.pipeline
     if action == "view":
+        await svc.deals.get(staff, deal_id)  # refused before the press is answered
         await update.callback_query.answer()
         await show_deal(update, context, staff, language, deal_id)
         return

@@ -274,3 +274,43 @@ async def test_another_reps_deal_is_not_available(people: dict[str, Any], bot: A
         answer = rep.callback_answers[-1]
         assert answer["show_alert"] and "not available" in answer["text"], (data, answer)
     assert (await s.store.deals.get(deal.id)).stage == "prospecting"
+
+
+async def test_a_deal_is_edited_from_its_card_and_audited(people: dict[str, Any], bot: Any) -> None:
+    rep = people["en"]
+    zhang = await customer(bot, "Zhang Wei", REP)
+    s = svc(bot)
+    owner = await s.store.staff.get(str(REP))
+    deal = await s.deals.create(owner, zhang.id, title="CRM Pro", amount=Decimal(50000), stage="proposal")
+    await rep.send("/start")
+    await rep.press_forged(rep.last_message().message_id, f"dl:view:{deal.id}")
+    replies = await rep.press("✏️ Edit")
+    said(replies, "Save the changes to this deal?")
+    await rep.press("Probability")
+    replies = await rep.send("150")
+    said(replies, "from 0 to 100")
+    replies = await rep.send("75%")
+    said(replies, "probability 75%")
+    await rep.press("Next step")
+    await rep.send("Send the contract on Monday")
+    await rep.press("✅ Save")
+    saved = await s.store.deals.get(deal.id)
+    assert (saved.probability, saved.next_step, saved.stage) == (75, "Send the contract on Monday", "proposal")
+    [update] = [e for e in await s.store.audit.find({"entity_id": deal.id}) if e.action == "update"]
+    assert update.changes["probability"] == [60, 75] and update.actor_id == str(REP)
+
+
+async def test_deals_page_like_the_customer_list(people: dict[str, Any], bot: Any) -> None:
+    rep = people["en"]
+    zhang = await customer(bot, "Zhang Wei", REP)
+    s = svc(bot)
+    owner = await s.store.staff.get(str(REP))
+    for n in range(11):
+        await s.deals.create(owner, zhang.id, title=f"Deal {n:02d}", amount=Decimal(1000 + n), stage="proposal")
+    await rep.send("/start")
+    first = said(await rep.send("/deals"), "Open deals")
+    assert "Open deals: 11" in first.text and "Page 1 of 2" in first.text
+    second = said(await rep.press("Next ▶"), "Open deals")
+    assert "Page 2 of 2" in second.text and "Deal 10" in second.text and "Deal 00" not in second.text
+    back = said(await rep.press("◀ Previous"), "Open deals")
+    assert "Page 1 of 2" in back.text and "Deal 00" in back.text
