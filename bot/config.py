@@ -45,6 +45,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import babel
 
+from bot.domain import deals as deal_defaults
 from bot.domain.churn import ChurnRules
 from bot.domain.classification import ClassificationRules
 from bot.domain.deals import Pipeline, build_pipeline
@@ -256,17 +257,12 @@ class DealsConfig:
     into ``pipeline``, the domain's ``bot.domain.deals.Pipeline``.
     """
 
-    stages: list[str] = field(default_factory=lambda: ["prospecting", "qualification", "proposal", "negotiation"])
-    names: list[str] = field(default_factory=lambda: [
-        "初步接洽|Prospecting", "需求确认|Qualification", "方案报价|Proposal", "商务谈判|Negotiation"])
-    probabilities: list[int] = field(default_factory=lambda: [10, 30, 60, 80])
-    stuck_days: list[int] = field(default_factory=lambda: [14, 14, 10, 7])
-    aliases: list[str] = field(default_factory=lambda: [
-        "prospecting=接洽|初步|线索|lead|prospect", "qualification=需求|确认|qualify|qualified",
-        "proposal=报价|方案|quote|quoted", "negotiation=谈判|商务|negotiate|negotiating"])
-    lost_reasons: list[str] = field(default_factory=lambda: [
-        "价格太高|Price too high", "选择了竞争对手|Chose a competitor", "没有预算|No budget",
-        "需求取消|Need went away", "联系不上|Went silent", "其他|Other"])
+    stages: list[str] = field(default_factory=lambda: list(deal_defaults.STAGES))
+    names: list[str] = field(default_factory=lambda: list(deal_defaults.NAMES))
+    probabilities: list[int] = field(default_factory=lambda: list(deal_defaults.PROBABILITIES))
+    stuck_days: list[int] = field(default_factory=lambda: list(deal_defaults.STUCK_DAYS))
+    aliases: list[str] = field(default_factory=lambda: list(deal_defaults.ALIASES))
+    lost_reasons: list[str] = field(default_factory=lambda: list(deal_defaults.LOST_REASONS))
     pipeline: Pipeline = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

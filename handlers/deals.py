@@ -28,7 +28,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, Mess
 
 from bot.domain import access
 from bot.domain import deals as rules
-from bot.domain.models import Customer, Deal, Reminder, ReminderKind, StaffUser
+from bot.domain.models import Customer, Deal, Reminder, ReminderKind, Role, StaffUser
 from bot.domain.money import parse_money
 from bot.domain.reports.pipeline import PipelineFigures
 from bot.domain.validation import ValidationError, parse_free_text
@@ -448,7 +448,7 @@ async def on_list_button(
     if data.action == "reps":
         reps = await svc.deals.reps_with_deals(staff)
         if not reps:
-            await deny(update, context, language, "deal reps", needs="manager")
+            await deny(update, context, language, "deal reps", needs=Role.MANAGER)
             return
         await update.callback_query.answer()
         _ = gettext_for(language)
@@ -457,6 +457,9 @@ async def on_list_button(
                          reply_markup=InlineKeyboardMarkup(buttons))
         return
     if data.action == "rep":
+        if not access.sees_team(staff):
+            await deny(update, context, language, "deal rep filter", needs=Role.MANAGER)
+            return
         reps = {u.id for u in await svc.deals.reps_with_deals(staff)}
         if data.args[0] != "all" and data.args[0] not in reps:
             await deny(update, context, language, f"deal rep filter {data}")
@@ -498,10 +501,11 @@ def pipeline_view(figures: PipelineFigures | None, language: str) -> dict[str, A
         "lost_count": figures.lost_count, "lost_amount": m(figures.lost_amount),
         "win_rate": None if figures.win_rate is None else round(figures.win_rate * 100),
         "cycle": None if figures.avg_cycle_days is None else round(figures.avg_cycle_days, 1),
-        "stages": [(s.stage.name(language), s.count, m(s.amount), m(s.weighted)) for s in figures.stages],
+        "stages": [{"name": s.stage.name(language), "count": s.count, "amount": m(s.amount),
+                    "weighted": m(s.weighted)} for s in figures.stages],
         "open_count": figures.open_count, "open_amount": m(figures.open_amount),
         "open_weighted": m(figures.open_weighted), "forecast": m(figures.forecast),
-        "other_currency": figures.other_currency, "lost_reasons": list(figures.lost_reasons[:3]),
+        "other_currency": figures.other_currency, "lost_reasons": [{"reason": r, "count": n} for r, n in figures.lost_reasons[:3]],
     }
 
 

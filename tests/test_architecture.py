@@ -86,6 +86,7 @@ INPUT_GRAMMARS_AND_SAMPLES = {
     "bot/domain/search.py": "search folding (surnames, full-width forms)",
     "bot/domain/duplicates.py": "company suffixes ignored when comparing (有限公司)",
     "bot/domain/card.py": "quick-add separators as typed (，；)",
+    "bot/domain/deals.py": "quick-entry words (报价, 下月底) and the default stages' names, which config.toml overrides",
     "bot/demo.py": "the demo team's sample customers and notes",
 }
 

@@ -28,6 +28,17 @@ CENT = Decimal("0.01")
 NUDGE_OVERDUE, NUDGE_STUCK = "overdue", "stuck"
 
 
+# The defaults of ``[deals]`` (config.toml documents and overrides them).
+STAGES = ("prospecting", "qualification", "proposal", "negotiation")
+NAMES = ("初步接洽|Prospecting", "需求确认|Qualification", "方案报价|Proposal", "商务谈判|Negotiation")
+PROBABILITIES = (10, 30, 60, 80)
+STUCK_DAYS = (14, 14, 10, 7)
+ALIASES = ("prospecting=接洽|初步|线索|lead|prospect", "qualification=需求|确认|qualify|qualified",
+           "proposal=报价|方案|quote|quoted", "negotiation=谈判|商务|negotiate|negotiating")
+LOST_REASONS = ("价格太高|Price too high", "选择了竞争对手|Chose a competitor", "没有预算|No budget",
+                "需求取消|Need went away", "联系不上|Went silent", "其他|Other")
+
+
 @dataclass(frozen=True)
 class Stage:
     code: str

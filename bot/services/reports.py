@@ -679,11 +679,13 @@ class ReportService:
         return await asyncio.to_thread(
             _draw_chart, result.report, language or result.language,
             result.scope.kind, owner.name if owner is not None else ", ".join(result.scope.teams),
+            result.pipeline,
         )
 
     async def report_workbook(self, actor: StaffUser, result: ReportResult) -> bytes:
         """The report as XLSX (built in a worker thread); the export is audited."""
-        data = await asyncio.to_thread(_report_workbook, result.report, result.language, result.tz)
+        data = await asyncio.to_thread(_report_workbook, result.report, result.language, result.tz,
+                                       result.pipeline)
         await self.audit.record(
             actor.id, "export", "report", result.scope.key,
             note=f"xlsx {result.report.period.label()} ({result.scope.kind})",
@@ -908,19 +910,21 @@ def _compute(
 _CHART_LOCK = threading.Lock()  # matplotlib is not safe with figures drawn side by side
 
 
-def _draw_chart(report: Report, language: str, scope_kind: str, scope_name: str) -> bytes:
+def _draw_chart(report: Report, language: str, scope_kind: str, scope_name: str,
+                pipeline: PipelineFigures | None = None) -> bytes:
     """In a worker thread: matplotlib is imported here, the first time a chart is drawn."""
     from bot.charts import report_chart
 
     with _CHART_LOCK:
-        return report_chart(report, gettext_for(language), scope_kind=scope_kind, scope_name=scope_name)
+        return report_chart(report, gettext_for(language), scope_kind=scope_kind, scope_name=scope_name,
+                            pipeline=pipeline, language=language)
 
 
-def _report_workbook(report: Report, language: str, tz: ZoneInfo) -> bytes:
+def _report_workbook(report: Report, language: str, tz: ZoneInfo, pipeline: PipelineFigures | None = None) -> bytes:
     """In a worker thread: openpyxl is imported here, the first time a workbook is built."""
     from bot.reports_export import report_xlsx
 
-    return report_xlsx(report, gettext_for(language), tz)
+    return report_xlsx(report, gettext_for(language), tz, pipeline=pipeline, language=language)
 
 
 def _customer_file(

@@ -1,4 +1,4 @@
-"""The report's pipeline figures (商机): a plain function over deals and the period.
+"""The report's pipeline figures (deals): a plain function over deals and the period.
 
 * new: deals created in the period (count, amount);
 * won / lost: deals closed so in the period (count, amount); the win rate is
