@@ -69,7 +69,7 @@ pytestmark = pytest.mark.slow  # hundreds of presses, each after a reset and a r
 
 DEPTH = 4  # presses after an entry (answers to a wizard's questions go 3 further)
 VARIANTS = 2  # how many different screens one button kind is pressed on, per role
-MAX_PATHS = int(os.environ.get("CRM_BUTTONS_MAX_PATHS", "450"))  # per role: a bound on the crawl, reported
+MAX_PATHS = int(os.environ.get("CRM_BUTTONS_MAX_PATHS", "520"))  # 450 before deals' buttons (issue 18)  # per role: a bound on the crawl, reported
 SAMPLES = ("100", "tomorrow 10:00", "Chen Full", "A test note")  # typed answers to a question, tried in turn
 QUESTION_ACTIONS = {"skip", "back", "cancel"}  # the only buttons of a screen that asks for text
 ERROR_TEXTS = ("something went wrong", "出了点问题")
@@ -101,6 +101,8 @@ KNOWN_GAPS = {  # not reached by the crawl; each is pressed, in every state it h
               "test_customer_duplicates.py::test_a_card_request_can_be_declined_and_every_answer_is_rechecked",
     "buy:deal": "a quick log of a won deal with an amount: "
                 "test_interactions.py::test_quick_log_of_a_won_deal_offers_its_purchase_with_the_amount",
+    "dl:page": "more open deals than a page (the baseline has none): "
+               "test_deals.py::test_deals_page_like_the_customer_list",
 }
 _ID = re.compile(r"\b[0-9a-f]{20}\b|\b\d+\b")
 
