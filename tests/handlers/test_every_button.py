@@ -69,7 +69,7 @@ pytestmark = pytest.mark.slow  # hundreds of presses, each after a reset and a r
 
 DEPTH = 4  # presses after an entry (answers to a wizard's questions go 3 further)
 VARIANTS = 2  # how many different screens one button kind is pressed on, per role
-MAX_PATHS = int(os.environ.get("CRM_BUTTONS_MAX_PATHS", "520"))  # 450 before deals' buttons (issue 18)  # per role: a bound on the crawl, reported
+MAX_PATHS = int(os.environ.get("CRM_BUTTONS_MAX_PATHS", "520"))  # per role: a bound on the crawl (450 before deals)
 SAMPLES = ("100", "tomorrow 10:00", "Chen Full", "A test note")  # typed answers to a question, tried in turn
 QUESTION_ACTIONS = {"skip", "back", "cancel"}  # the only buttons of a screen that asks for text
 ERROR_TEXTS = ("something went wrong", "出了点问题")
