@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.datagen import deal_records
 from bot.charts import report_chart
 from bot.config import Config
+from bot.domain.churn import Reason, ReasonCode
 from bot.domain.models import (
     Customer,
     Feedback,
@@ -179,7 +180,8 @@ def generate(
                 )
             )
     at_risk = [
-        AtRiskInput(c.id, rnd.randint(50, 100), ("30 天未联系（通常每 14 天）",))
+        AtRiskInput(c.id, rnd.randint(50, 100),
+                    (Reason(ReasonCode.NO_CONTACT, {"days": 30, "usual": 14}, 40),))
         for c in rnd.sample(people, 300)
     ]
     return ReportData(
