@@ -207,6 +207,8 @@ async def on_save(turn: Turn) -> None:
         "next_step": draft.get("next_step") or None,
     }
     if draft.get("mode") == "edit":
+        if draft.get("stage") and draft["stage"] != draft.get("original_stage"):
+            await svc.deals.move(turn.staff, draft["id"], draft["stage"])  # audited as a stage move
         if draft.get("probability") is not None:
             values["probability"] = int(draft["probability"])
         deal = await svc.deals.update(turn.staff, draft["id"], values)
@@ -225,7 +227,7 @@ async def _edit_values(staff: StaffUser, deal_id: str, svc: Services) -> dict[st
         "id": deal.id, "customer_id": deal.customer_id, "customer_name": customer.name if customer else "—",
         "title": deal.title, "amount": str(deal.amount),
         "currency": deal.currency if deal.currency != svc.config.locale.currency else None,
-        "stage": deal.stage, "probability": deal.probability,
+        "stage": deal.stage, "original_stage": deal.stage, "probability": deal.probability,
         "expected_close_on": deal.expected_close_on.isoformat() if deal.expected_close_on else None,
         "products": list(deal.products), "next_step": deal.next_step,
     }

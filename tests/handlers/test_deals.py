@@ -314,3 +314,20 @@ async def test_deals_page_like_the_customer_list(people: dict[str, Any], bot: An
     assert "Page 2 of 2" in second.text and "Deal 10" in second.text and "Deal 00" not in second.text
     back = said(await rep.press("◀ Previous"), "Open deals")
     assert "Page 1 of 2" in back.text and "Deal 00" in back.text
+
+
+async def test_changing_the_stage_from_the_edit_card_moves_the_deal(people: dict[str, Any], bot: Any) -> None:
+    rep = people["en"]
+    zhang = await customer(bot, "Zhang Wei", REP)
+    s = svc(bot)
+    owner = await s.store.staff.get(str(REP))
+    deal = await s.deals.create(owner, zhang.id, title="CRM Pro", amount=Decimal(50000), stage="proposal")
+    await rep.send("/start")
+    await rep.press_forged(rep.last_message().message_id, f"deal:edit:{deal.id}")
+    await rep.press("Stage")
+    replies = await rep.press("Negotiation 80%")
+    said(replies, "probability 80%")
+    await rep.press("✅ Save")
+    saved = await s.store.deals.get(deal.id)
+    assert (saved.stage, saved.probability) == ("negotiation", 80)
+    assert [c.stage for c in saved.stage_history] == ["proposal", "negotiation"]
