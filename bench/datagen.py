@@ -17,9 +17,11 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from bot.domain.models import (
     Customer,
+    Deal,
     Direction,
     Interaction,
     InteractionKind,
@@ -230,3 +232,35 @@ class DataSet:
             created_at=NOW,
             updated_at=NOW,
         )
+
+
+def deal_records(customers: list[tuple[str, str, str | None]], count: int, *, now: datetime,
+                 seed: int = 18) -> list[Deal]:
+    """``count`` deals over ``(customer id, owner id, team)``: created over the 120 days before
+    ``now``; about 15 % won and 10 % lost (closed 5-90 days after creation, before ``now``), the
+    rest open in the default stages, with close dates from a month back to three months ahead;
+    5 % in USD."""
+    from bot.domain import deals as rules
+
+    rnd = random.Random(seed)
+    pipeline = rules.Pipeline(tuple(rules.Stage(code, code, code, p, s) for code, p, s in zip(
+        rules.STAGES, rules.PROBABILITIES, rules.STUCK_DAYS, strict=True)))
+    found = []
+    for _ in range(count):
+        customer_id, owner_id, team = rnd.choice(customers)
+        created = now - timedelta(days=rnd.uniform(0, 120))
+        roll = rnd.random()
+        stage = rules.WON if roll < 0.15 else rules.LOST if roll < 0.25 else rnd.choice(pipeline.open_stages)
+        deal = Deal(
+            id=make_id(rnd, created), customer_id=customer_id, owner_id=owner_id, team=team,
+            title=f"Deal {rnd.randrange(10_000)}", amount=Decimal(rnd.randrange(1_000, 500_000)),
+            currency="USD" if rnd.random() < 0.05 else "CNY", stage=pipeline.open_stages[0].code,
+            probability=pipeline.open_stages[0].probability,
+            expected_close_on=(now + timedelta(days=rnd.uniform(-30, 90))).date(),
+            stage_changed_at=created, created_at=created, updated_at=created,
+        )
+        if stage is not pipeline.open_stages[0]:
+            moved = min(created + timedelta(days=rnd.uniform(5, 90)), now)
+            deal = rules.move(deal, stage, now=moved, today=moved.date(), by=owner_id)
+        found.append(deal)
+    return found

@@ -12,8 +12,9 @@ and the month before it (``compute_report`` needs both, for the comparisons),
 volume.  Customers are picked with Pareto weights: a few are called far more
 often than the rest, as in real teams.
 
-Timed (median of ``--runs``, after one warm-up): ``compute_report``,
-``report_chart`` and ``report_xlsx``.  The baseline, measured in the same run
+Timed (median of ``--runs``, after one warm-up): ``compute_report``, the pipeline figures
+(``pipeline_figures`` over ``--deals`` deals, 20 000 by default, from ``bench/datagen.py``),
+``report_chart`` and ``report_xlsx`` (both with the pipeline's stage bars and sheet).  The baseline, measured in the same run
 on the same data, is the straightforward way to get the report's per-rep table
 and follow-up figures: for each rep, scan every interaction, customer,
 purchase and feedback item; for each follow-up, scan the customer's
@@ -39,7 +40,10 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.datagen import deal_records
 from bot.charts import report_chart
+from bot.config import Config
+from bot.domain.churn import Reason, ReasonCode
 from bot.domain.models import (
     Customer,
     Feedback,
@@ -61,6 +65,7 @@ from bot.domain.reports import (
     ReportSettings,
     compute_report,
 )
+from bot.domain.reports.pipeline import pipeline_figures
 from bot.i18n import gettext_for
 from bot.reports_export import report_xlsx
 
@@ -175,7 +180,8 @@ def generate(
                 )
             )
     at_risk = [
-        AtRiskInput(c.id, rnd.randint(50, 100), ("30 天未联系（通常每 14 天）",))
+        AtRiskInput(c.id, rnd.randint(50, 100),
+                    (Reason(ReasonCode.NO_CONTACT, {"days": 30, "usual": 14}, 40),))
         for c in rnd.sample(people, 300)
     ]
     return ReportData(
@@ -302,6 +308,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--interactions", type=int, default=100_000, help="per month")
     parser.add_argument("--purchases", type=int, default=20_000, help="per month")
     parser.add_argument("--feedback", type=int, default=2_000, help="per month")
+    parser.add_argument("--deals", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=20260401)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--naive-runs", type=int, default=1)
@@ -322,9 +329,20 @@ def main(argv: list[str] | None = None) -> None:
     period = Period.last_month(NOW, TZ)
     settings = ReportSettings()
 
+    deals = deal_records([(c.id, c.owner_id, c.team) for c in data.customers], args.deals, now=NOW)
+    pipeline = Config().deals.pipeline
+    last_day = (period.end - timedelta(microseconds=1)).astimezone(TZ).date()
+
+    def figures() -> Any:
+        return pipeline_figures(deals, start=period.start, end=period.end, last_day=last_day,
+                                pipeline=pipeline, currency="CNY")
+
     t_report, report = timed(lambda: compute_report(data, period, NOW, settings), args.runs)
-    t_chart, png = timed(lambda: report_chart(report, gettext_for("zh")), args.runs)
-    t_xlsx, xlsx = timed(lambda: report_xlsx(report, gettext_for("zh")), args.runs)
+    t_pipeline, deal_figures = timed(figures, args.runs)
+    t_chart, png = timed(lambda: report_chart(report, gettext_for("zh"), pipeline=deal_figures, language="zh"),
+                         args.runs)
+    t_xlsx, xlsx = timed(lambda: report_xlsx(report, gettext_for("zh"), pipeline=deal_figures, language="zh"),
+                         args.runs)
     fast_table = fast_rep_table(report)
     t_naive, naive_table = timed(
         lambda: naive_rep_table(data, period, NOW, settings.follow_up_grace),
@@ -341,10 +359,13 @@ def main(argv: list[str] | None = None) -> None:
         f"{args.runs} runs, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
     print(f"{'step':<36}{'median':>12}{'min':>12}")
+    print(f"pipeline: {len(deals):,} deals; {deal_figures.new_count:,} new, {deal_figures.won_count:,} won, "
+          f"{deal_figures.lost_count:,} lost in the period, {deal_figures.open_count:,} open")
     print(line("compute_report", t_report))
+    print(line("pipeline_figures", t_pipeline))
     print(line(f"report_chart (PNG, {len(png):,} B)", t_chart))
     print(line(f"report_xlsx ({len(xlsx):,} B)", t_xlsx))
-    total = [a + b + c for a, b, c in zip(t_report, t_chart, t_xlsx, strict=True)]
+    total = [a + b + c + d for a, b, c, d in zip(t_report, t_pipeline, t_chart, t_xlsx, strict=True)]
     print(line("total", total))
     ratio = statistics.median(t_naive) / statistics.median(t_report)
     print(

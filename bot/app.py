@@ -44,6 +44,7 @@ from handlers import (
     archive,
     commands,
     customers,
+    deals,
     errors,
     feedback,
     imports,
@@ -151,6 +152,7 @@ def register_handlers(application: Application, conversation_timeout: timedelta)
     application.add_handlers(purchases.handlers(conversation_timeout))
     application.add_handlers(reminders.handlers())
     application.add_handlers(interactions.handlers(conversation_timeout))
+    application.add_handlers(deals.handlers(conversation_timeout))
     application.add_handlers(feedback.handlers(conversation_timeout))
     application.add_handlers(todos.handlers(conversation_timeout))
     application.add_handlers(notes.handlers(conversation_timeout))
@@ -167,7 +169,7 @@ def register_handlers(application: Application, conversation_timeout: timedelta)
     application.add_handlers(start.fallback_handlers())
     application.add_error_handler(errors.on_error)
     # What the scheduler pushes, and how each kind is shown (follow-ups … reports).
-    reminders.register(reminders.pushed(), reports.pushed(), todos.pushed())
+    reminders.register(reminders.pushed(), reports.pushed(), todos.pushed(), deals.pushed())
 
 
 async def startup(application: Application, *, auto_tick: bool = True) -> None:
@@ -224,6 +226,7 @@ def register_tasks(application: Application) -> None:
     leased = services.leases.exclusive
     scheduler.add("generate", timedelta(hours=1), leased("generate", services.generator.run_daily))
     scheduler.add("feedback", timedelta(hours=1), leased("feedback", services.generator.feedback_scan))
+    scheduler.add("deals", timedelta(hours=1), leased("deals", services.deals.nudge_scan))
     scheduler.add("reports", timedelta(hours=1), leased("reports", services.reports.generate_scheduled))
     scheduler.add("deliver", timedelta(minutes=1), deliver)
     if services.config.backup.directory:  # the daily backup, in a worker ([backup] in config)

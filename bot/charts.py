@@ -35,7 +35,8 @@ from typing import TYPE_CHECKING
 
 from bot import labels
 from bot.domain.reports import Report
-from bot.labels import Gettext, heading
+from bot.domain.reports.pipeline import PipelineFigures
+from bot.labels import N_, Gettext, heading
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -72,6 +73,8 @@ SYSTEM_CJK_FAMILIES = (
     "Microsoft YaHei",
     "PingFang SC",
 )
+
+PIPELINE_TITLE = N_("Open deals by stage")
 
 COLOURS = {
     "bar": "#2f6fb0",
@@ -147,7 +150,8 @@ def chart_title(scope_kind: str, scope_name: str, _: Gettext) -> str:
     return labels.sentence(labels.CHART[key], {"name": scope_name}, _)
 
 
-def report_chart(report: Report, _: Gettext, *, scope_kind: str = "all", scope_name: str = "") -> bytes:
+def report_chart(report: Report, _: Gettext, *, scope_kind: str = "all", scope_name: str = "",
+                 pipeline: PipelineFigures | None = None, language: str = "en") -> bytes:
     """The report as a PNG (1080×1350), its text translated by ``_`` (``bot.i18n.gettext_for``),
     titled by its scope (``ReportScope.kind`` and the rep's or the teams' name).
 
@@ -161,10 +165,11 @@ def report_chart(report: Report, _: Gettext, *, scope_kind: str = "all", scope_n
 
     fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, facecolor="white")
     FigureCanvasAgg(fig)
+    deals = pipeline is not None and not pipeline.empty
     grid = fig.add_gridspec(
+        3 if deals else 2,
         2,
-        2,
-        height_ratios=(2.2, 1),
+        height_ratios=(2.2, 1, 0.9) if deals else (2.2, 1),
         left=0.25,
         right=0.95,
         top=0.77,
@@ -193,6 +198,10 @@ def report_chart(report: Report, _: Gettext, *, scope_kind: str = "all", scope_n
         COLOURS["stage"],
         family,
     )
+
+    if deals:
+        assert pipeline is not None
+        bars += _stage_bars(fig.add_subplot(grid[2, :]), pipeline, _, language, family)
 
     buffer = io.BytesIO()
     description = "\n".join(f"{name}: {value}" for name, value in bars)
@@ -343,6 +352,16 @@ def _mix(
         )
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
+
+
+def _stage_bars(ax: Axes, pipeline: PipelineFigures, _: Gettext, language: str,
+                family: list[str]) -> list[tuple[str, str]]:
+    """The open deals per stage (the pipeline's stage bars), each with its weighted amount."""
+    names = [s.stage.name(language) for s in pipeline.stages]
+    counts = {s.stage.code: s.count for s in pipeline.stages}
+    _mix(ax, _(PIPELINE_TITLE), counts, None, names, COLOURS["stage"][1:] + COLOURS["stage"][:1], family)
+    return [(name, f"{s.count} · {s.weighted:,.0f} {pipeline.currency}") for name, s in zip(names, pipeline.stages,
+                                                                                           strict=True)]
 
 
 def _integer_ticks() -> object:

@@ -47,8 +47,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import babel
 
+from bot.domain import deals as deal_defaults
 from bot.domain.churn import ChurnRules
 from bot.domain.classification import ClassificationRules
+from bot.domain.deals import Pipeline, build_pipeline
 from bot.domain.feedback import FeedbackRules
 from bot.domain.reorder import ReorderRules
 from bot.domain.reports import ReportSettings
@@ -277,6 +279,30 @@ class ReportsConfig:
 
 
 @dataclass(frozen=True)
+class DealsConfig:
+    """The sales pipeline (商机): its open stages in order, each with its names, default
+    probability, aliases for quick entry and the days after which a deal in it is stuck;
+    then the reasons a lost deal may be given.  ``won`` and ``lost`` always follow.
+
+    Lists run in parallel: ``names[i]`` is ``"中文|English"`` of ``stages[i]``; an alias entry
+    is ``"<stage>=word|word"``; a lost reason is ``"中文|English"``.  Built (and validated) once
+    into ``pipeline``, the domain's ``bot.domain.deals.Pipeline``.
+    """
+
+    stages: list[str] = field(default_factory=lambda: list(deal_defaults.STAGES))
+    names: list[str] = field(default_factory=lambda: list(deal_defaults.NAMES))
+    probabilities: list[int] = field(default_factory=lambda: list(deal_defaults.PROBABILITIES))
+    stuck_days: list[int] = field(default_factory=lambda: list(deal_defaults.STUCK_DAYS))
+    aliases: list[str] = field(default_factory=lambda: list(deal_defaults.ALIASES))
+    lost_reasons: list[str] = field(default_factory=lambda: list(deal_defaults.LOST_REASONS))
+    pipeline: Pipeline = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pipeline", build_pipeline(
+            self.stages, self.names, self.probabilities, self.stuck_days, self.aliases, self.lost_reasons))
+
+
+@dataclass(frozen=True)
 class ConversationConfig:
     timeout_minutes: int = 60
     persistence_interval_seconds: float = 2.0
@@ -333,6 +359,7 @@ class Config:
     churn: ChurnRules = field(default_factory=ChurnRules)
     reorder: ReorderRules = field(default_factory=ReorderRules)
     reports: ReportsConfig = field(default_factory=ReportsConfig)
+    deals: DealsConfig = field(default_factory=DealsConfig)
     conversation: ConversationConfig = field(default_factory=ConversationConfig)
     backup: BackupConfig = field(default_factory=BackupConfig)
     notes: NotesConfig = field(default_factory=NotesConfig)

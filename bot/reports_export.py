@@ -29,8 +29,9 @@ from zoneinfo import ZoneInfo
 from bot import labels
 from bot.domain.models import Birthday, CalendarKind, Customer
 from bot.domain.reports import Comparison, Report
+from bot.domain.reports.pipeline import PipelineFigures
 from bot.exports import csv_bytes
-from bot.labels import Gettext, heading
+from bot.labels import N_, Gettext, heading
 
 if TYPE_CHECKING:
     from openpyxl import Workbook
@@ -198,7 +199,8 @@ def _workbook_bytes(workbook: Workbook) -> bytes:
 
 
 def report_xlsx(
-    report: Report, _: Gettext, tz: tzinfo | None = None, clv_rows: int = CLV_ROWS
+    report: Report, _: Gettext, tz: tzinfo | None = None, clv_rows: int = CLV_ROWS, *,
+    pipeline: PipelineFigures | None = None, language: str = "en",
 ) -> bytes:
     """The report as a workbook: summary, reps, feedback, tiers/stages, at-risk, CLV sheets.
 
@@ -217,6 +219,8 @@ def report_xlsx(
     _clv_sheet(_Sheet(workbook, h["sheet_clv"], tz), report, h, clv_rows)
     if report.reorders is not None and report.reorders.rows:
         _reorders_sheet(_Sheet(workbook, h["sheet_reorders"], tz), report, h)
+    if pipeline is not None and not pipeline.empty:
+        _pipeline_sheet(_Sheet(workbook, _(PIPELINE_SHEET), tz), pipeline, _, language)
     return _workbook_bytes(workbook)
 
 
@@ -230,6 +234,36 @@ def _reorders_sheet(sheet: _Sheet, report: Report, h: _Headers) -> None:
         sheet.row(r.name, r.owner_name, r.expected_on, r.tolerance_days, r.interval_days,
                   r.expected_amount, r.currency, r.customer_id,
                   formats={5: money_format(r.currency)} if r.currency else None)
+
+
+PIPELINE_SHEET = N_("Pipeline")
+PIPELINE_ROWS = {
+    "new": N_("New deals"), "won": N_("Won"), "lost": N_("Lost"), "win_rate": N_("Win rate"),
+    "cycle": N_("Average cycle (days)"), "open": N_("Open"), "forecast": N_("Forecast for the period"),
+    "stage": N_("Stage"), "count": N_("Deals"), "amount": N_("Amount"), "weighted": N_("Weighted"),
+}
+
+
+def _pipeline_sheet(sheet: _Sheet, pipeline: PipelineFigures, _: Gettext, language: str) -> None:
+    """The deals of the period and the pipeline by stage (bot/domain/reports/pipeline.py)."""
+    money = money_format(pipeline.currency)
+    amounts = {2: money, 3: money}
+    t = {key: _(msgid) for key, msgid in PIPELINE_ROWS.items()}
+    sheet.widths(26, 12, 18, 18)
+    sheet.header(["", t["count"], t["amount"], t["weighted"]])
+    for key, count, amount in (("new", pipeline.new_count, pipeline.new_amount),
+                               ("won", pipeline.won_count, pipeline.won_amount),
+                               ("lost", pipeline.lost_count, pipeline.lost_amount)):
+        sheet.row(t[key], count, float(amount), None, formats=amounts)
+    sheet.row(t["win_rate"], pipeline.win_rate, formats={1: "0%"})
+    sheet.row(t["cycle"], round(pipeline.avg_cycle_days, 1) if pipeline.avg_cycle_days is not None else None,
+              formats={1: "0.0"})
+    for stage in pipeline.stages:
+        sheet.row(f"{t['stage']}: {stage.stage.name(language)}", stage.count, float(stage.amount),
+                  float(stage.weighted), formats=amounts)
+    sheet.row(t["open"], pipeline.open_count, float(pipeline.open_amount), float(pipeline.open_weighted),
+              formats=amounts)
+    sheet.row(t["forecast"], None, None, float(pipeline.forecast), formats=amounts)
 
 
 def _comparison_format(comparison: Comparison) -> str:

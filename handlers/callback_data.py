@@ -81,6 +81,20 @@ ACTIONS: dict[tuple[str, str], int] = {
     ("fb", "del"): 1,
     ("fb", "del_ok"): 1,
     ("fb", "list"): 1,
+    # deals (issue 18): the card ("dl"), the form's edit and new buttons ("deal", handlers/wizard.py
+    # declares the rest), a won deal's purchase ("buy:won")
+    ("dl", "view"): 1,
+    ("dl", "stage"): 2,
+    ("dl", "won"): 1,
+    ("dl", "lost"): 1,
+    ("dl", "reason"): 2,
+    ("dl", "page"): 1,
+    ("dl", "reps"): 0,
+    ("dl", "rep"): 1,
+    ("dl", "cust"): 1,
+    ("deal", "edit"): 1,
+    ("deal", "new"): 1,
+    ("buy", "won"): 1,
     # manager reports (issue 8); <scope> is "all" or a staff id, <kind>:<dates> a frozen period
     ("rep", "scope"): 1,
     ("rep", "period"): 2,

@@ -21,6 +21,8 @@ COMMANDS: list[tuple[str, str]] = [
     ("find", N_("Find a customer")),
     ("list", N_("My customers, with filters")),
     ("log", N_("Log a call or visit (or /log name what happened)")),
+    ("deal", N_("New deal (or /deal name title amount stage close date)")),
+    ("deals", N_("My open deals by stage")),
     ("feedback", N_("Open customer feedback")),
     ("todo", N_("My to-dos (or /todo what, when)")),
     ("report", N_("Reports")),

@@ -37,6 +37,7 @@ CLASS_LABEL = N_("🏷 Tier / stage")
 TODO_LABEL = N_("✅ To-do")
 NOTE_LABEL = N_("📝 Note")
 NOTE_ICONS = {"photo": "📷", "document": "📎", "voice": "🎤", "audio": "🎵"}
+DEALS_LABEL = N_("💼 Deals")
 AUTO_LABEL = N_("automatic")
 HISTORY_PAGE = 8
 #: The card's buttons that only some roles have; anyone below is told which role they are for.
@@ -56,6 +57,7 @@ def card_keyboard(staff: StaffUser, customer: Customer, language: str) -> Inline
         [_button(_(PURCHASE_LABEL), "buy", "add", cid), _button(_(EDIT_LABEL), "cust", "edit", cid)],
         [_button(_(TODO_LABEL), "todo", "start", cid), _button(_(NOTE_LABEL), "note", "start", cid)],
         [_button(_(HISTORY_LABEL), "cust", "history", cid, "0"), _button(_(CLASS_LABEL), "cust", "class", cid)],
+        [_button(_(DEALS_LABEL), "dl", "cust", cid)],
     ]
     if access.can_reassign_customers(staff):
         rows.append([_button(_(REASSIGN_LABEL), "cust", "reassign", cid),

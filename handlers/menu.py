@@ -27,6 +27,7 @@ FIND = N_("🔍 Find")
 LIST = N_("📋 My customers")
 LOG = N_("📞 Log")
 REPORT = N_("📊 Report")
+DEALS = N_("💼 Deals")
 
 EVERYONE = frozenset(Role)
 MANAGERS = frozenset(role for role in Role if access.leads_people(role))
@@ -34,7 +35,7 @@ MANAGERS = frozenset(role for role in Role if access.leads_people(role))
 # Rows of the main menu: (msgid, roles that see it).
 MENU: list[list[tuple[str, frozenset[Role]]]] = [
     [(ADD_CUSTOMER, EVERYONE), (FIND, EVERYONE), (LIST, EVERYONE)],
-    [(LOG, EVERYONE), (REPORT, EVERYONE)],
+    [(LOG, EVERYONE), (DEALS, EVERYONE), (REPORT, EVERYONE)],
     [(STAFF, MANAGERS), (INVITE, MANAGERS)],
     [(HELP, EVERYONE), (LANGUAGE, EVERYONE)],
 ]

@@ -14,8 +14,9 @@ from bot.domain.dates import parse_purchase_date
 from bot.domain.money import parse_money, parse_quantity
 from bot.domain.validation import ValidationError, parse_free_text
 from bot.render import render
+from bot.services.errors import AccessDenied
 from handlers import callback_data, wizard
-from handlers.common import Context, caller, deny, reply_html
+from handlers.common import Context, caller, deny, reply_html, services
 from handlers.customer_card import send_card
 from handlers.customer_view import money
 from handlers.menu import N_
@@ -106,11 +107,30 @@ async def start_for_deal(update: Update, context: Context) -> str | int | None:
     return await wizard.begin_for_customer(update, context, FORM, customer_id, extra=amount)
 
 
+async def start_for_won_deal(update: Update, context: Context) -> str | int | None:
+    """``buy:won:<deal>``: the purchase form pre-filled from a won deal (its title as the product,
+    its amount and currency); the deal is re-loaded and access re-checked."""
+    data = callback_data.parse(update.callback_query.data if update.callback_query else None)
+    staff, language = await caller(update, context)
+    svc = services(context)
+    try:
+        if staff is None or data is None:
+            raise AccessDenied("won deal purchase")
+        deal = await svc.deals.get(staff, data.args[0])
+    except AccessDenied:
+        await deny(update, context, language, f"won deal purchase {data}")
+        return None
+    extra = {"product": deal.products[0] if len(deal.products) == 1 else deal.title, "amount": str(deal.amount),
+             "currency": deal.currency if deal.currency != svc.config.locale.currency else None}
+    return await wizard.begin_for_customer(update, context, FORM, deal.customer_id, extra=extra)
+
+
 FORM = wizard.Form(
     name="buy", conversation="purchase", draft_key=DRAFT, steps=STEPS, ask=_ask,
     confirm=lambda turn, reason: _screen(turn, "confirm", reason), on_save=on_save,
     customer_start="add", customer_values=lambda c, _svc: {"customer_id": c.id, "customer_name": c.name},
-    entry_points=[CallbackQueryHandler(start_for_deal, pattern=r"^buy:deal:")],
+    entry_points=[CallbackQueryHandler(start_for_deal, pattern=r"^buy:deal:"),
+                  CallbackQueryHandler(start_for_won_deal, pattern=r"^buy:won:")],
 )
 
 

@@ -45,6 +45,8 @@ REASONS: dict[str, str] = {
     "choice.use_buttons": N_("Please choose one of the buttons."),
     "command.unknown": N_("That is not a command I know. /skip leaves this empty, /cancel stops."),
     "team.invalid": N_("A team name needs 1 to 50 characters."),
+    "deal.no_amount": N_("I could not find the deal's amount. Write it in digits, e.g. 50000 or 50k."),
+    "deal.probability": N_("The probability must be a whole number from 0 to 100."),
 }
 # A field's own text for a code, where the shared one would mislead (a follow-up time
 # is no birthday): looked up by (field, code) before REASONS.
@@ -53,6 +55,8 @@ FIELD_REASONS: dict[tuple[str, str], str] = {
         "I could not read a time there. Examples: tomorrow 3pm, Friday, Tuesday 10:00, in 2 hours."),
     ("when", "date.invalid"): N_("That day or time does not exist. Examples: tomorrow 3pm, Friday, 5 March 10:00."),
 }
+FIELD_REASONS[("expected_close_on", "date.unrecognised")] = N_(
+    "I could not read a close date. Examples: end of next month, 2026-03-31, next Friday.")
 FALLBACK = N_("That input cannot be used here.")
 
 

@@ -67,6 +67,7 @@ from bot.services.reports import ALL, ReportResult, ReportScope, parse_period_to
 from bot.textsplit import split_html
 from handlers import callback_data
 from handlers.common import Context, caller, deny, pressed, reply_html, send_html, services
+from handlers.deals import pipeline_view
 from handlers.menu import N_, REPORT, all_menu_labels
 from handlers.menu import labels as menu_labels
 from handlers.reasons import REASONS, reason_text
@@ -437,6 +438,7 @@ def summary_text(result: ReportResult, language: str, *, title: str | None = Non
         **_reorders_context(result, locale),
         customers=result.customers,
         generated=_when(report.generated_at, result, locale),
+        pipeline=pipeline_view(result.pipeline, language),
     )
 
 

@@ -89,6 +89,7 @@ from typing import Any, Generic, Self, TypeVar
 from bot.domain.models import (
     AuditEvent,
     Customer,
+    Deal,
     Feedback,
     Interaction,
     Invitation,
@@ -251,6 +252,12 @@ SCHEMA: dict[str, CollectionSpec] = {
             indexed=("customer_id", "owner_id"),
             ranged=("created_at", "purchased_on"),
             partition_by="customer_id",
+        ),
+        CollectionSpec(
+            "deals",
+            Deal,
+            indexed=("customer_id", "owner_id", "team", "stage", "open"),
+            ranged=("created_at", "updated_at", "expected_close_on", "closed_at", "stage_changed_at"),
         ),
         CollectionSpec(
             "interactions",
@@ -442,6 +449,7 @@ class Collections:
     staff: Collection[StaffUser]
     customers: Collection[Customer]
     purchases: Collection[Purchase]
+    deals: Collection[Deal]
     interactions: Collection[Interaction]
     feedback: Collection[Feedback]
     reminders: Collection[Reminder]

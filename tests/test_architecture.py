@@ -89,6 +89,7 @@ INPUT_GRAMMARS_AND_SAMPLES = {
     "bot/domain/imports/mapping.py": "spreadsheet headers as files name them (姓名, 联系电话)",
     "bot/domain/imports/rows.py": "choice values as spreadsheets hold them (男/女, 转介绍)",
     "bot/domain/todos.py": "a quick to-do's link words around its due phrase (前, 之内, ，)",
+    "bot/domain/deals.py": "quick-entry words (报价, 下月底) and the default stages' names, which config.toml overrides",
     "bot/demo.py": "the demo team's sample customers and notes",
 }
 

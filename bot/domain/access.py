@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from bot.domain.models import Customer, Role, StaffUser
+from bot.domain.models import Customer, Deal, Role, StaffUser
 
 
 def is_active(user: StaffUser | None) -> bool:
@@ -32,6 +32,16 @@ def can_view_customer(user: StaffUser | None, customer: Customer) -> bool:
 def can_edit_customer(user: StaffUser | None, customer: Customer) -> bool:
     """Owners, their managers and admins edit; the same set that can view."""
     return can_view_customer(user, customer)
+
+
+def can_view_deal(user: StaffUser | None, deal: Deal) -> bool:
+    """A deal is its owner's, their team's managers' and the admins': the customer's rule."""
+    if not is_active(user):
+        return False
+    assert user is not None
+    if user.role is Role.ADMIN or deal.owner_id == user.id:
+        return True
+    return user.role is Role.MANAGER and deal.team is not None and deal.team in user.teams
 
 
 def can_purge(user: StaffUser | None) -> bool:

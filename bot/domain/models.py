@@ -155,6 +155,7 @@ class ReminderKind(StrEnum):
     TODO_DUE = "todo_due"  # a to-do's due time (to its assignee)
     TODO_ASSIGNED = "todo_assigned"  # a manager gave a rep a to-do: told at once
     REORDER = "reorder"  # a customer's predicted reorder date is near (bot.domain.reorder)
+    DEAL_NUDGE = "deal_nudge"  # to a deal's owner: its close date passed, or it has not moved
 
 
 class TodoStatus(StrEnum):
@@ -333,6 +334,76 @@ class Purchase(Record):
             raise ModelError("currency", "must be a three-letter ISO code")
         if self.quantity < 1:
             raise ModelError("quantity", "must be at least 1")
+
+
+WON_STAGE = "won"
+LOST_STAGE = "lost"
+CLOSED_STAGES = (WON_STAGE, LOST_STAGE)
+
+
+@dataclass(kw_only=True)
+class StageChange:
+    """A deal entered ``stage`` at ``at`` (by ``by``): the history cycle times are taken from."""
+
+    stage: str
+    at: datetime
+    by: str | None = None
+
+    def __post_init__(self) -> None:
+        _require_text("stage", self.stage, max_length=40)
+        _require_aware("at", self.at)
+
+
+@dataclass(kw_only=True)
+class Deal(Record):
+    """A sales opportunity (商机): what a rep is chasing with a customer, and where it stands.
+
+    ``stage`` is a code of ``[deals] stages`` in config.toml or ``won`` / ``lost``;
+    ``open`` is derived from it (indexed, so "my open deals" is one look-up).
+    """
+
+    customer_id: str
+    owner_id: str
+    title: str
+    amount: Decimal
+    currency: str
+    stage: str
+    probability: int
+    team: str | None = None
+    expected_close_on: date | None = None
+    products: list[str] = field(default_factory=list)
+    next_step: str | None = None
+    lost_reason: str | None = None
+    won_on: date | None = None
+    lost_on: date | None = None
+    closed_at: datetime | None = None
+    stage_changed_at: datetime | None = None
+    stage_history: list[StageChange] = field(default_factory=list)
+    open: bool = True
+    created_by: str | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require_text("title", self.title, max_length=200)
+        if not isinstance(self.amount, Decimal) or not self.amount.is_finite():
+            raise ModelError("amount", "must be a finite decimal")
+        if self.amount < 0:
+            raise ModelError("amount", "must not be negative")
+        if len(self.currency) != 3 or not self.currency.isalpha() or not self.currency.isupper():
+            raise ModelError("currency", "must be a three-letter ISO code")
+        _require_text("stage", self.stage, max_length=40)
+        if not 0 <= self.probability <= 100:
+            raise ModelError("probability", "must be 0-100")
+        for product in self.products:
+            _require_text("products", product, max_length=200)
+        for name in ("next_step", "lost_reason"):
+            value = getattr(self, name)
+            if value is not None:
+                _require_text(name, value, max_length=1000)
+        _require_aware("closed_at", self.closed_at)
+        _require_aware("stage_changed_at", self.stage_changed_at)
+        if self.open == (self.stage in CLOSED_STAGES):
+            raise ModelError("open", "a deal is open exactly when its stage is not won or lost")
 
 
 @dataclass(kw_only=True)
@@ -554,6 +625,7 @@ ALL_RECORD_TYPES: tuple[type[Record], ...] = (
     StaffUser,
     Customer,
     Purchase,
+    Deal,
     Interaction,
     Feedback,
     Reminder,

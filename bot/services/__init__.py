@@ -15,6 +15,7 @@ from bot.config import Config
 from bot.services.archive import ArchiveService
 from bot.services.audit import AuditService
 from bot.services.customers import CustomerService
+from bot.services.deals import DealService
 from bot.services.delivery import DeliveryService
 from bot.services.drafts import DraftSaves
 from bot.services.errors import StorageIncidents
@@ -48,6 +49,7 @@ class Services:
     feedback: FeedbackService = field(init=False)
     reports: ReportService = field(init=False)
     imports: ImportService = field(init=False)
+    deals: DealService = field(init=False)
     drafts: DraftSaves = field(init=False)
     todos: TodoService = field(init=False)
     notes: NoteService = field(init=False)
@@ -77,6 +79,8 @@ class Services:
         if self.config.notes.keep_local_copies and self.config.storage.backend == "tinydb":
             files = Path(self.config.storage.path) / "note_files"
         self.notes = NoteService(self.store, self.clock, self.config, self.audit, self.customers, files)
+        self.deals = DealService(self.store, self.clock, self.config, self.audit, self.customers,
+                                 self.interactions, self.reminders)
         self.reports = ReportService(self.store, self.clock, self.config, self.customers,
                                      audit=self.audit, reminders=self.reminders)
         self.imports = ImportService(self.store, self.clock, self.config, self.audit, self.customers)

@@ -103,11 +103,13 @@ from bot.domain.reports import (
     ReportSettings,
     compute_report,
 )
+from bot.domain.reports.pipeline import PipelineFigures, pipeline_figures
 from bot.domain.reports.reorders import expected_reorders
 from bot.i18n import gettext_for
 from bot.services.audit import AuditService
 from bot.services.collector import collector_paused
 from bot.services.customers import CustomerService, ListFilter
+from bot.services.deals import report_deals
 from bot.services.errors import AccessDenied
 from bot.services.last_contacts import LastContacts
 from bot.services.reminders import ReminderService
@@ -157,6 +159,7 @@ class ReportResult:
     staff_names: Mapping[str, str] = field(hash=False)
     customers: int  # customers in scope (not archived)
     snapshot_at: datetime | None  # when the counts the movement compares with were taken
+    pipeline: PipelineFigures | None = None  # the deals' figures (bot/domain/reports/pipeline.py)
 
 
 @dataclass(frozen=True)
@@ -374,6 +377,7 @@ class ReportService:
                 rules=self.churn_rules, settings=self.settings, reorder_rules=self.config.reorder,
             )
         await self._save_snapshot(scope, snapshots, report, today)
+        pipeline = await self._pipeline(scope, period)
         result = ReportResult(
             report=report,
             scope=scope,
@@ -382,9 +386,20 @@ class ReportService:
             staff_names=names,
             customers=in_scope,
             snapshot_at=datetime.fromisoformat(snapshot["at"]) if snapshot else None,
+            pipeline=pipeline,
         )
         self.cache.put(key, version, now, result)
         return result
+
+    async def _pipeline(self, scope: ReportScope, period: Period) -> PipelineFigures:
+        """The scope's deal figures of the period (computed in a worker thread)."""
+        deals = await report_deals(self.store, kind=scope.kind, teams=scope.teams,
+                                   owner_id=scope.owner.id if scope.owner else None,
+                                   start=period.start, end=period.end)
+        last_day = (period.end - timedelta(microseconds=1)).astimezone(self.tz).date()
+        return await asyncio.to_thread(
+            pipeline_figures, deals, start=period.start, end=period.end, last_day=last_day,
+            pipeline=self.config.deals.pipeline, currency=self.config.locale.currency)
 
     async def _data_version(self) -> tuple[int, ...]:
         """How many records the report's collections hold (each count is an O(1) index look-up)."""
@@ -392,7 +407,7 @@ class ReportService:
         return tuple([
             await collection.count()
             for collection in (store.customers, store.interactions, store.purchases, store.feedback,
-                               store.reminders, store.staff)
+                               store.reminders, store.staff, store.deals)
         ])
 
     async def load(
@@ -633,11 +648,13 @@ class ReportService:
         return await asyncio.to_thread(
             _draw_chart, result.report, language or result.language,
             result.scope.kind, owner.name if owner is not None else ", ".join(result.scope.teams),
+            result.pipeline,
         )
 
     async def report_workbook(self, actor: StaffUser, result: ReportResult) -> bytes:
         """The report as XLSX (built in a worker thread); the export is audited."""
-        data = await asyncio.to_thread(_report_workbook, result.report, result.language, result.tz)
+        data = await asyncio.to_thread(_report_workbook, result.report, result.language, result.tz,
+                                       result.pipeline)
         await self.audit.record(
             actor.id, "export", "report", result.scope.key,
             note=f"xlsx {result.report.period.label()} ({result.scope.kind})",
@@ -868,19 +885,21 @@ def _compute(
 _CHART_LOCK = threading.Lock()  # matplotlib is not safe with figures drawn side by side
 
 
-def _draw_chart(report: Report, language: str, scope_kind: str, scope_name: str) -> bytes:
+def _draw_chart(report: Report, language: str, scope_kind: str, scope_name: str,
+                pipeline: PipelineFigures | None = None) -> bytes:
     """In a worker thread: matplotlib is imported here, the first time a chart is drawn."""
     from bot.charts import report_chart
 
     with _CHART_LOCK:
-        return report_chart(report, gettext_for(language), scope_kind=scope_kind, scope_name=scope_name)
+        return report_chart(report, gettext_for(language), scope_kind=scope_kind, scope_name=scope_name,
+                            pipeline=pipeline, language=language)
 
 
-def _report_workbook(report: Report, language: str, tz: ZoneInfo) -> bytes:
+def _report_workbook(report: Report, language: str, tz: ZoneInfo, pipeline: PipelineFigures | None = None) -> bytes:
     """In a worker thread: openpyxl is imported here, the first time a workbook is built."""
     from bot.reports_export import report_xlsx
 
-    return report_xlsx(report, gettext_for(language), tz)
+    return report_xlsx(report, gettext_for(language), tz, pipeline=pipeline, language=language)
 
 
 def _customer_file(

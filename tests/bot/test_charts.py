@@ -138,3 +138,11 @@ def test_short_names_stay_distinct() -> None:
     assert shown[2] == "Rita" and shown[4] == "Rita Very…"
     assert shown[0] == shown[3] != shown[1]  # the same person twice is the same label
     assert all(len(s) <= charts.NAME_CHARS for s in shown)
+
+
+def test_the_chart_gains_stage_bars_with_deals(report: Report) -> None:
+    from tests.bot.test_reports_export import _pipeline
+
+    with_deals = charts.report_chart(report, gettext_for("zh"), pipeline=_pipeline(), language="zh")
+    assert_telegram_photo(with_deals)
+    assert with_deals != charts.report_chart(report, gettext_for("zh"))

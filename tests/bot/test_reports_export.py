@@ -7,6 +7,7 @@ import dataclasses
 import io
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import openpyxl
 import pytest
@@ -281,3 +282,28 @@ def test_the_customer_export_holds_every_card_field() -> None:
     header = rows(book["Customers"])[0]
     assert {"Gender", "Birthday", "Address", "Referred by", "Needs", "Preferences", "Notes", "Team",
             "Updated"} <= set(header)
+def _pipeline() -> Any:
+    from bot.config import Config
+    from bot.domain import deals
+    from bot.domain.models import Deal
+    from bot.domain.reports.pipeline import pipeline_figures
+
+    pipeline = Config().deals.pipeline
+    won = deals.move(Deal(customer_id="c", owner_id="r", title="CRM Pro", amount=Decimal(50000), currency="CNY",
+                          stage="negotiation", probability=80, created_at=PERIOD.start, updated_at=PERIOD.start),
+                     deals.WON, now=PERIOD.start, today=PERIOD.start.date(), by=None)
+    open_deal = Deal(customer_id="c", owner_id="r", title="Tea", amount=Decimal(10000), currency="CNY",
+                     stage="proposal", probability=60, created_at=PERIOD.start, updated_at=PERIOD.start)
+    return pipeline_figures([won, open_deal], start=PERIOD.start, end=PERIOD.end,
+                            last_day=PERIOD.end.date(), pipeline=pipeline, currency="CNY")
+
+
+def test_the_pipeline_sheet(report: Report) -> None:
+    book = open_xlsx(report_xlsx(report, EN, pipeline=_pipeline(), language="en"))
+    assert book.sheetnames[-1] == "Pipeline"
+    table = {row[0]: row[1:] for row in rows(book["Pipeline"])}
+    assert table["Won"][:2] == (1, 50000)
+    assert table["Stage: Proposal"] == (1, 10000, 6000)
+    assert table["Forecast for the period"][-1] == 50000
+    assert "Pipeline" not in open_xlsx(report_xlsx(report, EN)).sheetnames  # no deals: no sheet
+    assert "销售漏斗" in open_xlsx(report_xlsx(report, ZH, pipeline=_pipeline(), language="zh")).sheetnames

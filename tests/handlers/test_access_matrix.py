@@ -113,6 +113,8 @@ COMMANDS: dict[str, tuple[set[str], str]] = {
     "/settings": (STAFF_ONLY, "Quiet hours"),
     "/todo": (STAFF_ONLY, "to-dos"),
     "/todo call back tomorrow": (STAFF_ONLY, "call back"),
+    "/deal": (STAFF_ONLY, "deal with"),
+    "/deals": (STAFF_ONLY, "Open deals"),
 }
 
 
@@ -364,6 +366,85 @@ async def test_entry_buttons(team: dict[str, Any], bot: Any, actor: str) -> None
                 "todos": {t.id: t.status for t in await store.todos.find()},
             }
             assert after == before, (actor, data)
+
+
+# ---- deals (issue 18): deal0 of cust0 (rep A, east), deal2 of cust2 (rep B, west) -------------------
+DEAL_BUTTONS: list[tuple[str, set[str]]] = [
+    ("dl:view:deal0", OWNER_A),
+    ("dl:view:deal2", OWNER_B),
+    ("dl:stage:deal0:proposal", OWNER_A),
+    ("dl:stage:deal2:negotiation", OWNER_B),
+    ("dl:won:deal0", OWNER_A),
+    ("dl:won:deal2", OWNER_B),
+    ("dl:lost:deal0", OWNER_A),
+    ("dl:reason:deal2:1", OWNER_B),
+    ("deal:edit:deal0", OWNER_A),
+    ("deal:edit:deal2", OWNER_B),
+    ("deal:new:cust0", OWNER_A),
+    ("deal:new:cust2", OWNER_B),
+    ("buy:won:deal0", OWNER_A),
+    ("buy:won:deal2", OWNER_B),
+    ("dl:cust:cust0", OWNER_A),
+    ("dl:cust:cust2", OWNER_B),
+    ("dl:page:0", STAFF_ONLY),
+    ("dl:page:1", STAFF_ONLY),
+    ("dl:reps", MANAGERS),
+    ("dl:rep:all", MANAGERS),
+    (f"dl:rep:{REP_A}", ADMIN_AND_MANAGER_A),
+    (f"dl:rep:{REP_B}", {"admin", "manager of another team"}),
+    # forged or stale
+    ("dl:view:nosuchdeal", set()),
+    ("dl:stage:deal0:won", set()),  # won and lost only through their own buttons
+    ("dl:stage:deal0:nosuchstage", set()),
+    ("dl:reason:deal0:99", set()),
+    ("dl:reason:deal0:x", set()),
+    ("dl:rep:424242", set()),
+    ("deal:new:nosuchcustomer", set()),
+    ("buy:won:nosuchdeal", set()),
+    ("dl:view", set()),
+]
+
+
+async def reset_deals(app: Any) -> dict[str, Any]:
+    """The baseline plus one open deal per customer, as they were created."""
+    from decimal import Decimal
+
+    from bot.domain.models import Deal
+
+    await reset(app)
+    services = app.bot_data[SERVICES_KEY]
+    store, now = services.store, services.clock.now()
+    for suffix, owner, team in (("0", REP_A, "east"), ("2", REP_B, "west")):
+        deal = Deal(id=f"deal{suffix}", customer_id=f"cust{suffix}", owner_id=str(owner), team=team,
+                    title=f"Deal {suffix}", amount=Decimal(1000), currency="CNY", stage="prospecting",
+                    probability=10, created_at=now, updated_at=now)
+        existing = await store.deals.get(deal.id)
+        if existing is None:
+            await store.deals.insert(deal)
+        else:
+            await store.deals.update(dataclasses.replace(deal, version=existing.version))
+    return {d.id: (d.stage, d.open, d.lost_reason, d.title) for d in await store.deals.find()}
+
+
+@pytest.mark.parametrize("actor", list(ACTORS))
+async def test_deal_buttons(team: dict[str, Any], bot: Any, actor: str) -> None:
+    user = team[actor]
+    store = bot.bot_data[SERVICES_KEY].store
+    await user.send("/start")
+    anchor = user.last_message().message_id
+    for data, allowed in DEAL_BUTTONS:
+        before = await reset_deals(bot)
+        await user.press_forged(anchor, data)
+        answer = user.callback_answers[-1]
+        if actor in allowed:
+            assert not answer["show_alert"], (actor, data, answer["text"])
+        else:
+            refusals = (f"Your account was {DEACTIVATED}",) if actor == "deactivated" else REFUSALS
+            assert answer["show_alert"] and answer["text"].startswith(refusals), (actor, data, answer["text"])
+            after = {d.id: (d.stage, d.open, d.lost_reason, d.title) for d in await store.deals.find()}
+            assert after == before, (actor, data)
+        if data.startswith(("deal:edit", "deal:new", "buy:won")):
+            await user.send("/cancel")
 
 
 # ---- groups and channels: customer data only in private chats (issue 14, point 7) ---------------

@@ -73,7 +73,7 @@ pytestmark = pytest.mark.slow  # hundreds of presses, each after a reset and a r
 
 DEPTH = 4  # presses after an entry (answers to a wizard's questions go 3 further)
 VARIANTS = 2  # how many different screens one button kind is pressed on, per role
-MAX_PATHS = int(os.environ.get("CRM_BUTTONS_MAX_PATHS", "450"))  # per role: a bound on the crawl, reported
+MAX_PATHS = int(os.environ.get("CRM_BUTTONS_MAX_PATHS", "520"))  # per role: a bound on the crawl (450 before deals)
 SAMPLES = ("100", "tomorrow 10:00", "Chen Full", "A test note")  # typed answers to a question, tried in turn
 QUESTION_ACTIONS = {"skip", "back", "cancel"}  # the only buttons of a screen that asks for text
 ERROR_TEXTS = ("something went wrong", "出了点问题")
@@ -132,6 +132,8 @@ KNOWN_GAPS = {  # not reached by the crawl; each is pressed, in every state it h
     # deep in a form's confirmation card, past the crawl's bound since the card has To-do and Note:
     "fb:due": "test_feedback.py::test_the_due_date_changed_with_a_button_on_the_card",
     "todo:assignee": "test_todos.py::test_a_manager_assigns_a_todo_the_rep_is_told_and_reminded_on_time",
+    "dl:page": "more open deals than a page (the baseline has none): "
+               "test_deals.py::test_deals_page_like_the_customer_list",
 }
 _ID = re.compile(r"\b[0-9a-f]{20}\b|\b\d+\b")
 

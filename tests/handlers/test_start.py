@@ -16,7 +16,7 @@ async def test_start_greets_staff_with_the_main_menu(admin: Any) -> None:
     assert "Hello" in text and "admin" in text
     assert [[b["text"] for b in row] for row in admin.reply_keyboard["keyboard"]] == [
         ["➕ New customer", "🔍 Find", "📋 My customers"],
-        ["📞 Log", "📊 Report"],
+        ["📞 Log", "💼 Deals", "📊 Report"],
         ["👥 Staff", "➕ Invite"],
         ["❓ Help", "🌐 Language"],
     ]

@@ -23,6 +23,7 @@ from bot.domain.models import (
     Birthday,
     CalendarKind,
     Customer,
+    Deal,
     Direction,
     Feedback,
     FeedbackKind,
@@ -46,6 +47,7 @@ from bot.domain.models import (
     Severity,
     Source,
     StaffUser,
+    StageChange,
     Todo,
     TodoStatus,
     ValueTier,
@@ -150,6 +152,36 @@ def _purchase(i: int) -> Purchase:
         quantity=1 + i % 4,
         created_at=at(i),
         updated_at=at(i),
+    )
+
+
+def _deal(i: int) -> Deal:
+    stage = pick(("prospecting", "proposal", "negotiation", "won", "lost"), i)
+    closed = stage in ("won", "lost")
+    return Deal(
+        id=f"d{i:04d}",
+        customer_id=pick(CUSTOMER_IDS, i),
+        owner_id=pick(OWNERS, i),
+        team=pick(TEAMS, i),
+        title=pick(("CRM Pro 年度版", "Tea for the office"), i),
+        amount=Decimal("50000.00") + i,
+        currency=pick(("CNY", "USD"), i),
+        stage=stage,
+        probability=pick((10, 60, 80, 100, 0), i),
+        expected_close_on=maybe(i, date(2024, 4, 1) + timedelta(days=5 * i)),
+        products=["CRM Pro", "培训"][: i % 3],
+        next_step=maybe(i, "发报价单 / send the quote"),
+        lost_reason="价格" if stage == "lost" else None,
+        won_on=date(2024, 5, 1) + timedelta(days=i) if stage == "won" else None,
+        lost_on=date(2024, 5, 2) + timedelta(days=i) if stage == "lost" else None,
+        closed_at=at(i, hours=90) if closed else None,
+        stage_changed_at=maybe(i, at(i, hours=20), every=4),
+        stage_history=[StageChange(stage="prospecting", at=at(i)),
+                       StageChange(stage=stage, at=at(i, hours=20), by=maybe(i, "rep-a"))][: 1 + i % 2],
+        open=not closed,
+        created_by=maybe(i, pick(OWNERS, i + 1)),
+        created_at=at(i),
+        updated_at=at(i, hours=2),
     )
 
 
@@ -294,6 +326,7 @@ SAMPLES: dict[str, Callable[[int], Record]] = {
     "staff": _staff,
     "customers": _customer,
     "purchases": _purchase,
+    "deals": _deal,
     "interactions": _interaction,
     "feedback": _feedback,
     "reminders": _reminder,

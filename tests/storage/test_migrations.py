@@ -167,7 +167,8 @@ async def test_the_migrations_build_exactly_the_schema(database: tuple[str, str]
     status = await SQLStore(url, prefix=prefix).schema_status()
     assert status.state == "current" and status.current == migrations.HEAD
 
-    # and the comparison does see a difference: at 0001 the index of 0002 is missing
+    # and the comparison does see a difference: at 0001 the index of 0002 and the later tables
+    # are missing
     await asyncio.to_thread(alembic, url, prefix, "downgrade", migrations.FIRST)
     found = without_later_tables(await asyncio.to_thread(differences, url, prefix), prefix)
     assert [(d[0], d[1].name) for d in found] == [("add_index", f"ix_{prefix}reminders_{COMPOSITE}")]

@@ -41,11 +41,11 @@ from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, fu
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-REVISIONS = ("0001", "0002", "0004")  # 0003: the deals branch (the merger re-points 0004)
+REVISIONS = ("0001", "0002", "0003", "0004")
 """Every revision, oldest first; the last is the head this code runs on."""
 FIRST, HEAD = REVISIONS[0], REVISIONS[-1]
-ADDED_AFTER_FIRST = ("todos", "notes")
-"""Collections whose tables later revisions created (0004): not in an unversioned (0001) database."""
+ADDED_AFTER_FIRST = ("deals", "todos", "notes")
+"""Collections whose tables later revisions created (0003, 0004): not in an unversioned (0001) database."""
 UNVERSIONED = FIRST  # what a database created before migrations existed holds
 SCRIPTS = Path(__file__).parent
 UPGRADE_COMMAND = "crm-bot db upgrade"

@@ -5,7 +5,7 @@ by status; ranged by due time (the due reminders).  ``notes``: by customer (the
 card's history), newest first by ``created_at``.
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql
 from storage.sql.migrations import table
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
