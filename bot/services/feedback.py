@@ -256,14 +256,11 @@ class FeedbackService:
 
     async def claim_alert(self, reminder: Reminder) -> Reminder | None:
         """Take an alert for immediate delivery; None if it is no longer pending or the scheduler has it."""
-        current = await self.store.reminders.get(reminder.id)
-        if current is None or current.status is not ReminderStatus.PENDING:
-            return None
-        return await self.reminders.claim(current, self.clock.now())
+        return await self.reminders.claim_now(reminder)
 
     async def alert_sent(self, claimed: Reminder) -> Reminder:
-        return await self.reminders.mark_sent(claimed, self.clock.now())
+        return await self.reminders.sent_now(claimed)
 
     async def alert_not_sent(self, claimed: Reminder, error: str) -> Reminder:
         """Give the claim back: the row stays pending, due now, for the scheduler's next run."""
-        return await self.reminders.postpone(claimed, self.clock.now(), f"immediate send failed: {error}"[:500])
+        return await self.reminders.not_sent_now(claimed, error)

@@ -140,6 +140,21 @@ class ReminderService:
         except ConflictError:
             return None
 
+    async def claim_now(self, reminder: Reminder) -> Reminder | None:
+        """Take a row a handler delivers at once (a complaint alert, "you have a to-do"); None if it
+        is no longer pending or the scheduler is sending it."""
+        current = await self.store.reminders.get(reminder.id)
+        if current is None or current.status is not ReminderStatus.PENDING:
+            return None
+        return await self.claim(current, self.clock.now())
+
+    async def sent_now(self, claimed: Reminder) -> Reminder:
+        return await self.mark_sent(claimed, self.clock.now())
+
+    async def not_sent_now(self, claimed: Reminder, error: str) -> Reminder:
+        """Give the claim back: the row stays pending, due now, for the scheduler's next run."""
+        return await self.postpone(claimed, self.clock.now(), f"immediate send failed: {error}"[:500])
+
     async def mark_sent(self, reminder: Reminder, now: datetime, note: str | None = None,
                         payload: dict[str, Any] | None = None) -> Reminder:
         """Sent; ``note`` when that is only likely (Telegram's answer was lost), kept as the reason."""

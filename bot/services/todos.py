@@ -26,7 +26,6 @@ from bot.domain.models import (
     Customer,
     Reminder,
     ReminderKind,
-    ReminderStatus,
     Role,
     StaffUser,
     Todo,
@@ -201,13 +200,10 @@ class TodoService:
 
     async def claim_now(self, reminder: Reminder) -> Reminder | None:
         """Take a "you have a to-do" row for immediate delivery; None if it is gone or being sent."""
-        current = await self.store.reminders.get(reminder.id)
-        if current is None or current.status is not ReminderStatus.PENDING:
-            return None
-        return await self.reminders.claim(current, self.clock.now())
+        return await self.reminders.claim_now(reminder)
 
     async def sent_now(self, claimed: Reminder) -> Reminder:
-        return await self.reminders.mark_sent(claimed, self.clock.now())
+        return await self.reminders.sent_now(claimed)
 
     async def not_sent_now(self, claimed: Reminder, error: str) -> Reminder:
-        return await self.reminders.postpone(claimed, self.clock.now(), f"immediate send failed: {error}"[:500])
+        return await self.reminders.not_sent_now(claimed, error)
