@@ -153,22 +153,23 @@ async def test_a_crash_in_the_middle_resumes_without_duplicates(
     preview = await svc.imports.start(ADMIN, "big.csv", data, source={})
     await svc.imports.set_owner(ADMIN, preview.job_id, REP.id)
     batches = 0
-    real = store.customers.insert_many
+    real = svc.imports._write_rest
 
-    async def crash_after_two(records: list[Customer]) -> None:
+    async def crash_in_the_third(*args: object) -> object:
         nonlocal batches
         batches += 1
-        if batches == 3:
+        if batches == 3:  # inside the third batch's transaction, after its inserts
             raise RuntimeError("power cut")
-        await real(records)
+        return await real(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(store.customers, "insert_many", crash_after_two)
+    monkeypatch.setattr(svc.imports, "_write_rest", crash_in_the_third)
     with pytest.raises(RuntimeError):
         await svc.imports.commit(ADMIN, preview.job_id)
-    assert await store.customers.count() == 4
+    assert await store.customers.count() == 4, "the third batch is not there at all"
+    assert await store.purchases.count() == 0 and await store.audit.count({"action": "import"}) == 4
     unfinished = await svc.imports.unfinished()
     assert [job_id for job_id, _job in unfinished] == [preview.job_id]
-    monkeypatch.setattr(store.customers, "insert_many", real)
+    assert unfinished[0][1]["done"] == 4, "the job's progress committed with its rows"
     fresh = Services(svc.config, store, svc.clock)  # a restarted bot: nothing in memory
     summary = await fresh.imports.commit(ADMIN, preview.job_id, data=data)
     assert summary.created == 9 and await store.customers.count() == 9
@@ -183,17 +184,17 @@ async def test_an_unfinished_import_can_be_rolled_back(
     data = b"Name,Phone\n" + b"\n".join(f"C{i},1380013{i:04d}".encode() for i in range(6)) + b"\n"
     preview = await svc.imports.start(ADMIN, "x.csv", data, source={})
     await svc.imports.set_owner(ADMIN, preview.job_id, REP.id)
-    real = store.purchases.insert_many
+    real = svc.imports._write_rest
     calls = 0
 
-    async def crash(records: list[object]) -> None:
+    async def crash(*args: object) -> object:
         nonlocal calls
         calls += 1
-        if calls == 2:
+        if calls == 3:
             raise RuntimeError("kill -9")
-        await real(records)  # type: ignore[arg-type]
+        return await real(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(store.purchases, "insert_many", crash)
+    monkeypatch.setattr(svc.imports, "_write_rest", crash)
     with pytest.raises(RuntimeError):
         await svc.imports.commit(ADMIN, preview.job_id)
     assert await store.customers.count() == 4
