@@ -8,16 +8,21 @@ it got. Nothing but the job is written before the user confirms.
 
 **Resumable, never duplicated.** Every record an import writes has an id derived from the
 job and the row (``<job>-<row>`` for the customer, ``…p`` its purchase, ``…a`` its audit
-event), and batches go in through ``insert_many`` (all or nothing per batch, on every
-backend). A commit that is run again — after a crash, a restart, or a second tap — finds
-the rows it already wrote by those ids and writes only the rest. A job left ``running``
+event), and each batch of :data:`BATCH` rows is ONE transaction (``store.atomic``): its
+customers, purchases and audit events, the fields it merges into existing customers, and the
+job's progress (``done``: rows of the file's writable rows; ``done_row``: the last sheet row
+committed), so after a ``kill -9`` the job says exactly which rows are in, and no batch is
+half there. The job's ``done`` status commits with its audit event. A commit that is run
+again — after a crash, a restart, or a second tap — also finds the rows already written by
+those ids and writes only the rest (the second safety net). A job left ``running``
 is listed by :meth:`ImportService.unfinished`; the bot tells its user after a restart and
 offers to resume it or to roll it back (:meth:`ImportService.roll_back` deletes what it
 created; fields it filled into existing customers stay, as their audit events say).
 
 **Off the event loop.** Parsing, converting rows and building records run in
-``asyncio.to_thread``; the writes go through the async store in batches of
-:data:`BATCH` with ``await asyncio.sleep(0)`` between them, so other users are served.
+``asyncio.to_thread`` (a batch's records are built before its transaction opens); the
+writes go through the async store in batches of :data:`BATCH` with ``await asyncio.sleep(0)``
+between them, so other users are served.
 
 Access: only managers and admins import (``access.can_import``); a manager's import goes
 to themself or a rep of their team (``access.can_import_for``); every job is its importer's.
