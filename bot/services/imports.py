@@ -71,6 +71,7 @@ _CACHE = 8  # parsed files (and converted rows) kept in memory: mapping changes 
 FREEZE_FROM = 1_000  # rows from which the converted file is put out of the collector's reach
 SIMILAR_CHUNK = 500
 PHONE_CHUNK = 100  # phone look-ups awaited together
+SCAN_PAGE = 500  # customers per page when reading them all is cheaper than a look-up per phone
 PHONES_MARGIN = timedelta(seconds=5)  # clocks of replicas writing the same database may differ a little  # rows per search-index job (other users' searches wait behind one job)
 
 Progress = Callable[[int, int], Awaitable[None]]
@@ -401,6 +402,12 @@ class ImportService:
                 for customer_id in holders.get(phone, ()):
                     if customer_id not in matches.setdefault(index, []):
                         matches[index].append(customer_id)
+        elif lookups and await self.store.customers.count() <= len(lookups):
+            # no more customers than phones to look up (a first import, a small team): reading them
+            # all, a page at a time, is fewer queries than one per phone -- the same answers
+            holders = await self._phone_holders()
+            for index, phone in lookups:
+                matches.setdefault(index, []).extend(holders.get(phone, ()))
         else:
             for start in range(0, len(lookups), PHONE_CHUNK):
                 chunk = lookups[start:start + PHONE_CHUNK]
@@ -409,6 +416,20 @@ class ImportService:
                     matches.setdefault(index, []).extend(c.id for c in customers)
         self._phones_seen[key] = (checked_at, {i: list(ids) for i, ids in matches.items()})
         return matches
+
+    async def _phone_holders(self) -> dict[str, list[str]]:
+        """Phone → ids of every customer holding it, read a page of :data:`SCAN_PAGE` at a time."""
+        holders: dict[str, list[str]] = {}
+        offset = 0
+        while True:
+            page = await self.store.customers.find(order_by="id", offset=offset, limit=SCAN_PAGE)
+            for customer in page:
+                for phone in customer.phones:
+                    holders.setdefault(phone, []).append(customer.id)
+            if len(page) < SCAN_PAGE:
+                return holders
+            offset += len(page)
+            await asyncio.sleep(0)
 
     async def _exists(self, customer_id: str) -> bool:
         return await self.store.customers.get(customer_id) is not None

@@ -215,3 +215,30 @@ async def test_mapping_a_column_by_hand(svc: Services) -> None:
     assert preview.new == 1 and preview.samples[0]["company"] == "ACME"
     preview = await svc.imports.set_column(ADMIN, preview.job_id, 2, "name")
     assert [c.target for c in preview.columns] == ["note", "phones", "name"], "one name column only"
+
+
+@pytest.mark.parametrize("others", [0, 30], ids=["scan-all", "one-query-per-phone"])
+async def test_store_duplicates_are_found_by_a_scan_or_by_phone(
+    svc: Services, store: Store, monkeypatch: pytest.MonkeyPatch, others: int
+) -> None:
+    """Few customers in the store: read them all, a page at a time; many: one look-up per phone."""
+    monkeypatch.setattr(imports, "SCAN_PAGE", 2)  # several pages
+    await existing(store)
+    await store.customers.insert_many([
+        Customer(id=f"o{i}", name=f"Other {i}", owner_id=WEST.id, team="west", phones=[f"+86137{i:08d}"])
+        for i in range(others)
+    ])  # fmt: skip
+    scans = 0
+    real = svc.imports._phone_holders
+
+    async def counted() -> dict[str, list[str]]:
+        nonlocal scans
+        scans += 1
+        return await real()
+
+    monkeypatch.setattr(svc.imports, "_phone_holders", counted)
+    rows = "\n".join(f"New {i},1350013{i:04d}" for i in range(5))
+    data = f"Name,Phone\n{rows}\n老客户,13600136000\nTheirs,+86 137{1:08d}\n".encode()
+    preview = await svc.imports.start(ADMIN, "d.csv", data, source={})
+    assert (preview.new, preview.duplicates_store) == (6 - (others > 1), 1 + (others > 1))
+    assert scans == (1 if others == 0 else 0)
