@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from collections.abc import AsyncIterator
@@ -242,3 +243,20 @@ async def test_store_duplicates_are_found_by_a_scan_or_by_phone(
     preview = await svc.imports.start(ADMIN, "d.csv", data, source={})
     assert (preview.new, preview.duplicates_store) == (6 - (others > 1), 1 + (others > 1))
     assert scans == (1 if others == 0 else 0)
+
+
+async def test_two_commits_of_one_job_at_once_write_each_row_once(
+    svc: Services, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second tap while the first commit runs: batches that collide are worked out again."""
+    monkeypatch.setattr(imports, "BATCH", 3)
+    data = b"Name,Phone\n" + b"\n".join(f"C{i},1380013{i:04d}".encode() for i in range(10)) + b"\n"
+    preview = await svc.imports.start(ADMIN, "x.csv", data, source={})
+    await svc.imports.set_owner(ADMIN, preview.job_id, REP.id)
+    other = Services(svc.config, store, svc.clock)  # another replica, the same job
+    await other.imports.reload(preview.job_id, await other.imports.job(ADMIN, preview.job_id), data)
+    first, second = await asyncio.gather(svc.imports.commit(ADMIN, preview.job_id),
+                                         other.imports.commit(ADMIN, preview.job_id))
+    assert await store.customers.count() == 10 and await store.purchases.count() == 0
+    assert await store.audit.count({"action": "import", "entity_type": "customer"}) == 10
+    assert first.created == second.created == 10
