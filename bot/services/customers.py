@@ -438,20 +438,27 @@ class CustomerService:
         await changed(self.store, customer.id, now)  # the daily scan re-predicts the reorder date
         return saved, await self.reclassify(customer.id)
 
-    async def reclassify(self, customer_id: str) -> Customer:
-        """Recompute the derived tier and stage after the customer's history changed."""
+    async def reclassify(self, customer_id: str, *, tx: Transaction | None = None) -> Customer:
+        """Recompute the derived tier and stage after the customer's history changed.
+
+        ``tx``: inside that transaction (a conflict then aborts it: the caller runs it again).
+        """
+        where = tx or self.store
+
         async def classified(customer: Customer) -> Customer | None:
-            purchases = await self.store.purchases.find({"customer_id": customer_id})
-            interactions = await self.store.interactions.find({"customer_id": customer_id, "deleted": False})
+            purchases = await where.purchases.find({"customer_id": customer_id})
+            interactions = await where.interactions.find({"customer_id": customer_id, "deleted": False})
             updated = await self._classified(customer, purchases, interactions)
             unchanged = (updated.value_tier, updated.stage) == (customer.value_tier, customer.stage)
             return None if unchanged else updated
 
         try:
-            _before, after = await self.store.customers.update_with(customer_id, classified, attempts=3)
+            _before, after = await where.customers.update_with(customer_id, classified, attempts=3)
         except NotFoundError:
             raise AccessDenied(f"customer {customer_id}") from None
         except ConflictError:  # busy: the next change or the daily run classifies it
+            if tx is not None:
+                raise  # the transaction is aborted: only running it again helps
             current = await self.store.customers.get(customer_id)
             if current is None:
                 raise AccessDenied(f"customer {customer_id}") from None

@@ -8,16 +8,21 @@ it got. Nothing but the job is written before the user confirms.
 
 **Resumable, never duplicated.** Every record an import writes has an id derived from the
 job and the row (``<job>-<row>`` for the customer, ``…p`` its purchase, ``…a`` its audit
-event), and batches go in through ``insert_many`` (all or nothing per batch, on every
-backend). A commit that is run again — after a crash, a restart, or a second tap — finds
-the rows it already wrote by those ids and writes only the rest. A job left ``running``
+event), and each batch of :data:`BATCH` rows is ONE transaction (``store.atomic``): its
+customers, purchases and audit events, the fields it merges into existing customers, and the
+job's progress (``done``: rows of the file's writable rows; ``done_row``: the last sheet row
+committed), so after a ``kill -9`` the job says exactly which rows are in, and no batch is
+half there. The job's ``done`` status commits with its audit event. A commit that is run
+again — after a crash, a restart, or a second tap — also finds the rows already written by
+those ids and writes only the rest (the second safety net). A job left ``running``
 is listed by :meth:`ImportService.unfinished`; the bot tells its user after a restart and
 offers to resume it or to roll it back (:meth:`ImportService.roll_back` deletes what it
 created; fields it filled into existing customers stay, as their audit events say).
 
 **Off the event loop.** Parsing, converting rows and building records run in
-``asyncio.to_thread``; the writes go through the async store in batches of
-:data:`BATCH` with ``await asyncio.sleep(0)`` between them, so other users are served.
+``asyncio.to_thread`` (a batch's records are built before its transaction opens); the
+writes go through the async store in batches of :data:`BATCH` with ``await asyncio.sleep(0)``
+between them, so other users are served.
 
 Access: only managers and admins import (``access.can_import``); a manager's import goes
 to themself or a rep of their team (``access.can_import_for``); every job is its importer's.
@@ -54,7 +59,7 @@ from bot.services.audit import AuditService, diff
 from bot.services.customers import CustomerService
 from bot.services.errors import AccessDenied, Invalid
 from bot.workbooks import read_xlsx
-from storage.base import NotFoundError, Range, Store
+from storage.base import DuplicateError, NotFoundError, Range, Store, Transaction
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +71,7 @@ _CACHE = 8  # parsed files (and converted rows) kept in memory: mapping changes 
 FREEZE_FROM = 1_000  # rows from which the converted file is put out of the collector's reach
 SIMILAR_CHUNK = 500
 PHONE_CHUNK = 100  # phone look-ups awaited together
+SCAN_PAGE = 500  # customers per page when reading them all is cheaper than a look-up per phone
 PHONES_MARGIN = timedelta(seconds=5)  # clocks of replicas writing the same database may differ a little  # rows per search-index job (other users' searches wait behind one job)
 
 Progress = Callable[[int, int], Awaitable[None]]
@@ -396,6 +402,12 @@ class ImportService:
                 for customer_id in holders.get(phone, ()):
                     if customer_id not in matches.setdefault(index, []):
                         matches[index].append(customer_id)
+        elif lookups and await self.store.customers.count() <= len(lookups):
+            # no more customers than phones to look up (a first import, a small team): reading them
+            # all, a page at a time, is fewer queries than one per phone -- the same answers
+            holders = await self._phone_holders()
+            for index, phone in lookups:
+                matches.setdefault(index, []).extend(holders.get(phone, ()))
         else:
             for start in range(0, len(lookups), PHONE_CHUNK):
                 chunk = lookups[start:start + PHONE_CHUNK]
@@ -404,6 +416,20 @@ class ImportService:
                     matches.setdefault(index, []).extend(c.id for c in customers)
         self._phones_seen[key] = (checked_at, {i: list(ids) for i, ids in matches.items()})
         return matches
+
+    async def _phone_holders(self) -> dict[str, list[str]]:
+        """Phone → ids of every customer holding it, read a page of :data:`SCAN_PAGE` at a time."""
+        holders: dict[str, list[str]] = {}
+        offset = 0
+        while True:
+            page = await self.store.customers.find(order_by="id", offset=offset, limit=SCAN_PAGE)
+            for customer in page:
+                for phone in customer.phones:
+                    holders.setdefault(phone, []).append(customer.id)
+            if len(page) < SCAN_PAGE:
+                return holders
+            offset += len(page)
+            await asyncio.sleep(0)
 
     async def _exists(self, customer_id: str) -> bool:
         return await self.store.customers.get(customer_id) is not None
@@ -469,11 +495,10 @@ class ImportService:
         rejected: list[Rejected] = []
         for start in range(0, total, BATCH):
             batch = writable[start:start + BATCH]
-            c, m, s, refused = await self._write_batch(actor, job_id, owner, team, job["policy"], batch, plan)
+            job = {**job, "done": min(total, start + BATCH), "done_row": batch[-1].index}
+            c, m, s, refused = await self._write_batch(actor, job_id, job, owner, team, batch, plan)
             created, merged, skipped = created + c, merged + m, skipped + s
             rejected.extend(refused)
-            job["done"] = min(total, start + BATCH)
-            await self._save_job(job_id, job)
             if progress is not None:
                 await progress(job["done"], total)
             await asyncio.sleep(0)  # other users' updates between batches
@@ -491,10 +516,14 @@ class ImportService:
             "created": created, "merged": merged, "skipped": skipped + len(plan.file_dups), "invalid": invalid})
         job["rejected"] = [[r.line, r.cells, r.reasons] for r in rejected[:5000]]
         job["header"] = header
-        await self.audit.record(actor.id, "import", "import", job_id, note=(
-            f"{job['file_name']}: {created} created, {merged} merged, {skipped + len(plan.file_dups)} "
-            f"duplicates skipped, {invalid} invalid; owner {owner.id}"))
-        await self._save_job(job_id, job)
+        note = (f"{job['file_name']}: {created} created, {merged} merged, {skipped + len(plan.file_dups)} "
+                f"duplicates skipped, {invalid} invalid; owner {owner.id}")
+
+        async def finish(tx: Transaction) -> None:  # the job is done exactly when its audit event is there
+            await self.audit.record(actor.id, "import", "import", job_id, note=note, tx=tx)
+            await tx.kv.put(self._key(job_id), job, namespace=NAMESPACE, now=self.clock.now())
+
+        await self.store.atomic(finish)
         self._forget(job_id)
         _out_of_gc_reach(total)  # the new records now live in the store's memory and the search index
         return self._summary_from(job_id, job, owner=owner)
@@ -511,45 +540,80 @@ class ImportService:
         )
 
     async def _write_batch(
-        self, actor: StaffUser, job_id: str, owner: StaffUser, team: str | None, policy: str,
+        self, actor: StaffUser, job_id: str, job: dict[str, Any], owner: StaffUser, team: str | None,
         batch: Sequence[RowResult], plan: _Plan,
     ) -> tuple[int, int, int, list[Rejected]]:
+        """One batch in ONE transaction: its customers, purchases and audit events, the fields it
+        merges into existing customers, and ``job`` (its progress) -- after a crash the job record
+        says exactly which rows are in.  A batch some of whose rows are already there (another
+        attempt of the same job, racing: ``DuplicateError``) is worked out again and rerun once."""
+        for attempt in range(2):
+            fresh = [r for r in batch if r.index not in plan.store_dups and r.index not in plan.done_rows]
+            try:
+                return await self._write_once(actor, job_id, job, owner, team, batch, fresh, plan)
+            except DuplicateError:
+                if attempt:
+                    raise
+                found = await asyncio.gather(*(self._exists(record_id(job_id, r.index)) for r in fresh))
+                plan.done_rows.update(r.index for r, there in zip(fresh, found, strict=True) if there)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _write_once(
+        self, actor: StaffUser, job_id: str, job: dict[str, Any], owner: StaffUser, team: str | None,
+        batch: Sequence[RowResult], fresh: Sequence[RowResult], plan: _Plan,
+    ) -> tuple[int, int, int, list[Rejected]]:
         now = self.clock.now()
+        customers, purchases, events = await asyncio.to_thread(self._build, actor, job_id, owner, team, fresh, now)
+
+        async def work(tx: Transaction) -> tuple[int, int, int, list[Rejected]]:
+            await tx.customers.insert_many(customers)
+            await tx.purchases.insert_many(purchases)
+            await tx.audit.insert_many(events)
+            created, merged, skipped, refused = await self._write_rest(
+                tx, actor, job_id, job["policy"], batch, plan, now)
+            await tx.kv.put(self._key(job_id), job, namespace=NAMESPACE, now=now)
+            return len(customers) + created, merged, skipped, refused
+
+        return await self.store.atomic(work)
+
+    def _build(self, actor: StaffUser, job_id: str, owner: StaffUser, team: str | None,
+               fresh: Sequence[RowResult], now: datetime) -> tuple[list[Customer], list[Purchase], list[AuditEvent]]:
+        """The records of a batch's new rows (in a worker thread: CPU work over 100 rows)."""
         local_now = now.astimezone(self.config.tz)
         rules = self.customers.rules
         currency = self.config.locale.currency
-        fresh = [r for r in batch if r.index not in plan.store_dups and r.index not in plan.done_rows]
+        customers, purchases, events = [], [], []
+        for row in fresh:
+            customer = card.customer_from_draft(row.draft, owner_id=owner.id, team=team,
+                                                created_by=actor.id, now=now)
+            customer = dataclasses.replace(customer, id=record_id(job_id, row.index))
+            bought = _purchase(row, customer, record_id(job_id, row.index, "p"), currency, now)
+            result = classify(customer, [bought] if bought else [], [], local_now, rules)
+            customer = dataclasses.replace(customer, value_tier=result.derived_tier, stage=result.derived_stage)
+            customers.append(customer)
+            if bought:
+                purchases.append(bought)
+            events.append(AuditEvent(id=record_id(job_id, row.index, "a"), actor_id=actor.id, action="import",
+                                     entity_type="customer", entity_id=customer.id, at=now,
+                                     changes=diff(None, customer), note=f"import {job_id}",
+                                     created_at=now, updated_at=now))
+        return customers, purchases, events
 
-        def build() -> tuple[list[Customer], list[Purchase], list[AuditEvent]]:
-            customers, purchases, events = [], [], []
-            for row in fresh:
-                customer = card.customer_from_draft(row.draft, owner_id=owner.id, team=team,
-                                                    created_by=actor.id, now=now)
-                customer = dataclasses.replace(customer, id=record_id(job_id, row.index))
-                bought = _purchase(row, customer, record_id(job_id, row.index, "p"), currency, now)
-                result = classify(customer, [bought] if bought else [], [], local_now, rules)
-                customer = dataclasses.replace(customer, value_tier=result.derived_tier, stage=result.derived_stage)
-                customers.append(customer)
-                if bought:
-                    purchases.append(bought)
-                events.append(AuditEvent(id=record_id(job_id, row.index, "a"), actor_id=actor.id, action="import",
-                                         entity_type="customer", entity_id=customer.id, at=now,
-                                         changes=diff(None, customer), note=f"import {job_id}",
-                                         created_at=now, updated_at=now))
-            return customers, purchases, events
-
-        customers, purchases, events = await asyncio.to_thread(build)
-        await self.store.customers.insert_many(customers)
-        await self.store.purchases.insert_many(purchases)
-        await self.store.audit.insert_many(events)
-        created = len(customers)
-        # rows an earlier attempt of this job created: their purchase and audit event may be missing
+    async def _write_rest(
+        self, tx: Transaction, actor: StaffUser, job_id: str, policy: str, batch: Sequence[RowResult],
+        plan: _Plan, now: datetime,
+    ) -> tuple[int, int, int, list[Rejected]]:
+        """Inside the batch's transaction: rows created by an earlier attempt, and the duplicates."""
+        currency = self.config.locale.currency
+        created = 0
+        # rows an earlier attempt of this job created (before batches were transactions, or a race):
+        # their purchase and audit event may be missing
         for row in (r for r in batch if r.index in plan.done_rows):
             created += 1
-            customer = await self.store.customers.get(record_id(job_id, row.index))
+            customer = await tx.customers.get(record_id(job_id, row.index))
             if customer is not None:
-                await self._insert_missing(_purchase(row, customer, record_id(job_id, row.index, "p"), currency, now))
-                await self._insert_missing(AuditEvent(
+                await _insert_missing(tx, _purchase(row, customer, record_id(job_id, row.index, "p"), currency, now))
+                await _insert_missing(tx, AuditEvent(
                     id=record_id(job_id, row.index, "a"), actor_id=actor.id, action="import", entity_type="customer",
                     entity_id=customer.id, at=now, changes=diff(None, customer), note=f"import {job_id}",
                     created_at=now, updated_at=now))
@@ -557,10 +621,10 @@ class ImportService:
         refused: list[Rejected] = []
         for row in (r for r in batch if r.index in plan.store_dups):
             existing_id = plan.store_dups[row.index]
-            existing = await self.store.customers.get(existing_id)
+            existing = await tx.customers.get(existing_id)
             visible = existing is not None and access.can_edit_customer(actor, existing)
             if policy == "merge" and visible:
-                await self._merge(actor, job_id, row, existing_id, currency)
+                await self._merge(tx, actor, job_id, row, existing_id, currency, now)
                 merged += 1
             else:
                 skipped += 1
@@ -569,16 +633,9 @@ class ImportService:
                                         [("", code, {"name": existing.name if visible and existing else ""})]))
         return created, merged, skipped, refused
 
-    async def _insert_missing(self, record: Any) -> None:
-        if record is None:
-            return
-        collection = self.store.purchases if isinstance(record, Purchase) else self.store.audit
-        if await collection.get(record.id) is None:
-            await collection.insert(record)
-
-    async def _merge(self, actor: StaffUser, job_id: str, row: RowResult, customer_id: str, currency: str) -> None:
+    async def _merge(self, tx: Transaction, actor: StaffUser, job_id: str, row: RowResult, customer_id: str,
+                     currency: str, now: datetime) -> None:
         """Fill the existing customer's empty fields from the row (what it has stays as it is)."""
-        now = self.clock.now()
 
         def fill(customer: Customer) -> Customer | None:
             stored = to_dict(customer)
@@ -598,17 +655,17 @@ class ImportService:
             return from_dict(Customer, stored)
 
         try:
-            before, after = await self.store.customers.update_with(customer_id, fill)
+            before, after = await tx.customers.update_with(customer_id, fill)
         except NotFoundError:
             return
         if after is not before:
-            await self._insert_missing(AuditEvent(
+            await _insert_missing(tx, AuditEvent(
                 id=record_id(job_id, row.index, "a"), actor_id=actor.id, action="import_merge",
                 entity_type="customer", entity_id=customer_id, at=now, changes=diff(before, after),
                 note=f"import {job_id}", created_at=now, updated_at=now))
-        await self._insert_missing(_purchase(row, after, record_id(job_id, row.index, "p"), currency, now))
+        await _insert_missing(tx, _purchase(row, after, record_id(job_id, row.index, "p"), currency, now))
         if row.purchase:
-            await self.customers.reclassify(customer_id)
+            await self.customers.reclassify(customer_id, tx=tx)
 
     # ---- after a crash or a restart -------------------------------------------------------
     async def unfinished(self) -> list[tuple[str, dict[str, Any]]]:
@@ -661,6 +718,14 @@ class ImportService:
             if job.get("actor_id") == actor.id and job.get("sha256") == digest:
                 return job_id
         return None
+
+
+async def _insert_missing(tx: Transaction, record: Purchase | AuditEvent | None) -> None:
+    if record is None:
+        return
+    collection = tx.purchases if isinstance(record, Purchase) else tx.audit
+    if await collection.get(record.id) is None:
+        await collection.insert(record)
 
 
 def _purchase(row: RowResult, customer: Customer, purchase_id: str, currency: str, now: Any) -> Purchase | None:

@@ -199,20 +199,20 @@ async def crashed_import(bot: Any, team: dict[str, Any], monkeypatch: pytest.Mon
     rows = "\n".join(f"Kunde {i},1390013{i:04d}" for i in range(5))
     await mei.send_document("five.csv", f"Name,Phone\n{rows}\n".encode())
     job_id = next(job for job in svc.imports._files)
-    real = svc.store.customers.insert_many
+    real = svc.imports._write_rest
     calls = 0
 
-    async def killed(records: list[Any]) -> None:
+    async def killed(*args: Any) -> Any:
         nonlocal calls
         calls += 1
-        if calls == 2:
+        if calls == 2:  # inside the second batch's transaction: nothing of it is applied
             raise SystemExit("killed")  # nothing after this runs, as with kill -9
-        await real(records)
+        return await real(*args)
 
-    monkeypatch.setattr(svc.store.customers, "insert_many", killed)
+    monkeypatch.setattr(svc.imports, "_write_rest", killed)
     with pytest.raises(SystemExit):
         await svc.imports.commit(await svc.staff.active(MANAGER), job_id)
-    monkeypatch.setattr(svc.store.customers, "insert_many", real)
+    monkeypatch.setattr(svc.imports, "_write_rest", real)
     svc.imports._files.clear()  # a restarted bot has nothing in memory
     assert await import_handlers.announce_unfinished(bot) == 1
     await mei.wait_for_reply()

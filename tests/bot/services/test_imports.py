@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from collections.abc import AsyncIterator
@@ -153,22 +154,23 @@ async def test_a_crash_in_the_middle_resumes_without_duplicates(
     preview = await svc.imports.start(ADMIN, "big.csv", data, source={})
     await svc.imports.set_owner(ADMIN, preview.job_id, REP.id)
     batches = 0
-    real = store.customers.insert_many
+    real = svc.imports._write_rest
 
-    async def crash_after_two(records: list[Customer]) -> None:
+    async def crash_in_the_third(*args: object) -> object:
         nonlocal batches
         batches += 1
-        if batches == 3:
+        if batches == 3:  # inside the third batch's transaction, after its inserts
             raise RuntimeError("power cut")
-        await real(records)
+        return await real(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(store.customers, "insert_many", crash_after_two)
+    monkeypatch.setattr(svc.imports, "_write_rest", crash_in_the_third)
     with pytest.raises(RuntimeError):
         await svc.imports.commit(ADMIN, preview.job_id)
-    assert await store.customers.count() == 4
+    assert await store.customers.count() == 4, "the third batch is not there at all"
+    assert await store.purchases.count() == 0 and await store.audit.count({"action": "import"}) == 4
     unfinished = await svc.imports.unfinished()
     assert [job_id for job_id, _job in unfinished] == [preview.job_id]
-    monkeypatch.setattr(store.customers, "insert_many", real)
+    assert unfinished[0][1]["done"] == 4, "the job's progress committed with its rows"
     fresh = Services(svc.config, store, svc.clock)  # a restarted bot: nothing in memory
     summary = await fresh.imports.commit(ADMIN, preview.job_id, data=data)
     assert summary.created == 9 and await store.customers.count() == 9
@@ -183,17 +185,17 @@ async def test_an_unfinished_import_can_be_rolled_back(
     data = b"Name,Phone\n" + b"\n".join(f"C{i},1380013{i:04d}".encode() for i in range(6)) + b"\n"
     preview = await svc.imports.start(ADMIN, "x.csv", data, source={})
     await svc.imports.set_owner(ADMIN, preview.job_id, REP.id)
-    real = store.purchases.insert_many
+    real = svc.imports._write_rest
     calls = 0
 
-    async def crash(records: list[object]) -> None:
+    async def crash(*args: object) -> object:
         nonlocal calls
         calls += 1
-        if calls == 2:
+        if calls == 3:
             raise RuntimeError("kill -9")
-        await real(records)  # type: ignore[arg-type]
+        return await real(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(store.purchases, "insert_many", crash)
+    monkeypatch.setattr(svc.imports, "_write_rest", crash)
     with pytest.raises(RuntimeError):
         await svc.imports.commit(ADMIN, preview.job_id)
     assert await store.customers.count() == 4
@@ -214,3 +216,47 @@ async def test_mapping_a_column_by_hand(svc: Services) -> None:
     assert preview.new == 1 and preview.samples[0]["company"] == "ACME"
     preview = await svc.imports.set_column(ADMIN, preview.job_id, 2, "name")
     assert [c.target for c in preview.columns] == ["note", "phones", "name"], "one name column only"
+
+
+@pytest.mark.parametrize("others", [0, 30], ids=["scan-all", "one-query-per-phone"])
+async def test_store_duplicates_are_found_by_a_scan_or_by_phone(
+    svc: Services, store: Store, monkeypatch: pytest.MonkeyPatch, others: int
+) -> None:
+    """Few customers in the store: read them all, a page at a time; many: one look-up per phone."""
+    monkeypatch.setattr(imports, "SCAN_PAGE", 2)  # several pages
+    await existing(store)
+    await store.customers.insert_many([
+        Customer(id=f"o{i}", name=f"Other {i}", owner_id=WEST.id, team="west", phones=[f"+86137{i:08d}"])
+        for i in range(others)
+    ])  # fmt: skip
+    scans = 0
+    real = svc.imports._phone_holders
+
+    async def counted() -> dict[str, list[str]]:
+        nonlocal scans
+        scans += 1
+        return await real()
+
+    monkeypatch.setattr(svc.imports, "_phone_holders", counted)
+    rows = "\n".join(f"New {i},1350013{i:04d}" for i in range(5))
+    data = f"Name,Phone\n{rows}\n老客户,13600136000\nTheirs,+86 137{1:08d}\n".encode()
+    preview = await svc.imports.start(ADMIN, "d.csv", data, source={})
+    assert (preview.new, preview.duplicates_store) == (6 - (others > 1), 1 + (others > 1))
+    assert scans == (1 if others == 0 else 0)
+
+
+async def test_two_commits_of_one_job_at_once_write_each_row_once(
+    svc: Services, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second tap while the first commit runs: batches that collide are worked out again."""
+    monkeypatch.setattr(imports, "BATCH", 3)
+    data = b"Name,Phone\n" + b"\n".join(f"C{i},1380013{i:04d}".encode() for i in range(10)) + b"\n"
+    preview = await svc.imports.start(ADMIN, "x.csv", data, source={})
+    await svc.imports.set_owner(ADMIN, preview.job_id, REP.id)
+    other = Services(svc.config, store, svc.clock)  # another replica, the same job
+    await other.imports.reload(preview.job_id, await other.imports.job(ADMIN, preview.job_id), data)
+    first, second = await asyncio.gather(svc.imports.commit(ADMIN, preview.job_id),
+                                         other.imports.commit(ADMIN, preview.job_id))
+    assert await store.customers.count() == 10 and await store.purchases.count() == 0
+    assert await store.audit.count({"action": "import", "entity_type": "customer"}) == 10
+    assert first.created == second.created == 10
