@@ -34,7 +34,7 @@ from tests.storage.storage_backends import SKIPPED
 from tests.storage.test_transactions_crash import ENV
 
 HERE = Path(__file__).resolve().parent
-ROWS = 2_000
+ROWS = 1_500
 ROUNDS = 3  # the first runs to the end
 
 
