@@ -240,8 +240,7 @@ def attention(deal: Deal, pipeline: Pipeline, *, now: datetime, today: date) -> 
     if deal.open and deal.expected_close_on == today:
         return Attention(deal, CLOSES_TODAY)
     reason = nudge(deal, pipeline, now=now, today=today)
-    if reason == NUDGE_OVERDUE:
-        assert deal.expected_close_on is not None
+    if reason == NUDGE_OVERDUE and deal.expected_close_on is not None:
         return Attention(deal, reason, (today - deal.expected_close_on).days)
     if reason == NUDGE_STUCK:
         return Attention(deal, reason, (now - last_moved(deal)).days)
