@@ -73,6 +73,7 @@ Rendered = tuple[str, InlineKeyboardMarkup | None]
 Renderer = Callable[[Services, Reminder, StaffUser, str], Awaitable[Rendered | None]]
 RENDERERS: dict[ReminderKind, Renderer] = {}
 COPY_LIMIT = 256
+DEAL_BUTTONS = 5  # the agenda's deal buttons (the rest are listed in the text)
 PACER_KEY = "delivery_pacer"
 
 DONE_LABEL = N_("✅ Done — log it")
@@ -365,7 +366,12 @@ async def _agenda(svc: Services, reminder: Reminder, user: StaffUser, language: 
     follow_ups = [(c.name, when_text(c.next_follow_up_at, language, tz),
                    late.days if (late := overdue(c.next_follow_up_at, now, tz)) else None) for c in due]
     todos = [(t.text, when_text(t.due_at, language, tz), t.due_at < now) for t in agenda.get("todos", [])]
-    return render(language, "reminder_agenda", day=day.isoformat(), follow_ups=follow_ups, todos=todos,
+    pipeline = svc.config.deals.pipeline
+    deals = [(c.name, a.deal.title, pipeline.name(a.deal.stage, language), a.reason, a.days)
+             for a, c in agenda.get("deals", [])]
+    rows += [[InlineKeyboardButton(f"💼 {c.name} · {a.deal.title}"[:40], callback_data=_cb("dl", "view", a.deal.id))]
+             for a, c in agenda.get("deals", [])[:DEAL_BUTTONS]]
+    return render(language, "reminder_agenda", day=day.isoformat(), follow_ups=follow_ups, todos=todos, deals=deals,
                   feedback=[c.name for c in agenda["feedback"]], at_risk=[c.name for c in agenda["at_risk"]],
                   greetings=greeting_count), InlineKeyboardMarkup(rows) if rows else None
 

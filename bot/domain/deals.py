@@ -26,6 +26,7 @@ CLOSE_MAX_YEARS = 5
 HUNDRED = Decimal(100)
 CENT = Decimal("0.01")
 NUDGE_OVERDUE, NUDGE_STUCK = "overdue", "stuck"
+CLOSES_TODAY = "today"  # the daily agenda's third reason: the close date is today
 
 
 # The defaults of ``[deals]`` (config.toml documents and overrides them).
@@ -222,6 +223,35 @@ def nudge(deal: Deal, pipeline: Pipeline, *, now: datetime, today: date) -> str 
     if stage is not None and stage.stuck_days and now - last_moved(deal) >= timedelta(days=stage.stuck_days):
         return NUDGE_STUCK
     return None
+
+
+@dataclass(frozen=True)
+class Attention:
+    """An open deal on its owner's daily agenda, and why: ``reason`` is ``CLOSES_TODAY``,
+    ``NUDGE_OVERDUE`` (``days`` past the close date) or ``NUDGE_STUCK`` (``days`` not moved)."""
+
+    deal: Deal
+    reason: str
+    days: int = 0
+
+
+def attention(deal: Deal, pipeline: Pipeline, *, now: datetime, today: date) -> Attention | None:
+    """Why an open deal belongs on the agenda of ``today``: it closes today, or ``nudge`` says so."""
+    if deal.open and deal.expected_close_on == today:
+        return Attention(deal, CLOSES_TODAY)
+    reason = nudge(deal, pipeline, now=now, today=today)
+    if reason == NUDGE_OVERDUE and deal.expected_close_on is not None:
+        return Attention(deal, reason, (today - deal.expected_close_on).days)
+    if reason == NUDGE_STUCK:
+        return Attention(deal, reason, (now - last_moved(deal)).days)
+    return None
+
+
+def needing_attention(deals: Iterable[Deal], pipeline: Pipeline, *, now: datetime, today: date) -> list[Attention]:
+    """The deals ``attention`` picks, closing today first, then the longest overdue, then the longest stuck."""
+    found = [a for d in deals if (a := attention(d, pipeline, now=now, today=today)) is not None]
+    order = {CLOSES_TODAY: 0, NUDGE_OVERDUE: 1, NUDGE_STUCK: 2}
+    return sorted(found, key=lambda a: (order[a.reason], -a.days, a.deal.id))
 
 
 def nudge_key(deal: Deal, reason: str) -> str:

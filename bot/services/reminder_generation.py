@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
 from bot.config import Config
-from bot.domain import birthdays, catch_up, churn, festivals, reorder, rescan
+from bot.domain import birthdays, catch_up, churn, deals, festivals, reorder, rescan
 from bot.domain.classification import classify
 from bot.domain.models import (
     Customer,
@@ -362,7 +362,22 @@ class ReminderGenerator:
         todos = [t for t in await self.store.todos.find({"assignee_id": user.id, "status": "open", "deleted": False})
                  if t.due_at is not None and t.due_at < end]
         todos.sort(key=lambda t: (t.due_at, t.id))
-        return {"follow_ups": follow_ups, "feedback": overdue_feedback, "at_risk": at_risk, "todos": todos}
+        return {"follow_ups": follow_ups, "feedback": overdue_feedback, "at_risk": at_risk, "todos": todos,
+                "deals": await self._deals_needing_attention(user, day, mine)}
+
+    async def _deals_needing_attention(self, user: StaffUser, day: date,
+                                       mine: list[Customer]) -> list[tuple[deals.Attention, Customer]]:
+        """The owner's open deals closing on ``day`` or past it, or stuck in their stage (issue 18),
+        each with its customer (``deals.attention``: the scheduler nudge's own rules)."""
+        names = {c.id: c for c in mine}
+        found = []
+        picked = deals.needing_attention(await self.store.deals.find({"owner_id": user.id, "open": True}),
+                                         self.config.deals.pipeline, now=self.clock.now(), today=day)
+        for item in picked:
+            customer = names.get(item.deal.customer_id) or await self.store.customers.get(item.deal.customer_id)
+            if customer is not None and not customer.archived:
+                found.append((item, customer))
+        return found
 
     # ---- churn ---------------------------------------------------------------------------
     async def churn_scan(self, now: datetime) -> int:

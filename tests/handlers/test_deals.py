@@ -331,3 +331,40 @@ async def test_changing_the_stage_from_the_edit_card_moves_the_deal(people: dict
     saved = await s.store.deals.get(deal.id)
     assert (saved.stage, saved.probability) == ("negotiation", 80)
     assert [c.stage for c in saved.stage_history] == ["proposal", "negotiation"]
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+async def test_the_daily_agenda_lists_an_overdue_and_a_stuck_deal(people: dict[str, Any], bot: Any, sandbox: Any,
+                                                                  clock: Any, language: str) -> None:
+    rep, owner, name = (people["en"], REP, "Zhang Wei") if language == "en" else (people["zh"], REP_ZH, "张伟")
+    someone = await customer(bot, name, owner)
+    s, now = svc(bot), clock.now()  # Monday 2026-03-02 09:00 in Shanghai
+    for title, stage, close, moved in (("Old Quote", "proposal", date(2026, 2, 27), timedelta(days=1)),
+                                       ("Big Talk", "negotiation", date(2026, 6, 30), timedelta(days=8))):
+        found = s.config.deals.pipeline.stage(stage)
+        await s.store.deals.insert(Deal(
+            customer_id=someone.id, owner_id=str(owner), team="east", title=title, amount=Decimal(50000),
+            currency="CNY", stage=stage, probability=found.probability, open=True, expected_close_on=close,
+            created_at=now - timedelta(days=20), updated_at=now, stage_changed_at=now - moved))
+    await rep.send("/start")
+    scheduler = bot.bot_data[SCHEDULER_KEY]
+    while clock.now() < now + timedelta(hours=23, minutes=30):  # to Tuesday 08:30, past the agenda hour
+        clock.set(clock.now() + timedelta(minutes=30))
+        await scheduler.tick()
+        await sandbox.wait_idle()
+    heading = {"en": "Your day, 2026-03-03", "zh": "今日安排（2026-03-03）"}[language]
+    agendas = [m for m in rep.bot_messages() if heading in (m.text or "")]
+    assert len(agendas) == 1, [m.text for m in rep.bot_messages()]
+    text = agendas[0].text
+    expected = {
+        "en": ["Deals to look at (2)", f"{name} — Old Quote (Proposal): ⚠️ 4 days past close",
+               f"{name} — Big Talk (Negotiation): not moved for 8 days"],
+        "zh": ["需关注的商机（2）", f"{name} — Old Quote（方案报价）：⚠️ 已过预计成交日 4 天",
+               f"{name} — Big Talk（商务谈判）：已 8 天未推进"],
+    }[language]
+    for line in expected:
+        assert line in text, text
+    labels = [label for row in agendas[0].button_labels() for label in row]
+    assert f"💼 {name} · Old Quote" in labels and f"💼 {name} · Big Talk" in labels
+    card = said(await rep.press(f"💼 {name} · Big Talk"), "Big Talk")
+    assert ("Stage:" if language == "en" else "阶段：") in card.text

@@ -174,3 +174,18 @@ def test_the_reports_pipeline_figures() -> None:
     assert stages["negotiation"] == (1, Decimal(40000), Decimal("32000.00"))
     assert figures.forecast == Decimal(50000) + Decimal("12000.00")  # won + weighted closing in the period
     assert figures.other_currency == 1 and figures.lost_reasons == (("Price too high", 1),)
+
+
+def test_the_deals_an_agenda_lists_and_why() -> None:
+    today = deal("proposal", id="d-today", expected_close_on=TODAY, stage_changed_at=NOW - timedelta(days=30))
+    late = deal("proposal", id="d-late", expected_close_on=TODAY - timedelta(days=3))
+    stuck = deal("negotiation", id="d-stuck", stage_changed_at=NOW - timedelta(days=9))
+    quiet = deal("negotiation", id="d-quiet", expected_close_on=TODAY + timedelta(days=5))
+    closed = deal("won", id="d-won", expected_close_on=TODAY - timedelta(days=3))
+    found = rules.needing_attention([stuck, quiet, closed, late, today], PIPELINE, now=NOW, today=TODAY)
+    assert [(a.deal.id, a.reason, a.days) for a in found] == [
+        ("d-today", rules.CLOSES_TODAY, 0), ("d-late", rules.NUDGE_OVERDUE, 3), ("d-stuck", rules.NUDGE_STUCK, 9)]
+    # the same rules as the scheduler's nudge: whatever it nudges about is on the agenda
+    for d in (late, stuck):
+        assert rules.attention(d, PIPELINE, now=NOW, today=TODAY).reason == rules.nudge(  # type: ignore[union-attr]
+            d, PIPELINE, now=NOW, today=TODAY)

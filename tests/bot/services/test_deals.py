@@ -100,3 +100,28 @@ async def test_one_nudge_per_deal_and_state(world: dict[str, Any]) -> None:
     await svc.deals.win(world["Rita"], deal.id)
     assert await svc.deals.nudged(world["Rita"], deal.id) is None  # won since: nothing to say
     assert await svc.deals.nudge_scan(clock.now()) == 0
+
+
+async def test_the_daily_agenda_lists_the_owners_deals_that_need_attention(world: dict[str, Any]) -> None:
+    svc, rita, clock = world["svc"], world["Rita"], world["clock"]
+    today = NOW.astimezone(svc.config.tz).date()
+    closing = await svc.deals.create(rita, world["east"].id, title="Closing", amount=Decimal(1), stage="proposal",
+                                     expected_close_on=today)
+    late = await svc.deals.create(rita, world["east"].id, title="Late", amount=Decimal(1), stage="proposal",
+                                  expected_close_on=today - timedelta(days=2))
+    stuck = await svc.deals.create(rita, world["east"].id, title="Stuck", amount=Decimal(1), stage="negotiation")
+    await svc.deals.create(rita, world["east"].id, title="Fine", amount=Decimal(1), stage="prospecting",
+                           expected_close_on=today + timedelta(days=30))
+    lost = await svc.deals.create(rita, world["east"].id, title="Gone", amount=Decimal(1), stage="proposal",
+                                  expected_close_on=today - timedelta(days=2))
+    await svc.deals.lose(rita, lost.id, "Other")
+    first = await svc.generator.agenda(rita, today)
+    assert [(a.deal.id, a.reason, a.days, c.name) for a, c in first["deals"]] == [
+        (closing.id, "today", 0, "Zhang Wei"), (late.id, "overdue", 2, "Zhang Wei")]
+    clock.set(NOW + timedelta(days=8))  # negotiation is stuck after 7 days (proposal after 10)
+    day = clock.now().astimezone(svc.config.tz).date()
+    agenda = await svc.generator.agenda(rita, day)
+    assert [(a.deal.id, a.reason, a.days) for a, _c in agenda["deals"]] == [
+        (late.id, "overdue", 10), (closing.id, "overdue", 8), (stuck.id, "stuck", 8)]
+    # another rep's agenda does not list Rita's deals
+    assert (await svc.generator.agenda(world["Rob"], day))["deals"] == []
