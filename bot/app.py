@@ -54,6 +54,7 @@ from handlers import (
     search,
     staff,
     start,
+    visits,
 )
 from handlers.common import SERVICES_KEY, EditingBot
 
@@ -148,6 +149,7 @@ def register_handlers(application: Application, conversation_timeout: timedelta)
     application.add_handlers(purchases.handlers(conversation_timeout))
     application.add_handlers(reminders.handlers())
     application.add_handlers(interactions.handlers(conversation_timeout))
+    application.add_handlers(visits.handlers())
     application.add_handlers(feedback.handlers(conversation_timeout))
     application.add_handlers(reports.handlers(conversation_timeout))
     application.add_handlers(search.handlers())

@@ -21,6 +21,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("find", N_("Find a customer")),
     ("list", N_("My customers, with filters")),
     ("log", N_("Log a call or visit (or /log name what happened)")),
+    ("visits", N_("Today's visits and check-ins")),
     ("feedback", N_("Open customer feedback")),
     ("report", N_("Reports")),
     ("festivals", N_("Coming festivals and birthdays")),

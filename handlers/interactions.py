@@ -37,7 +37,7 @@ from bot.i18n import gettext_for
 from bot.render import render
 from bot.services.errors import AccessDenied
 from bot.services.interactions import KEEP
-from handlers import callback_data, purchases, wizard
+from handlers import callback_data, purchases, visits, wizard
 from handlers.callback_data import CallbackData
 from handlers.common import (
     Context,
@@ -235,6 +235,8 @@ async def on_save(turn: Turn) -> None:
         return
     if draft.get("mode") != "edit" and values["outcome"] is Outcome.DEAL_WON:
         await _offer_purchase(turn)
+    if draft.get("mode") != "edit" and values["kind"] is InteractionKind.VISIT:
+        await visits.offer_check_in(turn.update, turn.context, turn.language, draft.get("customer_name", ""))
 
 
 def _deal_amount(turn: Turn) -> str | None:

@@ -287,3 +287,13 @@ def card_request_recipients(customer: Customer, requester: StaffUser, staff: Ite
     if any(can_reassign(m, customer, requester) for m in managers):
         return managers
     return managers + [u for u in everyone if u.role is Role.ADMIN]
+
+
+def can_check_in(user: StaffUser | None, customer: Customer, visit_owner_id: str) -> bool:
+    """A visit's check-in and check-out are the rep's who logged it (and still sees the customer)."""
+    return can_view_customer(user, customer) and user is not None and user.id == visit_owner_id
+
+
+def can_see_visits_of(actor: StaffUser | None, rep: StaffUser) -> bool:
+    """``/visits``: one's own day; managers their teams' reps', admins anyone's."""
+    return is_active(actor) and actor is not None and (actor.id == rep.id or manages(actor, rep))
