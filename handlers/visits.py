@@ -65,6 +65,8 @@ def location_keyboard(language: str, label: str = CHECK_IN_LABEL) -> ReplyKeyboa
 
 async def offer_check_in(update: Update, context: Context, language: str, customer_name: str) -> None:
     """After a visit is saved: the "📍 Check in" button (the phone shares where the rep is)."""
+    if context.user_data is not None:
+        context.user_data.pop(SET_LOCATION_KEY, None)  # the next location is this visit's check-in
     await reply_html(update, context, render(language, "visit_check_in_offer", name=customer_name), language,
                      reply_markup=location_keyboard(language))
 

@@ -111,6 +111,7 @@ COMMANDS: dict[str, tuple[set[str], str]] = {
     "/report": (STAFF_ONLY, "Choose the period"),
     "/festivals": (STAFF_ONLY, "Coming festivals"),
     "/settings": (STAFF_ONLY, "Quiet hours"),
+    "/visits": (STAFF_ONLY, "Visits of"),
 }
 
 
@@ -180,6 +181,16 @@ BUTTONS: list[tuple[str, set[str]]] = [
     ("fb:start:cust0", OWNER_A),
     ("fb:start:cust2", OWNER_B),
     ("fb:list:0", STAFF_ONLY),
+    # visit check-in (issue 19): a customer's location is set by whoever may edit the card; a day's
+    # visits are one's own, a manager's team's reps', an admin's anyone's
+    ("visit:setloc:cust0", OWNER_A),
+    ("visit:setloc:cust2", OWNER_B),
+    (f"visit:day:{REP_A}", OWNER_A),
+    (f"visit:day:{REP_B}", OWNER_B),
+    (f"visit:day:{MANAGER_A}", {"manager of A's team", "admin"}),
+    ("visit:day:424242", set()),
+    ("visit:out:nosuchvisit", set()),
+    ("visit:setloc:nosuchcustomer", set()),
     # forged or stale data nobody may use
     ("staff:view:424242", set()),
     (f"staff:setrole:{REP_A}:god", set()),

@@ -223,3 +223,22 @@ async def test_access_other_rep_and_manager(people: dict[str, Any], bot: Any, cl
     assert "Wang Fang" in labels and "Rob" in labels
     replies = await manager.press("Wang Fang")
     assert "Zhang Wei" in said(replies, "Visits of Wang Fang").text
+
+
+async def test_the_report_counts_visits_with_a_verified_location_per_rep(
+    people: dict[str, Any], bot: Any, clock: Any
+) -> None:
+    rep, manager = people["rep"], people["manager"]
+    zhang = await customer(bot, "Zhang Wei", REP, location=located(bot, *OFFICE))
+    li = await customer(bot, "Li Lei", REP)
+    await open_card(rep, zhang)
+    await log_visit(rep)
+    await rep.send_location(*NEAR)
+    await rep.press("🏁 Check out")
+    await open_card(rep, li)
+    await log_visit(rep)  # never checked in: not counted
+    clock.advance(timedelta(minutes=5))
+    await manager.send("/report")
+    replies = await manager.press("Today")
+    text = " ".join(m.text or m.caption or "" for m in replies)
+    assert "Wang Fang: 2" in text and "📍 1 checked-in visit" in text
