@@ -191,7 +191,8 @@ class SandboxUser:
             if reply_button.get("request_location"):
                 if self.device_location is None:
                     raise SandboxError(f"reply keyboard button {label!r} shares the phone's location: "
-                                       "set user.device_location = (latitude, longitude, accuracy) first")
+                                       "send one instead (console: /location LAT LON or /live LAT LON), "
+                                       "or set user.device_location = (latitude, longitude, accuracy)")
                 latitude, longitude, accuracy = self.device_location
                 return await self.send_location(latitude, longitude, accuracy=accuracy, wait=wait,
                                                 timeout=timeout)
