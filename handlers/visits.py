@@ -76,11 +76,15 @@ def set_location_button(language: str, customer_id: str) -> InlineKeyboardButton
     return InlineKeyboardButton(gettext_for(language)(SET_LOCATION_LABEL), callback_data=_cb("setloc", customer_id))
 
 
+METRES = N_("%(n)s m")
+KILOMETRES = N_("%(n)s km")
+
+
 def _distance(meters: float | None, language: str) -> str | None:
     if meters is None:
         return None
-    metres, km = ("米", "公里") if language == "zh" else (" m", " km")
-    return f"{meters:.0f}{metres}" if meters < 1000 else f"{meters / 1000:.1f}{km}"
+    _ = gettext_for(language)
+    return _(METRES) % {"n": f"{meters:.0f}"} if meters < 1000 else _(KILOMETRES) % {"n": f"{meters / 1000:.1f}"}
 
 
 def _minutes(duration: timedelta | None) -> int | None:

@@ -109,6 +109,7 @@ async def test_far_check_in_is_flagged_not_refused_and_listed_in_order(
     replies = await rep.send_location(*FAR)
     checked = said(replies, "Checked in at")
     assert "Far from the customer's saved location" in checked.text and "2.2 km" in checked.text
+    assert "\n⚠️ Far" in checked.text
     [visit] = await interactions_of(bot, zhang)
     assert visit.check_in is not None and visit.check_in_distance_m > 2000
     saved = await svc(bot).store.customers.get(zhang.id)
@@ -123,6 +124,7 @@ async def test_far_check_in_is_flagged_not_refused_and_listed_in_order(
     replies = await rep.send("/visits")
     day = said(replies, "Visits of Wang Fang")
     assert day.text.index("Zhang Wei") < day.text.index("Li Lei")
+    assert [line.split(".")[0] for line in day.text.splitlines()[1:]] == ["1", "2"]  # one line each
     assert "⚠️ far" in day.text and "not checked in" in day.text
 
 
