@@ -305,3 +305,21 @@ async def test_forged_feedback_buttons_change_nothing(people: dict[str, Any], bo
     assert (await svc(bot).store.feedback.get(own.id)).status is FeedbackStatus.OPEN
     assert not (await svc(bot).store.feedback.get(theirs.id)).deleted
     assert await svc(bot).store.feedback.count() == 2
+
+
+async def test_the_due_date_changed_with_a_button_on_the_card(people: dict[str, Any], bot: Any) -> None:
+    rep = people["rep"]
+    zhang = await customer(bot, "Zhang Wei", REP_EN)
+    await open_card(rep, zhang)
+    await rep.press("💬 Feedback")
+    await rep.press("question")
+    await rep.press("low")
+    await rep.send("Do you ship to Hangzhou?")
+    await rep.press("Skip")
+    await rep.press("Skip")
+    said(await rep.press("📅 Due"), "Respond by when?")
+    await rep.press("Tomorrow")
+    await rep.press("✅ Save")
+    [item] = await feedback_of(bot, zhang.id)
+    local = item.due_at.astimezone(svc(bot).config.tz)
+    assert local.date() == (item.created_at.astimezone(svc(bot).config.tz) + timedelta(days=1)).date()
