@@ -348,6 +348,7 @@ async def show_entry(update: Update, context: Context, staff: StaffUser, languag
         summary=interaction.summary, voice=bool(interaction.voice_file_id),
         follow_up=when_text(interaction.next_follow_up_at, language, tz, weekday=True) if interaction.next_follow_up_at else None,
         by=author or interaction.owner_id, editable=editable,
+        check_in=visits.check_in_summary(interaction, language, tz),
     )
     rows = []
     if editable:

@@ -29,7 +29,8 @@ from telegram import (
 )
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot.domain.models import Customer, GeoPoint, StaffUser
+from bot.domain import geo
+from bot.domain.models import Customer, GeoPoint, Interaction, StaffUser
 from bot.i18n import gettext_for
 from bot.render import render
 from bot.services.errors import AccessDenied
@@ -110,6 +111,15 @@ def _visit_text(language: str, result: CheckIn, staff: StaffUser, svc: Any, temp
         out=when_text(visit.checked_out_at, language, tz) if visit.checked_out_at else None,
         minutes=_minutes(result.duration),
     )
+
+
+def check_in_summary(visit: Interaction, language: str, tz: Any) -> dict[str, Any] | None:
+    """A logged entry's check-in, as its view (handlers/interactions.py) shows it; None without one."""
+    point = visit.check_in
+    if point is None:
+        return None
+    return {"at": when_text(point.at, language, tz), "distance": _distance(visit.check_in_distance_m, language),
+            "minutes": _minutes(geo.visit_duration(point.at, visit.checked_out_at))}
 
 
 def _point(update: Update, svc: Any) -> GeoPoint:

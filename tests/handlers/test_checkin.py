@@ -96,6 +96,10 @@ async def test_check_in_near_then_check_out_in_english(people: dict[str, Any], b
     day = said(replies, "Visits of Wang Fang")
     assert "Zhang Wei" in day.text and f"{expected:.0f} m" in day.text and "40 min" in day.text
     assert "far" not in day.text
+    # the logged entry shows its check-in
+    replies = await rep.press_forged(day.message_id, f"log:view:{visit.id}")
+    entry = said(replies, "📍 Checked in")
+    assert f"{expected:.0f} m from the customer" in entry.text and "40 min" in entry.text
 
 
 async def test_far_check_in_is_flagged_not_refused_and_listed_in_order(
