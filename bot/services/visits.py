@@ -128,9 +128,13 @@ class VisitService:
         def apply(record: Interaction) -> Interaction | None:
             if record.check_in is None or record.deleted:
                 raise AccessDenied(f"visit {interaction_id} not checked in")
-            if record.checked_out_at is not None and not live:
+            if live and not record.check_in.live:
+                return None  # checked out by hand: the live location no longer moves the end
+            if record.checked_out_at is not None and not live and not record.check_in.live:
                 return None  # already checked out: pressing again changes nothing
-            return dataclasses.replace(record, checked_out_at=max(when, record.check_in.at),
+            # a check-out by hand ends a live visit for good: later updates no longer count
+            point = record.check_in if live else dataclasses.replace(record.check_in, live=False)
+            return dataclasses.replace(record, check_in=point, checked_out_at=max(when, record.check_in.at),
                                        updated_at=self.clock.now())
 
         before, saved = await update_or_refuse(self.store.interactions, interaction_id, apply,

@@ -170,7 +170,7 @@ async def test_live_location_serves_as_check_out(people: dict[str, Any], bot: An
     zhang = await customer(bot, "Zhang Wei", REP, location=located(bot, *OFFICE))
     await open_card(rep, zhang)
     await log_visit(rep)
-    replies = await rep.send_location(*NEAR, live_period=3600)
+    replies = await rep.send_location(*NEAR, live_period=7200)
     checked = said(replies, "Checked in at")
     assert "Live location" in checked.text
     live = [m for m in rep.messages() if not m.from_bot and m.location][-1]
@@ -184,6 +184,13 @@ async def test_live_location_serves_as_check_out(people: dict[str, Any], bot: An
     assert visit.checked_out_at - visit.check_in.at == timedelta(minutes=35)  # its last update
     replies = await rep.send("/visits")
     assert "35 min" in said(replies, "Visits of Wang Fang").text
+    # "🏁 Check out" ends it for good: later updates of the live location no longer move the end
+    clock.advance(timedelta(minutes=5))
+    await rep.press("🏁 Check out")
+    clock.advance(timedelta(minutes=30))
+    await rep.move_live_location(live.message_id, *FAR)
+    [visit] = await interactions_of(bot, zhang)
+    assert visit.checked_out_at - visit.check_in.at == timedelta(minutes=40) and not visit.check_in.live
 
 
 async def test_set_location_from_the_card(people: dict[str, Any], bot: Any) -> None:
