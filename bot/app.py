@@ -58,6 +58,7 @@ from handlers import (
     staff,
     start,
     todos,
+    visits,
 )
 from handlers.common import SERVICES_KEY, EditingBot
 
@@ -153,6 +154,7 @@ def register_handlers(application: Application, conversation_timeout: timedelta)
     application.add_handlers(reminders.handlers())
     application.add_handlers(interactions.handlers(conversation_timeout))
     application.add_handlers(deals.handlers(conversation_timeout))
+    application.add_handlers(visits.handlers())
     application.add_handlers(feedback.handlers(conversation_timeout))
     application.add_handlers(todos.handlers(conversation_timeout))
     application.add_handlers(notes.handlers(conversation_timeout))

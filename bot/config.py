@@ -345,6 +345,17 @@ class LoggingConfig:
             raise ValueError(f"level must be DEBUG, INFO, WARNING or ERROR, got {self.level!r}")
 
 
+@dataclass(frozen=True)
+class VisitsConfig:
+    """Visit check-in (外勤签到): how far from the customer's saved location a check-in is flagged."""
+
+    flag_distance_meters: int = 1000
+
+    def __post_init__(self) -> None:
+        if self.flag_distance_meters < 1:
+            raise ValueError(f"flag_distance_meters must be at least 1, got {self.flag_distance_meters}")
+
+
 @dataclass
 class Config:
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
@@ -364,6 +375,7 @@ class Config:
     backup: BackupConfig = field(default_factory=BackupConfig)
     notes: NotesConfig = field(default_factory=NotesConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    visits: VisitsConfig = field(default_factory=VisitsConfig)
     source: str | None = None  # the file it was read from, if any
 
     @property

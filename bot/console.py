@@ -60,6 +60,9 @@ Console commands (anything else is sent to the bot as you typed it):
   /file PATH           send a document (a CSV, XLSX or vCard to import, ...)
   /photo PATH          send a photo
   /location LAT LON    share a location, e.g. /location 31.23 121.47
+  /live LAT LON [SECONDS]
+                       share a live location (for SECONDS, default 3600); while it lasts,
+                       /live LAT LON moves it (an update, as the phone sends when you walk)
   /inline QUERY        type "@bot QUERY" as in any chat: the bot's inline results are listed
   /pick N              send inline result N of the last /inline into this chat
   /help                the bot's help, then this
@@ -317,6 +320,8 @@ class Console:
             await self.send_file(user, Path(argument).expanduser(), photo=command == "/photo")
         elif command == "/location" and argument:
             await self.send_location(user, argument)
+        elif command == "/live" and argument:
+            await self.send_live_location(user, argument)
         elif command == "/inline":
             await self.inline_query(user, argument)
         elif command == "/pick" and argument:
@@ -342,6 +347,27 @@ class Console:
             self.print("(usage: /location LATITUDE LONGITUDE, e.g. /location 31.23 121.47)")
             return
         await user.send_location(latitude, longitude)
+
+    async def send_live_location(self, user: SandboxUser, argument: str) -> None:
+        """``/live LAT LON [SECONDS]``: a new live location with SECONDS, else move the current one."""
+        parts = argument.replace(",", " ").split()
+        try:
+            latitude, longitude = float(parts[0]), float(parts[1])
+            seconds = int(parts[2]) if len(parts) > 2 else None
+            if len(parts) > 3:
+                raise ValueError(argument)
+        except (ValueError, IndexError):
+            self.print("(usage: /live LATITUDE LONGITUDE [SECONDS], e.g. /live 31.23 121.47 3600)")
+            return
+        live = [m for m in user.messages() if not m.from_bot and not m.deleted and m.location
+                and "live_period" in m.location]
+        try:
+            if live and seconds is None:
+                await user.move_live_location(live[-1].message_id, latitude, longitude)
+                return
+            await user.send_location(latitude, longitude, live_period=seconds or 3600)
+        except SandboxError as error:
+            self.print(f"({error})")
 
     async def inline_query(self, user: SandboxUser, query: str) -> None:
         answer = await user.inline_query(query)

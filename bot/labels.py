@@ -362,6 +362,7 @@ EXPORT: dict[str, Msg] = {
     "team": N_("Team"),
     "created_by": N_("Created by"),
     "updated": N_("Updated"),
+    "location": N_("Location (lat, lon)"),
 }
 
 

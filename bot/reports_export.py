@@ -88,6 +88,7 @@ CUSTOMER_COLUMNS = (
     "team",
     "created_by",
     "updated",
+    "location",  # visit check-in (issue 19): the customer's saved location
 )
 
 
@@ -472,6 +473,7 @@ def _customer_values(
         customer.team,
         staff_names.get(customer.created_by, customer.created_by) if customer.created_by else None,
         customer.updated_at,
+        f"{customer.location.latitude:.6f}, {customer.location.longitude:.6f}" if customer.location else None,
     ]
 
 

@@ -19,6 +19,10 @@ _ARG = re.compile(r"^[A-Za-z0-9_.+-]{1,40}$")
 # (feature, action) -> number of arguments
 ACTIONS: dict[tuple[str, str], int] = {
     ("lang", "set"): 1,
+    # visit check-in (handlers/visits.py)
+    ("visit", "out"): 1,
+    ("visit", "setloc"): 1,
+    ("visit", "day"): 1,
     # invitations
     ("inv", "revoke"): 1,
     # staff management

@@ -23,6 +23,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("log", N_("Log a call or visit (or /log name what happened)")),
     ("deal", N_("New deal (or /deal name title amount stage close date)")),
     ("deals", N_("My open deals by stage")),
+    ("visits", N_("Today's visits and check-ins")),
     ("feedback", N_("Open customer feedback")),
     ("todo", N_("My to-dos (or /todo what, when)")),
     ("report", N_("Reports")),

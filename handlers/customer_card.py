@@ -27,6 +27,7 @@ FEEDBACK_LABEL = N_("💬 Feedback")
 PURCHASE_LABEL = N_("🛒 Add purchase")
 EDIT_LABEL = N_("✏️ Edit")
 HISTORY_LABEL = N_("🕘 History")
+SET_LOCATION_LABEL = N_("📍 Set location")
 ARCHIVE_LABEL = N_("🗄 Archive")
 RESTORE_LABEL = N_("♻️ Restore")
 PURGE_LABEL = N_("🗑 Delete for good")
@@ -57,7 +58,8 @@ def card_keyboard(staff: StaffUser, customer: Customer, language: str) -> Inline
         [_button(_(PURCHASE_LABEL), "buy", "add", cid), _button(_(EDIT_LABEL), "cust", "edit", cid)],
         [_button(_(TODO_LABEL), "todo", "start", cid), _button(_(NOTE_LABEL), "note", "start", cid)],
         [_button(_(HISTORY_LABEL), "cust", "history", cid, "0"), _button(_(CLASS_LABEL), "cust", "class", cid)],
-        [_button(_(DEALS_LABEL), "dl", "cust", cid)],
+        [_button(_(DEALS_LABEL), "dl", "cust", cid),
+         _button(_(SET_LOCATION_LABEL), "visit", "setloc", cid)],  # handlers/deals.py, handlers/visits.py
     ]
     if access.can_reassign_customers(staff):
         rows.append([_button(_(REASSIGN_LABEL), "cust", "reassign", cid),

@@ -37,7 +37,7 @@ from bot.i18n import gettext_for
 from bot.render import render
 from bot.services.errors import AccessDenied
 from bot.services.interactions import KEEP
-from handlers import callback_data, purchases, wizard
+from handlers import callback_data, purchases, visits, wizard
 from handlers.callback_data import CallbackData
 from handlers.common import (
     Context,
@@ -236,6 +236,8 @@ async def on_save(turn: Turn) -> None:
         return
     if draft.get("mode") != "edit" and values["outcome"] is Outcome.DEAL_WON:
         await _offer_purchase(turn)
+    if draft.get("mode") != "edit" and values["kind"] is InteractionKind.VISIT:
+        await visits.offer_check_in(turn.update, turn.context, turn.language, draft.get("customer_name", ""))
 
 
 def _deal_amount(turn: Turn) -> str | None:
@@ -347,6 +349,7 @@ async def show_entry(update: Update, context: Context, staff: StaffUser, languag
         summary=interaction.summary, voice=bool(interaction.voice_file_id),
         follow_up=when_text(interaction.next_follow_up_at, language, tz, weekday=True) if interaction.next_follow_up_at else None,
         by=author or interaction.owner_id, editable=editable,
+        check_in=visits.check_in_summary(interaction, language, tz),
     )
     rows = [[InlineKeyboardButton(_(AS_TODO_LABEL), callback_data=callback_data.encode("todo", "from", interaction.id))]]
     if editable:

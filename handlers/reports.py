@@ -425,6 +425,7 @@ def summary_text(result: ReportResult, language: str, *, title: str | None = Non
                  for k, n in report.interactions_by_kind.items() if n],
         reps=reps[:REP_ROWS],
         more_reps=max(0, len(reps) - REP_ROWS),
+        checked_in={r.name: r.checked_in for r in report.reps if r.checked_in},
         inactive=[] if one_person else [r.name for r in report.inactive_reps],
         tiers=_moves(labels.TIERS, report.tiers, report.tier_movement, _),
         stages=_moves(labels.STAGES, report.stages, report.stage_movement, _),

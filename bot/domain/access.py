@@ -311,6 +311,8 @@ def can_import_for(actor: StaffUser | None, owner: StaffUser) -> bool:
         return False
     assert actor is not None
     return actor.role is Role.ADMIN or owner.id == actor.id or manages(actor, owner)
+
+
 # ---- to-dos (待办) -------------------------------------------------------------------------
 
 def can_assign_todo(actor: StaffUser | None, assignee: StaffUser) -> bool:
@@ -332,3 +334,11 @@ def can_view_todo(actor: StaffUser | None, assignee_id: str, created_by: str,
     if assignee is not None and manages(actor, assignee):
         return True
     return customer is not None and can_view_customer(actor, customer)
+def can_check_in(user: StaffUser | None, customer: Customer, visit_owner_id: str) -> bool:
+    """A visit's check-in and check-out are the rep's who logged it (and still sees the customer)."""
+    return can_view_customer(user, customer) and user is not None and user.id == visit_owner_id
+
+
+def can_see_visits_of(actor: StaffUser | None, rep: StaffUser) -> bool:
+    """``/visits``: one's own day; managers their teams' reps', admins anyone's."""
+    return is_active(actor) and actor is not None and (actor.id == rep.id or manages(actor, rep))

@@ -252,6 +252,24 @@ class Birthday:
 
 
 @dataclass(kw_only=True)
+class GeoPoint:
+    """A location the rep's phone shared (外勤签到): where, how precise, when, live or not."""
+
+    latitude: float
+    longitude: float
+    at: datetime
+    accuracy: float | None = None  # metres, as the phone reports it
+    live: bool = False  # a live location (its updates arrive as edits)
+
+    def __post_init__(self) -> None:
+        if not (-90 <= self.latitude <= 90 and -180 <= self.longitude <= 180):
+            raise ModelError("location", "latitude must be -90..90 and longitude -180..180")
+        if self.accuracy is not None and self.accuracy < 0:
+            raise ModelError("location", "accuracy cannot be negative")
+        _require_aware("location", self.at)
+
+
+@dataclass(kw_only=True)
 class Customer(Record):
     """The customer management card (客户管理卡)."""
 
@@ -282,6 +300,7 @@ class Customer(Record):
     next_follow_up_at: datetime | None = None
     archived: bool = False
     created_by: str | None = None
+    location: GeoPoint | None = None  # where the customer is: from the first check-in or the card
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -420,10 +439,17 @@ class Interaction(Record):
     voice_file_id: str | None = None
     next_follow_up_at: datetime | None = None
     deleted: bool = False
+    # a visit's check-in (外勤签到): where the rep was, the customer's address then, how far
+    # from the customer's saved location (metres, None when it had none), when the visit ended
+    check_in: GeoPoint | None = None
+    check_in_address: str | None = None
+    check_in_distance_m: float | None = None
+    checked_out_at: datetime | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _require_aware("occurred_at", self.occurred_at)
+        _require_aware("checked_out_at", self.checked_out_at)
         _require_aware("next_follow_up_at", self.next_follow_up_at)
         _require_text("summary", self.summary, max_length=4000, allow_empty=True)
 

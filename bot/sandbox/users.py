@@ -16,7 +16,7 @@ import re
 import secrets
 from typing import Any
 
-from bot.sandbox.errors import ButtonNotFound, SandboxError, SandboxTimeout
+from bot.sandbox.errors import ButtonNotFound, NoReply, SandboxError, SandboxTimeout
 from bot.sandbox.html_check import format_text
 from bot.sandbox.limits import ApiLimits
 from bot.sandbox.state import (
@@ -51,6 +51,8 @@ class SandboxUser:
         self._member = member or chat.user
         self._limits = limits
         self._cursor = state.seq
+        #: Where the phone is: what a ``request_location`` button shares (latitude, longitude, accuracy m).
+        self.device_location: tuple[float, float, float | None] | None = None
 
     # -- identity -----------------------------------------------------------
 
@@ -186,6 +188,14 @@ class SandboxUser:
                     wait=wait,
                     timeout=timeout,
                 )
+            if reply_button.get("request_location"):
+                if self.device_location is None:
+                    raise SandboxError(f"reply keyboard button {label!r} shares the phone's location: "
+                                       "send one instead (console: /location LAT LON or /live LAT LON), "
+                                       "or set user.device_location = (latitude, longitude, accuracy)")
+                latitude, longitude, accuracy = self.device_location
+                return await self.send_location(latitude, longitude, accuracy=accuracy, wait=wait,
+                                                timeout=timeout)
             unsupported = [k for k in reply_button if k.startswith("request_") or k == "web_app"]
             if unsupported:
                 raise SandboxError(
@@ -337,18 +347,59 @@ class SandboxUser:
         )
 
     async def send_location(
-        self, latitude: float, longitude: float, *, wait: bool = True, timeout: float = 10.0
+        self, latitude: float, longitude: float, *, accuracy: float | None = None,
+        live_period: int | None = None, wait: bool = True, timeout: float = 10.0
     ) -> list[SandboxMessage]:
-        """Share a location (a map pin), as the app's attachment menu does."""
+        """Share a location (a map pin), as the app's attachment menu does.
+
+        ``accuracy``: the phone's ``horizontal_accuracy`` in metres (0-1500);
+        ``live_period``: seconds (60-86400, or 0x7FFFFFFF for "until stopped") for a live
+        location, whose updates :meth:`move_live_location` sends as edits.
+        """
         self._ensure_active()
         if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
             raise SandboxError("a location needs -90 <= latitude <= 90 and -180 <= longitude <= 180")
-        location = {"latitude": float(latitude), "longitude": float(longitude)}
+        location: dict[str, float] = {"latitude": float(latitude), "longitude": float(longitude)}
+        if accuracy is not None:
+            if not 0 <= accuracy <= 1500:
+                raise SandboxError("horizontal_accuracy must be 0-1500 metres")
+            location["horizontal_accuracy"] = float(accuracy)
+        if live_period is not None:
+            if not (60 <= live_period <= 86400 or live_period == 0x7FFFFFFF):
+                raise SandboxError("live_period must be 60-86400 seconds (or 0x7FFFFFFF)")
+            location["live_period"] = live_period
         message = self._state.add_message(self._chat, from_bot=False, location=location)
         return await self._dispatch(
             "message", self._api(message), f"location {latitude}, {longitude}",
             wait=wait, timeout=timeout,
         )
+
+    async def move_live_location(
+        self, message_id: int, latitude: float, longitude: float, *, wait: bool = True,
+        timeout: float = 10.0
+    ) -> list[SandboxMessage]:
+        """An update of a live location this user shares (an ``edited_message``, as Telegram sends)."""
+        self._ensure_active()
+        message = self._chat.messages.get(message_id)
+        if (message is None or message.from_bot or message.deleted or message.location is None
+                or "live_period" not in message.location):
+            raise SandboxError(f"no live location {message_id} from user {self.id} to move")
+        if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+            raise SandboxError("a location needs -90 <= latitude <= 90 and -180 <= longitude <= 180")
+        period = int(message.location["live_period"])
+        now = self._state.now()
+        if period != 0x7FFFFFFF and now > message.date + period:
+            raise SandboxError("this live location has expired")
+        message.location = {**message.location, "latitude": float(latitude), "longitude": float(longitude)}
+        message.edited = True
+        message.edit_date = now
+        try:
+            return await self._dispatch(
+                "edited_message", self._api(message), f"live location {latitude}, {longitude}",
+                wait=wait, timeout=timeout,
+            )
+        except NoReply:  # a bot usually takes a live location's updates in silence
+            return []
 
     async def send_document(
         self,

@@ -30,6 +30,7 @@ from bot.services.reminders import ReminderService
 from bot.services.reports import ReportService
 from bot.services.staff import StaffService
 from bot.services.todos import TodoService
+from bot.services.visits import VisitService
 from storage.base import Store
 
 
@@ -56,6 +57,7 @@ class Services:
     storage: StorageIncidents = field(init=False)
     archive: ArchiveService = field(init=False)
     leases: Leases = field(init=False)
+    visits: VisitService = field(init=False)
 
     def __post_init__(self) -> None:
         self.audit = AuditService(self.store, self.clock)
@@ -72,6 +74,7 @@ class Services:
         self.delivery = DeliveryService(self.store, self.clock, self.config, self.reminders)
         self.interactions = InteractionService(
             self.store, self.clock, self.config, self.audit, self.customers, self.reminders)
+        self.visits = VisitService(self.store, self.clock, self.config, self.audit, self.customers)
         self.feedback = FeedbackService(
             self.store, self.clock, self.config, self.audit, self.customers, self.reminders)
         self.todos = TodoService(self.store, self.clock, self.config, self.audit, self.customers, self.reminders)

@@ -279,3 +279,12 @@ async def test_documents_photos_locations_and_inline_queries_can_be_sent(
     assert "inline results for @" in output and "[1] 王强" in output
     assert sent[3].via_bot is not None and "(you sent: " in output
     assert "Traceback" not in output
+
+
+async def test_a_live_location_is_shared_then_moved(tmp_path: Path, servers: list[SandboxServer]) -> None:
+    """``/live LAT LON SECONDS`` shares a live location; ``/live LAT LON`` then moves it (an edit)."""
+    output = await run("/live 31.23 121.47 600\n/live 31.24 121.48\n/live nonsense\n", tmp_path, demo=True)
+    [live] = [m for m in user_messages(servers[0], 1001) if m.location is not None]
+    assert live.location == {"latitude": 31.24, "longitude": 121.48, "live_period": 600}
+    assert live.edited
+    assert "/live LATITUDE LONGITUDE [SECONDS]" in output and "Traceback" not in output

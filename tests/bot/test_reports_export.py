@@ -266,7 +266,7 @@ def test_the_customer_export_holds_every_card_field() -> None:
                "email", "handles", "city", "address", "source", "referred_by", "needs_type", "tags",
                "preferences", "notes", "value_tier", "value_tier_override", "stage", "stage_override",
                "last_contact_at", "next_follow_up_at", "archived", "created_by", "id", "created_at",
-               "updated_at", "version"}
+               "updated_at", "version", "location"}
     fields = {f.name for f in dataclasses.fields(Customer)}
     assert fields <= covered, f"a new card field has no export column: {fields - covered}"
     data = customers_csv([referrer, full], {"r1": "Alice"}, ZH, SH)

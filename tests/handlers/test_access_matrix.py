@@ -115,6 +115,7 @@ COMMANDS: dict[str, tuple[set[str], str]] = {
     "/todo call back tomorrow": (STAFF_ONLY, "call back"),
     "/deal": (STAFF_ONLY, "deal with"),
     "/deals": (STAFF_ONLY, "Open deals"),
+    "/visits": (STAFF_ONLY, "Visits of"),
 }
 
 
@@ -193,6 +194,16 @@ BUTTONS: list[tuple[str, set[str]]] = [
     ("todo:done:nosuchtodo", set()),
     ("todo:from:nosuchentry", set()),
     ("note:file:nosuchnote:0", set()),
+    # visit check-in (issue 19): a customer's location is set by whoever may edit the card; a day's
+    # visits are one's own, a manager's team's reps', an admin's anyone's
+    ("visit:setloc:cust0", OWNER_A),
+    ("visit:setloc:cust2", OWNER_B),
+    (f"visit:day:{REP_A}", OWNER_A),
+    (f"visit:day:{REP_B}", OWNER_B),
+    (f"visit:day:{MANAGER_A}", {"manager of A's team", "admin"}),
+    ("visit:day:424242", set()),
+    ("visit:out:nosuchvisit", set()),
+    ("visit:setloc:nosuchcustomer", set()),
     # forged or stale data nobody may use
     ("staff:view:424242", set()),
     (f"staff:setrole:{REP_A}:god", set()),

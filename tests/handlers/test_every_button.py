@@ -103,6 +103,10 @@ KNOWN_GAPS = {  # not reached by the crawl; each is pressed, in every state it h
                 "test_customer_duplicates.py::test_a_colleagues_customer_stops_the_save_and_its_card_can_be_asked_for",
     "dup:no": "sent to the colleague's manager, not to the crawling user: "
               "test_customer_duplicates.py::test_a_card_request_can_be_declined_and_every_answer_is_rechecked",
+    # past the crawl's bound since the card has "📍 Set location" (main lists it too, since d9eec92):
+    "fb:due": "test_feedback.py::test_the_due_date_changed_with_a_button_on_the_card",
+    "visit:out": "shown once a visit is checked in, by a location the crawl does not send: "
+                 "test_checkin.py::test_check_in_near_then_check_out_in_english",
     "buy:deal": "a quick log of a won deal with an amount: "
                 "test_interactions.py::test_quick_log_of_a_won_deal_offers_its_purchase_with_the_amount",
     "imp:view": "an import's buttons follow a sent document, which the crawl does not send: "
@@ -129,8 +133,6 @@ KNOWN_GAPS = {  # not reached by the crawl; each is pressed, in every state it h
                "test_imports.py::test_after_a_restart_an_interrupted_import_is_resumed_without_duplicates",
     "imp:undo": "an import's buttons follow a sent document, which the crawl does not send: "
                "test_imports.py::test_after_a_restart_an_interrupted_import_can_be_rolled_back",
-    # deep in a form's confirmation card, past the crawl's bound since the card has To-do and Note:
-    "fb:due": "test_feedback.py::test_the_due_date_changed_with_a_button_on_the_card",
     "todo:assignee": "test_todos.py::test_a_manager_assigns_a_todo_the_rep_is_told_and_reminded_on_time",
     "dl:page": "more open deals than a page (the baseline has none): "
                "test_deals.py::test_deals_page_like_the_customer_list",

@@ -29,6 +29,7 @@ from bot.domain.models import (
     FeedbackKind,
     FeedbackStatus,
     Gender,
+    GeoPoint,
     Interaction,
     InteractionKind,
     Invitation,
@@ -135,6 +136,7 @@ def _customer(i: int) -> Customer:
         next_follow_up_at=maybe(i, at(i, hours=50), every=2),
         archived=i % 5 == 0,
         created_by=maybe(i, pick(OWNERS, i + 1)),
+        location=maybe(i, GeoPoint(latitude=31.2 + (i % 1000) / 1000, longitude=121.47, at=at(i)), every=2),
         created_at=at(i),
         updated_at=at(i, hours=3),
     )
@@ -198,6 +200,11 @@ def _interaction(i: int) -> Interaction:
         voice_file_id=maybe(i, f"voice-{i}", every=2),
         next_follow_up_at=maybe(i, at(i, hours=72), every=2),
         deleted=i % 6 == 0,
+        check_in=maybe(i, GeoPoint(latitude=-33.86, longitude=151.2 + (i % 100) / 100, at=at(i, hours=-2),
+                                   accuracy=maybe(i, 12.5 + i), live=i % 4 == 1), every=2),
+        check_in_address=maybe(i, "上海市 世纪大道 88号", every=2),
+        check_in_distance_m=maybe(i, 420.5 + i, every=2),
+        checked_out_at=maybe(i, at(i, hours=-1), every=2),
         created_at=at(i),
         updated_at=at(i),
     )

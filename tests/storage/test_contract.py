@@ -132,6 +132,27 @@ async def test_round_trip_of_special_types(store: Store) -> None:
     assert (await store.kv.get("ns:k")).value == kv.value
 
 
+async def test_round_trip_of_check_in_locations(store: Store) -> None:
+    """Visit check-in (issue 19): GeoPoints on interactions and customers keep floats, bools, instants."""
+    visit = next(r for r in samples("interactions", 8) if r.check_in is not None and r.check_in.accuracy)
+    await store.interactions.insert(visit)
+    got = await store.interactions.get(visit.id)
+    assert got.check_in == visit.check_in and isinstance(got.check_in.latitude, float)
+    assert isinstance(got.check_in.live, bool) and got.check_in.at.utcoffset() is not None
+    assert got.check_in_distance_m == visit.check_in_distance_m and got.checked_out_at == visit.checked_out_at
+    assert got.check_in_address == visit.check_in_address
+    plain = dataclasses.replace(visit, id="i-plain", check_in=None, check_in_address=None,
+                                check_in_distance_m=None, checked_out_at=None)
+    await store.interactions.insert(plain)
+    assert (await store.interactions.get("i-plain")).check_in is None
+    customer = next(r for r in samples("customers", 8) if r.location is not None)
+    await store.customers.insert(customer)
+    assert (await store.customers.get(customer.id)).location == customer.location
+    updated = dataclasses.replace(customer, location=None)
+    await store.customers.update(updated)
+    assert (await store.customers.get(customer.id)).location is None
+
+
 async def test_a_sound_store_reports_no_damage(store: Store) -> None:
     assert store.damage == ()  # every backend has the damage report; a sound store's is empty
 

@@ -42,6 +42,7 @@ class RepActivity:
     feedback: int = 0
     follow_ups_on_time: int = 0
     follow_ups_overdue: int = 0
+    checked_in: int = 0  # visits with a verified location (a check-in, 外勤签到)
 
     @property
     def active(self) -> bool:
@@ -81,6 +82,7 @@ class PeriodCounts:
         self.purchases_by_rep: Counter[str] = Counter()
         self.revenue: dict[str, Decimal] = {}
         self.feedback_by_rep: Counter[str] = Counter()
+        self.checked_in_by_rep: Counter[str] = Counter()  # visits with a check-in location
         # (customer, due) -> (rep, since): what set the follow-up, and when
         self.due: dict[tuple[str, datetime], tuple[str, datetime]] = {}
         self.follow_ups = FollowUpStats()
@@ -123,6 +125,8 @@ def scan_interactions(
         contacts[i.customer_id].append(at)
         if low <= at < high:
             counts[at >= middle][(i.owner_id, i.kind)] += 1
+            if i.check_in is not None:
+                (current if at >= middle else before).checked_in_by_rep[i.owner_id] += 1
         due = i.next_follow_up_at
         if due is not None and low <= due < high:
             key = (i.customer_id, utc(due))
@@ -218,6 +222,7 @@ def rep_rows(
             feedback=fig.feedback_by_rep.get(rep, 0),
             follow_ups_on_time=fig.on_time_by_rep.get(rep, 0),
             follow_ups_overdue=fig.overdue_by_rep.get(rep, 0),
+            checked_in=fig.checked_in_by_rep.get(rep, 0),
         )
         for rep in ids
     ]
