@@ -103,7 +103,7 @@ KNOWN_GAPS = {  # not reached by the crawl; each is pressed, in every state it h
                 "test_customer_duplicates.py::test_a_colleagues_customer_stops_the_save_and_its_card_can_be_asked_for",
     "dup:no": "sent to the colleague's manager, not to the crawling user: "
               "test_customer_duplicates.py::test_a_card_request_can_be_declined_and_every_answer_is_rechecked",
-    # past the crawl's bound since the card has "📍 Set location" (main lists it too, since d9eec92):
+    # deep in a form's confirmation card, past the crawl's bound since the card gained To-do, Note and Location:
     "fb:due": "test_feedback.py::test_the_due_date_changed_with_a_button_on_the_card",
     "visit:out": "shown once a visit is checked in, by a location the crawl does not send: "
                  "test_checkin.py::test_check_in_near_then_check_out_in_english",
