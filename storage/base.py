@@ -482,6 +482,10 @@ _ACTIVE: contextvars.ContextVar[tuple[int, ...]] = contextvars.ContextVar("crm_b
 class Store(Collections, abc.ABC):
     """All collections of one data set. Open with ``await store.open()``; close when done."""
 
+    #: Whether other processes may write to the same data (a database several replicas share);
+    #: then what this process keeps in memory about records must also read their writes.
+    shared_with_other_processes: bool = False
+
     @property
     def damage(self) -> tuple[Damage, ...]:
         """Damage found in the stored data since it was last cleared (empty: none).

@@ -29,10 +29,14 @@ of *all* customers per store instead:
   rep's own customers' values) runs on the loop instead when that thread is
   idle, as the loop knows (every job is handed over and collected by it).
 
-Not covered: writes made by *another process* on the same database (a second
-replica on the SQL backend) are not heard; such a replica's new or renamed
-customers are found after this one restarts (or after ``rebuild``).  Their
-results still come from the store and are access-checked.
+* **Other processes' writes** (replicas sharing a SQL database) are not
+  heard by the listener: on such a store (``shared_with_other_processes``) a
+  query first reads, at most every ``CATCH_UP_SECONDS``, the customers whose
+  ``updated_at`` is at or after the newest seen less ``CATCH_UP_OVERLAP``
+  (a ranged index read; the overlap covers replicas' clock skew and commits
+  that land out of time order).  A customer another replica deleted stays in
+  the index until restart, but results are re-read from the store, so it is
+  never shown.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from collections import deque
 from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from rapidfuzz import fuzz, process
@@ -57,6 +62,10 @@ log = logging.getLogger(__name__)
 
 #: Customers read (and decoded, on the loop) per page while the index is built.
 PAGE = 250
+#: On a store other processes write to: how often a query first reads their changes, and how
+#: far before the newest change seen it reads again (clock skew, commits out of time order).
+CATCH_UP_SECONDS = 1.0
+CATCH_UP_OVERLAP = timedelta(minutes=5)
 #: From this many customers on, the built index is frozen out of the GC's reach (see ``_load``).
 FREEZE_FROM = 5_000
 #: A rep's query runs on the loop only with at most this many changes to apply first.
@@ -106,6 +115,8 @@ class CustomerSearchIndex:
         self._company_keys: dict[str, str] = {}
         self._busy = 0  # jobs given to the worker and not finished (as the loop knows it)
         self.build_seconds: float | None = None
+        self._newest_seen: datetime | None = None  # the latest updated_at read from the store
+        self._caught_up_at: float | None = None
         self._stop_listening = store.listen(self._heard)
 
     # ---- keeping it current ------------------------------------------------------------------
@@ -123,6 +134,24 @@ class CustomerSearchIndex:
                 index.remove(record_id)
             else:
                 index.add(_doc(fields))
+
+    def _saw(self, customers: list[Customer]) -> None:
+        newest = max((c.updated_at for c in customers), default=None)
+        if newest is not None and (self._newest_seen is None or newest > self._newest_seen):
+            self._newest_seen = newest
+
+    async def _catch_up(self) -> None:
+        """Queue the customers other processes changed since the newest change read (see above)."""
+        if not self.store.shared_with_other_processes or self._newest_seen is None:
+            return
+        now = asyncio.get_running_loop().time()
+        if self._caught_up_at is not None and now - self._caught_up_at < CATCH_UP_SECONDS:
+            return
+        self._caught_up_at = now
+        changed = await self.store.customers.find(
+            within=Range("updated_at", start=self._newest_seen - CATCH_UP_OVERLAP), order_by="updated_at")
+        self._pending.extend((c.id, _fields(c)) for c in changed)
+        self._saw(changed)
 
     def _add_page(self, page: list[_Fields]) -> None:
         for fields in page:
@@ -148,6 +177,7 @@ class CustomerSearchIndex:
             if self._build is build:
                 self._build = None
             raise
+        await self._catch_up()
 
     async def rebuild(self) -> None:
         """Read every customer again (e.g. after another replica's bulk changes)."""
@@ -194,6 +224,7 @@ class CustomerSearchIndex:
                 order_by="created_at", offset=ties, limit=PAGE,
             )
             fields = [_fields(c) for c in page]
+            self._saw(page)
             if building is not None:
                 await building
             building = loop.run_in_executor(self._worker, self._add_page, fields)

@@ -504,6 +504,8 @@ class SQLStore(Store):
     database at once: that is what the compare-and-set update is for.
     """
 
+    shared_with_other_processes = True
+
     def __init__(
         self,
         url: str,

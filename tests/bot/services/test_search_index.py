@@ -202,3 +202,31 @@ async def test_the_feedback_list_reads_only_its_customers(
     assert await listed(ADMIN) == [("f3", "west"), ("f2", "own"), ("f1", "team"), ("f4", "old")]
     with pytest.raises(AccessDenied):
         await svc.feedback.open_items(dataclasses.replace(REP, active=False))
+
+
+async def test_a_replica_finds_what_another_process_saved_in_a_shared_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two SQL stores on one database stand for two replicas: the listener hears only its own
+    process, so a query first reads the customers changed since the newest one it has seen."""
+    from storage.sql.store import SQLStore
+
+    monkeypatch.setattr(search_index, "CATCH_UP_SECONDS", 0.0)
+    url = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
+    here, there = SQLStore(url), SQLStore(url)
+    await here.open()
+    await there.open()
+    try:
+        await here.customers.insert(customer("c0", "Wang Fang", REP))
+        svc = services(here)
+        assert await names(svc, ADMIN, "wang") == ["Wang Fang"]
+        renamed = dataclasses.replace(await there.customers.get("c0"), name="Li Na",
+                                      updated_at=NOW + timedelta(minutes=1))
+        await there.customers.update(renamed)
+        await there.customers.insert(customer("c1", "Zhang Wei", OTHER, at=NOW + timedelta(minutes=2)))
+        assert await names(svc, ADMIN, "zhang wei") == ["Zhang Wei"]
+        assert await names(svc, ADMIN, "li na") == ["Li Na"]
+        assert await names(svc, ADMIN, "wang fang") == []
+    finally:
+        await here.close()
+        await there.close()
